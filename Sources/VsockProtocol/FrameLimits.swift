@@ -1,0 +1,43 @@
+/// Hard size limits for one frame, checked before anything is allocated.
+///
+/// Both peers announce their limits in `hello`; each side must never send a frame larger than the
+/// *peer's* announced limits, and rejects (without allocating) any frame larger than its own.
+public struct FrameLimits: Sendable, Equatable, Codable {
+    /// Largest accepted JSON header, in bytes.
+    public var maxHeaderBytes: UInt32
+    /// Largest accepted binary payload, in bytes.
+    public var maxPayloadBytes: UInt32
+
+    /// 64 KiB headers, 1 MiB payloads.
+    public static let `default` = FrameLimits(maxHeaderBytes: 64 * 1024, maxPayloadBytes: 1024 * 1024)
+    /// No implementation may announce more than this (16 MiB header, 16 MiB payload).
+    public static let ceiling = FrameLimits(maxHeaderBytes: 16 << 20, maxPayloadBytes: 16 << 20)
+
+    public init(maxHeaderBytes: UInt32, maxPayloadBytes: UInt32) {
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxPayloadBytes = maxPayloadBytes
+    }
+
+    /// The smaller of two limit sets, each field independently.
+    public func clamped(to other: FrameLimits) -> FrameLimits {
+        FrameLimits(maxHeaderBytes: min(maxHeaderBytes, other.maxHeaderBytes),
+                    maxPayloadBytes: min(maxPayloadBytes, other.maxPayloadBytes))
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case maxHeaderBytes = "max_header"
+        case maxPayloadBytes = "max_payload"
+    }
+}
+
+/// Wire constants.
+public enum ProtocolConstants {
+    /// The protocol version this module speaks. Bumped only for incompatible changes.
+    public static let version: Int = 1
+    /// Bytes before the header: two big-endian UInt32 lengths (header, payload).
+    public static let prefixBytes = 8
+    /// Default vsock port vm-init listens on.
+    public static let defaultVsockPort: UInt32 = 1024
+    /// Default per-session credit (bytes) for each direction of stdio.
+    public static let defaultWindow: UInt32 = 1 << 20
+}

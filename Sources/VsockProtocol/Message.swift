@@ -1,0 +1,204 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Every message of the protocol. The JSON header of a frame is one of these, tagged by `type`.
+///
+/// Which side may send which message is documented in Protocol/PROTOCOL.md; the codec accepts all of them in
+/// either direction and leaves that check to the state machines.
+public enum Message: Sendable, Equatable {
+    case hello(Hello)
+    case exec(ExecRequest)
+    case started(Started)
+    case startFailed(StartFailed)
+    /// Payload: bytes for the process's stdin.
+    case stdin(SessionRef)
+    case stdinClose(SessionRef)
+    /// Payload: bytes the process wrote to stdout (or to its terminal).
+    case stdout(SessionRef)
+    /// Payload: bytes the process wrote to stderr.
+    case stderr(SessionRef)
+    case window(WindowUpdate)
+    case signal(SignalRequest)
+    case resize(ResizeRequest)
+    case exit(ExitReport)
+    case exitAck(SessionRef)
+    /// Host: stream this session's output and exit to this connection (after a reconnect).
+    case attach(SessionRef)
+    case sessions(SessionList)
+    case ping(Ping)
+    case pong(Ping)
+    case setTime(SetTime)
+    case shutdown(ShutdownRequest)
+    case error(ErrorMessage)
+
+    /// The wire name in the `type` field.
+    public var type: String {
+        switch self {
+        case .hello: "hello"
+        case .exec: "exec"
+        case .started: "started"
+        case .startFailed: "start_failed"
+        case .stdin: "stdin"
+        case .stdinClose: "stdin_close"
+        case .stdout: "stdout"
+        case .stderr: "stderr"
+        case .window: "window"
+        case .signal: "signal"
+        case .resize: "resize"
+        case .exit: "exit"
+        case .exitAck: "exit_ack"
+        case .attach: "attach"
+        case .sessions: "sessions"
+        case .ping: "ping"
+        case .pong: "pong"
+        case .setTime: "set_time"
+        case .shutdown: "shutdown"
+        case .error: "error"
+        }
+    }
+
+    /// Every `type` this version defines.
+    public static let knownTypes: Set<String> = [
+        "hello", "exec", "started", "start_failed", "stdin", "stdin_close", "stdout", "stderr", "window", "signal",
+        "resize", "exit", "exit_ack", "attach", "sessions", "ping", "pong", "set_time", "shutdown", "error",
+    ]
+
+    /// The session a message concerns, if any.
+    public var session: SessionID? {
+        switch self {
+        case .exec(let m): m.session
+        case .started(let m): m.session
+        case .startFailed(let m): m.session
+        case .stdin(let m), .stdinClose(let m), .stdout(let m), .stderr(let m), .exitAck(let m), .attach(let m): m.session
+        case .window(let m): m.session
+        case .signal(let m): m.session
+        case .resize(let m): m.session
+        case .exit(let m): m.session
+        case .error(let m): m.session
+        case .hello, .sessions, .ping, .pong, .setTime, .shutdown: nil
+        }
+    }
+
+    /// Whether this message may carry a payload (only stdio data does).
+    public var carriesPayload: Bool {
+        switch self {
+        case .stdin, .stdout, .stderr: true
+        default: false
+        }
+    }
+
+    /// Control messages are never queued behind bulk data (see ``OutboundQueue``).
+    public var isControl: Bool { !carriesPayload }
+}
+
+// MARK: - JSON header codec
+
+extension Message: Codable {
+    private enum TagKey: String, CodingKey { case type, session }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: TagKey.self)
+        let type = try c.decode(String.self, forKey: .type)
+        switch type {
+        case "hello": self = .hello(try Hello(from: decoder))
+        case "exec": self = .exec(try ExecRequest(from: decoder))
+        case "started": self = .started(try Started(from: decoder))
+        case "start_failed": self = .startFailed(try StartFailed(from: decoder))
+        case "stdin": self = .stdin(try SessionRef(from: decoder))
+        case "stdin_close": self = .stdinClose(try SessionRef(from: decoder))
+        case "stdout": self = .stdout(try SessionRef(from: decoder))
+        case "stderr": self = .stderr(try SessionRef(from: decoder))
+        case "window": self = .window(try WindowUpdate(from: decoder))
+        case "signal": self = .signal(try SignalRequest(from: decoder))
+        case "resize": self = .resize(try ResizeRequest(from: decoder))
+        case "exit": self = .exit(try ExitReport(from: decoder))
+        case "exit_ack": self = .exitAck(try SessionRef(from: decoder))
+        case "attach": self = .attach(try SessionRef(from: decoder))
+        case "sessions": self = .sessions(try SessionList(from: decoder))
+        case "ping": self = .ping(try Ping(from: decoder))
+        case "pong": self = .pong(try Ping(from: decoder))
+        case "set_time": self = .setTime(try SetTime(from: decoder))
+        case "shutdown": self = .shutdown(try ShutdownRequest(from: decoder))
+        case "error": self = .error(try ErrorMessage(from: decoder))
+        default:
+            throw UnknownMessageType(type: type)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: TagKey.self)
+        try c.encode(type, forKey: .type)
+        switch self {
+        case .hello(let m): try m.encode(to: encoder)
+        case .exec(let m): try m.encode(to: encoder)
+        case .started(let m): try m.encode(to: encoder)
+        case .startFailed(let m): try m.encode(to: encoder)
+        case .stdin(let m), .stdinClose(let m), .stdout(let m), .stderr(let m), .exitAck(let m), .attach(let m):
+            try m.encode(to: encoder)
+        case .window(let m): try m.encode(to: encoder)
+        case .signal(let m): try m.encode(to: encoder)
+        case .resize(let m): try m.encode(to: encoder)
+        case .exit(let m): try m.encode(to: encoder)
+        case .sessions(let m): try m.encode(to: encoder)
+        case .ping(let m), .pong(let m): try m.encode(to: encoder)
+        case .setTime(let m): try m.encode(to: encoder)
+        case .shutdown(let m): try m.encode(to: encoder)
+        case .error(let m): try m.encode(to: encoder)
+        }
+    }
+}
+
+/// Thrown while decoding a header whose `type` this version does not define.
+struct UnknownMessageType: Error { var type: String }
+
+/// Just enough of a header to attribute an error to a session.
+private struct HeaderProbe: Decodable {
+    var type: String?
+    var session: SessionID?
+}
+
+extension Message {
+    /// Parses a frame header. Never traps: every failure is a ``ProtocolError`` with the code to send back
+    /// (`malformed_header`, `unknown_message` or `invalid_message`) and, when it can be read, the session.
+    public static func decode(header: some Collection<UInt8>) throws(ProtocolError) -> Message {
+        let data = Data(header)
+        do {
+            return try JSONDecoder().decode(Message.self, from: data)
+        } catch let unknown as UnknownMessageType {
+            let session = (try? JSONDecoder().decode(HeaderProbe.self, from: data))?.session
+            throw ProtocolError(.unknownMessage, "unknown message type \"\(unknown.type.prefix(64))\"", session: session)
+        } catch {
+            guard let probe = try? JSONDecoder().decode(HeaderProbe.self, from: data), let type = probe.type else {
+                throw ProtocolError(.malformedHeader, "header is not a JSON object with a string \"type\"")
+            }
+            throw ProtocolError(.invalidMessage, "invalid \"\(type.prefix(64))\" message: \(Self.describe(error))",
+                                session: probe.session)
+        }
+    }
+
+    /// The JSON header bytes of this message (keys sorted, so the bytes are deterministic).
+    public func encodedHeader() -> [UInt8] {
+        // Every field is a plain value type: encoding cannot fail short of a bug in the encoder.
+        do { return Array(try Self.encoder.encode(self)) } catch {
+            preconditionFailure("encoding \(type) failed: \(error)")
+        }
+    }
+
+    private static var encoder: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error as? DecodingError {
+        case .keyNotFound(let key, _)?: "missing field \"\(key.stringValue)\""
+        case .typeMismatch(_, let ctx)?, .valueNotFound(_, let ctx)?, .dataCorrupted(let ctx)?:
+            "bad value at \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\": \(ctx.debugDescription.prefix(120))"
+        default: "\(error)".prefix(160).description
+        }
+    }
+}
