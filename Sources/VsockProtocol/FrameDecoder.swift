@@ -53,16 +53,14 @@ public struct FrameDecoder: Sendable {
         guard available >= ProtocolConstants.prefixBytes else { return nil }
         let headerLength = readBigEndian(at: readIndex)
         let payloadLength = readBigEndian(at: readIndex + 4)
-        if headerLength > limits.maxHeaderBytes || payloadLength > limits.maxPayloadBytes || headerLength == 0 {
+        if headerLength > limits.maxHeaderBytes || payloadLength > limits.maxPayloadBytes {
             let total = UInt64(ProtocolConstants.prefixBytes) + UInt64(headerLength) + UInt64(payloadLength)
             let inBuffer = UInt64(available)
             let dropNow = Int(min(total, inBuffer))
             readIndex += dropNow
             skipRemaining = total - UInt64(dropNow)
             compactIfWorthwhile()
-            let what = headerLength == 0
-                ? "frame with an empty header"
-                : "frame declares header \(headerLength) B / payload \(payloadLength) B; limits are \(limits.maxHeaderBytes) B / \(limits.maxPayloadBytes) B"
+            let what = "frame declares header \(headerLength) B / payload \(payloadLength) B; limits are \(limits.maxHeaderBytes) B / \(limits.maxPayloadBytes) B"
             return .oversized(ProtocolError(.frameTooLarge, what))
         }
         let total = ProtocolConstants.prefixBytes + Int(headerLength) + Int(payloadLength)

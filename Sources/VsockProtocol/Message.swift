@@ -90,8 +90,15 @@ public enum Message: Sendable, Equatable {
         }
     }
 
-    /// Control messages are never queued behind bulk data (see ``OutboundQueue``).
-    public var isControl: Bool { !carriesPayload }
+    /// Control messages are never queued behind bulk data (see ``OutboundQueue``). `stdin_close` and `exit`
+    /// are not control: they must stay behind their session's stdio data (EOF after the last stdin byte, exit
+    /// after the last output byte), so they travel in the bulk lane.
+    public var isControl: Bool {
+        switch self {
+        case .stdin, .stdout, .stderr, .stdinClose, .exit: false
+        default: true
+        }
+    }
 }
 
 // MARK: - JSON header codec
@@ -154,10 +161,17 @@ extension Message: Codable {
 /// Thrown while decoding a header whose `type` this version does not define.
 struct UnknownMessageType: Error { var type: String }
 
-/// Just enough of a header to attribute an error to a session.
+/// Just enough of a header to attribute an error to a session. Each field is read leniently, so a bad
+/// `session` value does not turn an `invalid_message` into a `malformed_header`.
 private struct HeaderProbe: Decodable {
     var type: String?
     var session: SessionID?
+    private enum CodingKeys: String, CodingKey { case type, session }
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        type = try? c.decode(String.self, forKey: .type)
+        session = try? c.decode(SessionID.self, forKey: .session)
+    }
 }
 
 extension Message {

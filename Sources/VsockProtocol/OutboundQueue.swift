@@ -1,6 +1,7 @@
-/// Frames waiting to be written to one connection, in two lanes: control frames (everything without a
-/// payload: ping/pong, signal, resize, window, exit, errors, …) always go out before bulk stdio data, so a
-/// flood of output can never delay a heartbeat or a signal by more than the one write in progress.
+/// Frames waiting to be written to one connection, in two lanes: control frames (``Message/isControl``:
+/// ping/pong, signal, resize, window, errors, …) always go out before bulk stdio data, so a flood of output can
+/// never delay a heartbeat or a signal by more than the one write in progress. `stdin_close` and `exit` go in
+/// the bulk lane, behind the data they end.
 ///
 /// Bulk data is bounded by the flow-control windows, not here; the queue tracks its size so owners can
 /// measure and assert it.

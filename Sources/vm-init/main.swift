@@ -1,1 +1,3 @@
-print("vm-init")
+import VMInit
+
+VMInitMain.run(arguments: CommandLine.arguments)

@@ -1,2 +1,170 @@
 #pragma once
-int clinux_placeholder(void);
+// C shims for what Swift cannot do safely: the fork/exec child path (only async-signal-safe work between fork
+// and exec), pseudo-terminals, AF_VSOCK addresses, reboot(2), prctl, and a pre-runtime /proc mount.
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Where the child path failed (reported back over the close-on-exec error pipe).
+enum clinux_spawn_stage {
+    CLINUX_STAGE_NONE = 0,
+    CLINUX_STAGE_FORK = 1,
+    CLINUX_STAGE_PIPES = 2,
+    CLINUX_STAGE_SETSID = 3,
+    CLINUX_STAGE_TTY = 4,
+    CLINUX_STAGE_STDIO = 5,
+    CLINUX_STAGE_RLIMITS = 6,
+    CLINUX_STAGE_GROUPS = 7,
+    CLINUX_STAGE_GID = 8,
+    CLINUX_STAGE_UID = 9,
+    CLINUX_STAGE_CAPABILITIES = 10,
+    CLINUX_STAGE_NO_NEW_PRIVS = 11,
+    CLINUX_STAGE_CWD = 12,
+    CLINUX_STAGE_EXEC = 13,
+    CLINUX_STAGE_PDEATHSIG = 14,
+    CLINUX_STAGE_OOM = 15,
+};
+
+/// One resource limit for the child.
+struct clinux_rlimit {
+    int resource;
+    uint64_t soft;
+    uint64_t hard;
+};
+
+/// Everything the child does between fork and exec. Pointers must stay valid for the duration of the call.
+struct clinux_spawn_attr {
+    /// argv[0] is the program; searched in `search_path` (colon-separated) when it contains no '/'.
+    char *const *argv;
+    /// NULL-terminated environment.
+    char *const *envp;
+    /// PATH used for the search; NULL means "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".
+    const char *search_path;
+    /// Working directory, or NULL to inherit.
+    const char *cwd;
+    /// File descriptors to install as 0, 1, 2 (-1: leave as inherited).
+    int stdin_fd, stdout_fd, stderr_fd;
+    /// When >= 0: make this terminal the controlling tty (after setsid).
+    int ctty_fd;
+    /// Nonzero: setsid() (new session and process group).
+    int new_session;
+    /// Nonzero: setpgid(0, 0) when not starting a new session.
+    int new_process_group;
+    int set_gid; gid_t gid;
+    int set_uid; uid_t uid;
+    int set_groups; size_t ngroups; const gid_t *groups;
+    /// >= 0: the umask.
+    int umask;
+    size_t nrlimits; const struct clinux_rlimit *rlimits;
+    /// Nonzero: keep exactly the `ncaps` capabilities in `caps` (bounding, permitted, effective, inheritable,
+    /// and ambient for a non-root uid).
+    int set_caps; size_t ncaps; const int *caps;
+    int no_new_privs;
+    /// Nonzero: PR_SET_PDEATHSIG with this signal (and exit at once if the parent already died).
+    int parent_death_signal;
+    /// Nonzero: write `oom_score_adj` to /proc/self/oom_score_adj (failure ignored).
+    int set_oom_score_adj; int oom_score_adj;
+};
+
+/// Forks and execs. Returns 0 and the pid when execve succeeded. Returns -1 when the child failed before
+/// execve (it is then already dead or dying, a zombie the caller must reap; `*pid_out` is its pid, or -1 when
+/// fork itself failed) with the stage and errno in `*stage_out` / `*errno_out`.
+/// Signals are reset to default dispositions and unblocked in the child.
+int clinux_spawn(const struct clinux_spawn_attr *attr, pid_t *pid_out, int *stage_out, int *errno_out);
+
+/// Opens a pseudo-terminal pair (both close-on-exec, master non-blocking when `nonblocking_master`) with an
+/// initial size. Returns 0 or -errno.
+int clinux_openpty(int *master_out, int *slave_out, unsigned short rows, unsigned short cols, int nonblocking_master);
+/// TIOCSWINSZ on `fd`. Returns 0 or -errno.
+int clinux_set_winsize(int fd, unsigned short rows, unsigned short cols);
+
+/// socket(AF_VSOCK) + bind(VMADDR_CID_ANY, port) + listen; close-on-exec, non-blocking. Returns fd or -errno.
+int clinux_vsock_listen(uint32_t port, int backlog);
+/// accept4 on a vsock listener (close-on-exec, non-blocking). Returns fd or -errno; the peer's CID and port out.
+int clinux_vsock_accept(int fd, uint32_t *cid_out, uint32_t *port_out);
+
+/// reboot(2) with one of the CLINUX_REBOOT_* commands. Returns 0 or -errno.
+int clinux_reboot(int cmd);
+enum { CLINUX_REBOOT_AUTOBOOT = 1, CLINUX_REBOOT_POWER_OFF = 2, CLINUX_REBOOT_HALT = 3,
+       CLINUX_REBOOT_DISABLE_CAD = 4, CLINUX_REBOOT_ENABLE_CAD = 5 };
+
+/// mount(2) / umount2(2) wrappers. Return 0 or -errno.
+int clinux_mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data);
+int clinux_umount(const char *target, int detach);
+/// Mount flag values (MS_*).
+unsigned long clinux_ms_nosuid(void);
+unsigned long clinux_ms_nodev(void);
+unsigned long clinux_ms_noexec(void);
+unsigned long clinux_ms_relatime(void);
+unsigned long clinux_ms_bind(void);
+
+/// FIONREAD: bytes waiting to be read on a pipe, socket or terminal. Returns the count or -errno.
+int clinux_bytes_readable(int fd);
+
+/// prctl helpers. Return 0 or -errno.
+int clinux_set_child_subreaper(int on);
+int clinux_set_pdeathsig(int sig);
+int clinux_set_name(const char *name);
+
+/// Brings a network interface up (SIOCGIFFLAGS/SIOCSIFFLAGS with IFF_UP). Returns 0 or -errno.
+int clinux_interface_up(const char *name);
+
+/// Maps `nofile`, `nproc`, `core`, … (lower case, no RLIMIT_ prefix) to an RLIMIT_* value, or -1.
+int clinux_rlimit_resource(const char *name);
+/// Maps `CAP_NET_ADMIN`/`net_admin` to its number via libcap, or -1.
+int clinux_capability_from_name(const char *name);
+
+/// 1 when the pre-main constructor mounted /proc itself (so shutdown may unmount it).
+int clinux_early_proc_mounted(void);
+
+/// clock_gettime(CLOCK_BOOTTIME) in microseconds.
+uint64_t clinux_boottime_us(void);
+/// Sets CLOCK_REALTIME. Returns 0 or -errno.
+int clinux_set_realtime(int64_t unix_ns);
+
+/// WIFEXITED/WEXITSTATUS/WIFSIGNALED/WTERMSIG/WCOREDUMP on a wait status.
+int clinux_wifexited(int status);
+int clinux_wexitstatus(int status);
+int clinux_wifsignaled(int status);
+int clinux_wtermsig(int status);
+int clinux_wcoredump(int status);
+
+/// The signalfd_siginfo fields we use, decoded from a read buffer of 128 bytes.
+struct clinux_siginfo {
+    uint32_t signo;
+    int32_t pid;
+    int32_t status;
+};
+/// Creates (fd == -1) or updates a signalfd for `count` signals in `signals`; blocks them with sigprocmask.
+/// Returns fd or -errno.
+int clinux_signalfd(int fd, const int *signals, size_t count);
+/// Reads one signalfd_siginfo. Returns 1 on success, 0 when none is pending, -errno on error.
+int clinux_signalfd_read(int fd, struct clinux_siginfo *out);
+
+/// pipe2(O_CLOEXEC [| O_NONBLOCK]). Returns 0 or -errno.
+int clinux_pipe(int fds[2], int nonblocking);
+/// accept4(SOCK_CLOEXEC | SOCK_NONBLOCK), EINTR retried. Returns fd or -errno.
+int clinux_accept(int fd);
+
+/// epoll, with an unpacked event struct (x86-64's epoll_event is packed).
+struct clinux_epoll_event {
+    uint32_t events;
+    uint64_t data;
+};
+enum { CLINUX_EPOLLIN = 0x001, CLINUX_EPOLLOUT = 0x004, CLINUX_EPOLLERR = 0x008, CLINUX_EPOLLHUP = 0x010,
+       CLINUX_EPOLLRDHUP = 0x2000 };
+enum { CLINUX_EPOLL_ADD = 1, CLINUX_EPOLL_DEL = 2, CLINUX_EPOLL_MOD = 3 };
+/// epoll_create1(EPOLL_CLOEXEC). Returns fd or -errno.
+int clinux_epoll_create(void);
+/// epoll_ctl. Returns 0 or -errno.
+int clinux_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+/// epoll_wait into `out` (at most 256). Returns the count or -errno (EINTR included).
+int clinux_epoll_wait(int epfd, struct clinux_epoll_event *out, int max, int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,48 @@
+# fc-runtime — see README.md. Every target is safe to run on a fresh machine after `make deps`.
+SWIFT        ?= swift
+BUILD_DIR    ?= build
+STATIC_FLAGS := -c release --static-swift-stdlib -Xswiftc -static-executable
+SHARED       ?= $(abspath ../shared)
+
+.PHONY: all deps build release vm-init-static test test-protocol test-simulator fuzz bench guest-kernel guest-image e2e clean
+
+all: build
+
+## Install the system packages the build and the tests need (Debian).
+deps:
+	bash scripts/install-deps.sh
+
+## Debug build of everything.
+build:
+	$(SWIFT) build
+
+## Optimised (dynamically linked) build of both executables.
+release:
+	$(SWIFT) build -c release
+
+## A stripped, fully static vm-init at build/vm-init (what guest images embed).
+vm-init-static:
+	$(SWIFT) build $(STATIC_FLAGS) --product vm-init --scratch-path .build-static
+	mkdir -p $(BUILD_DIR)
+	strip -o $(BUILD_DIR)/vm-init .build-static/release/vm-init
+	@file $(BUILD_DIR)/vm-init
+	@ls -l $(BUILD_DIR)/vm-init | awk '{printf "vm-init: %.1f MiB\n", $$5/1048576}'
+
+## Every test rung that runs on this machine: protocol units, vm-init as PID 1 in namespaces, the supervisor
+## against the Firecracker simulator, and the simulator's own conformance tests.
+test: vm-init-static
+	$(SWIFT) build
+	$(SWIFT) test --no-parallel
+	python3 -m pytest -q Tests/Simulator
+	python3 Protocol/check_schema.py
+
+## The protocol decoder under libFuzzer (SECONDS=60 by default).
+fuzz:
+	bash Tests/Fuzz/run-fuzz.sh $${SECONDS_TO_RUN:-60}
+
+## Benchmarks: writes BENCHMARKS.md.
+bench: vm-init-static
+	bash Benchmarks/run.sh
+
+clean:
+	rm -rf .build .build-* $(BUILD_DIR)

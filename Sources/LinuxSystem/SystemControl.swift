@@ -1,0 +1,99 @@
+import CLinux
+import Glibc
+
+/// Whole-system calls PID 1 needs: mounts, reboot, clocks, prctl, interfaces. Thin: each returns or throws.
+public enum SystemControl {
+    /// reboot(2) commands.
+    public enum RebootCommand: Sendable {
+        case autoboot, powerOff, halt, disableCtrlAltDel, enableCtrlAltDel
+    }
+
+    /// `reboot(cmd)`. For `autoboot`/`powerOff` it does not return on success.
+    public static func reboot(_ command: RebootCommand) throws(SystemError) {
+        let cmd: Int32 = switch command {
+        case .autoboot: Int32(CLINUX_REBOOT_AUTOBOOT)
+        case .powerOff: Int32(CLINUX_REBOOT_POWER_OFF)
+        case .halt: Int32(CLINUX_REBOOT_HALT)
+        case .disableCtrlAltDel: Int32(CLINUX_REBOOT_DISABLE_CAD)
+        case .enableCtrlAltDel: Int32(CLINUX_REBOOT_ENABLE_CAD)
+        }
+        let rc = clinux_reboot(cmd)
+        guard rc == 0 else { throw SystemError("reboot", errno: -rc) }
+    }
+
+    /// Mount flags.
+    public struct MountFlags: OptionSet, Sendable {
+        public let rawValue: UInt
+        public init(rawValue: UInt) { self.rawValue = rawValue }
+        public static let noSuid = MountFlags(rawValue: clinux_ms_nosuid())
+        public static let noDev = MountFlags(rawValue: clinux_ms_nodev())
+        public static let noExec = MountFlags(rawValue: clinux_ms_noexec())
+        public static let relatime = MountFlags(rawValue: clinux_ms_relatime())
+        public static let bind = MountFlags(rawValue: clinux_ms_bind())
+    }
+
+    /// `mount(source, target, fstype, flags, data)`.
+    public static func mount(_ source: String, on target: String, type: String, flags: MountFlags = [],
+                             data: String? = nil) throws(SystemError) {
+        let rc = withOptionalCString(data) { clinux_mount(source, target, type, flags.rawValue, $0) }
+        guard rc == 0 else { throw SystemError("mount", errno: -rc, "\(type) on \(target)") }
+    }
+
+    /// `umount2(target, detach ? MNT_DETACH : 0)`.
+    public static func unmount(_ target: String, detach: Bool = true) throws(SystemError) {
+        let rc = clinux_umount(target, detach ? 1 : 0)
+        guard rc == 0 else { throw SystemError("umount", errno: -rc, target) }
+    }
+
+    /// Whether the pre-main constructor mounted /proc (static PID 1 started without it).
+    public static var procMountedBeforeMain: Bool { clinux_early_proc_mounted() != 0 }
+
+    /// CLOCK_BOOTTIME in microseconds.
+    public static func bootTimeMicroseconds() -> UInt64 { clinux_boottime_us() }
+
+    /// CLOCK_REALTIME in nanoseconds since the epoch.
+    public static func wallClockNanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
+    /// Sets CLOCK_REALTIME.
+    public static func setWallClock(nanoseconds: Int64) throws(SystemError) {
+        let rc = clinux_set_realtime(nanoseconds)
+        guard rc == 0 else { throw SystemError("clock_settime", errno: -rc) }
+    }
+
+    /// sethostname(2).
+    public static func setHostname(_ name: String) throws(SystemError) {
+        let count = name.utf8.count
+        let rc = name.withCString { sethostname($0, count) }
+        guard rc == 0 else { throw SystemError.last("sethostname", name) }
+    }
+
+    /// Sets IFF_UP on an interface (e.g. `lo`).
+    public static func interfaceUp(_ name: String) throws(SystemError) {
+        let rc = clinux_interface_up(name)
+        guard rc == 0 else { throw SystemError("ioctl", errno: -rc, "SIOCSIFFLAGS \(name)") }
+    }
+
+    /// PR_SET_CHILD_SUBREAPER.
+    public static func setChildSubreaper(_ on: Bool = true) throws(SystemError) {
+        let rc = clinux_set_child_subreaper(on ? 1 : 0)
+        guard rc == 0 else { throw SystemError("prctl", errno: -rc, "PR_SET_CHILD_SUBREAPER") }
+    }
+
+    /// PR_SET_PDEATHSIG for the calling thread.
+    public static func setParentDeathSignal(_ signal: Int32) throws(SystemError) {
+        let rc = clinux_set_pdeathsig(signal)
+        guard rc == 0 else { throw SystemError("prctl", errno: -rc, "PR_SET_PDEATHSIG") }
+    }
+
+    /// Ignores a signal (e.g. SIGPIPE) with `signal(sig, SIG_IGN)`.
+    public static func ignoreSignal(_ signal: Int32) {
+        _ = Glibc.signal(signal, SIG_IGN)
+    }
+
+    /// sync(2).
+    public static func sync() { Glibc.sync() }
+}

@@ -1,0 +1,70 @@
+import Glibc
+import LinuxSystem
+import VsockProtocol
+
+/// The one-shot control commands: `state`, `events`, `kill`, `stop`, `list`.
+public enum ControlCommands {
+    /// Sends one message on the control socket of VM `id` (after the hello exchange) and waits until the
+    /// supervisor has read it (it answers our ping after everything sent before it).
+    public static func send(_ message: Message, stateRoot: String, id: String) throws(SupervisorError) {
+        let path = StateDirectory(root: stateRoot, id: id).controlSocket
+        let fd: FileDescriptor
+        do { fd = try UnixSocket.connect(path: path) } catch {
+            throw SupervisorError(.startFailed, "VM \(id) is not running (\(path): \(error))")
+        }
+        defer { fd.close() }
+        var bytes: [UInt8] = []
+        Frame.encode(.hello(Hello(role: "client", agent: "fc-supervisor/0.1")), into: &bytes)
+        Frame.encode(message, into: &bytes)
+        Frame.encode(.ping(Ping(id: 1)), into: &bytes)
+        do { try fd.writeAll(bytes) } catch { throw SupervisorError(.startFailed, "\(error)") }
+        var decoder = FrameDecoder()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            var pfd = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
+            _ = poll(&pfd, 1, 200)
+            guard pfd.revents != 0 else { continue }
+            guard let n = try? buffer.withUnsafeMutableBytes({ raw in try fd.read(into: raw) }) ?? 0, n > 0 else { return }
+            decoder.append(buffer[..<n])
+            while let item = decoder.next() {
+                if case .frame(let frame) = item {
+                    if case .pong = frame.message { return }
+                    if case .error(let e) = frame.message { throw SupervisorError(.startFailed, "\(e.code): \(e.message)") }
+                }
+            }
+        }
+    }
+
+    /// The state of VM `id`; nil when no supervisor runs it.
+    public static func state(stateRoot: String, id: String) -> SupervisorState? {
+        let directory = StateDirectory(root: stateRoot, id: id)
+        guard let bytes = readFile(directory.stateFile),
+              var state = try? JSONBody.decode(SupervisorState.self, from: bytes) else { return nil }
+        if kill(state.supervisorPid, 0) != 0 && errno == ESRCH { state.state = "stopped" }
+        return state
+    }
+
+    /// Ids of the VMs with a state directory under `stateRoot`.
+    public static func list(stateRoot: String) -> [SupervisorState] {
+        listDirectory(stateRoot).sorted().compactMap { state(stateRoot: stateRoot, id: $0) }
+    }
+
+    /// Copies `events.jsonl` to stdout; with `follow`, keeps reading until the supervisor is gone.
+    public static func events(stateRoot: String, id: String, follow: Bool) throws(SupervisorError) {
+        let path = StateDirectory(root: stateRoot, id: id).eventsFile
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SupervisorError(.startFailed, "VM \(id) has no events (\(path))") }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                _ = buffer.withUnsafeBytes { write(1, $0.baseAddress, n) }
+                continue
+            }
+            guard follow, let current = state(stateRoot: stateRoot, id: id), current.state != "stopped" else { return }
+            usleep(100_000)
+        }
+    }
+}

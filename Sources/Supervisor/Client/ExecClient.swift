@@ -1,0 +1,164 @@
+import Glibc
+import LinuxSystem
+import VsockProtocol
+
+/// Options of `fc-supervisor exec`.
+public struct ExecOptions: Sendable {
+    public var argv: [String]
+    public var env: [String] = []
+    public var cwd: String?
+    public var user: String?
+    public var interactive = false
+    public var tty = false
+    public init(argv: [String]) { self.argv = argv }
+}
+
+/// The `fc-supervisor exec` client: one session through a running supervisor's control socket, with the
+/// caller's stdio. Speaks VsockProtocol to the supervisor exactly as the supervisor speaks it to vm-init.
+public final class ExecClient {
+    private let loop: EventLoop
+    private let connection: FramedConnection
+    private let options: ExecOptions
+    private var local: LocalSession?
+    private var remote: ControlRemoteSession?
+    private var terminal: TerminalMode?
+    private var exitCode: Int32 = SupervisorExitCode.guestLost.rawValue
+    private static let sessionID: SessionID = 1
+
+    /// Connects to the control socket of VM `id`.
+    public init(stateRoot: String, id: String, options: ExecOptions) throws(SupervisorError) {
+        self.options = options
+        let path = StateDirectory(root: stateRoot, id: id).controlSocket
+        do {
+            loop = try EventLoop()
+            let fd = try UnixSocket.connect(path: path)
+            connection = FramedConnection(fd: fd, loop: loop, label: "control")
+        } catch {
+            throw SupervisorError(.startFailed, "cannot reach VM \(id) (\(path)): \(error.errno == ENOENT || error.errno == ECONNREFUSED ? "not running" : "\(error)")")
+        }
+    }
+
+    /// Runs the session and returns the exit code for the CLI.
+    public func run() -> Int32 {
+        SystemControl.ignoreSignal(SIGPIPE)
+        var size: TerminalSize?
+        if options.tty {
+            size = TerminalMode.currentSize(of: .standardOutput) ?? TerminalMode.currentSize(of: .standardInput)
+                ?? TerminalSize(rows: 24, cols: 80)
+        }
+        let local = LocalSession(loop: loop, stdin: options.interactive ? .standardInput : nil,
+                                 stdout: .standardOutput, stderr: .standardError)
+        self.local = local
+        let remote = ControlRemoteSession(connection: connection, id: Self.sessionID)
+        self.remote = remote
+        local.remote = remote
+        local.onFinished = { [unowned self] outcome in
+            if case .startFailed(let failure) = outcome {
+                self.report("\(self.options.argv.first ?? ""): \(failure.message)")
+            } else if case .lost(let reason) = outcome {
+                self.report(reason)
+            }
+            self.exitCode = outcome.exitCode
+            self.loop.stop()
+        }
+        connection.onFrame = { [unowned self] frame in self.handle(frame) }
+        connection.onClose = { [unowned self] _ in local.finish(.lost("the supervisor closed the connection")) }
+        do {
+            try connection.start()
+            for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
+                try loop.onSignal(signal) { [unowned self] info in self.remote?.signal(info.signal) }
+            }
+            if options.tty {
+                try loop.onSignal(SIGWINCH) { [unowned self] _ in
+                    if let size = TerminalMode.currentSize(of: .standardOutput) { self.remote?.resize(rows: size.rows, cols: size.cols) }
+                }
+                if options.interactive && TerminalMode.isTerminal(.standardInput) {
+                    let terminal = TerminalMode(fd: .standardInput)
+                    terminal.enterRawMode()
+                    self.terminal = terminal
+                }
+            }
+        } catch {
+            report("\(error)")
+            return SupervisorExitCode.startFailed.rawValue
+        }
+        connection.send(.hello(Hello(role: "client", agent: "fc-supervisor-exec/0.1", window: ProtocolConstants.defaultWindow)))
+        connection.send(.exec(ExecRequest(session: Self.sessionID, argv: options.argv,
+                                          env: options.env.isEmpty ? nil : options.env, cwd: options.cwd,
+                                          user: options.user, tty: size, stdin: options.interactive)))
+        do { try loop.run() } catch { report("\(error)") }
+        terminal?.restore()
+        local.close()
+        connection.close()
+        return exitCode
+    }
+
+    private func handle(_ frame: Frame) {
+        guard let local, let remote else { return }
+        switch frame.message {
+        case .hello(let hello):
+            remote.stdinWindow = SendWindow(initial: hello.window)
+        case .started(let m) where m.session == remote.id:
+            local.started(pid: m.pid)
+        case .startFailed(let m) where m.session == remote.id:
+            local.finish(.startFailed(m))
+        case .stdout(let m) where m.session == remote.id:
+            remote.received(frame.payload.count)
+            local.output(frame.payload, stderr: false)
+        case .stderr(let m) where m.session == remote.id:
+            remote.received(frame.payload.count)
+            local.output(frame.payload, stderr: true)
+        case .window(let m) where m.session == remote.id:
+            try? remote.stdinWindow.grant(m.bytes, session: m.session)
+            local.stdinCreditChanged()
+        case .exit(let m) where m.session == remote.id:
+            local.finish(.exited(m.status))
+        case .error(let m):
+            report("error: \(m.code): \(m.message)")
+            if m.session == remote.id && m.code == .internal { local.finish(.lost(m.message)) }
+        case .ping(let m):
+            connection.send(.pong(m))
+        default:
+            break
+        }
+    }
+
+    private func report(_ message: String) {
+        terminal?.restore()
+        let text = "fc-supervisor exec: \(message)\n"
+        _ = text.withCString { Glibc.write(2, $0, strlen($0)) }
+    }
+}
+
+/// The exec client's view of its session on the supervisor.
+final class ControlRemoteSession: RemoteSession {
+    let id: SessionID
+    private let connection: FramedConnection
+    var stdinWindow = SendWindow(initial: 0)
+    private var outputWindow = ReceiveWindow(window: ProtocolConstants.defaultWindow)
+
+    init(connection: FramedConnection, id: SessionID) {
+        self.connection = connection
+        self.id = id
+    }
+
+    func received(_ count: Int) {
+        // The supervisor honours our window; if it did not, we would still only buffer what the sink holds.
+        try? outputWindow.receive(count, session: id)
+    }
+
+    var stdinCredit: Int { Int(stdinWindow.available) }
+
+    func sendStdin(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let n = stdinWindow.take(upTo: bytes.count)
+        if n > 0 { connection.send(.stdin(SessionRef(session: id)), payload: UnsafeRawBufferPointer(rebasing: bytes[..<n])) }
+        return n
+    }
+
+    func closeStdin() { connection.send(.stdinClose(SessionRef(session: id))) }
+    func outputConsumed(_ count: Int) {
+        if let grant = outputWindow.consume(count) { connection.send(.window(WindowUpdate(session: id, bytes: grant))) }
+    }
+    func signal(_ signal: Int32) { connection.send(.signal(SignalRequest(session: id, signal: signal))) }
+    func resize(rows: UInt16, cols: UInt16) { connection.send(.resize(ResizeRequest(session: id, rows: rows, cols: cols))) }
+}

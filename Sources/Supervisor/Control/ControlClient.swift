@@ -1,0 +1,122 @@
+import Glibc
+import LinuxSystem
+import VsockProtocol
+
+/// What a control client may ask of the VM beyond exec sessions.
+protocol ControlHost: AnyObject {
+    /// The guest connection, once vm-init has said hello.
+    var guestMux: GuestMux? { get }
+    /// Delivers a signal to the main workload's process group (control session 0).
+    func signalWorkload(_ signal: Int32)
+    /// Stops the workload and the VM (`fc-supervisor stop`).
+    func requestStop(reason: String)
+}
+
+/// One connection on the control socket: an `fc-supervisor exec` (or any protocol client).
+///
+/// It speaks VsockProtocol as a host would to vm-init: `hello`, then `exec` with its own session ids, `stdin`,
+/// `stdin_close`, `window`, `signal`, `resize`, `ping`. Session id 0 is reserved and names the main workload
+/// (for `signal`, as `fc-supervisor kill` does). `shutdown` stops the VM.
+final class ControlClient {
+    private let connection: FramedConnection
+    private unowned let host: any ControlHost
+    private var hello: Hello?
+    private var sessions: [SessionID: RelayedSession] = [:]
+    /// Stdin credit we announce to the client per session.
+    static let window: UInt32 = ProtocolConstants.defaultWindow
+    /// At most this many concurrent sessions per client.
+    static let maxSessions = 4096
+    var onClose: (ControlClient) -> Void = { _ in }
+
+    init(fd: FileDescriptor, loop: EventLoop, host: any ControlHost) {
+        connection = FramedConnection(fd: fd, loop: loop, label: "control")
+        self.host = host
+        connection.onFrame = { [unowned self] frame in self.handle(frame) }
+        connection.onClose = { [unowned self] _ in self.closed() }
+    }
+
+    func start() throws(SystemError) {
+        try connection.start()
+        connection.send(.hello(Hello(role: "supervisor", agent: "fc-supervisor/0.1", capabilities: ["pty"],
+                                     window: Self.window, wallClockNs: SystemControl.wallClockNanoseconds())))
+    }
+
+    func send(_ message: Message, payload: [UInt8] = []) { connection.send(message, payload: payload) }
+    func send(_ message: Message, payload: UnsafeRawBufferPointer) { connection.send(message, payload: payload) }
+
+    func sessionEnded(_ session: RelayedSession) {
+        if sessions[session.clientID] === session { sessions.removeValue(forKey: session.clientID) }
+    }
+
+    func close() { connection.close() }
+
+    private func handle(_ frame: Frame) {
+        if case .hello(let h) = frame.message {
+            hello = h
+            return
+        }
+        guard hello != nil else {
+            return send(.error(ErrorMessage(code: .invalidState, message: "send hello first")))
+        }
+        switch frame.message {
+        case .exec(let request):
+            exec(request)
+        case .stdin(let ref):
+            relayed(ref.session)?.clientStdin(frame.payload)
+        case .stdinClose(let ref):
+            relayed(ref.session)?.clientStdinClose()
+        case .window(let m):
+            relayed(m.session)?.clientGrantedOutput(m.bytes)
+        case .signal(let m):
+            if m.session == 0 { host.signalWorkload(m.signal) } else { relayed(m.session)?.guest?.signal(m.signal) }
+        case .resize(let m):
+            relayed(m.session)?.guest?.resize(rows: m.rows, cols: m.cols)
+        case .ping(let m):
+            send(.pong(m))
+        case .shutdown:
+            host.requestStop(reason: "stop requested on the control socket")
+        case .exitAck, .error, .pong, .hello, .sessions, .attach, .setTime:
+            break
+        case .started, .startFailed, .stdout, .stderr, .exit:
+            send(.error(ErrorMessage(code: .invalidState, message: "\"\(frame.message.type)\" is not a client message",
+                                     session: frame.message.session)))
+        }
+    }
+
+    private func exec(_ request: ExecRequest) {
+        let id = request.session
+        guard id != 0 else {
+            return send(.error(ErrorMessage(code: .invalidMessage, message: "session 0 is reserved", session: id)))
+        }
+        guard sessions[id] == nil else {
+            return send(.error(ErrorMessage(code: .sessionExists, message: "session \(id) is live", session: id)))
+        }
+        guard sessions.count < Self.maxSessions else {
+            return send(.startFailed(StartFailed(session: id, errno: EAGAIN, stage: "validate",
+                                                 message: "too many sessions on one control connection")))
+        }
+        guard let mux = host.guestMux, mux.isReady else {
+            return send(.startFailed(StartFailed(session: id, errno: ENOTCONN, stage: "validate",
+                                                 message: "the guest is not connected")))
+        }
+        let relay = RelayedSession(clientID: id, client: self, clientWindow: hello?.window ?? ProtocolConstants.defaultWindow,
+                                   stdinWindow: Self.window)
+        sessions[id] = relay
+        relay.guest = mux.exec(request, delegate: relay)
+    }
+
+    private func relayed(_ id: SessionID) -> RelayedSession? {
+        guard let session = sessions[id] else {
+            send(.error(ErrorMessage(code: .unknownSession, message: "no session \(id)", session: id)))
+            return nil
+        }
+        return session
+    }
+
+    private func closed() {
+        // A client that disconnects ends its sessions' processes: like ssh, the remote side gets SIGHUP.
+        for session in sessions.values { session.guest?.signal(SIGHUP) }
+        sessions.removeAll()
+        onClose(self)
+    }
+}

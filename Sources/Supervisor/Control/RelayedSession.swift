@@ -1,0 +1,132 @@
+import LinuxSystem
+import VsockProtocol
+
+/// One exec session of a control client, relayed to a guest session.
+///
+/// Two credit windows meet here. Output: the guest may send us `GuestMux.outputWindow` bytes; we forward them
+/// to the client as far as the client's credit allows and keep the rest (bounded by the guest window), and
+/// return credit to the guest only for bytes handed to the client. Stdin: the client may send us our announced
+/// window; we forward as far as the guest's credit allows and keep the rest, and return credit to the client
+/// only for bytes handed to the guest. So neither a stalled client nor a stalled guest process grows memory.
+final class RelayedSession: GuestSessionDelegate {
+    let clientID: SessionID
+    private unowned let client: ControlClient
+    var guest: GuestSession?
+
+    private var clientCredit: SendWindow
+    private var pendingOutput: [(bytes: [UInt8], stderr: Bool)] = []
+    private var pendingOutputOffset = 0
+
+    private var stdinWindow: ReceiveWindow
+    private var pendingStdin: [UInt8] = []
+    private var stdinCloseRequested = false
+    private var stdinClosed = false
+    private var exitStatus: ExitStatus?
+
+    init(clientID: SessionID, client: ControlClient, clientWindow: UInt32, stdinWindow: UInt32) {
+        self.clientID = clientID
+        self.client = client
+        self.clientCredit = SendWindow(initial: clientWindow)
+        self.stdinWindow = ReceiveWindow(window: stdinWindow)
+    }
+
+    var pendingOutputBytes: Int { pendingOutput.reduce(0) { $0 + $1.bytes.count } - pendingOutputOffset }
+
+    // MARK: client → guest
+
+    func clientStdin(_ bytes: [UInt8]) {
+        guard !stdinCloseRequested else {
+            return client.send(.error(ErrorMessage(code: .invalidState, message: "stdin after stdin_close", session: clientID)))
+        }
+        do { try stdinWindow.receive(bytes.count, session: clientID) } catch {
+            return client.send(.error(error.errorMessage))
+        }
+        pendingStdin += bytes
+        pumpStdin()
+    }
+
+    func clientStdinClose() {
+        stdinCloseRequested = true
+        pumpStdin()
+    }
+
+    func clientGrantedOutput(_ bytes: UInt32) {
+        do { try clientCredit.grant(bytes, session: clientID) } catch { return client.send(.error(error.errorMessage)) }
+        pumpOutput()
+    }
+
+    private func pumpStdin() {
+        guard let guest, !stdinClosed else { return }
+        if !pendingStdin.isEmpty {
+            let sent = pendingStdin.withUnsafeBytes { guest.sendStdin($0) }
+            if sent > 0 {
+                pendingStdin.removeFirst(sent)
+                if let grant = stdinWindow.consume(sent) {
+                    client.send(.window(WindowUpdate(session: clientID, bytes: grant)))
+                }
+            }
+        }
+        if stdinCloseRequested && pendingStdin.isEmpty {
+            stdinClosed = true
+            guest.closeStdin()
+        }
+    }
+
+    // MARK: guest → client
+
+    private func pumpOutput() {
+        while let first = pendingOutput.first {
+            let remaining = first.bytes.count - pendingOutputOffset
+            let n = clientCredit.take(upTo: remaining)
+            guard n > 0 else { break }
+            let slice = first.bytes[pendingOutputOffset..<(pendingOutputOffset + n)]
+            let ref = SessionRef(session: clientID)
+            slice.withUnsafeBytes { client.send(first.stderr ? .stderr(ref) : .stdout(ref), payload: $0) }
+            guest?.outputConsumed(n)
+            pendingOutputOffset += n
+            if pendingOutputOffset == first.bytes.count { pendingOutput.removeFirst(); pendingOutputOffset = 0 }
+        }
+        if pendingOutput.isEmpty, let status = exitStatus {
+            exitStatus = nil
+            client.send(.exit(ExitReport(session: clientID, status: status)))
+            client.sessionEnded(self)
+        }
+    }
+
+    func guestSessionStarted(_ session: GuestSession, pid: Int32) {
+        client.send(.started(Started(session: clientID, pid: pid)))
+        pumpStdin()
+    }
+
+    func guestSessionStartFailed(_ session: GuestSession, _ failure: StartFailed) {
+        var failure = failure
+        failure.session = clientID
+        client.send(.startFailed(failure))
+        client.sessionEnded(self)
+    }
+
+    func guestSession(_ session: GuestSession, output bytes: [UInt8], stderr: Bool) {
+        pendingOutput.append((bytes, stderr))
+        pumpOutput()
+    }
+
+    func guestSessionExited(_ session: GuestSession, _ status: ExitStatus) {
+        exitStatus = status
+        pumpOutput()
+    }
+
+    func guestSessionStdinCredit(_ session: GuestSession) { pumpStdin() }
+
+    func guestSessionError(_ session: GuestSession, _ error: ErrorMessage) {
+        var error = error
+        error.session = clientID
+        client.send(.error(error))
+    }
+
+    func guestSessionLost(_ session: GuestSession) {
+        client.send(.error(ErrorMessage(code: .internal, message: "the guest connection was lost", session: clientID)))
+        client.sessionEnded(self)
+    }
+}
+
+extension GuestSession: StdinTarget {}

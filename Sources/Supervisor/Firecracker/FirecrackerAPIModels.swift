@@ -1,0 +1,112 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Request bodies of the Firecracker v1.16 API, exactly as the official spec names them.
+///
+/// Firecracker rejects unknown fields (`deny_unknown_fields`), so each body holds only spec fields and nil
+/// optionals are omitted from the JSON.
+public enum FirecrackerAPI {
+    /// `PUT /logger`
+    public struct Logger: Encodable, Sendable, Equatable {
+        public var logPath: String
+        public var level: String = "Info"
+        public var showLevel: Bool = true
+        public var showLogOrigin: Bool = false
+        enum CodingKeys: String, CodingKey {
+            case logPath = "log_path", level, showLevel = "show_level", showLogOrigin = "show_log_origin"
+        }
+    }
+
+    /// `PUT /machine-config`
+    public struct MachineConfig: Encodable, Sendable, Equatable {
+        public var vcpuCount: Int
+        public var memSizeMib: Int
+        enum CodingKeys: String, CodingKey { case vcpuCount = "vcpu_count", memSizeMib = "mem_size_mib" }
+    }
+
+    /// `PUT /boot-source`. `boot_args` replaces Firecracker's default command line entirely.
+    public struct BootSource: Encodable, Sendable, Equatable {
+        public var kernelImagePath: String
+        public var bootArgs: String?
+        public var initrdPath: String?
+        enum CodingKeys: String, CodingKey {
+            case kernelImagePath = "kernel_image_path", bootArgs = "boot_args", initrdPath = "initrd_path"
+        }
+    }
+
+    /// `PUT /drives/{drive_id}`
+    public struct Drive: Encodable, Sendable, Equatable {
+        public var driveId: String
+        public var pathOnHost: String
+        public var isRootDevice: Bool
+        public var isReadOnly: Bool
+        enum CodingKeys: String, CodingKey {
+            case driveId = "drive_id", pathOnHost = "path_on_host", isRootDevice = "is_root_device"
+            case isReadOnly = "is_read_only"
+        }
+    }
+
+    /// `PUT /network-interfaces/{iface_id}`
+    public struct NetworkInterface: Encodable, Sendable, Equatable {
+        public var ifaceId: String
+        public var hostDevName: String
+        public var guestMac: String?
+        enum CodingKeys: String, CodingKey { case ifaceId = "iface_id", hostDevName = "host_dev_name", guestMac = "guest_mac" }
+    }
+
+    /// `PUT /vsock`. The Unix socket is bound at this request, so a stale file must be removed first.
+    public struct Vsock: Encodable, Sendable, Equatable {
+        public var guestCid: UInt32
+        public var udsPath: String
+        enum CodingKeys: String, CodingKey { case guestCid = "guest_cid", udsPath = "uds_path" }
+    }
+
+    /// `PUT /serial`
+    public struct Serial: Encodable, Sendable, Equatable {
+        public var serialOutPath: String
+        enum CodingKeys: String, CodingKey { case serialOutPath = "serial_out_path" }
+    }
+
+    /// `PUT /entropy` (virtio-rng; without it the guest's early getrandom() blocks for about a second).
+    public struct Entropy: Encodable, Sendable, Equatable {}
+
+    /// `PUT /actions`
+    public struct Action: Encodable, Sendable, Equatable {
+        public var actionType: String
+        enum CodingKeys: String, CodingKey { case actionType = "action_type" }
+        public static let instanceStart = Action(actionType: "InstanceStart")
+        public static let sendCtrlAltDel = Action(actionType: "SendCtrlAltDel")
+    }
+
+    /// Error body of every 4xx answer.
+    public struct Fault: Decodable, Sendable { public var faultMessage: String
+        enum CodingKeys: String, CodingKey { case faultMessage = "fault_message" }
+    }
+
+    static func json(_ value: some Encodable) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // The bodies hold strings, integers and booleans only; encoding them cannot fail.
+        return (try? Array(encoder.encode(value))) ?? Array("{}".utf8)
+    }
+}
+
+/// Firecracker's identifier rules.
+public enum FirecrackerIDs {
+    /// `--id`: 1–64 characters, ASCII alphanumerics or `-`.
+    public static func isValidInstanceID(_ id: String) -> Bool {
+        (1...64).contains(id.utf8.count) && id.utf8.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") }
+    }
+
+    /// Drive and interface ids: non-empty, ASCII alphanumerics or `_`.
+    public static func isValidResourceID(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "_") }
+    }
+
+    private static func isAlnum(_ c: UInt8) -> Bool {
+        (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
+    }
+}

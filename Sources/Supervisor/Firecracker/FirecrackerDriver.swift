@@ -1,0 +1,192 @@
+import Glibc
+import LinuxSystem
+
+/// Boots one VM with Firecracker (optionally under the jailer) and reaches vm-init through hybrid vsock.
+///
+/// Boot sequence (every request checked against the official v1.16 API): logger, machine-config, boot-source,
+/// drives, network interface, vsock, entropy, InstanceStart. Stale sockets are removed first: Firecracker exits
+/// 1 when its API socket exists, fails `PUT /vsock` when the vsock path exists, and never unlinks either.
+final class FirecrackerDriver: VMMDriver {
+    let config: VMConfig
+    let state: StateDirectory
+    private(set) var process: VMMProcess?
+    private var api: FirecrackerAPIClient?
+    /// Host paths of the sockets (inside the jail when jailed).
+    private let layout: FirecrackerLayout
+    private var environment: [String]
+
+    init(config: VMConfig, state: StateDirectory, environment: [String]) {
+        self.config = config
+        self.state = state
+        self.environment = environment
+        self.layout = FirecrackerLayout(config: config, state: state)
+    }
+
+    func boot(deadline: ContinuousClock.Instant) throws(SupervisorError) {
+        removeStaleSockets()
+        try prepareJail()
+        let devNull = try open("/dev/null", O_RDWR)
+        defer { devNull.close() }
+        // Firecracker makes its stdin/stdout non-blocking and writes the guest console and (until the logger is
+        // set) its log to stdout: give it its own file, never our stdio.
+        let console = try open(state.serialLog, O_WRONLY | O_CREAT | O_APPEND)
+        defer { console.close() }
+        let (path, arguments) = layout.commandLine()
+        let pid: Int32
+        do {
+            pid = try ChildProcess.launch(path, arguments: arguments, environment: environment,
+                                          standardInput: devNull, standardOutput: console, standardError: console,
+                                          newProcessGroup: true, parentDeathSignal: SIGKILL)
+        } catch {
+            throw SupervisorError(.bootFailed, "cannot start \(path): \(error)")
+        }
+        let process = VMMProcess(pid: pid)
+        self.process = process
+        writeFile(state.vmmPidFile, "\(pid)\n")
+
+        let api = FirecrackerAPIClient(socketPath: layout.apiSocketOnHost)
+        self.api = api
+        try api.waitUntilReady(deadline: deadline, vmmAlive: { process.isRunning })
+        try configure(api)
+        try api.put("/actions", FirecrackerAPI.Action.instanceStart)
+    }
+
+    private func configure(_ api: FirecrackerAPIClient) throws(SupervisorError) {
+        try api.put("/logger", FirecrackerAPI.Logger(logPath: layout.guestPath(layout.logFile)))
+        try api.put("/machine-config", FirecrackerAPI.MachineConfig(vcpuCount: config.vcpus, memSizeMib: config.memoryMiB))
+        try api.put("/boot-source", FirecrackerAPI.BootSource(
+            kernelImagePath: layout.guestPath(layout.kernel), bootArgs: config.effectiveBootArgs,
+            initrdPath: layout.initrd.map(layout.guestPath)))
+        if let rootfs = layout.rootfs {
+            try api.put("/drives/rootfs", FirecrackerAPI.Drive(driveId: "rootfs", pathOnHost: layout.guestPath(rootfs),
+                                                               isRootDevice: true, isReadOnly: false))
+        }
+        for (index, drive) in layout.extraDrives.enumerated() {
+            let id = "data\(index)"
+            try api.put("/drives/\(id)", FirecrackerAPI.Drive(driveId: id, pathOnHost: layout.guestPath(drive),
+                                                              isRootDevice: false, isReadOnly: true))
+        }
+        if let tap = config.tap {
+            try api.put("/network-interfaces/eth0",
+                        FirecrackerAPI.NetworkInterface(ifaceId: "eth0", hostDevName: tap, guestMac: config.guestMAC))
+        }
+        try api.put("/vsock", FirecrackerAPI.Vsock(guestCid: config.guestCID, udsPath: layout.guestPath(layout.vsockOnHost)))
+        try api.put("/entropy", FirecrackerAPI.Entropy())
+    }
+
+    func connectGuest(deadline: ContinuousClock.Instant) throws(SupervisorError) -> (FileDescriptor, [UInt8]) {
+        let connector = HybridVsockConnector(udsPath: layout.vsockOnHost, port: config.vsockPort)
+        let connection = try connector.connect(deadline: deadline, shouldContinue: { process?.isRunning ?? false })
+        return (connection.fd, connection.leftover)
+    }
+
+    func requestGuestShutdown() {
+        try? api?.put("/actions", FirecrackerAPI.Action.sendCtrlAltDel)
+    }
+
+    func cleanup() {
+        removeStaleSockets()
+        if let jail = layout.jailRoot {
+            // The jail holds copies of the kernel and drives and the jailer's pid file (created O_EXCL: a leftover
+            // one makes the next jailer fail). Remove the whole per-id jail directory.
+            removeTree(String(jail.dropLast("/root".count)))
+        }
+    }
+
+    private func removeStaleSockets() {
+        for path in [layout.apiSocketOnHost, layout.vsockOnHost] { unlink(path) }
+        // Guest-initiated listeners `<uds>_<port>` (none are made by us, but a previous owner may have).
+        let directory = String(layout.vsockOnHost.prefix(upTo: layout.vsockOnHost.lastIndex(of: "/") ?? layout.vsockOnHost.startIndex))
+        let prefix = String(layout.vsockOnHost.split(separator: "/").last ?? "") + "_"
+        for name in listDirectory(directory) where name.hasPrefix(prefix) { unlink(directory + "/" + name) }
+    }
+
+    /// Under the jailer: the chroot must contain the kernel, initrd and drives, owned by the jail's uid/gid.
+    private func prepareJail() throws(SupervisorError) {
+        guard let jailer = config.jailer, let root = layout.jailRoot else { return }
+        removeTree(String(root.dropLast("/root".count)))
+        guard mkdirs(root, mode: 0o755) else {
+            throw SupervisorError(.bootFailed, "cannot create the jail \(root): \(String(cString: strerror(errno)))")
+        }
+        var files = [(config.kernel, layout.kernel)]
+        if let initrd = config.initrd, let inJail = layout.initrd { files.append((initrd, inJail)) }
+        if let rootfs = config.rootfs, let inJail = layout.rootfs { files.append((rootfs, inJail)) }
+        for (source, target) in zip(config.extraDrives, layout.extraDrives) { files.append((source, target)) }
+        for (source, target) in files {
+            // A hard link is instant and shares the blocks; across file systems fall back to a copy.
+            if link(source, target) != 0 && !copyFile(source, target) {
+                throw SupervisorError(.bootFailed, "cannot place \(source) into the jail at \(target)")
+            }
+            guard chown(target, jailer.uid, jailer.gid) == 0 else {
+                throw SupervisorError(.bootFailed, "cannot chown \(target) to \(jailer.uid):\(jailer.gid)")
+            }
+        }
+    }
+
+    private func open(_ path: String, _ flags: Int32) throws(SupervisorError) -> FileDescriptor {
+        do { return try FileDescriptor.open(path, flags: flags, mode: 0o644) } catch {
+            throw SupervisorError(.bootFailed, "\(error)")
+        }
+    }
+}
+
+/// Where Firecracker's files live, on the host and as Firecracker sees them (inside the jail when jailed).
+struct FirecrackerLayout {
+    let config: VMConfig
+    /// `<chroot-base>/<exec-name>/<id>/root` when jailed.
+    let jailRoot: String?
+    let apiSocketOnHost: String
+    let vsockOnHost: String
+    let logFile: String
+    let kernel: String
+    let initrd: String?
+    let rootfs: String?
+    let extraDrives: [String]
+
+    init(config: VMConfig, state: StateDirectory) {
+        self.config = config
+        if let jailer = config.jailer {
+            let execName = String(config.firecrackerBin.split(separator: "/").last ?? "firecracker")
+            let root = "\(jailer.chrootBase)/\(execName)/\(config.id)/root"
+            jailRoot = root
+            apiSocketOnHost = root + "/api.sock"
+            vsockOnHost = root + "/v.sock"
+            logFile = root + "/vmm.log"
+            kernel = root + "/vmlinux"
+            initrd = config.initrd.map { _ in root + "/initrd" }
+            rootfs = config.rootfs.map { _ in root + "/rootfs.ext4" }
+            extraDrives = config.extraDrives.indices.map { root + "/data\($0).img" }
+        } else {
+            jailRoot = nil
+            apiSocketOnHost = state.apiSocket
+            vsockOnHost = state.vsockSocket
+            logFile = state.vmmLog
+            kernel = config.kernel
+            initrd = config.initrd
+            rootfs = config.rootfs
+            extraDrives = config.extraDrives
+        }
+    }
+
+    /// The path Firecracker must be given for a host path (jail-relative when jailed).
+    func guestPath(_ hostPath: String) -> String {
+        guard let jailRoot, hostPath.hasPrefix(jailRoot) else { return hostPath }
+        return String(hostPath.dropFirst(jailRoot.count))
+    }
+
+    /// The program and its arguments: Firecracker directly, or the jailer wrapping it.
+    func commandLine() -> (String, [String]) {
+        guard let jailer = config.jailer else {
+            return (config.firecrackerBin, ["--api-sock", apiSocketOnHost, "--id", config.id])
+        }
+        var args = ["--id", config.id, "--exec-file", config.firecrackerBin, "--uid", "\(jailer.uid)",
+                    "--gid", "\(jailer.gid)", "--chroot-base-dir", jailer.chrootBase,
+                    "--cgroup-version", "\(jailer.cgroupVersion)"]
+        if let netns = jailer.netns { args += ["--netns", netns] }
+        for cgroup in jailer.cgroups { args += ["--cgroup", cgroup] }
+        for limit in jailer.resourceLimits { args += ["--resource-limit", limit] }
+        // The jailer passes --id itself: passing it again after `--` is a DuplicateArgument (exit 153).
+        args += ["--", "--api-sock", guestPath(apiSocketOnHost)]
+        return (jailer.jailerBin, args)
+    }
+}

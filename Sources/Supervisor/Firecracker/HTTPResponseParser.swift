@@ -1,0 +1,110 @@
+/// A parsed HTTP/1.x response from the Firecracker API.
+public struct HTTPResponse: Sendable, Equatable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+
+    public static func == (a: HTTPResponse, b: HTTPResponse) -> Bool {
+        a.status == b.status && a.body == b.body && a.headers.elementsEqual(b.headers, by: { $0 == $1 })
+    }
+
+    /// The value of a header, matched case-insensitively.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+}
+
+/// Incremental parser for the responses Firecracker's micro_http sends: a status line that may have no reason
+/// phrase (`HTTP/1.1 204 \r\n`), headers, then a body framed by Content-Length (absent on 204).
+///
+/// Hostile or broken input yields an error, never a trap; sizes are bounded.
+public struct HTTPResponseParser: Sendable {
+    public static let maxHeadBytes = 16 * 1024
+    public static let maxBodyBytes = 1 << 20
+
+    public enum ParseError: Error, Equatable, Sendable {
+        case headTooLarge
+        case badStatusLine(String)
+        case badHeader(String)
+        case bodyTooLarge(Int)
+    }
+
+    private var buffer: [UInt8] = []
+
+    public init() {}
+
+    /// Adds bytes read from the socket.
+    public mutating func append(_ bytes: some Sequence<UInt8>) { buffer.append(contentsOf: bytes) }
+
+    /// The next complete response, or nil if more bytes are needed. Pass `eof: true` once the peer has closed:
+    /// a response without Content-Length then ends at EOF.
+    public mutating func next(eof: Bool = false) throws(ParseError) -> HTTPResponse? {
+        guard let headEnd = findHeadEnd() else {
+            if buffer.count > Self.maxHeadBytes { throw .headTooLarge }
+            return nil
+        }
+        let head = String(decoding: buffer[..<headEnd], as: UTF8.self)
+        var lines = head.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
+        let statusLine = lines.removeFirst()
+        let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]), (100...599).contains(status)
+        else { throw .badStatusLine(String(statusLine.prefix(80))) }
+        var headers: [(String, String)] = []
+        for line in lines where !line.isEmpty {
+            guard let colon = line.firstIndex(of: ":") else { throw .badHeader(String(line.prefix(80))) }
+            headers.append((String(line[..<colon]).trimmingSpaces, String(line[line.index(after: colon)...]).trimmingSpaces))
+        }
+        let bodyStart = headEnd + 4
+        let lengthHeader = headers.first { $0.0.lowercased() == "content-length" }?.1
+        let bodyLength: Int
+        if let lengthHeader {
+            guard let n = Int(lengthHeader), n >= 0 else { throw .badHeader("Content-Length: \(lengthHeader.prefix(20))") }
+            guard n <= Self.maxBodyBytes else { throw .bodyTooLarge(n) }
+            bodyLength = n
+        } else if status == 204 || status == 304 || (100..<200).contains(status) {
+            bodyLength = 0
+        } else if eof {
+            bodyLength = buffer.count - bodyStart
+            guard bodyLength <= Self.maxBodyBytes else { throw .bodyTooLarge(bodyLength) }
+        } else {
+            if buffer.count - bodyStart > Self.maxBodyBytes { throw .bodyTooLarge(buffer.count - bodyStart) }
+            return nil
+        }
+        guard buffer.count - bodyStart >= bodyLength else { return nil }
+        let body = Array(buffer[bodyStart..<(bodyStart + bodyLength)])
+        buffer.removeSubrange(0..<(bodyStart + bodyLength))
+        if (100..<200).contains(status) { return try next(eof: eof) }  // interim (100 Continue): skip it
+        return HTTPResponse(status: status, headers: headers, body: body)
+    }
+
+    private func findHeadEnd() -> Int? {
+        guard buffer.count >= 4 else { return nil }
+        var i = 0
+        while i + 3 < buffer.count {
+            if buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 { return i }
+            i += 1
+        }
+        return nil
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first == " " || s.first == "\t" { s.removeFirst() }
+        while s.last == " " || s.last == "\t" { s.removeLast() }
+        return String(s)
+    }
+}
+
+/// Builds an HTTP/1.1 request the way Firecracker wants it: Content-Length, never chunked.
+public enum HTTPRequestEncoder {
+    public static func encode(method: String, path: String, body: [UInt8]?) -> [UInt8] {
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
+        if let body {
+            head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+        }
+        head += "\r\n"
+        return Array(head.utf8) + (body ?? [])
+    }
+}

@@ -1,0 +1,222 @@
+import LinuxSystem
+import VsockProtocol
+
+/// Receives what the guest says about one session.
+protocol GuestSessionDelegate: AnyObject {
+    func guestSessionStarted(_ session: GuestSession, pid: Int32)
+    func guestSessionStartFailed(_ session: GuestSession, _ failure: StartFailed)
+    /// Output bytes. The delegate calls ``GuestSession/outputConsumed(_:)`` once it has passed them on.
+    func guestSession(_ session: GuestSession, output bytes: [UInt8], stderr: Bool)
+    func guestSessionExited(_ session: GuestSession, _ status: ExitStatus)
+    /// The guest granted stdin credit (``GuestSession/stdinCredit`` grew).
+    func guestSessionStdinCredit(_ session: GuestSession)
+    func guestSessionError(_ session: GuestSession, _ error: ErrorMessage)
+    /// The guest connection is gone; no exit will come.
+    func guestSessionLost(_ session: GuestSession)
+}
+
+/// One exec session on the guest connection, as the host sees it.
+final class GuestSession {
+    let id: SessionID
+    weak var delegate: (any GuestSessionDelegate)?
+    fileprivate unowned let mux: GuestMux
+    /// Credit we give the guest for this session's stdout+stderr.
+    fileprivate var outputWindow: ReceiveWindow
+    /// Credit the guest gave us for this session's stdin.
+    fileprivate var stdinWindow: SendWindow
+    private(set) var pid: Int32?
+    private(set) var finished = false
+
+    fileprivate init(id: SessionID, mux: GuestMux, outputWindow: UInt32, stdinWindow: UInt32) {
+        self.id = id
+        self.mux = mux
+        self.outputWindow = ReceiveWindow(window: outputWindow)
+        self.stdinWindow = SendWindow(initial: stdinWindow)
+    }
+
+    /// Stdin bytes we may send now.
+    var stdinCredit: Int { finished ? 0 : Int(stdinWindow.available) }
+
+    /// Sends up to `stdinCredit` bytes of `bytes`; returns how many were sent.
+    @discardableResult
+    func sendStdin(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard !finished else { return 0 }
+        let n = stdinWindow.take(upTo: bytes.count)
+        guard n > 0 else { return 0 }
+        mux.connection.send(.stdin(SessionRef(session: id)), payload: UnsafeRawBufferPointer(rebasing: bytes[..<n]))
+        return n
+    }
+
+    func closeStdin() { if !finished { mux.connection.send(.stdinClose(SessionRef(session: id))) } }
+    func signal(_ signal: Int32) { if !finished { mux.connection.send(.signal(SignalRequest(session: id, signal: signal))) } }
+    func resize(rows: UInt16, cols: UInt16) {
+        if !finished { mux.connection.send(.resize(ResizeRequest(session: id, rows: rows, cols: cols))) }
+    }
+
+    /// The delegate passed `count` output bytes on: give the guest that much credit back (batched).
+    func outputConsumed(_ count: Int) {
+        guard !finished, let grant = outputWindow.consume(count) else { return }
+        mux.connection.send(.window(WindowUpdate(session: id, bytes: grant)))
+    }
+
+    fileprivate func markStarted(pid: Int32) { self.pid = pid }
+    fileprivate func markFinished() { finished = true }
+}
+
+/// The one multiplexed connection to vm-init: hello exchange, session table, frame dispatch.
+///
+/// Everything from the guest is hostile input: frames for unknown sessions, credit violations, duplicate
+/// exits and unexpected message types are answered or ignored, never trusted; memory per session is bounded
+/// by the output window we grant.
+final class GuestMux {
+    let connection: FramedConnection
+    private(set) var guestHello: Hello?
+    private var sessions: [SessionID: GuestSession] = [:]
+    private var nextSessionID: SessionID = 1
+    private var nextPingID: UInt64 = 1
+    private var pendingPings: [UInt64: UInt64] = [:]
+    private var pingCompletions: [UInt64: (UInt64) -> Void] = [:]
+    /// Our announced per-session output window.
+    let outputWindow: UInt32
+    /// Called once, when the guest's `hello` arrives.
+    var onReady: (Hello) -> Void = { _ in }
+    /// Called once, when the connection is gone.
+    var onClosed: (SystemError?) -> Void = { _ in }
+    /// Diagnostics about misbehaving guests (rate-limited by the caller if needed).
+    var onWarning: (String) -> Void = { _ in }
+
+    init(connection: FramedConnection, outputWindow: UInt32 = ProtocolConstants.defaultWindow) {
+        self.connection = connection
+        self.outputWindow = outputWindow
+        connection.onFrame = { [unowned self] frame in self.handle(frame) }
+        connection.onProtocolError = { [unowned self] error in self.onWarning("guest sent a bad frame: \(error)") }
+        connection.onClose = { [unowned self] error in self.closed(error) }
+    }
+
+    /// Sends our hello. Call once, right after the connection starts.
+    func sendHello() {
+        connection.send(.hello(Hello(role: "host", agent: "fc-supervisor/0.1", capabilities: ["pty", "attach"],
+                                     window: outputWindow, wallClockNs: SystemControl.wallClockNanoseconds())))
+    }
+
+    var isReady: Bool { guestHello != nil && !connection.isClosed }
+    var liveSessionCount: Int { sessions.count }
+
+    /// Starts a session. `request.session` is replaced by a fresh id.
+    func exec(_ request: ExecRequest, delegate: any GuestSessionDelegate) -> GuestSession {
+        var request = request
+        while sessions[nextSessionID] != nil || nextSessionID == 0 { nextSessionID &+= 1 }
+        request.session = nextSessionID
+        nextSessionID &+= 1
+        let session = GuestSession(id: request.session, mux: self, outputWindow: outputWindow,
+                                   stdinWindow: guestHello?.window ?? ProtocolConstants.defaultWindow)
+        session.delegate = delegate
+        sessions[session.id] = session
+        connection.send(.exec(request))
+        return session
+    }
+
+    /// Sends a ping; `completion` gets the round-trip time in nanoseconds.
+    func ping(_ completion: @escaping (UInt64) -> Void) {
+        let id = nextPingID
+        nextPingID += 1
+        pendingPings[id] = EventLoop.now()
+        pingCompletions[id] = completion
+        connection.send(.ping(Ping(id: id)))
+    }
+
+    /// Asks vm-init to stop everything and power the VM off.
+    func shutdown(graceMs: UInt32) {
+        connection.send(.shutdown(ShutdownRequest(mode: "reboot", graceMs: graceMs)))
+    }
+
+    private func handle(_ frame: Frame) {
+        switch frame.message {
+        case .hello(let hello):
+            guard guestHello == nil else { return onWarning("guest sent a second hello") }
+            guard hello.version == ProtocolConstants.version else {
+                connection.send(.error(ErrorMessage(code: .unsupportedVersion,
+                                                    message: "host speaks version \(ProtocolConstants.version)")))
+                onWarning("guest speaks protocol version \(hello.version)")
+                connection.closeWhenFlushed()
+                return
+            }
+            guestHello = hello
+            onReady(hello)
+        case .started(let m):
+            guard let session = live(m.session) else { return }
+            session.markStarted(pid: m.pid)
+            session.delegate?.guestSessionStarted(session, pid: m.pid)
+        case .startFailed(let m):
+            guard let session = live(m.session) else { return }
+            finish(session)
+            session.delegate?.guestSessionStartFailed(session, m)
+        case .stdout(let ref), .stderr(let ref):
+            guard let session = live(ref.session) else { return }
+            do {
+                try session.outputWindow.receive(frame.payload.count, session: ref.session)
+            } catch {
+                connection.send(.error(error.errorMessage))
+                onWarning("guest exceeded its output window on session \(ref.session); \(frame.payload.count) B dropped")
+                return
+            }
+            var isStderr = false
+            if case .stderr = frame.message { isStderr = true }
+            session.delegate?.guestSession(session, output: frame.payload, stderr: isStderr)
+        case .window(let m):
+            // vm-init returns credit for stdin it discarded after the process ended: late grants are normal.
+            guard let session = sessions[m.session] else { return }
+            do { try session.stdinWindow.grant(m.bytes, session: m.session) } catch {
+                connection.send(.error(error.errorMessage))
+                return
+            }
+            session.delegate?.guestSessionStdinCredit(session)
+        case .exit(let m):
+            connection.send(.exitAck(SessionRef(session: m.session)))
+            guard let session = live(m.session) else { return }
+            finish(session)
+            session.delegate?.guestSessionExited(session, m.status)
+        case .pong(let m):
+            if let sent = pendingPings.removeValue(forKey: m.id), let completion = pingCompletions.removeValue(forKey: m.id) {
+                completion(EventLoop.now() - sent)
+            }
+        case .ping(let m):
+            connection.send(.pong(m))
+        case .error(let m):
+            if let id = m.session, let session = sessions[id] {
+                session.delegate?.guestSessionError(session, m)
+            } else {
+                onWarning("guest reported \(m.code): \(m.message.prefix(200))")
+            }
+        case .sessions:
+            break  // Only ever a reply; unsolicited lists are ignored.
+        case .exec, .stdin, .stdinClose, .signal, .resize, .exitAck, .attach, .setTime, .shutdown:
+            connection.send(.error(ErrorMessage(code: .invalidState,
+                                                message: "\"\(frame.message.type)\" is a host message",
+                                                session: frame.message.session)))
+        }
+    }
+
+    private func live(_ id: SessionID) -> GuestSession? {
+        guard let session = sessions[id] else {
+            onWarning("guest sent a frame for unknown session \(id)")
+            return nil
+        }
+        return session
+    }
+
+    private func finish(_ session: GuestSession) {
+        session.markFinished()
+        sessions.removeValue(forKey: session.id)
+    }
+
+    private func closed(_ error: SystemError?) {
+        let orphaned = Array(sessions.values)
+        sessions.removeAll()
+        for session in orphaned {
+            session.markFinished()
+            session.delegate?.guestSessionLost(session)
+        }
+        onClosed(error)
+    }
+}

@@ -1,0 +1,69 @@
+import Glibc
+import LinuxSystem
+
+/// One line of `events.jsonl`.
+public struct SupervisorEvent: Codable, Sendable, Equatable {
+    /// `booted`, `ready`, `started`, `exited`, `stopping`, `stopped`, `error`.
+    public var event: String
+    /// Wall clock, nanoseconds since the Unix epoch.
+    public var timeNs: Int64
+    public var id: String
+    public var pid: Int32?
+    public var exitCode: Int32?
+    public var message: String?
+    /// Milliseconds since the supervisor started.
+    public var elapsedMs: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case event, id, pid, message
+        case timeNs = "time_ns", exitCode = "exit_code", elapsedMs = "elapsed_ms"
+    }
+}
+
+/// The VM's state as `fc-supervisor state` reports it (`state.json`).
+public struct SupervisorState: Codable, Sendable, Equatable {
+    /// `booting`, `running`, `stopping`, `stopped`.
+    public var state: String
+    public var id: String
+    public var vmm: String
+    public var supervisorPid: Int32
+    public var vmmPid: Int32?
+    public var workloadPid: Int32?
+    public var exitCode: Int32?
+    public var bootMs: Double?
+    public var stateDir: String
+
+    enum CodingKeys: String, CodingKey {
+        case state, id, vmm
+        case supervisorPid = "supervisor_pid", vmmPid = "vmm_pid", workloadPid = "workload_pid"
+        case exitCode = "exit_code", bootMs = "boot_ms", stateDir = "state_dir"
+    }
+}
+
+/// Writes events and state into the state directory.
+final class EventLog {
+    let directory: StateDirectory
+    let id: String
+    private let startedAt = EventLoop.now()
+    private(set) var current: SupervisorState
+
+    init(directory: StateDirectory, id: String, vmm: VMMKind) {
+        self.directory = directory
+        self.id = id
+        current = SupervisorState(state: "booting", id: id, vmm: vmm.rawValue, supervisorPid: getpid(),
+                                  stateDir: directory.path)
+    }
+
+    var elapsedMs: Double { Double(EventLoop.now() - startedAt) / 1e6 }
+
+    func record(_ event: String, pid: Int32? = nil, exitCode: Int32? = nil, message: String? = nil) {
+        let entry = SupervisorEvent(event: event, timeNs: SystemControl.wallClockNanoseconds(), id: id, pid: pid,
+                                    exitCode: exitCode, message: message, elapsedMs: (elapsedMs * 1000).rounded() / 1000)
+        appendLine(directory.eventsFile, String(decoding: JSONBody.encode(entry), as: UTF8.self))
+    }
+
+    func update(_ change: (inout SupervisorState) -> Void) {
+        change(&current)
+        writeFile(directory.stateFile, JSONBody.encode(current, pretty: true) + [10])
+    }
+}

@@ -1,0 +1,351 @@
+import Glibc
+import LinuxSystem
+import VsockProtocol
+
+/// The main workload of a VM: what `fc-supervisor run … -- CMD` starts once vm-init is ready.
+public struct WorkloadSpec: Sendable {
+    public var argv: [String]
+    public var env: [String]
+    public var cwd: String?
+    public var user: String?
+    public var tty: Bool
+    /// Forward the supervisor's stdin to the workload (stdin EOF is forwarded too).
+    public var attachStdin: Bool
+
+    public init(argv: [String], env: [String] = [], cwd: String? = nil, user: String? = nil, tty: Bool = false,
+                attachStdin: Bool = true) {
+        self.argv = argv; self.env = env; self.cwd = cwd; self.user = user; self.tty = tty; self.attachStdin = attachStdin
+    }
+}
+
+/// Supervises one VM from boot to cleanup: boots the VMM, attaches to vm-init, runs the workload with the
+/// supervisor's stdio, serves the control socket, forwards signals, powers the VM off and removes its state.
+///
+/// Runs on one thread: a single epoll loop drives the guest connection, control clients, local stdio and
+/// signals. Only the boot (API calls, vsock handshake) blocks, before the loop starts, under the boot deadline.
+public final class VMSupervisor: ControlHost {
+    public let config: VMConfig
+    public var stopTimeout: Duration = .seconds(10)
+    /// Keep the state directory after exit (for debugging); sockets are removed regardless.
+    public var keepState = false
+    /// Diagnostics go here (stderr by default).
+    public var log: (String) -> Void = { line in
+        let text = "fc-supervisor: \(line)\n"
+        _ = text.withCString { Glibc.write(2, $0, strlen($0)) }
+    }
+
+    private let state: StateDirectory
+    private let loop: EventLoop
+    private var driver: (any VMMDriver)?
+    private var events: EventLog
+    private var lock: FileDescriptor?
+    private(set) var guestMux: GuestMux?
+    private var control: ControlServer?
+    private var workload: LocalSession?
+    private var workloadSession: GuestSession?
+    private var workloadAdapter: GuestSessionAdapter?
+    private var exitCode: Int32?
+    private var stopping = false
+    private var forwardedSignals = 0
+    private var warnings = 0
+    private var terminal: TerminalMode?
+
+    public init(config: VMConfig) throws(SupervisorError) {
+        try config.validate()
+        self.config = config
+        state = StateDirectory(root: config.stateRoot, id: config.id)
+        try state.validatePathLengths()
+        do { loop = try EventLoop() } catch { throw SupervisorError(.bootFailed, "\(error)") }
+        events = EventLog(directory: state, id: config.id, vmm: config.vmm)
+    }
+
+    /// Boots the VM, runs `workload` and returns the exit code the supervisor should exit with.
+    public func run(_ workload: WorkloadSpec) -> Int32 {
+        do {
+            try prepareStateDirectory()
+            try installSignalHandlers()
+            try bootAndAttach()
+            self.pendingWorkload = workload
+            try loop.run()
+        } catch let error as SupervisorError {
+            log(error.message)
+            events.record("error", message: error.message)
+            exitCode = exitCode ?? error.exitCode.rawValue
+        } catch {
+            log("\(error)")
+            exitCode = exitCode ?? SupervisorExitCode.bootFailed.rawValue
+        }
+        tearDown()
+        return exitCode ?? SupervisorExitCode.guestLost.rawValue
+    }
+    private var pendingWorkload: WorkloadSpec?
+
+    // MARK: - Boot
+
+    private func prepareStateDirectory() throws(SupervisorError) {
+        guard mkdirs(config.stateRoot, mode: 0o755), mkdirs(state.path, mode: 0o700) else {
+            throw SupervisorError(.badArguments, "cannot create the state directory \(state.path): \(String(cString: strerror(errno)))")
+        }
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(state.pidFile, flags: O_RDWR | O_CREAT, mode: 0o644) } catch {
+            throw SupervisorError(.badArguments, "\(error)")
+        }
+        guard flock(fd.rawValue, LOCK_EX | LOCK_NB) == 0 else {
+            let owner = readFile(state.pidFile).map { String(decoding: $0, as: UTF8.self) }?.trimmingSpaces ?? "?"
+            fd.close()
+            throw SupervisorError(.badArguments, "VM \(config.id) is already supervised (pid \(owner.prefix(12)))")
+        }
+        lock = fd
+        _ = ftruncate(fd.rawValue, 0)
+        let pidText = Array("\(getpid())\n".utf8)
+        _ = pidText.withUnsafeBytes { pwrite(fd.rawValue, $0.baseAddress, $0.count, 0) }
+        cleanStaleState()
+        events.update { $0.state = "booting" }
+    }
+
+    /// A previous supervisor for this id died (we hold its lock now): kill its VMM if it survived, and remove
+    /// its sockets so Firecracker can bind them again.
+    private func cleanStaleState() {
+        if let text = readFile(state.vmmPidFile), let pid = Int32(String(decoding: text, as: UTF8.self).trimmingSpaces),
+           pid > 1, let cmdline = readFile("/proc/\(pid)/cmdline"),
+           String(decoding: cmdline, as: UTF8.self).contains(config.id) {
+            log("killing VMM pid \(pid) left by a previous supervisor of \(config.id)")
+            kill(pid, SIGKILL)
+        }
+        for path in [state.controlSocket, state.apiSocket, state.vsockSocket, state.qmpSocket, state.channelSocket,
+                     state.vmmPidFile, state.eventsFile, state.stateFile] {
+            unlink(path)
+        }
+    }
+
+    private func installSignalHandlers() throws(SupervisorError) {
+        do {
+            for signal in [SIGINT, SIGTERM, SIGHUP] {
+                try loop.onSignal(signal) { [unowned self] info in self.received(signal: info.signal) }
+            }
+            try loop.onSignal(SIGCHLD) { [unowned self] _ in self.checkVMM() }
+        } catch {
+            throw SupervisorError(.bootFailed, "\(error)")
+        }
+        SystemControl.ignoreSignal(SIGPIPE)
+    }
+
+    private func bootAndAttach() throws(SupervisorError) {
+        let deadline = ContinuousClock.now + config.bootTimeout
+        let driver = makeDriver()
+        self.driver = driver
+        try driver.boot(deadline: deadline)
+        events.record("booted", pid: driver.process?.pid)
+        events.update { $0.vmmPid = driver.process?.pid }
+        let (fd, leftover) = try driver.connectGuest(deadline: deadline)
+        let connection = FramedConnection(fd: fd, loop: loop, label: "guest")
+        let mux = GuestMux(connection: connection)
+        guestMux = mux
+        mux.onReady = { [unowned self] hello in self.guestReady(hello) }
+        mux.onClosed = { [unowned self] error in self.guestClosed(error) }
+        mux.onWarning = { [unowned self] message in self.warn(message) }
+        do { try connection.start(initialBytes: leftover) } catch {
+            throw SupervisorError(.guestUnreachable, "guest connection: \(error)")
+        }
+        mux.sendHello()
+        // Readiness is vm-init's hello, not the socket.
+        let remaining = deadline - ContinuousClock.now
+        loop.addTimer(after: max(remaining, .milliseconds(1))) { [unowned self] in
+            guard self.guestMux?.guestHello == nil, !self.stopping else { return }
+            self.fail(.guestUnreachable, "vm-init did not say hello within the boot deadline")
+        }
+    }
+
+    private func makeDriver() -> any VMMDriver {
+        var environment: [String] = []
+        var entry = environ
+        while let pointer = entry.pointee {
+            environment.append(String(cString: pointer))
+            entry += 1
+        }
+        switch config.vmm {
+        case .firecracker: return FirecrackerDriver(config: config, state: state, environment: environment)
+        case .qemu: return FirecrackerDriver(config: config, state: state, environment: environment)
+        }
+    }
+
+    // MARK: - Running
+
+    private func guestReady(_ hello: Hello) {
+        let bootMs = events.elapsedMs
+        events.record("ready", message: hello.agent)
+        events.update {
+            $0.state = "running"
+            $0.bootMs = (bootMs * 10).rounded() / 10
+        }
+        do {
+            control = try ControlServer(path: state.controlSocket, loop: loop, host: self)
+        } catch {
+            warn("control socket unavailable: \(error)")
+        }
+        guard let spec = pendingWorkload, let mux = guestMux else { return }
+        pendingWorkload = nil
+        startWorkload(spec, on: mux)
+    }
+
+    private func startWorkload(_ spec: WorkloadSpec, on mux: GuestMux) {
+        var size: TerminalSize?
+        if spec.tty {
+            size = TerminalMode.currentSize(of: .standardOutput) ?? TerminalSize(rows: 24, cols: 80)
+            if TerminalMode.isTerminal(.standardInput) {
+                let terminal = TerminalMode(fd: .standardInput)
+                terminal.enterRawMode()
+                self.terminal = terminal
+                try? loop.onSignal(SIGWINCH) { [unowned self] _ in
+                    if let size = TerminalMode.currentSize(of: .standardOutput) {
+                        self.workloadSession?.resize(rows: size.rows, cols: size.cols)
+                    }
+                }
+            }
+        }
+        let local = LocalSession(loop: loop, stdin: spec.attachStdin ? .standardInput : nil,
+                                 stdout: .standardOutput, stderr: .standardError)
+        local.onStarted = { [unowned self] pid in
+            self.events.record("started", pid: pid)
+            self.events.update { $0.workloadPid = pid }
+        }
+        local.onFinished = { [unowned self] outcome in self.workloadFinished(outcome) }
+        let adapter = GuestSessionAdapter(local: local)
+        let request = ExecRequest(session: 0, argv: spec.argv, env: spec.env.isEmpty ? nil : spec.env, cwd: spec.cwd,
+                                  user: spec.user, tty: size, stdin: spec.attachStdin)
+        let session = mux.exec(request, delegate: adapter)
+        local.remote = session
+        workload = local
+        workloadAdapter = adapter
+        workloadSession = session
+    }
+
+    private func workloadFinished(_ outcome: LocalSessionOutcome) {
+        switch outcome {
+        case .exited(let status):
+            events.record("exited", exitCode: status.shellStatus,
+                          message: status.signal.map { "killed by signal \($0)" + (status.oomKilled ? " (OOM)" : "") })
+        case .startFailed(let failure):
+            log("cannot start the workload: \(failure.message) (\(failure.stage), errno \(failure.errno))")
+            events.record("exited", exitCode: outcome.exitCode, message: "start failed: \(failure.message)")
+        case .lost(let reason):
+            events.record("error", message: reason)
+        }
+        exitCode = outcome.exitCode
+        events.update { $0.exitCode = outcome.exitCode }
+        beginStop(reason: "the workload ended")
+    }
+
+    // MARK: - ControlHost
+
+    func signalWorkload(_ signal: Int32) {
+        workloadSession?.signal(signal)
+    }
+
+    func requestStop(reason: String) {
+        if let session = workloadSession, !session.finished {
+            // Like SIGTERM to the supervisor: the workload gets SIGTERM, then SIGKILL after the stop timeout.
+            forward(SIGTERM)
+        } else {
+            beginStop(reason: reason)
+        }
+    }
+
+    // MARK: - Signals
+
+    private func received(signal: Int32) {
+        guard let session = workloadSession, !session.finished else {
+            // Nothing to forward to (still booting, or already stopping): stop now.
+            if exitCode == nil { exitCode = 128 + signal }
+            beginStop(reason: "signal \(signal)")
+            return
+        }
+        forward(signal)
+    }
+
+    private func forward(_ signal: Int32) {
+        guard let session = workloadSession else { return }
+        forwardedSignals += 1
+        if forwardedSignals > 1 && (signal == SIGTERM || signal == SIGINT) {
+            log("second stop request: killing the workload")
+            session.signal(SIGKILL)
+            return
+        }
+        session.signal(signal)
+        if signal == SIGTERM || signal == SIGINT {
+            loop.addTimer(after: stopTimeout) { [weak session] in
+                guard let session, !session.finished else { return }
+                session.signal(SIGKILL)
+            }
+        }
+    }
+
+    // MARK: - Stop
+
+    private func beginStop(reason: String) {
+        guard !stopping else { return }
+        stopping = true
+        events.record("stopping", message: reason)
+        events.update { $0.state = "stopping" }
+        control?.close()
+        control = nil
+        if let mux = guestMux, mux.isReady {
+            mux.shutdown(graceMs: 2000)
+        } else {
+            driver?.requestGuestShutdown()
+        }
+        // vm-init powers the VM off (the VMM then exits): wait for that, bounded.
+        loop.addTimer(after: .seconds(10)) { [unowned self] in self.loop.stop() }
+        checkVMM()
+    }
+
+    private func checkVMM() {
+        guard let process = driver?.process, !process.isRunning else { return }
+        if !stopping {
+            let how = process.termination.map { "\($0)" } ?? "unknown"
+            fail(.guestLost, "the VMM exited unexpectedly (\(how))")
+            return
+        }
+        // Let queued local output drain before leaving.
+        if workload.map({ _ in exitCode != nil }) ?? true { loop.stop() }
+    }
+
+    private func guestClosed(_ error: SystemError?) {
+        guard !stopping else { return }
+        fail(.guestLost, "the guest connection closed" + (error.map { ": \($0)" } ?? ""))
+    }
+
+    private func fail(_ code: SupervisorExitCode, _ message: String) {
+        log(message)
+        events.record("error", message: message)
+        if exitCode == nil { exitCode = code.rawValue }
+        beginStop(reason: message)
+    }
+
+    private func warn(_ message: String) {
+        warnings += 1
+        if warnings <= 20 { log("warning: \(message)") }
+        if warnings == 20 { log("warning: further guest warnings suppressed") }
+    }
+
+    private func tearDown() {
+        terminal?.restore()
+        workload?.close()
+        control?.close()
+        if let process = driver?.process {
+            process.waitOrKill(timeout: stopping ? .seconds(2) : .zero)
+        }
+        driver?.cleanup()
+        events.record("stopped", exitCode: exitCode)
+        events.update {
+            $0.state = "stopped"
+            $0.exitCode = exitCode
+        }
+        if keepState {
+            for path in [state.controlSocket, state.apiSocket, state.vsockSocket] { unlink(path) }
+        } else {
+            removeTree(state.path)
+        }
+        lock?.close()
+    }
+}

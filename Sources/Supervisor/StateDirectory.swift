@@ -1,0 +1,38 @@
+/// The per-VM state directory, `<state-root>/<id>/`, and what lives in it:
+///
+///     control.sock     exec/kill/stop clients (mode 0600)
+///     api.sock         Firecracker's API socket
+///     vsock.sock       Firecracker's hybrid-vsock Unix socket (guest CID ↔ host)
+///     qmp.sock         QEMU's QMP socket (QEMU backend)
+///     channel.sock     QEMU's virtio-serial channel (QEMU backend)
+///     vmm.log          the VMM's log (Firecracker `PUT /logger`, QEMU's stderr)
+///     serial.log       the guest console
+///     supervisor.pid   the supervisor's pid, locked (flock) while it runs
+///     vmm.pid          the VMM's pid, so a later start can kill a survivor
+///     state.json       the current state, rewritten atomically on every change
+///     events.jsonl     one JSON object per line: booted, started, exited, stopped, error
+public struct StateDirectory: Sendable {
+    public let path: String
+
+    public init(root: String, id: String) { path = root.hasSuffix("/") ? root + id : root + "/" + id }
+
+    public var controlSocket: String { path + "/control.sock" }
+    public var apiSocket: String { path + "/api.sock" }
+    public var vsockSocket: String { path + "/vsock.sock" }
+    public var qmpSocket: String { path + "/qmp.sock" }
+    public var channelSocket: String { path + "/channel.sock" }
+    public var vmmLog: String { path + "/vmm.log" }
+    public var serialLog: String { path + "/serial.log" }
+    public var pidFile: String { path + "/supervisor.pid" }
+    public var vmmPidFile: String { path + "/vmm.pid" }
+    public var stateFile: String { path + "/state.json" }
+    public var eventsFile: String { path + "/events.jsonl" }
+
+    /// Unix socket paths are limited to 107 bytes; check the longest one up front.
+    public func validatePathLengths() throws(SupervisorError) {
+        for socket in [controlSocket, apiSocket, vsockSocket + "_4294967295", channelSocket] where socket.utf8.count > 107 {
+            throw SupervisorError(.badArguments,
+                                  "socket path \(socket) is longer than 107 bytes: use a shorter --state-dir or --id")
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Glibc
+import LinuxSystem
+
+/// Where an ``InputPump`` sends what it reads, within the credit the receiver granted.
+protocol StdinTarget: AnyObject {
+    /// Bytes that may be sent now.
+    var stdinCredit: Int { get }
+    /// Sends the bytes (never more than `stdinCredit`); returns how many were taken.
+    func sendStdin(_ bytes: UnsafeRawBufferPointer) -> Int
+    /// Sends end-of-file.
+    func closeStdin()
+}
+
+/// Reads a local descriptor (the supervisor's or an exec client's stdin) and forwards it, reading only while
+/// the target has credit, so a slow guest process back-pressures the local writer instead of growing memory.
+///
+/// Terminals and pipes are polled; regular files and /dev/null (which epoll refuses) are read in loop turns.
+/// The descriptor's flags are never changed (it is usually shared with the user's shell).
+final class InputPump {
+    let fd: FileDescriptor
+    private unowned let loop: EventLoop
+    private weak var target: (any StdinTarget)?
+    private var registered = false
+    private var pollable = true
+    private(set) var finished = false
+    private var buffer = [UInt8](repeating: 0, count: 128 * 1024)
+    /// Holds a chunk read while credit was short: never read more than credit, so this stays empty, except
+    /// for terminals in canonical mode that return whole lines.
+    private var carry: [UInt8] = []
+
+    init(fd: FileDescriptor, loop: EventLoop, target: any StdinTarget) {
+        self.fd = fd
+        self.loop = loop
+        self.target = target
+    }
+
+    /// Starts pumping. Call ``creditChanged()`` whenever the target's credit grows.
+    func start() {
+        do {
+            try loop.register(fd, interest: .read) { [weak self] _ in self?.readAvailable() }
+            registered = true
+        } catch {
+            pollable = false  // EPERM: a regular file or /dev/null.
+            loop.post { [weak self] in self?.readAvailable() }
+        }
+    }
+
+    func creditChanged() {
+        guard !finished else { return }
+        if !carry.isEmpty { sendCarry() }
+        guard carry.isEmpty else { return }
+        if pollable {
+            if registered { try? loop.modify(fd, interest: .read) }
+        } else {
+            loop.post { [weak self] in self?.readAvailable() }
+        }
+    }
+
+    /// Stops without sending end-of-file.
+    func stop() {
+        finished = true
+        if registered { loop.unregister(fd); registered = false }
+    }
+
+    private func readAvailable() {
+        guard !finished, let target else { return }
+        if !carry.isEmpty { sendCarry() }
+        guard carry.isEmpty else {
+            if pollable { try? loop.modify(fd, interest: []) }
+            return
+        }
+        let credit = min(target.stdinCredit, buffer.count)
+        guard credit > 0 else {
+            if pollable { try? loop.modify(fd, interest: []) }
+            return
+        }
+        let result: Int?
+        do {
+            result = try buffer.withUnsafeMutableBytes { raw in try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[..<credit])) }
+        } catch {
+            result = 0  // EIO on a hung-up terminal and the like: treat as end of input.
+        }
+        guard let n = result else { return }
+        if n == 0 {
+            stop()
+            target.closeStdin()
+            return
+        }
+        let sent = buffer.withUnsafeBytes { target.sendStdin(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+        if sent < n { carry = Array(buffer[sent..<n]) }
+        if !pollable && carry.isEmpty { loop.post { [weak self] in self?.readAvailable() } }
+    }
+
+    private func sendCarry() {
+        guard let target else { return }
+        let sent = carry.withUnsafeBytes { target.sendStdin($0) }
+        carry.removeFirst(sent)
+    }
+}
+

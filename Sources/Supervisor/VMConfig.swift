@@ -1,0 +1,91 @@
+import VsockProtocol
+
+/// Which virtual machine monitor boots the guest.
+public enum VMMKind: String, Sendable, CaseIterable {
+    case firecracker
+    case qemu
+}
+
+/// Optional jailer launch (Firecracker's `jailer` binary): chroot, uid/gid drop, cgroups, netns, rlimits.
+public struct JailerConfig: Sendable, Equatable {
+    public var jailerBin: String
+    public var uid: UInt32
+    public var gid: UInt32
+    /// `--chroot-base-dir`; must exist.
+    public var chrootBase: String = "/srv/jailer"
+    public var cgroupVersion: Int = 2
+    public var netns: String?
+    /// `--cgroup file=value` entries.
+    public var cgroups: [String] = []
+    /// `--resource-limit name=value` entries.
+    public var resourceLimits: [String] = []
+
+    public init(jailerBin: String, uid: UInt32, gid: UInt32) { self.jailerBin = jailerBin; self.uid = uid; self.gid = gid }
+}
+
+/// Everything needed to boot one VM and reach its vm-init.
+public struct VMConfig: Sendable {
+    public var id: String
+    /// Parent of the per-VM state directories.
+    public var stateRoot: String = VMConfig.defaultStateRoot
+    public var vmm: VMMKind = .firecracker
+    public var firecrackerBin: String = "firecracker"
+    public var qemuBin: String = "qemu-system-x86_64"
+    public var kernel: String = ""
+    public var rootfs: String?
+    public var initrd: String?
+    /// Extra read-only drives (`path`), attached after the root device.
+    public var extraDrives: [String] = []
+    public var vcpus: Int = 2
+    public var memoryMiB: Int = 2048
+    /// Replaces the default kernel command line when set (Firecracker's defaults are replaced, not extended).
+    public var bootArgs: String?
+    /// Also print the guest console (ttyS0) into `serial.log`. Off by default: the console is slow.
+    public var console = false
+    public var vsockPort: UInt32 = ProtocolConstants.defaultVsockPort
+    public var guestCID: UInt32 = 3
+    public var tap: String?
+    public var guestMAC: String?
+    public var bootTimeout: Duration = .seconds(60)
+    public var jailer: JailerConfig?
+
+    public static let defaultStateRoot = "/run/fc-supervisor"
+
+    public init(id: String) { self.id = id }
+
+    /// The kernel command line handed to the VMM.
+    public var effectiveBootArgs: String {
+        if let bootArgs { return bootArgs }
+        var args = ["reboot=k", "panic=1", "nomodule", "quiet", "i8042.noaux", "i8042.nomux", "i8042.nopnp",
+                    "i8042.dumbkbd", "swiotlb=noforce"]
+        args += console ? ["console=ttyS0"] : ["8250.nr_uarts=0"]
+        if vmm == .firecracker && rootfs == nil && initrd == nil { args.append("rdinit=/sbin/init") }
+        args.append("vminit.port=\(vsockPort)")
+        return args.joined(separator: " ")
+    }
+
+    /// Checks everything that can be checked before launching anything.
+    public func validate() throws(SupervisorError) {
+        guard FirecrackerIDs.isValidInstanceID(id) else {
+            throw SupervisorError(.badArguments, "invalid --id \"\(id)\": 1–64 characters, letters, digits or '-'")
+        }
+        guard !kernel.isEmpty else { throw SupervisorError(.badArguments, "--kernel is required") }
+        guard (1...32).contains(vcpus) else { throw SupervisorError(.badArguments, "--vcpus must be 1–32") }
+        guard memoryMiB >= 16 else { throw SupervisorError(.badArguments, "--memory-mib must be at least 16") }
+        guard effectiveBootArgs.utf8.count <= 2048 else {
+            throw SupervisorError(.badArguments, "kernel command line is longer than Firecracker's 2048 bytes")
+        }
+        if let tap, tap.isEmpty || tap.utf8.count > 15 {
+            throw SupervisorError(.badArguments, "--tap must be 1–15 characters (IFNAMSIZ)")
+        }
+        if let guestMAC, !Self.isValidMAC(guestMAC) {
+            throw SupervisorError(.badArguments, "--guest-mac must look like 06:00:ac:10:00:02")
+        }
+        guard guestCID >= 3 else { throw SupervisorError(.badArguments, "--guest-cid must be 3 or more") }
+    }
+
+    static func isValidMAC(_ s: String) -> Bool {
+        let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+        return parts.count == 6 && parts.allSatisfy { $0.count == 2 && UInt8($0, radix: 16) != nil }
+    }
+}

@@ -1,0 +1,103 @@
+import Glibc
+import LinuxSystem
+import VsockProtocol
+
+extension Agent {
+    /// Dispatches one well-formed frame from the host.
+    func handle(_ frame: Frame, from conn: HostConnection) {
+        switch frame.message {
+        case .hello(let hello):
+            guard hello.version == ProtocolConstants.version else {
+                sendError(conn, .unsupportedVersion, "this guest speaks protocol version \(ProtocolConstants.version)")
+                return
+            }
+            conn.peerWindow = hello.window
+            conn.peerLimits = hello.limits.clamped(to: .ceiling)
+            conn.helloReceived = true
+        case .exec(let request):
+            exec(request, conn: conn)
+        case .stdin(let ref):
+            stdinData(ref.session, frame.payload, conn: conn)
+        case .stdinClose(let ref):
+            stdinClose(ref.session, conn: conn)
+        case .window(let update):
+            guard let session = sessions[update.session] else {
+                return sendError(conn, .unknownSession, "no session \(update.session)", session: update.session)
+            }
+            do {
+                try session.sendWindow.grant(update.bytes, session: update.session)
+            } catch {
+                return conn.send(.error(error.errorMessage))
+            }
+            flushPending(session, flushSocket: false)
+        case .signal(let request):
+            guard let session = sessions[request.session] else {
+                return sendError(conn, .unknownSession, "no session \(request.session)", session: request.session)
+            }
+            guard (1...64).contains(request.signal) else {
+                return sendError(conn, .invalidMessage, "signal \(request.signal) out of range", session: request.session)
+            }
+            if session.isRunning {
+                do { try ChildProcess.signalGroup(session.pid, request.signal) } catch {
+                    Log.debug("signal session \(session.id): \(error)")
+                }
+            }
+        case .resize(let request):
+            guard let session = sessions[request.session] else {
+                return sendError(conn, .unknownSession, "no session \(request.session)", session: request.session)
+            }
+            if session.tty, let master = session.outputs[.stdout] {
+                do { try PseudoTerminal.setWindowSize(master, rows: request.rows, cols: request.cols) } catch {
+                    Log.debug("resize session \(session.id): \(error)")
+                }
+            }
+        case .exitAck(let ref):
+            guard let session = sessions[ref.session] else {
+                return sendError(conn, .unknownSession, "no session \(ref.session)", session: ref.session)
+            }
+            guard session.exitReport != nil else {
+                return sendError(conn, .invalidState, "session \(ref.session) has not exited", session: ref.session)
+            }
+            forget(session)
+        case .attach(let ref):
+            guard let session = sessions[ref.session] else {
+                return sendError(conn, .unknownSession, "no session \(ref.session)", session: ref.session)
+            }
+            session.connectionID = conn.id
+            session.sendWindow = SendWindow(initial: conn.peerWindow)
+            session.receiveWindow = ReceiveWindow(window: ourWindow)
+            session.exitSent = false
+            flushPending(session, flushSocket: false)
+        case .sessions:
+            let list = sessions.values.sorted { $0.id < $1.id }.map { $0.info(currentConnection: conn.id) }
+            conn.send(.sessions(SessionList(sessions: list)))
+        case .ping(let ping):
+            conn.send(.pong(ping))
+        case .setTime(let request):
+            do { try SystemControl.setWallClock(nanoseconds: request.unixNs) } catch {
+                sendError(conn, .internal, "set_time: \(error)")
+            }
+        case .shutdown(let request):
+            let mode = request.mode.flatMap { ShutdownMode(rawValue: $0) }
+            if request.mode != nil && mode == nil {
+                return sendError(conn, .invalidMessage, "shutdown mode must be reboot or poweroff")
+            }
+            beginShutdown(mode: mode, graceMs: request.graceMs.map { UInt64($0) }, reason: "host request")
+        case .error(let error):
+            Log.info("host reported error \(error.code): \(error.message.prefix(200))")
+        case .pong:
+            break
+        case .started, .startFailed, .stdout, .stderr, .exit:
+            sendError(conn, .invalidMessage, "\"\(frame.message.type)\" is sent by the guest, not the host",
+                      session: frame.message.session)
+        }
+    }
+
+    /// Removes a finished, acknowledged session.
+    func forget(_ session: Session) {
+        closeAllDescriptors(session)
+        if let t = session.drainTimer { loop.cancelTimer(t) }
+        if let t = session.timeoutTimer { loop.cancelTimer(t) }
+        sessions[session.id] = nil
+    }
+}

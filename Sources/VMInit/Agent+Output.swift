@@ -1,0 +1,176 @@
+import Glibc
+import LinuxSystem
+import VsockProtocol
+
+extension Agent {
+    // MARK: - Output
+
+    func outputEvent(_ session: Session, _ stream: OutputStream, _ events: EventLoop.Events) {
+        if session.tty && events.contains(.writable) { writeStdin(session) }
+        if events.contains(.readable) || events.contains(.hangup) || events.contains(.error) {
+            readOutput(session, stream)
+        }
+    }
+
+    /// Reads a session's output into its pending buffer (bounded), then hands it on under flow control.
+    func readOutput(_ session: Session, _ stream: OutputStream) {
+        while let fd = session.outputs[stream], session.pendingBytes < pendingCap {
+            var want = min(scratch.count, pendingCap - session.pendingBytes)
+            if session.drainDeadlinePassed {
+                let budget = session.drainBudget[stream] ?? 0
+                if budget <= 0 { finishDrain(session, stream); break }
+                want = min(want, budget)
+            }
+            let result: Int?
+            do {
+                result = try scratch.withUnsafeMutableBytes { (raw) throws(SystemError) in
+                    try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]))
+                }
+            } catch {
+                // EIO on a pty master: every slave holder is gone. That is end of file.
+                if (error as? SystemError)?.errno != EIO { Log.debug("session \(session.id): read \(stream): \(error)") }
+                closeOutput(session, stream)
+                break
+            }
+            guard let n = result else {
+                if session.drainDeadlinePassed { closeOutput(session, stream) }
+                break
+            }
+            if n == 0 { closeOutput(session, stream); break }
+            session.appendPending(stream, scratch[0..<n])
+            if session.drainDeadlinePassed {
+                session.drainBudget[stream, default: 0] -= n
+                if session.drainBudget[stream, default: 0] <= 0 { finishDrain(session, stream); break }
+            }
+        }
+        flushPending(session, flushSocket: true)
+    }
+
+    /// Closes an output after its post-deadline budget: anything still buffered in it is cut.
+    func finishDrain(_ session: Session, _ stream: OutputStream) {
+        if let fd = session.outputs[stream], let left = try? fd.bytesAvailable(), left > 0 {
+            session.truncated = true
+        }
+        closeOutput(session, stream)
+    }
+
+    func closeOutput(_ session: Session, _ stream: OutputStream) {
+        guard let fd = session.outputs.removeValue(forKey: stream) else { return }
+        loop.unregister(fd)
+        fd.close()
+        if session.tty { session.stdinDone = true; session.stdinBuffer = []; session.stdinHead = 0 }
+        checkFinished(session)
+    }
+
+    /// Moves pending output to the attached connection as far as credit and the connection allow; sends the
+    /// exit when nothing is left. Re-arms reads.
+    func flushPending(_ session: Session, flushSocket: Bool) {
+        if let conn = attachedConnection(session) {
+            while session.pendingBytes > 0 && conn.outbound.byteCount < congestionLimit {
+                let want = min(session.nextPendingCount, conn.maxPayload)
+                let credit = session.sendWindow.take(upTo: want)
+                guard credit > 0, let (stream, bytes) = session.takePending(upTo: credit) else { break }
+                let ref = SessionRef(session: session.id)
+                bytes.withUnsafeBytes {
+                    conn.sendData(stream == .stdout ? .stdout(ref) : .stderr(ref), payload: $0)
+                }
+            }
+            trySendExit(session, conn)
+            if flushSocket { flushConnection() }
+        }
+        if sessions[session.id] === session { updateInterest(session) }
+    }
+
+    /// Sets each of the session's descriptors' epoll interest from its state.
+    func updateInterest(_ session: Session) {
+        let readWanted = session.pendingBytes < pendingCap
+        for (stream, fd) in session.outputs {
+            var interest: EventLoop.Interest = readWanted ? .read : []
+            if session.tty && stream == .stdout && !session.stdinDone && session.stdinPending > 0 { interest.insert(.write) }
+            try? loop.modify(fd, interest: interest)
+        }
+        if let fd = session.stdinFD {
+            try? loop.modify(fd, interest: session.stdinPending > 0 ? .write : [])
+        }
+    }
+
+    // MARK: - Exit
+
+    /// The one reaper: waitpid(-1, WNOHANG) until nothing is left. Orphans are reaped and forgotten.
+    func reap() {
+        while true {
+            let result: (pid: Int32, termination: ProcessTermination)?
+            do { result = try ChildProcess.wait(pid: -1, nonBlocking: true) } catch { return }
+            guard let (pid, termination) = result else { return }
+            if let id = sessionByPID.removeValue(forKey: pid), let session = sessions[id] {
+                processExited(session, termination)
+            } else {
+                orphansReaped += 1
+            }
+        }
+    }
+
+    func processExited(_ session: Session, _ termination: ProcessTermination) {
+        session.termination = termination
+        if let t = session.timeoutTimer { loop.cancelTimer(t); session.timeoutTimer = nil }
+        if case .signaled(SIGKILL, _) = termination, let before = session.oomBaseline, let now = oomKillCount(), now > before {
+            session.oomBaseline = UInt64.max  // marks "OOM-killed" for checkFinished
+        } else {
+            session.oomBaseline = nil
+        }
+        Log.debug("session \(session.id): pid \(session.pid) ended \(termination)")
+        if !session.outputs.isEmpty {
+            session.drainTimer = loop.addTimer(after: .milliseconds(Int64(clamping: config.drainMs))) { [unowned self] in
+                self.drainDeadline(session)
+            }
+        }
+        checkFinished(session)
+    }
+
+    /// The drain deadline passed with output still open (something else holds it): read only what is buffered
+    /// now, then close.
+    func drainDeadline(_ session: Session) {
+        session.drainTimer = nil
+        guard sessions[session.id] === session, !session.outputs.isEmpty else { return }
+        session.drainDeadlinePassed = true
+        for (stream, fd) in session.outputs {
+            let available = (try? fd.bytesAvailable()) ?? 0
+            session.drainBudget[stream] = available
+            if available == 0 { closeOutput(session, stream) }
+        }
+        for stream in Array(session.outputs.keys) { readOutput(session, stream) }
+    }
+
+    /// Builds the exit once the process is reaped and every output is closed.
+    func checkFinished(_ session: Session) {
+        guard let termination = session.termination, session.outputs.isEmpty, session.exitReport == nil else { return }
+        if let t = session.drainTimer { loop.cancelTimer(t); session.drainTimer = nil }
+        if let fd = session.stdinFD { loop.unregister(fd); fd.close(); session.stdinFD = nil }
+        session.stdinDone = true
+        var status = ExitStatus()
+        switch termination {
+        case .exited(let code): status.code = code
+        case .signaled(let signal, let core): status.signal = signal; status.coreDumped = core
+        }
+        status.oomKilled = session.oomBaseline == UInt64.max
+        status.outputTruncated = session.truncated
+        session.exitReport = ExitReport(session: session.id, status: status)
+        if let conn = attachedConnection(session) {
+            trySendExit(session, conn)
+            flushConnection()
+        }
+    }
+
+    /// Sends the retained exit on `conn` once all of the session's output has been queued ahead of it.
+    func trySendExit(_ session: Session, _ conn: HostConnection) {
+        guard let report = session.exitReport, !session.exitSent, session.pendingBytes == 0 else { return }
+        session.exitSent = true
+        conn.sendOrdered(.exit(report))
+    }
+
+    func closeAllDescriptors(_ session: Session) {
+        for fd in session.outputs.values { loop.unregister(fd); fd.close() }
+        session.outputs = [:]
+        if let fd = session.stdinFD { loop.unregister(fd); fd.close(); session.stdinFD = nil }
+    }
+}

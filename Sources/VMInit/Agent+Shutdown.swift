@@ -1,0 +1,84 @@
+import Glibc
+import LinuxSystem
+import VsockProtocol
+
+extension Agent {
+    /// SIGTERM to everything, a grace period, SIGKILL, pending exits sent and (briefly) awaited, then sync,
+    /// unmount and reboot/power off (PID 1) or exit 0 (run by hand).
+    func beginShutdown(mode: ShutdownMode?, graceMs: UInt64?, reason: String) {
+        guard !shuttingDown else { return }
+        shuttingDown = true
+        let mode = mode ?? config.shutdownMode
+        let grace = graceMs ?? config.graceMs
+        Log.info("shutdown (\(reason)): SIGTERM to all, \(grace) ms grace, then \(mode.rawValue)")
+        signalEverything(SIGTERM)
+        let start = EventLoop.now()
+        var killed = false
+        var killedAt: UInt64 = 0
+        func poll() {
+            reap()
+            let now = EventLoop.now()
+            if !killed {
+                if now - start >= grace * 1_000_000 || !anythingRunning() {
+                    if anythingRunning() { signalEverything(SIGKILL) }
+                    killed = true
+                    killedAt = now
+                }
+            } else {
+                let waitingForExits = sessions.values.contains { $0.exitReport == nil }
+                let unacknowledged = connection != nil && sessions.values.contains { $0.exitReport != nil }
+                let budget = config.exitAckWaitMs * 1_000_000
+                if now - killedAt >= budget || (!waitingForExits && !unacknowledged) {
+                    finalizeShutdown(mode)
+                }
+            }
+            loop.addTimer(after: .milliseconds(20)) { poll() }
+        }
+        poll()
+    }
+
+    /// Whether any session process (or, as PID 1, any process at all) is alive.
+    func anythingRunning() -> Bool {
+        if sessions.values.contains(where: { $0.isRunning }) { return true }
+        if isInit { return kill(-1, 0) == 0 }
+        return false
+    }
+
+    func signalEverything(_ signal: Int32) {
+        for session in sessions.values where session.isRunning {
+            try? ChildProcess.signalGroup(session.pid, signal)
+        }
+        if isInit { _ = kill(-1, signal) }
+    }
+
+    /// The last step. Never returns.
+    func finalizeShutdown(_ mode: ShutdownMode) -> Never {
+        if let conn = connection {
+            // Best effort: give queued frames (exits) one last blocking chance.
+            try? conn.fd.setNonBlocking(false)
+            try? conn.outbound.drain { (bytes) throws(SystemError) -> Int in try conn.fd.write(bytes) }
+        }
+        guard isInit else {
+            Log.info("shutdown complete (not PID 1: exiting)")
+            exit(0)
+        }
+        Agent.powerOff(mode, boot: boot, reason: "shutdown complete")
+    }
+
+    /// Syncs, unmounts what boot mounted and reboots or powers off. Used for clean shutdowns and for any
+    /// unexpected failure of PID 1. Never returns.
+    public static func powerOff(_ mode: ShutdownMode, boot: Boot, reason: String) -> Never {
+        Log.info("\(reason): sync, unmount, \(mode.rawValue)")
+        SystemControl.sync()
+        boot.unmountAll()
+        SystemControl.sync()
+        do {
+            try SystemControl.reboot(mode == .reboot ? .autoboot : .powerOff)
+        } catch {
+            Log.error("reboot: \(error)")
+        }
+        do { try SystemControl.reboot(.powerOff) } catch { Log.error("power off: \(error)") }
+        // Nothing else is possible; exiting PID 1 panics the kernel, so wait forever instead.
+        while true { pause() }
+    }
+}

@@ -1,0 +1,97 @@
+import Glibc
+import LinuxSystem
+
+/// PID 1's start-up duties. Every failure is logged and boot continues.
+public struct Boot {
+    /// Milestones in microseconds of CLOCK_BOOTTIME, sent in `hello.boot_timings`.
+    public private(set) var timings: [String: UInt64] = [:]
+    /// Mount points this process mounted, in mount order (shutdown unmounts them in reverse).
+    public private(set) var mounted: [String] = []
+
+    public init() {}
+
+    /// Records a milestone.
+    public mutating func mark(_ name: String) {
+        timings[name] = SystemControl.bootTimeMicroseconds()
+    }
+
+    /// Mounts the API filesystems, brings `lo` up, sets the hostname when configured, disables Ctrl-Alt-Del's
+    /// immediate reboot and protects this process from the OOM killer.
+    public mutating func performInitDuties(hostname: String?) {
+        if SystemControl.procMountedBeforeMain { mounted.append("/proc") }
+        mountProcIfNeeded()
+        mountIfPossible("sysfs", "/sys", "sysfs", [.noSuid, .noDev, .noExec])
+        mountIfPossible("devtmpfs", "/dev", "devtmpfs", [.noSuid], data: "mode=0755")
+        mountIfPossible("devpts", "/dev/pts", "devpts", [.noSuid, .noExec], data: "newinstance,ptmxmode=0666,mode=0620")
+        // /dev/ptmx must be this devpts instance's ptmx. A bind mount (not a symlink) so a shared devtmpfs
+        // (namespace tests) is never modified.
+        if mounted.contains("/dev/pts") {
+            do {
+                try SystemControl.mount("/dev/pts/ptmx", on: "/dev/ptmx", type: "none", flags: [.bind])
+                mounted.append("/dev/ptmx")
+            } catch {
+                Log.error("boot: bind /dev/pts/ptmx on /dev/ptmx: \(error)")
+            }
+        }
+        mountIfPossible("shm", "/dev/shm", "tmpfs", [.noSuid, .noDev], data: "mode=1777")
+        mountIfPossible("run", "/run", "tmpfs", [.noSuid, .noDev], data: "mode=0755")
+        mountIfPossible("tmp", "/tmp", "tmpfs", [.noSuid, .noDev], data: "mode=1777")
+        mountIfPossible("cgroup2", "/sys/fs/cgroup", "cgroup2", [.noSuid, .noDev, .noExec])
+        mark("mounted")
+
+        do { try SystemControl.interfaceUp("lo") } catch { Log.error("boot: lo up: \(error)") }
+        if let hostname {
+            do { try SystemControl.setHostname(hostname) } catch { Log.error("boot: hostname: \(error)") }
+        }
+        do { try SystemControl.reboot(.disableCtrlAltDel) } catch {
+            // EINVAL inside a PID namespace: Ctrl-Alt-Del is the host's business there.
+            if error.errno != EINVAL { Log.error("boot: disable Ctrl-Alt-Del: \(error)") }
+        }
+        writeFile("/proc/self/oom_score_adj", "-1000")
+    }
+
+    /// Mounts proc unless /proc already belongs to this PID namespace (where we are PID 1).
+    mutating func mountProcIfNeeded() {
+        var buffer = [CChar](repeating: 0, count: 32)
+        let n = readlink("/proc/self", &buffer, buffer.count - 1)
+        let ours = n > 0 && String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == "\(getpid())"
+        if ours { return }
+        mountIfPossible("proc", "/proc", "proc", [.noSuid, .noDev, .noExec])
+    }
+
+    mutating func mountIfPossible(_ source: String, _ target: String, _ type: String,
+                                  _ flags: SystemControl.MountFlags, data: String? = nil) {
+        _ = mkdir(target, 0o755)
+        do {
+            try SystemControl.mount(source, on: target, type: type, flags: flags, data: data)
+            mounted.append(target)
+        } catch {
+            Log.error("boot: mount \(type) on \(target): \(error)")
+        }
+    }
+
+    /// Unmounts what boot mounted, most recent first (lazy: busy mounts detach).
+    public func unmountAll() {
+        for target in mounted.reversed() where target != "/proc" {
+            do { try SystemControl.unmount(target, detach: true) } catch { Log.debug("shutdown: \(error)") }
+        }
+    }
+}
+
+/// Writes a short string to a file (procfs knobs). Failures are logged at debug level.
+func writeFile(_ path: String, _ text: String) {
+    let fd = open(path, O_WRONLY | O_CLOEXEC)
+    guard fd >= 0 else { Log.debug("open \(path) failed: errno \(errno)"); return }
+    defer { close(fd) }
+    let bytes = Array(text.utf8)
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+}
+
+/// The OOM killer's cumulative kill count (/proc/vmstat `oom_kill`), nil when unavailable.
+func oomKillCount() -> UInt64? {
+    guard let text = readTextFile("/proc/vmstat") else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("oom_kill ") {
+        return UInt64(line.dropFirst("oom_kill ".count))
+    }
+    return nil
+}

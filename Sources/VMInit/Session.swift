@@ -1,0 +1,88 @@
+import LinuxSystem
+import VsockProtocol
+
+/// Which output stream bytes came from.
+enum OutputStream: Int, Sendable {
+    case stdout = 0, stderr = 1
+}
+
+/// One exec session: its process, its stdio descriptors and all per-session flow-control state.
+/// Owned and mutated only by ``Agent`` on the event-loop thread.
+final class Session {
+    let id: SessionID
+    let argv0: String
+    let tty: Bool
+    var pid: Int32
+    /// Output descriptors by stream (for a tty only `.stdout`: the master, which also takes stdin).
+    var outputs: [OutputStream: FileDescriptor] = [:]
+    /// The stdin pipe's write end (nil for a tty, for `stdin: false`, and once closed).
+    var stdinFD: FileDescriptor?
+    var stdinEnabled: Bool
+    var stdinBuffer: [UInt8] = []
+    var stdinHead = 0
+    var stdinCloseRequested = false
+    var stdinDone = false
+    var receiveWindow: ReceiveWindow
+    var sendWindow: SendWindow
+    /// Output read from the process but not yet handed to a connection (bounded by ``Agent/pendingCap``).
+    var pending: [(stream: OutputStream, bytes: [UInt8])] = []
+    var pendingHead = 0
+    var pendingBytes = 0
+    var termination: ProcessTermination?
+    var oomBaseline: UInt64?
+    var drainDeadlinePassed = false
+    var drainBudget: [OutputStream: Int] = [:]
+    var drainTimer: EventLoop.TimerID?
+    var timeoutTimer: EventLoop.TimerID?
+    var truncated = false
+    var exitReport: ExitReport?
+    var exitSent = false
+    /// The connection this session streams to (nil or stale id: detached).
+    var connectionID: UInt64?
+
+    init(id: SessionID, argv0: String, tty: Bool, pid: Int32, stdinEnabled: Bool, ourWindow: UInt32, peerWindow: UInt32,
+         connectionID: UInt64?) {
+        self.id = id
+        self.argv0 = argv0
+        self.tty = tty
+        self.pid = pid
+        self.stdinEnabled = stdinEnabled
+        self.receiveWindow = ReceiveWindow(window: ourWindow)
+        self.sendWindow = SendWindow(initial: peerWindow)
+        self.connectionID = connectionID
+    }
+
+    var isRunning: Bool { termination == nil }
+    var stdinPending: Int { stdinBuffer.count - stdinHead }
+
+    /// Appends output read from the process.
+    func appendPending(_ stream: OutputStream, _ bytes: ArraySlice<UInt8>) {
+        pending.append((stream, Array(bytes)))
+        pendingBytes += bytes.count
+    }
+
+    /// Removes up to `count` bytes from the front chunk; returns them with their stream.
+    func takePending(upTo count: Int) -> (OutputStream, [UInt8])? {
+        guard pendingHead < pending.count, count > 0 else { return nil }
+        let chunk = pending[pendingHead]
+        if chunk.bytes.count <= count {
+            pendingHead += 1
+            if pendingHead == pending.count { pending.removeAll(keepingCapacity: true); pendingHead = 0 }
+            pendingBytes -= chunk.bytes.count
+            return (chunk.stream, chunk.bytes)
+        }
+        let head = Array(chunk.bytes[0..<count])
+        pending[pendingHead].bytes = Array(chunk.bytes[count...])
+        pendingBytes -= count
+        return (chunk.stream, head)
+    }
+
+    /// Size of the next pending chunk.
+    var nextPendingCount: Int { pendingHead < pending.count ? pending[pendingHead].bytes.count : 0 }
+
+    /// The `sessions` entry for this session.
+    func info(currentConnection: UInt64?) -> SessionInfo {
+        SessionInfo(session: id, pid: pid, state: exitReport == nil ? "running" : "exited", argv0: argv0,
+                    attached: connectionID != nil && connectionID == currentConnection, exit: exitReport?.status)
+    }
+}

@@ -1,0 +1,65 @@
+import Glibc
+import LinuxSystem
+
+/// vm-init's entry point: configuration, init duties, the agent loop. Never returns.
+public enum VMInitMain {
+    public static func run(arguments rawArguments: [String]) -> Never {
+        let isInit = getpid() == 1
+        var boot = Boot()
+        boot.mark("main")
+        ensureStandardDescriptors()
+        SystemControl.ignoreSignal(SIGPIPE)
+        var arguments = rawArguments
+        if arguments.isEmpty, let cmdline = readTextFile("/proc/self/cmdline") {
+            arguments = cmdline.split(separator: "\0").map(String.init)
+        }
+        let flags = Array(arguments.dropFirst())
+
+        var config = Config()
+        do {
+            config = try Config.load(arguments: isInit ? flags.filter { $0.hasPrefix("--") || !$0.contains("=") && !$0.isEmpty } : flags,
+                                     readProcCmdline: { readTextFile("/proc/cmdline") })
+        } catch {
+            if !isInit {
+                Log.error("\(error)")
+                exit(2)
+            }
+            // PID 1 must not die over a typo: defaults, plus whatever the kernel line says that is valid.
+            Log.error("configuration: \(error); using defaults")
+        }
+        Log.level = config.logLevel
+
+        if isInit {
+            boot.performInitDuties(hostname: config.hostname)
+            ensureStandardDescriptors()
+        } else {
+            do { try SystemControl.setChildSubreaper() } catch { Log.error("\(error)") }
+            if let hostname = config.hostname {
+                do { try SystemControl.setHostname(hostname) } catch { Log.error("hostname: \(error)") }
+            }
+        }
+        Log.info("vm-init 0.1 starting (pid \(getpid()), listen \(config.listen), drain \(config.drainMs) ms)")
+
+        do {
+            let agent = try Agent(config: config, boot: boot, isInit: isInit)
+            try agent.run()
+            Log.error("event loop stopped unexpectedly")
+        } catch {
+            Log.error("fatal: \(error)")
+        }
+        guard isInit else { exit(1) }
+        Agent.powerOff(.poweroff, boot: boot, reason: "unexpected failure")
+    }
+
+    /// Opens /dev/null on any of fds 0–2 that are closed, so later descriptors never land on them.
+    static func ensureStandardDescriptors() {
+        for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) < 0 {
+            let opened = open("/dev/console", O_RDWR | O_NOCTTY)
+            let target = opened >= 0 ? opened : open("/dev/null", O_RDWR)
+            if target >= 0 && target != fd {
+                _ = dup2(target, fd)
+                close(target)
+            }
+        }
+    }
+}

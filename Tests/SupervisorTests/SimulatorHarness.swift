@@ -1,0 +1,155 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Paths of the built executables and the Firecracker simulator, and a scratch state directory per test.
+///
+/// Rung 3 of the test ladder: the real `fc-supervisor` boots the Firecracker simulator
+/// (`Tests/Simulator/firecracker-sim`), whose guest is the real `vm-init` as PID 1 in fresh namespaces.
+struct SimulatorHarness {
+    let supervisor: String
+    let vmInit: String
+    let simulator: String
+    let kernel: String
+    let stateRoot: String
+    let requestLog: String
+
+    static let repository: String = {
+        var path = #filePath
+        for _ in 0..<3 { path = (path as NSString).deletingLastPathComponent }
+        return path
+    }()
+
+    init() throws {
+        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        var dir = (exe as NSString).deletingLastPathComponent
+        var found: String?
+        for _ in 0..<4 {
+            if FileManager.default.isExecutableFile(atPath: dir + "/fc-supervisor") { found = dir; break }
+            dir = (dir as NSString).deletingLastPathComponent
+        }
+        guard let binDir = found else { throw HarnessFailure("fc-supervisor not built next to \(exe)") }
+        supervisor = binDir + "/fc-supervisor"
+        vmInit = binDir + "/vm-init"
+        simulator = Self.repository + "/Tests/Simulator/firecracker-sim"
+        // The simulator opens the kernel at PUT /boot-source, as Firecracker does; any readable file will do.
+        let root = try Self.makeTemporaryDirectory(prefix: "/var/tmp/fcsup-")
+        stateRoot = root + "/s"
+        kernel = root + "/vmlinux"
+        requestLog = root + "/requests.jsonl"
+        FileManager.default.createFile(atPath: kernel, contents: Data("not a kernel".utf8))
+    }
+
+    static func makeTemporaryDirectory(prefix: String) throws -> String {
+        var template = Array((prefix + "XXXXXX").utf8CString)
+        guard mkdtemp(&template) != nil else {
+            throw HarnessFailure("mkdtemp \(prefix) failed")
+        }
+        return String(cString: template)
+    }
+
+    /// Environment for the supervisor (and so for the simulator it launches).
+    func environment(_ extra: [String: String] = [:]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["FCSIM_GUEST_INIT"] = vmInit
+        env["FCSIM_REQUEST_LOG"] = requestLog
+        for (k, v) in extra { env[k] = v }
+        return env
+    }
+
+    /// `fc-supervisor run` arguments for VM `id`.
+    func runArguments(id: String, bootTimeout: Double = 30, extra: [String] = [], command: [String]) -> [String] {
+        ["run", "--id", id, "--state-dir", stateRoot, "--firecracker-bin", simulator, "--kernel", kernel,
+         "--boot-timeout", String(bootTimeout)] + extra + ["--"] + command
+    }
+
+    func cleanup() {
+        try? FileManager.default.removeItem(atPath: (stateRoot as NSString).deletingLastPathComponent)
+    }
+}
+
+struct HarnessFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A started process with captured output.
+final class RunningProcess: @unchecked Sendable {  // output buffers are guarded by `lock`
+    let process = Process()
+    private let stdoutPipe = Pipe()
+    private let stderrPipe = Pipe()
+    let stdinPipe = Pipe()
+    private var out = Data()
+    private var err = Data()
+    private let lock = NSLock()
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String], stdin: Bool = false) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = environment
+        process.standardOutput = stdoutPipe
+        process.standardError = stderrPipe
+        process.standardInput = stdin ? stdinPipe : FileHandle.nullDevice
+        stdoutPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            self?.lock.withLock { self?.out.append(d) }
+        }
+        stderrPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            self?.lock.withLock { self?.err.append(d) }
+        }
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
+    var stderr: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
+
+    /// Waits for exit (killing the process at the deadline) and returns its status.
+    @discardableResult
+    func wait(timeout: Double = 60) -> Int32 {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(pid, SIGKILL); process.waitUntilExit() }
+        process.waitUntilExit()
+        stdoutPipe.fileHandleForReading.readabilityHandler = nil
+        stderrPipe.fileHandleForReading.readabilityHandler = nil
+        if let rest = try? stdoutPipe.fileHandleForReading.readToEnd() { lock.withLock { out.append(rest) } }
+        if let rest = try? stderrPipe.fileHandleForReading.readToEnd() { lock.withLock { err.append(rest) } }
+        return process.terminationStatus
+    }
+
+    /// Waits until stdout contains `text`.
+    func waitForOutput(_ text: String, timeout: Double = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if stdout.contains(text) { return true }
+            if !process.isRunning { return stdout.contains(text) }
+            usleep(10_000)
+        }
+        return false
+    }
+}
+
+/// Runs a command to completion.
+func runToEnd(_ executable: String, _ arguments: [String], environment: [String: String], input: Data? = nil,
+              timeout: Double = 60) throws -> (status: Int32, stdout: String, stderr: String) {
+    let p = try RunningProcess(executable, arguments, environment: environment, stdin: input != nil)
+    if let input {
+        try p.stdinPipe.fileHandleForWriting.write(contentsOf: input)
+        try p.stdinPipe.fileHandleForWriting.close()
+    }
+    let status = p.wait(timeout: timeout)
+    return (status, p.stdout, p.stderr)
+}
+
+/// Processes whose command line contains `needle` (from /proc).
+func processesMatching(_ needle: String) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { Int32($0) }.filter { pid in
+        guard pid != getpid(), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        let cmdline = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+        // Zombies have an empty cmdline and are not running anything.
+        return cmdline.contains(needle)
+    }
+}

@@ -1,0 +1,41 @@
+import Testing
+import VMInit
+
+struct ConfigTests {
+    @Test func kernelCommandLineAndFlags() throws {
+        let line = "console=ttyS0 reboot=k vminit.port=2000 vminit.hostname=box vminit.drain_ms=250 vminit.shutdown=poweroff quiet"
+        let fromKernel = try Config.load(arguments: [], readProcCmdline: { line })
+        #expect(fromKernel.listen == .vsock(port: 2000))
+        #expect(fromKernel.hostname == "box")
+        #expect(fromKernel.drainMs == 250)
+        #expect(fromKernel.shutdownMode == .poweroff)
+
+        let flags = try Config.load(arguments: ["--cmdline", line, "--listen", "unix:/var/tmp/x.sock", "--drain-ms=10"],
+                                    readProcCmdline: { nil })
+        #expect(flags.listen == .unix(path: "/var/tmp/x.sock"))
+        #expect(flags.drainMs == 10)
+        #expect(flags.hostname == "box")
+
+        let defaults = try Config.load(arguments: [], readProcCmdline: { "" })
+        #expect(defaults.listen == .vsock(port: 1024))
+        #expect(defaults.hostname == nil)
+        #expect(try ListenAddress(parsing: "serial:name=vmchan") == .serial(device: "name=vmchan"))
+        #expect(throws: ConfigError.self) { try Config.load(arguments: ["--listen", "tcp:1"], readProcCmdline: { nil }) }
+        #expect(throws: ConfigError.self) { try Config.load(arguments: ["--bogus"], readProcCmdline: { nil }) }
+        #expect(throws: ConfigError.self) { try Config.load(arguments: [], readProcCmdline: { "vminit.port=abc" }) }
+    }
+
+    @Test func userDatabase() {
+        let db = UserDatabase(passwd: "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
+                              group: "root:x:0:\nalice:x:1000:\nwheel:x:10:alice,bob\n")
+        let alice = try? db.resolve("alice").get()
+        #expect(alice?.uid == 1000 && alice?.gid == 1000)
+        #expect(alice?.groups == [1000, 10])
+        #expect(alice?.home == "/home/alice")
+        #expect((try? db.resolve("1000:10").get())?.gid == 10)
+        #expect((try? db.resolve("4242").get())?.uid == 4242)
+        #expect((try? db.resolve("alice:wheel").get())?.gid == 10)
+        #expect((try? db.resolve("mallory").get()) == nil)
+        #expect((try? db.resolve("alice:nogroup").get()) == nil)
+    }
+}

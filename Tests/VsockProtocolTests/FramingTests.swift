@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+@testable import VsockProtocol
+
+@Suite("Framing")
+struct FramingTests {
+    @Test func prefixIsTwoBigEndianLengthsThenHeaderThenPayload() throws {
+        let payload: [UInt8] = Array(repeating: 0xAB, count: 0x0102)
+        let bytes = Frame(.stdout(SessionRef(session: 7)), payload: payload).encoded()
+        let header = Array(#"{"session":7,"type":"stdout"}"#.utf8)
+        #expect(Array(bytes[0..<4]) == [0, 0, 0, UInt8(header.count)])
+        #expect(Array(bytes[4..<8]) == [0, 0, 0x01, 0x02])
+        #expect(Array(bytes[8..<(8 + header.count)]) == header)
+        #expect(Array(bytes[(8 + header.count)...]) == payload)
+        #expect(bytes.count == ProtocolConstants.prefixBytes + header.count + payload.count)
+    }
+
+    @Test func encodeAppendsToAnExistingBuffer() {
+        var buffer: [UInt8] = [1, 2, 3]
+        let a = Frame(.ping(Ping(id: 1)))
+        let b = Frame(.stdin(SessionRef(session: 2)), payload: [9, 9])
+        Frame.encode(a.message, into: &buffer)
+        [UInt8](b.payload).withUnsafeBytes { Frame.encode(b.message, payload: $0, into: &buffer) }
+        #expect(buffer == [1, 2, 3] + a.encoded() + b.encoded())
+    }
+
+    @Test func headerKeysAreSortedAndCompact() {
+        let header = String(decoding: Message.exit(ExitReport(session: 3, status: ExitStatus(code: 1))).encodedHeader(),
+                            as: UTF8.self)
+        #expect(header == #"{"code":1,"core_dumped":false,"oom_killed":false,"output_truncated":false,"session":3,"status":1,"type":"exit"}"#)
+        #expect(String(decoding: Message.exec(ExecRequest(session: 1, argv: ["/a/b"])).encodedHeader(), as: UTF8.self)
+                == #"{"argv":["/a/b"],"session":1,"type":"exec"}"#, "slashes are not escaped")
+    }
+
+    @Test func decoderWaitsForACompletePrefixHeaderAndPayload() {
+        let bytes = Frame(.stderr(SessionRef(session: 1)), payload: [1, 2, 3]).encoded()
+        var decoder = FrameDecoder()
+        #expect(decoder.next() == nil)
+        for (i, byte) in bytes.enumerated() {
+            #expect(decoder.next() == nil)
+            #expect(decoder.bufferedByteCount == i)
+            decoder.append([byte])
+        }
+        #expect(decoder.next() == .frame(Frame(.stderr(SessionRef(session: 1)), payload: [1, 2, 3])))
+        #expect(decoder.next() == nil)
+        #expect(decoder.bufferedByteCount == 0)
+    }
+
+    @Test func severalFramesInOneAppendComeOutInOrder() {
+        var frames: [Frame] = []
+        for i in 0..<50 {
+            if i % 2 == 0 {
+                frames.append(Frame(.ping(Ping(id: UInt64(i)))))
+            } else {
+                frames.append(Frame(.stdout(SessionRef(session: UInt32(i))), payload: [UInt8(i)]))
+            }
+        }
+        let (results, decoder) = decodeAll(frames.flatMap { $0.encoded() })
+        #expect(results == frames.map { .frame($0) })
+        #expect(decoder.bufferedByteCount == 0)
+    }
+
+    @Test func appendAcceptsRawBuffersAndSequences() {
+        let bytes = Frame(.ping(Ping(id: 5))).encoded()
+        var a = FrameDecoder()
+        bytes.withUnsafeBytes { a.append($0) }
+        var b = FrameDecoder()
+        b.append(bytes[...])
+        var c = FrameDecoder()
+        c.append(bytes.lazy.map { $0 })
+        #expect(a.next() == .frame(Frame(.ping(Ping(id: 5)))))
+        #expect(b.next() == .frame(Frame(.ping(Ping(id: 5)))))
+        #expect(c.next() == .frame(Frame(.ping(Ping(id: 5)))))
+    }
+
+    @Test func largestLegalPayloadDecodes() {
+        let payload = [UInt8](repeating: 7, count: Int(FrameLimits.default.maxPayloadBytes))
+        let frame = Frame(.stdout(SessionRef(session: 1)), payload: payload)
+        let (results, _) = decodeAll(frame.encoded())
+        #expect(results == [.frame(frame)])
+    }
+
+    @Test func decoderBufferDoesNotGrowAcrossManyFrames() {
+        var decoder = FrameDecoder()
+        let frame = Frame(.stdout(SessionRef(session: 1)), payload: [UInt8](repeating: 1, count: 1000))
+        let bytes = frame.encoded()
+        var maxBuffered = 0
+        for i in 0..<2000 {
+            // Feed 1.5 frames at a time so a partial frame is always left behind.
+            decoder.append(i % 2 == 0 ? bytes + bytes[0..<(bytes.count / 2)] : Array(bytes[(bytes.count / 2)...]))
+            while let r = decoder.next() { #expect(r == .frame(frame)) }
+            maxBuffered = max(maxBuffered, decoder.bufferedByteCount)
+        }
+        #expect(maxBuffered < bytes.count)
+        #expect(decoder.bufferedByteCount == 0)
+    }
+}

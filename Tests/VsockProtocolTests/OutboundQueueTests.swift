@@ -1,0 +1,128 @@
+import Testing
+@testable import VsockProtocol
+
+@Suite("Outbound queue")
+struct OutboundQueueTests {
+    static let out1 = Frame(.stdout(SessionRef(session: 1)), payload: Array(repeating: 1, count: 100)).encoded()
+    static let out2 = Frame(.stderr(SessionRef(session: 2)), payload: Array(repeating: 2, count: 50)).encoded()
+    static let ping = Frame(.ping(Ping(id: 1))).encoded()
+    static let signal = Frame(.signal(SignalRequest(session: 1, signal: 2))).encoded()
+
+    static func drainAll(_ q: inout OutboundQueue, maxWrite: Int = .max) -> [UInt8] {
+        var wire: [UInt8] = []
+        var calls = 0
+        while !q.isEmpty && calls < 100_000 {
+            q.drain { chunk in
+                let n = min(chunk.count, maxWrite)
+                wire += chunk[0..<n]
+                return n
+            }
+            calls += 1
+        }
+        return wire
+    }
+
+    /// `stdin_close` and `exit` end their session's data, so they never overtake it; everything else does.
+    @Test func endOfDataMessagesStayBehindTheData() {
+        var q = OutboundQueue()
+        q.enqueue(.stdin(SessionRef(session: 1)), payload: [1, 2, 3])
+        q.enqueue(.stdinClose(SessionRef(session: 1)))
+        q.enqueue(.stdout(SessionRef(session: 2)), payload: [4])
+        q.enqueue(.exit(ExitReport(session: 2, status: ExitStatus(code: 0))))
+        q.enqueue(.ping(Ping(id: 1)))
+        let (results, _) = decodeAll(Self.drainAll(&q))
+        #expect(results.compactMap(\.frame).map(\.message.type) == ["ping", "stdin", "stdin_close", "stdout", "exit"])
+    }
+
+    @Test func controlFramesGoBeforeBulk() {
+        var q = OutboundQueue()
+        q.enqueue(Self.out1, control: false)
+        q.enqueue(Self.out2, control: false)
+        q.enqueue(Self.ping, control: true)
+        q.enqueue(Self.signal, control: true)
+        #expect(q.byteCount == Self.out1.count + Self.out2.count + Self.ping.count + Self.signal.count)
+        #expect(Self.drainAll(&q) == Self.ping + Self.signal + Self.out1 + Self.out2)
+        #expect(q.isEmpty && q.byteCount == 0)
+    }
+
+    @Test func messagesGoToTheirLane() {
+        var q = OutboundQueue()
+        q.enqueue(.stdout(SessionRef(session: 1)), payload: Array(repeating: 1, count: 100))
+        q.enqueue(.window(WindowUpdate(session: 1, bytes: 5)))
+        q.enqueue(.stdin(SessionRef(session: 1)), payload: [])
+        q.enqueue(.signal(SignalRequest(session: 1, signal: 2)))
+        let wire = Self.drainAll(&q)
+        let (results, _) = decodeAll(wire)
+        #expect(results.compactMap(\.frame).map(\.message.type) == ["window", "signal", "stdout", "stdin"])
+    }
+
+    /// Partial writes resume where they stopped; a frame in progress is finished before anything else
+    /// (frames are never interleaved), then control frames overtake the remaining bulk.
+    @Test func partialWritesAndControlArrivingMidFrame() {
+        var q = OutboundQueue()
+        q.enqueue(Self.out1, control: false)
+        q.enqueue(Self.out2, control: false)
+        var wire: [UInt8] = []
+        q.drain { chunk in wire += chunk[0..<10]; return 10 }
+        #expect(wire == Array(Self.out1[0..<10]))
+        #expect(q.byteCount == Self.out1.count + Self.out2.count - 10)
+        q.enqueue(Self.ping, control: true)
+        wire += Self.drainAll(&q, maxWrite: 7)
+        #expect(wire == Self.out1 + Self.ping + Self.out2)
+        #expect(q.byteCount == 0)
+    }
+
+    @Test func wouldBlockAndErrorsLeaveTheQueueIntact() throws {
+        struct Broken: Error {}
+        var q = OutboundQueue()
+        q.enqueue(Self.out1, control: false)
+        q.drain { _ in 0 }
+        #expect(q.byteCount == Self.out1.count)
+        #expect(throws: Broken.self) { try q.drain { _ in throw Broken() } }
+        #expect(q.byteCount == Self.out1.count)
+        #expect(Self.drainAll(&q, maxWrite: 3) == Self.out1)
+    }
+
+    @Test func emptyFramesAreIgnoredAndDrainStopsWhenEmpty() {
+        var q = OutboundQueue()
+        q.enqueue([], control: true)
+        #expect(q.isEmpty)
+        var calls = 0
+        q.drain { _ in calls += 1; return 0 }
+        #expect(calls == 0)
+    }
+
+    /// Many interleaved enqueues and random short writes: the wire holds every control frame in order, every
+    /// bulk frame in order, whole and unmixed.
+    @Test func randomInterleavingKeepsFramesWholeAndOrdered() {
+        var rng = SplitMix64(seed: 5)
+        var q = OutboundQueue()
+        var wire: [UInt8] = []
+        var sentControl: [Frame] = []
+        var sentBulk: [Frame] = []
+        for i in 0..<3000 {
+            if rng.chance(30) {
+                let f = Frame(.ping(Ping(id: UInt64(i))))
+                sentControl.append(f)
+                q.enqueue(f.message)
+            } else {
+                let f = Frame(.stdout(SessionRef(session: 1)), payload: rng.bytes(rng.below(200)))
+                sentBulk.append(f)
+                q.enqueue(f.message, payload: f.payload)
+            }
+            if rng.chance(50) {
+                let n = rng.below(300)
+                q.drain { chunk in
+                    let k = min(chunk.count, n)
+                    wire += chunk[0..<k]
+                    return k
+                }
+            }
+        }
+        wire += Self.drainAll(&q)
+        let received = decodeAll(wire).results.compactMap(\.frame)
+        #expect(received.count == sentControl.count + sentBulk.count)
+        #expect(received.filter(\.message.isControl) == sentControl)
+        #expect(received.filter { !$0.message.isControl } == sentBulk)
+    }
+}

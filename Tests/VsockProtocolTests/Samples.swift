@@ -1,0 +1,157 @@
+@testable import VsockProtocol
+
+/// Messages shared by several tests: the Swift side of the golden vectors, and a random message generator.
+enum Samples {
+    static let limits = FrameLimits.default
+
+    /// The expected decoding of every valid golden vector, by name (see Protocol/gen_golden_vectors.py).
+    static let golden: [String: Frame] = [
+        "hello_host_minimal": Frame(.hello(Hello(role: "host"))),
+        "hello_guest_full": Frame(.hello(Hello(
+            role: "guest", agent: "vm-init/0.1", capabilities: ["capabilities", "pty", "rlimits"], limits: limits,
+            window: 262_144, wallClockNs: 1_732_560_000_123_456_789,
+            bootTimings: ["listening": 5100, "main": 1200, "mounted": 3400]))),
+        "exec_minimal": Frame(.exec(ExecRequest(session: 1, argv: ["/bin/true"]))),
+        "exec_full": Frame(.exec(ExecRequest(
+            session: 42, argv: ["sh", "-c", "echo hi; exit 3"], env: ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"],
+            cwd: "/srv/app", user: "app", uid: 1000, gid: 1000, groups: [10, 27], umask: 0o022,
+            rlimits: [ResourceLimit(resource: "nofile", soft: 1024, hard: 4096),
+                      ResourceLimit(resource: "core", soft: 0, hard: 0)],
+            capabilities: ["CAP_NET_BIND_SERVICE"], noNewPrivs: true, tty: TerminalSize(rows: 24, cols: 80),
+            stdin: true, timeoutMs: 30_000))),
+        "exec_unicode_argv": Frame(.exec(ExecRequest(session: UInt32.max, argv: ["echo", "héllo ✓", "a\"b\\c"]))),
+        "started": Frame(.started(Started(session: 1, pid: 137))),
+        "start_failed_enoent": Frame(.startFailed(StartFailed(
+            session: 2, errno: 2, stage: "exec", message: "execve /nonexistent: No such file or directory"))),
+        "stdin_with_payload": Frame(.stdin(SessionRef(session: 1)), payload: Array("hello\n".utf8)),
+        "stdin_empty_payload": Frame(.stdin(SessionRef(session: 1))),
+        "stdin_close": Frame(.stdinClose(SessionRef(session: 1))),
+        "stdout_binary_payload": Frame(.stdout(SessionRef(session: 1)), payload: [0x00, 0xFF, 0x0A, 0x7B, 0x22]),
+        "stderr_with_payload": Frame(.stderr(SessionRef(session: 3)), payload: Array("warning: x\n".utf8)),
+        "window": Frame(.window(WindowUpdate(session: 1, bytes: 524_288))),
+        "signal_sigterm": Frame(.signal(SignalRequest(session: 1, signal: 15))),
+        "resize": Frame(.resize(ResizeRequest(session: 1, rows: 50, cols: 132))),
+        "exit_code_zero": Frame(.exit(ExitReport(session: 1, status: ExitStatus(code: 0)))),
+        "exit_code_seven_truncated": Frame(.exit(ExitReport(session: 5, status: ExitStatus(code: 7, outputTruncated: true)))),
+        "exit_killed_sigkill_oom": Frame(.exit(ExitReport(session: 1, status: ExitStatus(signal: 9, oomKilled: true)))),
+        "exit_sigsegv_core": Frame(.exit(ExitReport(session: 9, status: ExitStatus(signal: 11, coreDumped: true)))),
+        "exit_ack": Frame(.exitAck(SessionRef(session: 1))),
+        "attach": Frame(.attach(SessionRef(session: 7))),
+        "sessions_request": Frame(.sessions(SessionList())),
+        "sessions_reply": Frame(.sessions(SessionList(sessions: [
+            SessionInfo(session: 1, pid: 137, state: "running", argv0: "sleep", attached: false, exit: nil),
+            SessionInfo(session: 2, pid: 140, state: "exited", argv0: "sh", attached: false,
+                        exit: ExitStatus(signal: 15)),
+        ]))),
+        "ping": Frame(.ping(Ping(id: 1))),
+        "pong_large_id": Frame(.pong(Ping(id: 9_007_199_254_740_993))),
+        "set_time": Frame(.setTime(SetTime(unixNs: 1_732_560_000_000_000_000))),
+        "shutdown_default": Frame(.shutdown(ShutdownRequest())),
+        "shutdown_full": Frame(.shutdown(ShutdownRequest(mode: "poweroff", graceMs: 5000))),
+        "error_connection": Frame(.error(ErrorMessage(code: .unknownMessage, message: "unknown message type \"detach\""))),
+        "error_session": Frame(.error(ErrorMessage(code: .unknownSession, message: "no session 9", session: 9))),
+        // decode-only vectors
+        "unknown_optional_fields_ignored": Frame(.started(Started(session: 1, pid: 2))),
+        "whitespace_unsorted_escaped": Frame(.stdout(SessionRef(session: 3)), payload: Array("ok".utf8)),
+        "exit_without_status_field": Frame(.exit(ExitReport(session: 2, status: ExitStatus(signal: 2)))),
+        "unicode_escapes_in_strings": Frame(.exec(ExecRequest(session: 1, argv: ["hé/"]))),
+    ]
+
+    // MARK: - Random messages
+
+    static func string(_ rng: inout SplitMix64, maxLength: Int = 12) -> String {
+        let pools: [ClosedRange<UInt32>] = [0x20...0x7E, 0x00...0x1F, 0xA0...0x24F, 0x4E00...0x4E80, 0x1F600...0x1F64F]
+        var s = String.UnicodeScalarView()
+        for _ in 0..<rng.below(maxLength + 1) {
+            let pool = pools[rng.chance(70) ? 0 : rng.below(pools.count)]
+            let v = pool.lowerBound + UInt32(rng.below(Int(pool.upperBound - pool.lowerBound) + 1))
+            if let scalar = Unicode.Scalar(v) { s.append(scalar) }
+        }
+        return String(s)
+    }
+
+    static func strings(_ rng: inout SplitMix64, max: Int = 4) -> [String] {
+        (0..<rng.below(max + 1)).map { _ in string(&rng) }
+    }
+
+    static func maybe<T>(_ rng: inout SplitMix64, _ make: (inout SplitMix64) -> T) -> T? {
+        rng.chance(50) ? make(&rng) : nil
+    }
+
+    static func u32(_ rng: inout SplitMix64) -> UInt32 {
+        rng.chance(30) ? UInt32(rng.below(4)) : UInt32(truncatingIfNeeded: rng.next())
+    }
+    static func i32(_ rng: inout SplitMix64) -> Int32 { Int32(truncatingIfNeeded: rng.next()) }
+    static func u16(_ rng: inout SplitMix64) -> UInt16 { UInt16(truncatingIfNeeded: rng.next()) }
+
+    static func exitStatus(_ rng: inout SplitMix64) -> ExitStatus {
+        ExitStatus(code: maybe(&rng) { Int32($0.below(256)) }, signal: maybe(&rng) { Int32($0.below(64) + 1) },
+                   coreDumped: rng.chance(50), oomKilled: rng.chance(50), outputTruncated: rng.chance(50))
+    }
+
+    /// A random message of a random (or the given) type, with random field values, and a payload when the
+    /// type carries one.
+    static func randomFrame(_ rng: inout SplitMix64, typeIndex: Int? = nil, maxPayload: Int = 64) -> Frame {
+        let s = u32(&rng)
+        let ref = SessionRef(session: s)
+        let message: Message
+        switch typeIndex ?? rng.below(20) {
+        case 0:
+            message = .hello(Hello(
+                version: rng.below(3), role: rng.chance(50) ? "host" : "guest", agent: maybe(&rng) { string(&$0) },
+                capabilities: strings(&rng),
+                limits: FrameLimits(maxHeaderBytes: u32(&rng), maxPayloadBytes: u32(&rng)), window: u32(&rng),
+                wallClockNs: maybe(&rng) { Int64(bitPattern: $0.next()) },
+                bootTimings: maybe(&rng) { r in
+                    Dictionary((0..<r.below(4)).map { _ in (string(&r), r.next()) }, uniquingKeysWith: { a, _ in a })
+                }))
+        case 1:
+            message = .exec(ExecRequest(
+                session: s, argv: strings(&rng), env: maybe(&rng) { strings(&$0) }, cwd: maybe(&rng) { string(&$0) },
+                user: maybe(&rng) { string(&$0) }, uid: maybe(&rng) { u32(&$0) }, gid: maybe(&rng) { u32(&$0) },
+                groups: maybe(&rng) { r in (0..<r.below(4)).map { _ in u32(&r) } }, umask: maybe(&rng) { u32(&$0) },
+                rlimits: maybe(&rng) { r in
+                    (0..<r.below(3)).map { _ in ResourceLimit(resource: string(&r), soft: r.next(), hard: r.next()) }
+                },
+                capabilities: maybe(&rng) { strings(&$0) }, noNewPrivs: maybe(&rng) { $0.chance(50) },
+                tty: maybe(&rng) { TerminalSize(rows: u16(&$0), cols: u16(&$0)) }, stdin: maybe(&rng) { $0.chance(50) },
+                timeoutMs: maybe(&rng) { $0.next() }))
+        case 2: message = .started(Started(session: s, pid: i32(&rng)))
+        case 3: message = .startFailed(StartFailed(session: s, errno: i32(&rng), stage: string(&rng),
+                                                   message: string(&rng, maxLength: 40)))
+        case 4: message = .stdin(ref)
+        case 5: message = .stdinClose(ref)
+        case 6: message = .stdout(ref)
+        case 7: message = .stderr(ref)
+        case 8: message = .window(WindowUpdate(session: s, bytes: u32(&rng)))
+        case 9: message = .signal(SignalRequest(session: s, signal: i32(&rng)))
+        case 10: message = .resize(ResizeRequest(session: s, rows: u16(&rng), cols: u16(&rng)))
+        case 11: message = .exit(ExitReport(session: s, status: exitStatus(&rng)))
+        case 12: message = .exitAck(ref)
+        case 13: message = .attach(ref)
+        case 14:
+            message = .sessions(SessionList(sessions: maybe(&rng) { r in
+                (0..<r.below(3)).map { _ in
+                    SessionInfo(session: u32(&r), pid: maybe(&r) { i32(&$0) }, state: r.chance(50) ? "running" : "exited",
+                                argv0: maybe(&r) { string(&$0) }, attached: r.chance(50),
+                                exit: maybe(&r) { exitStatus(&$0) })
+                }
+            }))
+        case 15: message = .ping(Ping(id: rng.next()))
+        case 16: message = .pong(Ping(id: rng.next()))
+        case 17: message = .setTime(SetTime(unixNs: Int64(bitPattern: rng.next())))
+        case 18: message = .shutdown(ShutdownRequest(mode: maybe(&rng) { $0.chance(50) ? "reboot" : "poweroff" },
+                                                     graceMs: maybe(&rng) { u32(&$0) }))
+        default:
+            let code = rng.chance(80) ? ErrorCode.allDefined[rng.below(ErrorCode.allDefined.count)]
+                                      : ErrorCode(rawValue: string(&rng))
+            message = .error(ErrorMessage(code: code, message: string(&rng, maxLength: 40),
+                                          session: maybe(&rng) { u32(&$0) }))
+        }
+        let payload = message.carriesPayload ? rng.bytes(rng.below(maxPayload + 1)) : []
+        return Frame(message, payload: payload)
+    }
+
+    /// Number of message types `randomFrame(typeIndex:)` covers.
+    static let typeCount = 20
+}
