@@ -4,9 +4,12 @@ BUILD_DIR    ?= build
 STATIC_FLAGS := -c release --static-swift-stdlib -Xswiftc -static-executable
 SHARED       ?= $(abspath ../shared)
 
-.PHONY: all deps build release vm-init-static test test-protocol test-simulator fuzz bench guest-kernel guest-image e2e clean
+.PHONY: all check demo deps build release vm-init-static test test-protocol test-simulator fuzz bench guest-kernel guest-image e2e clean
 
 all: build
+
+## What .ci/run runs on a fresh clone: install what is needed, then every test rung.
+check: deps test
 
 ## Install the system packages the build and the tests need (Debian).
 deps:
@@ -30,11 +33,29 @@ vm-init-static:
 
 ## Every test rung that runs on this machine: protocol units, vm-init as PID 1 in namespaces, the supervisor
 ## against the Firecracker simulator, and the simulator's own conformance tests.
-test: vm-init-static
+test: vm-init-static guest-kernel
 	$(SWIFT) build
 	$(SWIFT) test --no-parallel
 	python3 -m pytest -q Tests/Simulator
 	python3 Protocol/check_schema.py
+
+## The guest kernel at build/vmlinux: the prebuilt $(SHARED)/guest-kernel/vmlinux when GuestImage/kernel.config
+## matches its config-6.1 (sha256), else built from Debian's linux-source-6.1 (5.5–15 min on 2 cores).
+guest-kernel:
+	bash GuestImage/build-kernel.sh --shared $(SHARED) --out $(BUILD_DIR)
+
+## Guest images with vm-init as /sbin/init: build/initrd.cpio and build/rootfs.ext4. GUEST_SOURCE=DIR or an OCI
+## bundle (config.json + rootfs/) to start from; BUSYBOX= (empty) leaves busybox-static out.
+GUEST_SOURCE ?=
+BUSYBOX      ?= --busybox
+guest-image: vm-init-static
+	bash GuestImage/build-image.sh $(BUSYBOX) $(if $(GUEST_SOURCE),--source $(GUEST_SOURCE)) \
+		--initrd $(BUILD_DIR)/initrd.cpio --rootfs $(BUILD_DIR)/rootfs.ext4
+
+## End-to-end tests only: real VMs under QEMU (fc-supervisor run --vmm qemu), ~20 s on 2 cores.
+e2e: vm-init-static guest-kernel
+	$(SWIFT) build
+	$(SWIFT) test --filter E2ETests
 
 ## The protocol decoder under libFuzzer (SECONDS=60 by default).
 fuzz:

@@ -30,8 +30,11 @@ let package = Package(
             name: "fc-supervisor",
             dependencies: ["Supervisor", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        .executableTarget(name: "fc-bench", dependencies: ["VsockProtocol"], path: "Benchmarks/fc-bench"),
         .testTarget(name: "VsockProtocolTests", dependencies: ["VsockProtocol"]),
         .testTarget(name: "VMInitTests", dependencies: ["VMInit", "VsockProtocol", "LinuxSystem"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "VsockProtocol", "LinuxSystem"]),
+        /// Boots real VMs (QEMU, the prebuilt guest kernel) through the fc-supervisor executable.
+        .testTarget(name: "E2ETests", dependencies: []),
     ]
 )

@@ -124,7 +124,7 @@ extension Agent {
         let oomBaseline = oomKillCount()
         let pid: Int32
         do {
-            pid = try ChildProcess.spawn(options)
+            pid = try spawnProcess(options)
         } catch {
             cleanup()
             let message = switch error.code {

@@ -74,7 +74,7 @@ extension Agent {
         case .ping(let ping):
             conn.send(.pong(ping))
         case .setTime(let request):
-            do { try SystemControl.setWallClock(nanoseconds: request.unixNs) } catch {
+            do { try setWallClock(request.unixNs) } catch {
                 sendError(conn, .internal, "set_time: \(error)")
             }
         case .shutdown(let request):

@@ -113,7 +113,7 @@ extension Agent {
     func processExited(_ session: Session, _ termination: ProcessTermination) {
         session.termination = termination
         if let t = session.timeoutTimer { loop.cancelTimer(t); session.timeoutTimer = nil }
-        if case .signaled(SIGKILL, _) = termination, let before = session.oomBaseline, let now = oomKillCount(), now > before {
+        if case .signaled(SIGKILL, _) = termination, wasOOMKilled(pid: session.pid, baseline: session.oomBaseline) {
             session.oomBaseline = UInt64.max  // marks "OOM-killed" for checkFinished
         } else {
             session.oomBaseline = nil

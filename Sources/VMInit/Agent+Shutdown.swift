@@ -40,7 +40,29 @@ extension Agent {
     /// Whether any session process (or, as PID 1, any process at all) is alive.
     func anythingRunning() -> Bool {
         if sessions.values.contains(where: { $0.isRunning }) { return true }
-        if isInit { return kill(-1, 0) == 0 }
+        if isInit { return Self.userProcessExists() }
+        return false
+    }
+
+    /// Whether any process other than this one is alive, kernel threads and zombies aside. (`kill(-1, 0)`
+    /// cannot tell: in a real VM it also succeeds for kernel threads, so shutdown always waited the full grace.)
+    static func userProcessExists() -> Bool {
+        guard let dir = opendir("/proc") else { return kill(-1, 0) == 0 }
+        defer { closedir(dir) }
+        let me = getpid()
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard let pid = Int32(name), pid != me else { continue }
+            guard let stat = readTextFile("/proc/\(pid)/stat", limit: 4096),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // After "pid (comm)": state ppid pgrp session tty_nr tpgid flags …
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 6, let flags = UInt64(fields[6]) else { continue }
+            let kernelThread = flags & 0x0020_0000 != 0  // PF_KTHREAD
+            if !kernelThread && fields[0] != "Z" && fields[0] != "X" { return true }
+        }
         return false
     }
 

@@ -24,6 +24,14 @@ public final class Agent {
     var orphansReaped = 0
     /// Read buffer shared by every read (single-threaded).
     var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+    /// Seams for Tests/Fuzz only (never changed in production): the fuzz target drives arbitrary host frames
+    /// through ``handle(_:from:)`` and must neither fork nor set the machine's clock.
+    var spawnProcess: (SpawnOptions) throws(SystemError) -> Int32 = { (options) throws(SystemError) in
+        try ChildProcess.spawn(options)
+    }
+    var setWallClock: (Int64) throws(SystemError) -> Void = { (ns) throws(SystemError) in
+        try SystemControl.setWallClock(nanoseconds: ns)
+    }
 
     /// Credit we grant the host for stdin per session.
     let ourWindow: UInt32 = ProtocolConstants.defaultWindow
@@ -91,7 +99,7 @@ public final class Agent {
         while true {
             do {
                 guard let (fd, cid, port) = try VsockSocket.accept(listener) else { return }
-                guard cid == VsockSocket.hostCID else {
+                guard Self.isAllowedPeer(cid: cid) else {
                     Log.error("refused vsock connection from CID \(cid) port \(port): only the host (CID 2) may connect")
                     fd.close()
                     continue
@@ -104,6 +112,10 @@ public final class Agent {
             }
         }
     }
+
+    /// Whether a vsock peer may become the host connection: only the host (CID 2), never another VM or a local
+    /// (CID 1) process.
+    static func isAllowedPeer(cid: UInt32) -> Bool { cid == VsockSocket.hostCID }
 
     func openSerial(_ spec: String) {
         let path: String

@@ -95,3 +95,35 @@ func oomKillCount() -> UInt64? {
     }
     return nil
 }
+
+/// Whether the OOM killer killed `pid`: the /proc/vmstat `oom_kill` count grew since `baseline`, or, when the
+/// kernel has no VM event counters (the minimal guest kernel: `CONFIG_VM_EVENT_COUNTERS` is off, so there is no
+/// `oom_kill` line), the kernel log says "Killed process PID (".
+func wasOOMKilled(pid: Int32, baseline: UInt64?) -> Bool {
+    if let before = baseline, let now = oomKillCount() { return now > before }
+    return kernelLogReportsOOMKill(pid: pid)
+}
+
+/// Scans /dev/kmsg (non-blocking, one record per read) for the OOM killer's "Killed process PID (" line.
+func kernelLogReportsOOMKill(pid: Int32) -> Bool {
+    let fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    let needle = Array("Killed process \(pid) (".utf8)
+    var record = [UInt8](repeating: 0, count: 8192)
+    var found = false
+    for _ in 0..<100_000 {
+        let n = record.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EPIPE || errno == EINTR { continue }  // EPIPE: a record was overwritten; go on
+            break  // EAGAIN: the end of the log
+        }
+        if n == 0 { break }
+        let line = record[..<n]
+        if line.count >= needle.count,
+           (0...(line.count - needle.count)).contains(where: { line[$0..<($0 + needle.count)].elementsEqual(needle) }) {
+            found = true
+        }
+    }
+    return found
+}

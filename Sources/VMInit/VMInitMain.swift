@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 import LinuxSystem
 
@@ -30,6 +31,8 @@ public enum VMInitMain {
         Log.level = config.logLevel
 
         if isInit {
+            // Installed as /sbin/init, the kernel names us "init": make `/proc/1/comm` (ps, top) say what runs.
+            _ = clinux_set_name("vm-init")
             boot.performInitDuties(hostname: config.hostname)
             ensureStandardDescriptors()
         } else {

@@ -1,44 +1,57 @@
 #!/usr/bin/env bash
-# Builds and runs the FrameDecoder fuzz target (libFuzzer + AddressSanitizer) for a number of seconds.
+# Builds and runs every libFuzzer target (AddressSanitizer + libFuzzer) for SECONDS each (default 60).
 #
-#   Tests/Fuzz/run-fuzz.sh [SECONDS] [extra libFuzzer flags…]     (default 60 s; `make fuzz` calls this)
+#   Tests/Fuzz/run-fuzz.sh [SECONDS] [extra libFuzzer flags…]     (`make fuzz` calls this)
+#   FUZZ_TARGETS="guest-mux http-response" Tests/Fuzz/run-fuzz.sh 300      # a subset
 #
-# The target is compiled with swiftc directly (no SwiftPM) from Sources/VsockProtocol/*.swift and
-# Tests/Fuzz/FrameDecoderFuzz.swift. Outputs go to fuzz-out/ (git-ignored): the binary, the working corpus
-# (seeded from Tests/Fuzz/corpus/, which is never written to) and crash-*/leak-*/timeout-* artifacts.
-# Exit status: 0 when the run found nothing, non-zero (libFuzzer's) when it found a crash.
-set -euo pipefail
+# Targets (see build-fuzz.sh): frame-decoder (a), vminit-session (b), guest-mux (c), http-response (d).
+# Each target first replays its regression inputs (Tests/Fuzz/regressions/<target>/, every past crash), then
+# fuzzes from its working corpus fuzz-out/corpus-<target>/ (git-ignored), seeded from the checked-in seeds
+# (never written to). Crash artifacts go to fuzz-out/artifacts/<target>/; logs to fuzz-out/<target>.log.
+# Exit status: 0 when nothing was found, non-zero when any target crashed (or a regression input fails again).
+set -uo pipefail
 
 seconds="${1:-60}"
 shift || true
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out="$root/fuzz-out"
-bin="$out/frame-decoder-fuzz"
-mkdir -p "$out/corpus" "$out/artifacts"
+targets=(${FUZZ_TARGETS:-frame-decoder vminit-session guest-mux http-response})
 
-echo "building $bin"
-# ld.gold warns about every ASan check symbol ("Cannot export local symbol"); only real diagnostics are shown.
-if ! swiftc -sanitize=fuzzer,address -parse-as-library -O -g \
-    -module-name VsockProtocolFuzz \
-    "$root"/Sources/VsockProtocol/*.swift "$root/Tests/Fuzz/FrameDecoderFuzz.swift" \
-    -o "$bin" >"$out/build.log" 2>&1; then
-    cat "$out/build.log" >&2
-    echo "fuzz target build failed" >&2
-    exit 2
-fi
-grep -v "Cannot export local symbol" "$out/build.log" || true
+bash "$root/Tests/Fuzz/build-fuzz.sh" "${targets[@]}" || exit 2
 
-log="$out/fuzz.log"
-echo "fuzzing for ${seconds}s (log: $log)"
-set +e
-"$bin" "$out/corpus" "$root/Tests/Fuzz/corpus" \
-    -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$out/artifacts/" "$@" 2>&1 | tee "$log" | grep -E "^#[0-9]+ +(INITED|DONE|pulse)|ERROR|Done|SUMMARY|stat::number_of_executed_units"
-status=${PIPESTATUS[0]}
-set -e
-runs="$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' | tail -1 || true)"
-echo "executions: ${runs:-unknown}; exit status $status"
-if [ "$status" -ne 0 ]; then
-    echo "FUZZ FAILURE: see $log and $out/artifacts/" >&2
-fi
-exit "$status"
+seeds() {
+    case "$1" in
+    frame-decoder) echo "$root/Tests/Fuzz/corpus" ;;
+    vminit-session) echo "$root/Tests/Fuzz/corpus-vminit" ;;
+    guest-mux) echo "$root/Tests/Fuzz/corpus-guestmux" ;;
+    http-response) echo "$root/Tests/Fuzz/corpus-http" ;;
+    esac
+}
+maxlen() { case "$1" in frame-decoder) echo 8192 ;; http-response) echo 4096 ;; *) echo 16384 ;; esac; }
+
+failed=0
+summary=""
+for t in "${targets[@]}"; do
+    bin="$out/bin/$t"; log="$out/$t.log"; corpus="$out/corpus-$t"; art="$out/artifacts/$t/"
+    mkdir -p "$corpus" "$art"
+    reg="$root/Tests/Fuzz/regressions/$t"
+    if [ -d "$reg" ] && [ -n "$(ls -A "$reg")" ]; then
+        if ! "$bin" -runs=0 "$reg"/* >"$out/$t.regressions.log" 2>&1; then
+            echo "REGRESSION: a past crash input of $t fails again (see $out/$t.regressions.log)" >&2
+            failed=1
+        fi
+    fi
+    echo "fuzzing $t for ${seconds}s (log: $log)"
+    "$bin" "$corpus" "$(seeds "$t")" -max_total_time="$seconds" -max_len="$(maxlen "$t")" -timeout=10 \
+        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art" "$@" >"$log" 2>&1
+    status=$?
+    grep -E "^#[0-9]+ +(INITED|DONE)|ERROR|SUMMARY|Fatal error" "$log" | tail -5
+    runs="$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' | tail -1)"
+    summary+="$t: ${runs:-unknown} executions, exit status $status"$'\n'
+    if [ "$status" -ne 0 ]; then
+        echo "FUZZ FAILURE in $t: see $log and $art" >&2
+        failed=1
+    fi
+done
+printf '%s' "$summary"
+exit "$failed"

@@ -103,17 +103,22 @@ import Testing
             ((try? tmux(["display-message", "-p", "-t", session, "#{pane_height} #{pane_width}"])) ?? "")
                 .trimmingCharacters(in: .whitespacesAndNewlines)
         }
+        // Type only once the remote shell prompts (keys typed earlier are echoed by the local tty).
+        let prompted = { screen().split(separator: "\n").contains { $0.hasPrefix("#") || $0.hasPrefix("$") } }
+        let deadline = Date().addingTimeInterval(20)
+        while !prompted() && Date() < deadline { usleep(50_000) }
+        #expect(prompted(), "no prompt; screen:\n\(screen())")
         // The initial size reaches the guest's pty before the shell starts.
         _ = try tmux(["send-keys", "-t", session, "stty size", "Enter"])
         let initial = paneSize()
-        #expect(waitFor("\n" + initial), "expected \(initial); screen:\n\(screen())")
+        #expect(waitFor(initial), "expected \(initial); screen:\n\(screen())")
         // SIGWINCH → resize → the guest's pty.
         _ = try tmux(["resize-window", "-t", session, "-x", "90", "-y", "25"])
         usleep(500_000)
         _ = try tmux(["send-keys", "-t", session, "clear; stty size", "Enter"])
         let resized = paneSize()
         #expect(resized != initial)
-        #expect(waitFor("\n" + resized) || screen().hasPrefix(resized), "expected \(resized); screen:\n\(screen())")
+        #expect(waitFor(resized), "expected \(resized); screen:\n\(screen())")
         // Ctrl-C interrupts the guest's foreground process, not the client.
         _ = try tmux(["send-keys", "-t", session, "sleep 1000", "Enter"])
         usleep(500_000)

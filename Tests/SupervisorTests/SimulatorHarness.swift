@@ -73,49 +73,42 @@ struct HarnessFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A started process with captured output.
-final class RunningProcess: @unchecked Sendable {  // output buffers are guarded by `lock`
+/// A started process whose stdout and stderr go to files (not pipes: a daemon it forks, like the tmux
+/// server, may keep a pipe open forever).
+final class RunningProcess: @unchecked Sendable {  // immutable after init; Process is thread-safe enough here
     let process = Process()
-    private let stdoutPipe = Pipe()
-    private let stderrPipe = Pipe()
     let stdinPipe = Pipe()
-    private var out = Data()
-    private var err = Data()
-    private let lock = NSLock()
+    private let outPath: String
+    private let errPath: String
 
     init(_ executable: String, _ arguments: [String], environment: [String: String], stdin: Bool = false) throws {
+        let base = try SimulatorHarness.makeTemporaryDirectory(prefix: "/var/tmp/fcsup-out-")
+        outPath = base + "/stdout"
+        errPath = base + "/stderr"
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = environment
-        process.standardOutput = stdoutPipe
-        process.standardError = stderrPipe
+        process.standardOutput = FileHandle(forWritingAtPath: outPath)
+        process.standardError = FileHandle(forWritingAtPath: errPath)
         process.standardInput = stdin ? stdinPipe : FileHandle.nullDevice
-        stdoutPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            self?.lock.withLock { self?.out.append(d) }
-        }
-        stderrPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            self?.lock.withLock { self?.err.append(d) }
-        }
         try process.run()
     }
 
+    deinit { try? FileManager.default.removeItem(atPath: (outPath as NSString).deletingLastPathComponent) }
+
     var pid: Int32 { process.processIdentifier }
-    var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
-    var stderr: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
+    var stdout: String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
+    var stderr: String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
 
     /// Waits for exit (killing the process at the deadline) and returns its status.
     @discardableResult
     func wait(timeout: Double = 60) -> Int32 {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(pid, SIGKILL); process.waitUntilExit() }
+        if process.isRunning { kill(pid, SIGKILL) }
         process.waitUntilExit()
-        stdoutPipe.fileHandleForReading.readabilityHandler = nil
-        stderrPipe.fileHandleForReading.readabilityHandler = nil
-        if let rest = try? stdoutPipe.fileHandleForReading.readToEnd() { lock.withLock { out.append(rest) } }
-        if let rest = try? stderrPipe.fileHandleForReading.readToEnd() { lock.withLock { err.append(rest) } }
         return process.terminationStatus
     }
 

@@ -165,7 +165,7 @@ public final class VMSupervisor: ControlHost {
         }
         switch config.vmm {
         case .firecracker: return FirecrackerDriver(config: config, state: state, environment: environment)
-        case .qemu: return FirecrackerDriver(config: config, state: state, environment: environment)
+        case .qemu: return QEMUDriver(config: config, state: state, environment: environment)
         }
     }
 

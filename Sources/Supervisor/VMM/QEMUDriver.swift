@@ -1,0 +1,289 @@
+import Glibc
+import LinuxSystem
+
+/// Boots one VM with `qemu-system-x86_64 -M microvm` and reaches vm-init through a virtio-serial port.
+///
+/// The channel: the supervisor listens on `channel.sock` *before* QEMU starts; QEMU connects to it as a client
+/// (`-chardev socket`) and maps it to the virtio-serial port named `vmchan`, which vm-init opens
+/// (`vminit.listen=serial:name=vmchan`). Listening first means there is no race and no retry loop.
+///
+/// Machine (measured, see ../shared/guest-kernel/README.md): microvm without ACPI or option ROMs, software
+/// emulation unless a KVM probe boots the kernel (`QEMUAccelerator`), `tsc_early_khz` so the emulated TSC needs
+/// no calibration (without it microvm can hang at boot), `reboot=t` + `-no-reboot` so vm-init's
+/// `reboot(RB_AUTOBOOT)` ends QEMU (microvm has no ACPI power-off), and a virtio-rng device so the guest's
+/// getrandom() does not block boot.
+final class QEMUDriver: VMMDriver {
+    let config: VMConfig
+    let state: StateDirectory
+    private(set) var process: VMMProcess?
+    private var environment: [String]
+    private var listener: FileDescriptor?
+    private var qmp: QMPClient?
+    /// How long `requestGuestShutdown` waits after `system_powerdown` before `quit`.
+    var powerdownGrace: Duration = .seconds(1)
+
+    init(config: VMConfig, state: StateDirectory, environment: [String]) {
+        self.config = config
+        self.state = state
+        self.environment = environment
+    }
+
+    func boot(deadline: ContinuousClock.Instant) throws(SupervisorError) {
+        removeSockets()
+        do { listener = try UnixSocket.listen(path: state.channelSocket, backlog: 1) } catch {
+            throw SupervisorError(.bootFailed, "cannot listen on \(state.channelSocket): \(error)")
+        }
+        let accelerator = QEMUAccelerator.choose(qemuBin: config.qemuBin, kernel: config.kernel,
+                                                 cacheDirectory: config.stateRoot, environment: environment)
+        let arguments = QEMUCommandLine(config: config, state: state, accelerator: accelerator,
+                                        tscKHz: QEMUCommandLine.hostTSCKHz()).arguments
+        let devNull = try open("/dev/null", O_RDWR)
+        defer { devNull.close() }
+        let log = try open(state.vmmLog, O_WRONLY | O_CREAT | O_APPEND)
+        defer { log.close() }
+        writeFile(state.path + "/qemu.cmdline", ([config.qemuBin] + arguments).joined(separator: " ") + "\n")
+        let pid: Int32
+        do {
+            pid = try ChildProcess.launch(config.qemuBin, arguments: arguments, environment: environment,
+                                          standardInput: devNull, standardOutput: log, standardError: log,
+                                          newProcessGroup: true, parentDeathSignal: SIGKILL)
+        } catch {
+            throw SupervisorError(.bootFailed, "cannot start \(config.qemuBin): \(error)")
+        }
+        let process = VMMProcess(pid: pid)
+        self.process = process
+        writeFile(state.vmmPidFile, "\(pid)\n")
+        // QMP answers once QEMU has parsed its command line and created its devices: a bad argument or a
+        // missing kernel ends QEMU before that, and its message is in vmm.log.
+        do {
+            qmp = try QMPClient(path: state.qmpSocket, deadline: deadline, alive: { process.isRunning })
+        } catch {
+            process.waitOrKill(timeout: .milliseconds(200))
+            throw SupervisorError(.bootFailed, "\(error.message)\(vmmLogTail())")
+        }
+    }
+
+    /// Accepts QEMU's connection on channel.sock (QEMU connects at start-up, before the guest runs).
+    func connectGuest(deadline: ContinuousClock.Instant) throws(SupervisorError) -> (FileDescriptor, [UInt8]) {
+        guard let listener else { throw SupervisorError(.bootFailed, "QEMU channel socket not set up") }
+        defer {
+            listener.close()
+            self.listener = nil
+            unlink(state.channelSocket)
+        }
+        while true {
+            do {
+                if let fd = try UnixSocket.accept(listener) { return (fd, []) }
+            } catch {
+                throw SupervisorError(.guestUnreachable, "accept on \(state.channelSocket): \(error)")
+            }
+            guard process?.isRunning ?? false else {
+                throw SupervisorError(.bootFailed, "QEMU exited before connecting its channel\(vmmLogTail())")
+            }
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else {
+                throw SupervisorError(.guestUnreachable, "QEMU did not connect to \(state.channelSocket) within the boot deadline")
+            }
+            var pfd = pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)
+            _ = poll(&pfd, 1, Int32(clamping: min(remaining.milliseconds + 1, 50)))
+        }
+    }
+
+    /// `system_powerdown`, and `quit` when QEMU is still running after a grace period (microvm without ACPI
+    /// ignores the power button, so this is what actually stops an unreachable guest).
+    func requestGuestShutdown() {
+        guard let process, process.isRunning, let qmp else { return }
+        _ = try? qmp.command("system_powerdown", deadline: .now + .seconds(1))
+        let end = ContinuousClock.now + powerdownGrace
+        while process.isRunning && ContinuousClock.now < end { sleep(for: .milliseconds(10)) }
+        if process.isRunning { _ = try? qmp.command("quit", deadline: .now + .seconds(1)) }
+    }
+
+    /// QEMU's run state through QMP (`running`, `paused`, `shutdown`, `guest-panicked`, …), nil when unknown.
+    func vmStatus() -> String? {
+        try? qmp?.status(deadline: .now + .seconds(1))
+    }
+
+    func cleanup() {
+        listener?.close()
+        listener = nil
+        qmp = nil
+        removeSockets()
+        unlink(state.path + "/qemu.cmdline")
+    }
+
+    private func removeSockets() {
+        unlink(state.channelSocket)
+        unlink(state.qmpSocket)
+    }
+
+    private func vmmLogTail() -> String {
+        guard let bytes = readFile(state.vmmLog) else { return "" }
+        let lines = String(decoding: bytes.suffix(2000), as: UTF8.self).split(separator: "\n").suffix(3)
+        return lines.isEmpty ? "" : " (vmm.log: \(lines.joined(separator: " | ")))"
+    }
+
+    private func open(_ path: String, _ flags: Int32) throws(SupervisorError) -> FileDescriptor {
+        do { return try FileDescriptor.open(path, flags: flags, mode: 0o644) } catch {
+            throw SupervisorError(.bootFailed, "\(error)")
+        }
+    }
+}
+
+/// The QEMU command line for one VM.
+struct QEMUCommandLine {
+    let config: VMConfig
+    let state: StateDirectory
+    let accelerator: QEMUAccelerator
+    /// Host TSC frequency for `tsc_early_khz` (0: unknown, not passed).
+    let tscKHz: Int
+
+    /// Name of the virtio-serial port vm-init looks for.
+    static let channelName = "vmchan"
+
+    var arguments: [String] {
+        var args = accelerator == .kvm ? ["-enable-kvm"] : ["-accel", "tcg"]
+        args += ["-M", "microvm,x-option-roms=off,isa-serial=on,acpi=off",
+                 "-m", "\(config.memoryMiB)", "-smp", "\(config.vcpus)",
+                 "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+                 "-kernel", config.kernel]
+        if config.console {
+            args += ["-chardev", "file,id=con,path=\(state.serialLog)", "-serial", "chardev:con"]
+        }
+        if let initrd = config.initrd { args += ["-initrd", initrd] }
+        var driveIndex = 0
+        func drive(_ path: String, readOnly: Bool) {
+            let id = "d\(driveIndex)"
+            driveIndex += 1
+            args += ["-drive", "file=\(escape(path)),format=raw,if=none,id=\(id),cache=unsafe" + (readOnly ? ",readonly=on" : ""),
+                     "-device", "virtio-blk-device,drive=\(id)"]
+        }
+        if let rootfs = config.rootfs { drive(rootfs, readOnly: false) }
+        for extra in config.extraDrives { drive(extra, readOnly: true) }
+        if let tap = config.tap {
+            args += ["-netdev", "tap,id=n0,ifname=\(tap),script=no,downscript=no",
+                     "-device", "virtio-net-device,netdev=n0" + (config.guestMAC.map { ",mac=\($0)" } ?? "")]
+        }
+        args += ["-chardev", "socket,id=ch1,path=\(escape(state.channelSocket))",
+                 "-device", "virtio-serial-device",
+                 "-device", "virtserialport,chardev=ch1,name=\(Self.channelName)",
+                 "-device", "virtio-rng-device",
+                 "-qmp", "unix:\(escape(state.qmpSocket)),server=on,wait=off",
+                 "-append", bootArgs]
+        return args
+    }
+
+    /// `--boot-args` verbatim when given; otherwise the defaults for QEMU microvm.
+    var bootArgs: String {
+        if let custom = config.bootArgs { return custom }
+        var args = ["quiet", "panic=-1", "reboot=t"]
+        args.append(config.console ? "console=ttyS0" : "8250.nr_uarts=0")
+        if tscKHz > 0 { args.append("tsc_early_khz=\(tscKHz)") }
+        if config.initrd != nil {
+            args.append("rdinit=/sbin/init")
+        } else if config.rootfs != nil {
+            args += ["root=/dev/vda", "rw"]
+        }
+        args.append("vminit.listen=serial:name=\(Self.channelName)")
+        return args.joined(separator: " ")
+    }
+
+    /// QEMU option values separate on commas; a literal comma is doubled.
+    private func escape(_ value: String) -> String {
+        value.split(separator: ",", omittingEmptySubsequences: false).joined(separator: ",,")
+    }
+
+    /// The host CPU's clock in kHz from /proc/cpuinfo (`cpu MHz`), 0 when unknown.
+    static func hostTSCKHz() -> Int {
+        guard let bytes = readFile("/proc/cpuinfo", limit: 64 * 1024) else { return 0 }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("cpu MHz") {
+            guard let colon = line.firstIndex(of: ":"),
+                  let mhz = Double(line[line.index(after: colon)...].qemuTrimmed(" \t")) else { continue }
+            return Int(mhz * 1000)
+        }
+        return 0
+    }
+}
+
+/// KVM or software emulation (TCG).
+enum QEMUAccelerator: String {
+    case kvm
+    case tcg
+
+    /// Picks the accelerator: `FC_SUPERVISOR_QEMU_ACCEL=kvm|tcg` forces it; without a usable /dev/kvm it is TCG;
+    /// otherwise a probe boots the guest kernel under KVM with no root device (`panic=-1 reboot=t -no-reboot`:
+    /// a working KVM makes QEMU exit 0 within a second; a broken one reports an emulation failure or hangs).
+    /// The probe's answer is cached in `<cacheDirectory>/qemu-accel` per host boot, QEMU binary and kernel.
+    static func choose(qemuBin: String, kernel: String, cacheDirectory: String, environment: [String]) -> QEMUAccelerator {
+        for entry in environment where entry.hasPrefix("FC_SUPERVISOR_QEMU_ACCEL=") {
+            if let forced = QEMUAccelerator(rawValue: String(entry.dropFirst("FC_SUPERVISOR_QEMU_ACCEL=".count))) { return forced }
+        }
+        let kvm = Glibc.open("/dev/kvm", O_RDWR | O_CLOEXEC)
+        guard kvm >= 0 else { return .tcg }
+        Glibc.close(kvm)
+        let bootID = readFile("/proc/sys/kernel/random/boot_id").map { String(decoding: $0, as: UTF8.self) }?
+            .qemuTrimmed(" \n") ?? "?"
+        let key = "\(bootID) \(qemuBin) \(kernel)"
+        let cacheFile = cacheDirectory + "/qemu-accel"
+        if let cached = readFile(cacheFile).map({ String(decoding: $0, as: UTF8.self) }) {
+            let lines = cached.split(separator: "\n")
+            if lines.count == 2, lines[0] == key, let answer = QEMUAccelerator(rawValue: String(lines[1])) { return answer }
+        }
+        let answer: QEMUAccelerator = probeKVM(qemuBin: qemuBin, kernel: kernel, environment: environment) ? .kvm : .tcg
+        writeFile(cacheFile, "\(key)\n\(answer.rawValue)\n")
+        return answer
+    }
+
+    private static func probeKVM(qemuBin: String, kernel: String, environment: [String]) -> Bool {
+        guard let devNull = try? FileDescriptor.open("/dev/null", flags: O_RDWR) else { return false }
+        defer { devNull.close() }
+        // QEMU's stderr goes to an unlinked temporary file, so an emulation failure is seen at once.
+        var template = Array("/tmp/fc-kvm-probe-XXXXXX".utf8CString)
+        let errFD = template.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            guard let base = buffer.baseAddress else { return -1 }
+            let fd = mkstemp(base)
+            if fd >= 0 { unlink(base) }
+            return fd
+        }
+        guard errFD >= 0 else { return false }
+        _ = fcntl(errFD, F_SETFD, FD_CLOEXEC)
+        let errors = FileDescriptor(rawValue: errFD)
+        defer { errors.close() }
+        func failedVisibly() -> Bool {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = buffer.withUnsafeMutableBytes { pread(errFD, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { return false }
+            let text = String(decoding: buffer[..<n], as: UTF8.self)
+            return text.contains("KVM internal error") || text.contains("emulation failure") || text.contains("failed to initialize")
+        }
+        let args = ["-enable-kvm", "-M", "microvm,x-option-roms=off,isa-serial=off,acpi=off", "-m", "64", "-smp", "1",
+                    "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-kernel", kernel,
+                    "-append", "quiet panic=-1 reboot=t"]
+        guard let pid = try? ChildProcess.launch(qemuBin, arguments: args, environment: environment,
+                                                 standardInput: devNull, standardOutput: devNull, standardError: errors,
+                                                 newProcessGroup: true, parentDeathSignal: SIGKILL) else { return false }
+        let process = VMMProcess(pid: pid)
+        let deadline = ContinuousClock.now + .seconds(2)
+        while process.isRunning && ContinuousClock.now < deadline && !failedVisibly() { sleep(for: .milliseconds(10)) }
+        if process.isRunning {
+            process.waitOrKill(timeout: .zero)
+            return false
+        }
+        if case .exited(0)? = process.termination { return true }
+        return false
+    }
+}
+
+private extension String {
+    func qemuTrimmed(_ set: String) -> String {
+        let chars = Set(set)
+        var s = Substring(self)
+        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
+        while let l = s.last, chars.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+private extension Substring {
+    func qemuTrimmed(_ set: String) -> String { String(self).qemuTrimmed(set) }
+}

@@ -1,0 +1,72 @@
+// libFuzzer target (b): vm-init's host-connection handler (Agent.readConnection → handle) fed arbitrary byte
+// streams, i.e. arbitrary frame sequences, over a real socketpair. Compiled by build-fuzz.sh together with
+// Sources/VMInit/*.swift into one module, so internal members are reachable.
+//
+// No side effects on the machine: Agent.spawnProcess is replaced by a fake that hands out pids above
+// PID_MAX_LIMIT (4,194,304), so signals to "sessions" fail with ESRCH; Agent.setWallClock is a no-op. Pipes and
+// ptys are created for real (and closed at the end of each input). isInit is false and the event loop never
+// runs, so shutdown requests cannot reach exit()/reboot.
+//
+// Input: byte 0 seeds the chunking; the rest is the host→guest byte stream. Checks: vm-init answers only with
+// well-formed guest frames, keeps its session table bounded, and never traps.
+import Glibc
+import LinuxSystem
+import VsockProtocol
+
+nonisolated(unsafe) private var didSetup = false
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzVMInitSession(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    if !didSetup { fuzzProcessSetup(); Log.level = .error; didSetup = true }
+    let input = UnsafeRawBufferPointer(start: data, count: size)
+    guard let control = input.first else { return 0 }
+    let stream = UnsafeRawBufferPointer(rebasing: input[1...])
+
+    var config = Config()
+    config.listen = .unix(path: "/nonexistent/vm-init-fuzz.sock")
+    guard let agent = try? Agent(config: config, boot: Boot(), isInit: false) else { fatalError("event loop") }
+    var nextPID: Int32 = 5_000_000
+    agent.spawnProcess = { (options) throws(SystemError) -> Int32 in
+        precondition(!options.arguments.isEmpty, "spawn reached with empty argv")
+        if options.arguments[0].hasPrefix("/fail") { throw SystemError("exec", errno: ENOENT, "fuzz") }
+        nextPID += 1
+        return nextPID
+    }
+    agent.setWallClock = { (_: Int64) throws(SystemError) in }
+
+    let (ours, theirs) = fuzzSocketPair()
+    agent.adopt(ours, persistent: false)
+    guard let conn = agent.connection else { fatalError("adopt failed") }
+    var checker = FuzzOutputChecker()
+    let guestSends: (Message) -> Bool = {
+        switch $0 {
+        case .hello, .started, .startFailed, .stdout, .stderr, .window, .exit, .sessions, .pong, .error: true
+        default: false
+        }
+    }
+
+    var splitter = FuzzSplitter(seed: control)
+    let maxChunk = [1, 7, 64, 8192][Int(control >> 6)]
+    var offset = 0
+    while offset < stream.count, agent.connection === conn {
+        let n = min(splitter.next(max: maxChunk), stream.count - offset)
+        fuzzWriteAll(theirs, UnsafeRawBufferPointer(rebasing: stream[offset..<(offset + n)])) {
+            checker.drain(theirs, allowed: guestSends)
+        }
+        offset += n
+        agent.readConnection(conn)
+        checker.drain(theirs, allowed: guestSends)
+        precondition(agent.sessions.count <= agent.maxSessions)
+        precondition(agent.sessions.count == agent.sessionByPID.count, "pid table out of sync")
+    }
+
+    for session in Array(agent.sessions.values) { agent.forget(session) }
+    agent.dropConnection(reason: "fuzz input done")
+    // A `shutdown` frame leaves beginShutdown's poll timer in the loop, and that closure holds the Agent (a
+    // cycle that is harmless in production, where the Agent lives until reboot). Cancel every timer so the Agent
+    // and its epoll descriptor are freed. TimerID is a single UInt64 with no public init.
+    let probe = agent.loop.addTimer(after: .zero) {}
+    for raw in 1...probe.rawValue { agent.loop.cancelTimer(unsafeBitCast(raw, to: EventLoop.TimerID.self)) }
+    theirs.close()
+    return 0
+}
