@@ -470,3 +470,44 @@ int clinux_accept(int fd) {
     do { c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); } while (c < 0 && errno == EINTR);
     return c < 0 ? -errno : c;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Last resort for PID 1: a Swift trap (SIGILL/SIGTRAP), a fault or an abort would kill init and panic the kernel.
+// The handler uses only async-signal-safe calls: it says what happened on the console, syncs, and resets the VM,
+// which ends Firecracker (reboot=k) and QEMU (-no-reboot) cleanly instead of with a kernel panic.
+
+static void crash_write(const char *s) {
+    size_t n = 0;
+    while (s[n]) n++;
+    ssize_t rc;
+    do { rc = write(2, s, n); } while (rc < 0 && errno == EINTR);
+}
+
+static void crash_handler(int sig) {
+    char number[4] = { 0 };
+    int i = 0;
+    if (sig >= 10) number[i++] = (char)('0' + (sig / 10) % 10);
+    number[i] = (char)('0' + sig % 10);
+    crash_write("vm-init[1] fatal: signal ");
+    crash_write(number);
+    crash_write(" inside vm-init; syncing and resetting the VM\n");
+    sync();
+    reboot(RB_AUTOBOOT);
+    _exit(1);  // Not reached as PID 1; outside a VM (tests) the namespace ends.
+}
+
+int clinux_install_crash_handler(void) {
+    static char stack[64 * 1024];
+    stack_t ss = { .ss_sp = stack, .ss_size = sizeof stack, .ss_flags = 0 };
+    if (sigaltstack(&ss, NULL) != 0) return -errno;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = crash_handler;
+    sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    const int signals[] = { SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE, SIGABRT, SIGSYS };
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+        if (sigaction(signals[i], &sa, NULL) != 0) return -errno;
+    }
+    return 0;
+}

@@ -46,13 +46,28 @@ extension Agent {
         flushPending(session, flushSocket: true)
     }
 
-    /// Closes an output after its post-deadline budget: anything still buffered in it is cut.
+    /// An output whose post-deadline budget is used up. Bytes buffered now will be cut. If none are, it is
+    /// watched (unread) for a short settle time: bytes appearing meanwhile mean a live writer (a background
+    /// child) whose output is cut, and the exit says `output_truncated`; none means nothing was lost (e.g.
+    /// `sleep 1000 &` merely holding the pipe).
     func finishDrain(_ session: Session, _ stream: OutputStream) {
-        if let fd = session.outputs[stream], let left = try? fd.bytesAvailable(), left > 0 {
+        guard let fd = session.outputs[stream], !session.settling.contains(stream) else { return }
+        if let left = try? fd.bytesAvailable(), left > 0 {
             session.truncated = true
+            closeOutput(session, stream)
+            return
         }
-        closeOutput(session, stream)
+        session.settling.insert(stream)
+        try? loop.modify(fd, interest: [])
+        loop.addTimer(after: Self.drainSettle) { [unowned self] in
+            guard let fd = session.outputs[stream] else { return }
+            if let left = try? fd.bytesAvailable(), left > 0 { session.truncated = true }
+            closeOutput(session, stream)
+        }
     }
+
+    /// How long an output is watched for a live writer after the drain deadline before it is closed.
+    static let drainSettle: Duration = .milliseconds(50)
 
     func closeOutput(_ session: Session, _ stream: OutputStream) {
         guard let fd = session.outputs.removeValue(forKey: stream) else { return }
@@ -84,7 +99,7 @@ extension Agent {
     /// Sets each of the session's descriptors' epoll interest from its state.
     func updateInterest(_ session: Session) {
         let readWanted = session.pendingBytes < pendingCap
-        for (stream, fd) in session.outputs {
+        for (stream, fd) in session.outputs where !session.settling.contains(stream) {
             var interest: EventLoop.Interest = readWanted ? .read : []
             if session.tty && stream == .stdout && !session.stdinDone && session.stdinPending > 0 { interest.insert(.write) }
             try? loop.modify(fd, interest: interest)
@@ -134,9 +149,7 @@ extension Agent {
         guard sessions[session.id] === session, !session.outputs.isEmpty else { return }
         session.drainDeadlinePassed = true
         for (stream, fd) in session.outputs {
-            let available = (try? fd.bytesAvailable()) ?? 0
-            session.drainBudget[stream] = available
-            if available == 0 { closeOutput(session, stream) }
+            session.drainBudget[stream] = (try? fd.bytesAvailable()) ?? 0
         }
         for stream in Array(session.outputs.keys) { readOutput(session, stream) }
     }

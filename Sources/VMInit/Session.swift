@@ -32,6 +32,8 @@ final class Session {
     var oomBaseline: UInt64?
     var drainDeadlinePassed = false
     var drainBudget: [OutputStream: Int] = [:]
+    /// Outputs past their drain budget that are watched for a live writer before being closed.
+    var settling: Set<OutputStream> = []
     var drainTimer: EventLoop.TimerID?
     var timeoutTimer: EventLoop.TimerID?
     var truncated = false

@@ -31,6 +31,9 @@ public enum VMInitMain {
         Log.level = config.logLevel
 
         if isInit {
+            // A trap or fault must end in a deliberate reset, never in "Attempted to kill init".
+            let rc = clinux_install_crash_handler()
+            if rc < 0 { Log.error("crash handler: \(SystemError("sigaction", errno: -rc))") }
             // Installed as /sbin/init, the kernel names us "init": make `/proc/1/comm` (ps, top) say what runs.
             _ = clinux_set_name("vm-init")
             boot.performInitDuties(hostname: config.hostname)

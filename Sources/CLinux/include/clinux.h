@@ -118,6 +118,10 @@ int clinux_rlimit_resource(const char *name);
 /// Maps `CAP_NET_ADMIN`/`net_admin` to its number via libcap, or -1.
 int clinux_capability_from_name(const char *name);
 
+/// For PID 1: on SIGILL/SIGTRAP (Swift traps), SIGSEGV, SIGBUS, SIGFPE, SIGABRT or SIGSYS, write a line to stderr,
+/// sync and reboot(RB_AUTOBOOT) instead of dying (which would panic the kernel). Returns 0 or -errno.
+int clinux_install_crash_handler(void);
+
 /// 1 when the pre-main constructor mounted /proc itself (so shutdown may unmount it).
 int clinux_early_proc_mounted(void);
 

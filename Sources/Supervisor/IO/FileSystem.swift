@@ -14,15 +14,7 @@ func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Bool {
     let temporary = path + ".tmp"
     let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
     guard fd >= 0 else { return false }
-    let ok = bytes.withUnsafeBytes { raw -> Bool in
-        var offset = 0
-        while offset < raw.count {
-            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-            if n < 0 { if errno == EINTR { continue }; return false }
-            offset += n
-        }
-        return true
-    }
+    let ok = bytes.withUnsafeBytes { raw in writeFully(fd, raw) }
     close(fd)
     guard ok, rename(temporary, path) == 0 else { unlink(temporary); return false }
     return true
@@ -102,11 +94,17 @@ func copyFile(_ source: String, _ target: String) -> Bool {
         let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
         if n < 0 { if errno == EINTR { continue }; return false }
         if n == 0 { return true }
-        var offset = 0
-        while offset < n {
-            let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + offset, n - offset) }
-            if w < 0 { if errno == EINTR { continue }; return false }
-            offset += w
-        }
+        guard buffer.withUnsafeBytes({ writeFully(output, UnsafeRawBufferPointer(rebasing: $0[..<n])) }) else { return false }
     }
+}
+
+/// Writes all of `bytes` to a blocking descriptor, retrying on EINTR and short writes.
+private func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    var offset = 0
+    while offset < bytes.count {
+        let n = write(fd, bytes.baseAddress.map { $0 + offset }, bytes.count - offset)
+        if n < 0 { if errno == EINTR { continue }; return false }
+        offset += n
+    }
+    return true
 }
