@@ -11,6 +11,13 @@ all: build
 ## What .ci/run runs on a fresh clone: install what is needed, then every test rung.
 check: deps test
 
+## README's first command: set up, build, boot a real VM under QEMU and run a workload in it.
+DEMO_CMD ?= echo hello
+demo: deps guest-image guest-kernel
+	$(SWIFT) build --product fc-supervisor
+	$$($(SWIFT) build --show-bin-path)/fc-supervisor run --id demo --state-dir /run/fc-supervisor --vmm qemu \
+		--kernel $(BUILD_DIR)/vmlinux --initrd $(BUILD_DIR)/initrd.cpio --vcpus 1 --memory-mib 512 -- $(DEMO_CMD)
+
 ## Install the system packages the build and the tests need (Debian).
 deps:
 	bash scripts/install-deps.sh

@@ -273,9 +273,14 @@ public final class VMSupervisor: ControlHost {
         }
         session.signal(signal)
         if signal == SIGTERM || signal == SIGINT {
-            loop.addTimer(after: stopTimeout) { [weak session] in
+            loop.addTimer(after: stopTimeout) { [weak session, unowned self] in
                 guard let session, !session.finished else { return }
                 session.signal(SIGKILL)
+                // A guest that ignores SIGKILL too (hung or hostile) must not hold the supervisor forever.
+                self.loop.addTimer(after: .seconds(5)) { [weak session, unowned self] in
+                    guard let session, !session.finished else { return }
+                    self.fail(.guestLost, "the guest did not report the workload's exit after SIGKILL")
+                }
             }
         }
     }
