@@ -14,6 +14,7 @@ W=/var/tmp/fcbench.$$            # short: Unix socket paths are limited to 107 b
 R=$W/results
 mkdir -p "$R"
 log() { printf '\033[1m[bench]\033[0m %s\n' "$*" >&2; }
+trap 'log "FAILED at line $LINENO: $BASH_COMMAND"' ERR
 
 if [ "$QUICK" = 1 ]; then
     BYTES=$((128 << 20)); THRU_RUNS=2; EXEC_RUNS=30; API_RUNS=300; CONC=200; CONC_SLEEP=2; HELLO_RUNS=5; PINGS=300
@@ -49,6 +50,7 @@ cleanup() {
     [ -f "$W/sshd.pid" ] && kill "$(cat "$W/sshd.pid")" 2>/dev/null
     runc delete -f "fcbench$$" >/dev/null 2>&1
     for p in "${PIDS_TO_KILL[@]}"; do kill "$p" 2>/dev/null; done
+    [ -n "${NS_PID:-}" ] && kill "$NS_PID" 2>/dev/null
     [ -n "${VM_PID:-}" ] && { "$SUP" stop --state-dir "$W/s" bench >/dev/null 2>&1; sleep 0.5; kill "$VM_PID" 2>/dev/null; }
     wait 2>/dev/null
     [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$W"
@@ -98,7 +100,7 @@ runc run -d -b "$W/runc" "$CTR" </dev/null >/dev/null 2>&1
 runc exec "$CTR" true
 
 # nsenter: a pid+mount namespace with one sleeping process.
-unshare --pid --mount --fork --mount-proc sleep 100000 &
+unshare --pid --mount --fork --kill-child --mount-proc sleep 100000 &
 NS_PARENT=$!
 PIDS_TO_KILL+=("$NS_PARENT")
 for _ in $(seq 50); do NS_PID=$(pgrep -P "$NS_PARENT" || true); [ -n "$NS_PID" ] && break; sleep 0.05; done
@@ -202,11 +204,12 @@ if perf stat -e instructions true >/dev/null 2>&1; then
     perf record -a -q -o "$W/perf.data" -- sleep 2 >/dev/null 2>&1 || true
     wait "$PROF_RUN" || true
     {
-        perf report -i "$W/perf.data" --sort comm,dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -16
-        for comm in fc-supervisor vm-init; do
+        echo "all processes on the machine, by command and object:"
+        perf report -i "$W/perf.data" --sort comm,dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -14 || true
+        for who in "supervisor:$SUP_PID" "exec client:$PROF_RUN" "vm-init:$VMINIT_PID" "simulator relay:$RELAY_PID"; do
             echo ""
-            echo "top symbols in $comm (both fc-supervisor processes: the supervisor and the exec client):" | sed "s/ (both.*client)//;t;"
-            perf report -i "$W/perf.data" --comm "$comm" --sort sym --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12
+            echo "top symbols of the ${who%%:*} (pid ${who##*:}), % of all samples:"
+            perf report -i "$W/perf.data" --pid "${who##*:}" --sort dso,sym --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -10 || true
         done
     } > "$R/profile.txt"
 fi
