@@ -52,7 +52,8 @@ cleanup() {
     for p in "${PIDS_TO_KILL[@]}"; do kill "$p" 2>/dev/null; done
     [ -n "${NS_PID:-}" ] && kill "$NS_PID" 2>/dev/null
     [ -n "${VM_PID:-}" ] && { "$SUP" stop --state-dir "$W/s" bench >/dev/null 2>&1; sleep 0.5; kill "$VM_PID" 2>/dev/null; }
-    wait 2>/dev/null
+    sleep 0.5
+    for p in "${PIDS_TO_KILL[@]}" "${NS_PID:-}" "${VM_PID:-}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null; done
     [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$W"
 }
 trap cleanup EXIT

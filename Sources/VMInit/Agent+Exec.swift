@@ -44,6 +44,10 @@ extension Agent {
         if let gid = request.gid { options.gid = gid }
         if let groups = request.groups { options.groups = groups }
         if options.groups == nil, options.uid != nil { options.groups = [options.gid ?? 0] }
+        // (uid_t)-1 means "leave unchanged" to setresuid/setresgid: the process would keep running as root.
+        if options.uid == UInt32.max || options.gid == UInt32.max || options.groups?.contains(UInt32.max) == true {
+            return fail("validate", EINVAL, "uid/gid 4294967295 is not a valid id")
+        }
         if let env = request.env {
             options.environment = env
         } else {

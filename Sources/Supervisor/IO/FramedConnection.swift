@@ -26,6 +26,8 @@ final class FramedConnection {
     var queuedBytes: Int { outbound.byteCount }
 
     private static let readChunk = 256 * 1024
+    /// Most bytes queued for a peer that does not read (vm-init allows the host 32 MiB; a guest gets less).
+    static let maxQueuedBytes = 8 << 20
     private var readBuffer = [UInt8](repeating: 0, count: FramedConnection.readChunk)
 
     init(fd: FileDescriptor, loop: EventLoop, limits: FrameLimits = .default, label: String) {
@@ -133,6 +135,12 @@ final class FramedConnection {
             return
         }
         if closeAfterFlush && outbound.isEmpty { close(); return }
+        // A peer that never reads while making us answer (pings, bad frames) must not grow this queue forever.
+        if outbound.byteCount > Self.maxQueuedBytes {
+            close(error: SystemError("write", errno: ENOBUFS,
+                                     "\(label) peer is not reading (\(outbound.byteCount) bytes queued)"))
+            return
+        }
         updateInterest()
     }
 

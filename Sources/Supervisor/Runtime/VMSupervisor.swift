@@ -316,7 +316,11 @@ public final class VMSupervisor: ControlHost {
     }
 
     private func guestClosed(_ error: SystemError?) {
-        guard !stopping else { return }
+        guard !stopping else {
+            // The workload's session ends first (lost with the connection); still say why the connection went.
+            if let error { log("the guest connection closed: \(error)") }
+            return
+        }
         fail(.guestLost, "the guest connection closed" + (error.map { ": \($0)" } ?? ""))
     }
 
