@@ -159,9 +159,8 @@ struct Events: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Keep printing until the VM stops.") var follow = false
     @Argument var id: String
     func run() throws {
-        do { try ControlCommands.events(stateRoot: state.stateDir, id: id, follow: follow) } catch {
-            FileHandleLike.standardError("fc-supervisor: \(error.message)")
-            throw ExitCode(1)
+        try reportingErrors { () throws(SupervisorError) in
+            try ControlCommands.events(stateRoot: state.stateDir, id: id, follow: follow)
         }
     }
 }
@@ -173,9 +172,8 @@ struct Kill: ParsableCommand {
     @Argument(help: "Signal number or name (default TERM).") var signal: String = "TERM"
     func run() throws {
         guard let number = SignalNames.number(signal) else { throw ValidationError("unknown signal \(signal)") }
-        do { try ControlCommands.send(.signal(SignalRequest(session: 0, signal: number)), stateRoot: state.stateDir, id: id) } catch {
-            FileHandleLike.standardError("fc-supervisor: \(error.message)")
-            throw ExitCode(1)
+        try reportingErrors { () throws(SupervisorError) in
+            try ControlCommands.send(.signal(SignalRequest(session: 0, signal: number)), stateRoot: state.stateDir, id: id)
         }
     }
 }
@@ -185,9 +183,8 @@ struct Stop: ParsableCommand {
     @OptionGroup var state: StateOptions
     @Argument var id: String
     func run() throws {
-        do { try ControlCommands.send(.shutdown(ShutdownRequest()), stateRoot: state.stateDir, id: id) } catch {
-            FileHandleLike.standardError("fc-supervisor: \(error.message)")
-            throw ExitCode(1)
+        try reportingErrors { () throws(SupervisorError) in
+            try ControlCommands.send(.shutdown(ShutdownRequest()), stateRoot: state.stateDir, id: id)
         }
     }
 }
@@ -197,6 +194,14 @@ struct List: ParsableCommand {
     @OptionGroup var state: StateOptions
     func run() throws {
         for vm in ControlCommands.list(stateRoot: state.stateDir) { print("\(vm.id)\t\(vm.state)\t\(vm.vmm)") }
+    }
+}
+
+/// Runs a one-shot control command: a failure is one line on stderr and exit status 1.
+func reportingErrors(_ body: () throws(SupervisorError) -> Void) throws {
+    do { try body() } catch {
+        FileHandleLike.standardError("fc-supervisor: \(error.message)")
+        throw ExitCode(1)
     }
 }
 

@@ -25,24 +25,11 @@ final class FirecrackerDriver: VMMDriver {
     func boot(deadline: ContinuousClock.Instant) throws(SupervisorError) {
         removeStaleSockets()
         try prepareJail()
-        let devNull = try open("/dev/null", O_RDWR)
-        defer { devNull.close() }
-        // Firecracker makes its stdin/stdout non-blocking and writes the guest console and (until the logger is
-        // set) its log to stdout: give it its own file, never our stdio.
-        let console = try open(state.serialLog, O_WRONLY | O_CREAT | O_APPEND)
-        defer { console.close() }
+        // Firecracker writes the guest console and (until the logger is set) its log to stdout.
         let (path, arguments) = layout.commandLine()
-        let pid: Int32
-        do {
-            pid = try ChildProcess.launch(path, arguments: arguments, environment: environment,
-                                          standardInput: devNull, standardOutput: console, standardError: console,
-                                          newProcessGroup: true, parentDeathSignal: SIGKILL)
-        } catch {
-            throw SupervisorError(.bootFailed, "cannot start \(path): \(error)")
-        }
-        let process = VMMProcess(pid: pid)
+        let process = try VMMProcess.launch(path, arguments: arguments, environment: environment,
+                                            outputPath: state.serialLog, state: state)
         self.process = process
-        writeFile(state.vmmPidFile, "\(pid)\n")
 
         let api = FirecrackerAPIClient(socketPath: layout.apiSocketOnHost)
         self.api = api
@@ -123,11 +110,6 @@ final class FirecrackerDriver: VMMDriver {
         }
     }
 
-    private func open(_ path: String, _ flags: Int32) throws(SupervisorError) -> FileDescriptor {
-        do { return try FileDescriptor.open(path, flags: flags, mode: 0o644) } catch {
-            throw SupervisorError(.bootFailed, "\(error)")
-        }
-    }
 }
 
 /// Where Firecracker's files live, on the host and as Firecracker sees them (inside the jail when jailed).

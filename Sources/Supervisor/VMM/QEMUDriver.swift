@@ -37,22 +37,10 @@ final class QEMUDriver: VMMDriver {
                                                  cacheDirectory: config.stateRoot, environment: environment)
         let arguments = QEMUCommandLine(config: config, state: state, accelerator: accelerator,
                                         tscKHz: QEMUCommandLine.hostTSCKHz()).arguments
-        let devNull = try open("/dev/null", O_RDWR)
-        defer { devNull.close() }
-        let log = try open(state.vmmLog, O_WRONLY | O_CREAT | O_APPEND)
-        defer { log.close() }
         writeFile(state.path + "/qemu.cmdline", ([config.qemuBin] + arguments).joined(separator: " ") + "\n")
-        let pid: Int32
-        do {
-            pid = try ChildProcess.launch(config.qemuBin, arguments: arguments, environment: environment,
-                                          standardInput: devNull, standardOutput: log, standardError: log,
-                                          newProcessGroup: true, parentDeathSignal: SIGKILL)
-        } catch {
-            throw SupervisorError(.bootFailed, "cannot start \(config.qemuBin): \(error)")
-        }
-        let process = VMMProcess(pid: pid)
+        let process = try VMMProcess.launch(config.qemuBin, arguments: arguments, environment: environment,
+                                            outputPath: state.vmmLog, state: state)
         self.process = process
-        writeFile(state.vmmPidFile, "\(pid)\n")
         // QMP answers once QEMU has parsed its command line and created its devices: a bad argument or a
         // missing kernel ends QEMU before that, and its message is in vmm.log.
         do {
@@ -123,11 +111,6 @@ final class QEMUDriver: VMMDriver {
         return lines.isEmpty ? "" : " (vmm.log: \(lines.joined(separator: " | ")))"
     }
 
-    private func open(_ path: String, _ flags: Int32) throws(SupervisorError) -> FileDescriptor {
-        do { return try FileDescriptor.open(path, flags: flags, mode: 0o644) } catch {
-            throw SupervisorError(.bootFailed, "\(error)")
-        }
-    }
 }
 
 /// The QEMU command line for one VM.

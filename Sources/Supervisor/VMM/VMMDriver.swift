@@ -1,3 +1,4 @@
+import Glibc
 import LinuxSystem
 
 /// A virtual machine monitor process running one VM: Firecracker (default) or QEMU.
@@ -20,6 +21,26 @@ final class VMMProcess {
     private(set) var termination: ProcessTermination?
 
     init(pid: Int32) { self.pid = pid }
+
+    /// Starts a VMM with stdin on /dev/null and stdout+stderr appended to `outputPath` (VMMs make their stdio
+    /// non-blocking, so never hand them ours), in its own process group, killed with SIGKILL if the supervisor
+    /// dies; records its pid in the state directory for a later start to clean up after a crash.
+    static func launch(_ path: String, arguments: [String], environment: [String], outputPath: String,
+                       state: StateDirectory) throws(SupervisorError) -> VMMProcess {
+        do {
+            let devNull = try FileDescriptor.open("/dev/null", flags: O_RDWR)
+            defer { devNull.close() }
+            let output = try FileDescriptor.open(outputPath, flags: O_WRONLY | O_CREAT | O_APPEND, mode: 0o644)
+            defer { output.close() }
+            let pid = try ChildProcess.launch(path, arguments: arguments, environment: environment,
+                                              standardInput: devNull, standardOutput: output, standardError: output,
+                                              newProcessGroup: true, parentDeathSignal: SIGKILL)
+            writeFile(state.vmmPidFile, "\(pid)\n")
+            return VMMProcess(pid: pid)
+        } catch {
+            throw SupervisorError(.bootFailed, "cannot start \(path): \(error)")
+        }
+    }
 
     /// Reaps the process if it has exited (non-blocking); true while it runs.
     var isRunning: Bool {
