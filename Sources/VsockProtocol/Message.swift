@@ -194,10 +194,12 @@ extension Message {
     }
 
     /// The JSON header bytes of this message (keys sorted, so the bytes are deterministic).
+    ///
+    /// Every field is a plain string, integer or boolean, so encoding cannot fail; should the encoder ever
+    /// throw anyway, the peer gets an `internal` error frame instead of PID 1 trapping.
     public func encodedHeader() -> [UInt8] {
-        // Every field is a plain value type: encoding cannot fail short of a bug in the encoder.
         do { return Array(try Self.encoder.encode(self)) } catch {
-            preconditionFailure("encoding \(type) failed: \(error)")
+            return Array(#"{"code":"internal","message":"header encoding failed","type":"error"}"#.utf8)
         }
     }
 
