@@ -4,7 +4,7 @@ BUILD_DIR    ?= build
 STATIC_FLAGS := -c release --static-swift-stdlib -Xswiftc -static-executable
 SHARED       ?= $(abspath ../shared)
 
-.PHONY: all check demo deps build release vm-init-static test test-protocol test-simulator fuzz bench guest-kernel guest-image e2e clean
+.PHONY: all check demo deps build release vm-init-static fc-supervisor-static test test-protocol test-simulator fuzz check-sanitizers bench guest-kernel guest-image e2e clean
 
 all: build
 
@@ -38,6 +38,14 @@ vm-init-static:
 	@file $(BUILD_DIR)/vm-init
 	@ls -l $(BUILD_DIR)/vm-init | awk '{printf "vm-init: %.1f MiB\n", $$5/1048576}'
 
+## A stripped, fully static fc-supervisor at build/fc-supervisor: what a worker installs. Static linking also
+## cuts its start-up from ~5 ms to under 1 ms, which is most of an `exec` round trip.
+fc-supervisor-static:
+	$(SWIFT) build $(STATIC_FLAGS) --product fc-supervisor --scratch-path .build-static
+	mkdir -p $(BUILD_DIR)
+	strip -o $(BUILD_DIR)/fc-supervisor .build-static/release/fc-supervisor
+	@file $(BUILD_DIR)/fc-supervisor
+
 ## Every test rung that runs on this machine: protocol units, vm-init as PID 1 in namespaces, the supervisor
 ## against the Firecracker simulator, and the simulator's own conformance tests.
 test: vm-init-static guest-kernel
@@ -64,12 +72,20 @@ e2e: vm-init-static guest-kernel
 	$(SWIFT) build
 	$(SWIFT) test --filter E2ETests
 
-## The protocol decoder under libFuzzer (SECONDS=60 by default).
+## Every libFuzzer target (Tests/Fuzz/run-fuzz.sh): SECONDS_TO_RUN per target, 60 by default.
 fuzz:
 	bash Tests/Fuzz/run-fuzz.sh $${SECONDS_TO_RUN:-60}
 
+## The protocol, vm-init and supervisor tests under AddressSanitizer, then ThreadSanitizer (own scratch paths).
+SAN_FILTER ?= VsockProtocolTests|VMInitTests|SupervisorTests
+check-sanitizers:
+	$(SWIFT) build --scratch-path .build-asan --sanitize=address --build-tests
+	FC_SANITIZER=address $(SWIFT) test --scratch-path .build-asan --sanitize=address --skip-build --no-parallel --filter '$(SAN_FILTER)'
+	$(SWIFT) build --scratch-path .build-tsan --sanitize=thread --build-tests
+	FC_SANITIZER=thread $(SWIFT) test --scratch-path .build-tsan --sanitize=thread --skip-build --no-parallel --filter '$(SAN_FILTER)'
+
 ## Benchmarks: writes BENCHMARKS.md.
-bench: vm-init-static
+bench: vm-init-static fc-supervisor-static
 	bash Benchmarks/run.sh
 
 clean:

@@ -25,6 +25,13 @@ let package = Package(
         .target(name: "LinuxSystem", dependencies: ["CLinux"]),
         .target(name: "VMInit", dependencies: ["VsockProtocol", "LinuxSystem", "CLinux"]),
         .target(name: "Supervisor", dependencies: ["VsockProtocol", "LinuxSystem", "CLinux"]),
+        /// libsqlite3 (apt libsqlite3-dev) for the address allocator.
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        /// Per-instance IPv6 addresses, unique by a database constraint.
+        /// libpq (apt libpq-dev) for the fleet (PostgreSQL) variant of the allocator.
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
+        .target(name: "AddressAllocator", dependencies: ["CSQLite", "CLibPQ"]),
+        .executableTarget(name: "fc-addr", dependencies: ["AddressAllocator"]),
         .executableTarget(name: "vm-init", dependencies: ["VMInit"]),
         .executableTarget(
             name: "fc-supervisor",
@@ -33,6 +40,7 @@ let package = Package(
         .executableTarget(name: "fc-bench", dependencies: ["VsockProtocol"], path: "Benchmarks/fc-bench"),
         .testTarget(name: "VsockProtocolTests", dependencies: ["VsockProtocol"]),
         .testTarget(name: "VMInitTests", dependencies: ["VMInit", "VsockProtocol", "LinuxSystem"]),
+        .testTarget(name: "AddressAllocatorTests", dependencies: ["AddressAllocator"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "VsockProtocol", "LinuxSystem"]),
         /// Boots real VMs (QEMU, the prebuilt guest kernel) through the fc-supervisor executable.
         .testTarget(name: "E2ETests", dependencies: []),

@@ -223,6 +223,13 @@ if hello:
     w(f"- exec → `hello` (spawn `unshare … vm-init --listen=unix:…`, connect as soon as the socket exists, read hello): "
       f"median {statistics.median(hs) / 1000:.2f} ms, min {hs[0] / 1000:.2f} ms, max {hs[-1] / 1000:.2f} ms over {len(hs)} starts "
       "(includes `unshare` and the namespace setup).")
+    inner = sorted((x["boot_timings_us"].get("connected", 0) - x["boot_timings_us"].get("main", 0)) for x in hello
+                   if x.get("boot_timings_us", {}).get("main"))
+    mounts = sorted((x["boot_timings_us"].get("mounted", 0) - x["boot_timings_us"].get("main", 0)) for x in hello
+                    if x.get("boot_timings_us", {}).get("main"))
+    if inner:
+        w(f"- inside vm-init (its own `boot_timings`, CLOCK_BOOTTIME): main → connected median {statistics.median(inner) / 1000:.2f} ms, "
+          f"of which main → mounted (proc/sys/dev/devpts/shm/run/tmp/cgroup2) {statistics.median(mounts) / 1000:.2f} ms.")
 if vi_idle:
     w(f"- idle RSS (connected, no sessions): {vi_idle['vminit_kib'] / 1024:.1f} MiB")
 if vi_100:

@@ -34,10 +34,11 @@ if [ -n "$missing" ]; then
 fi
 
 log "building release binaries (.build-bench)"
-swift build -c release --scratch-path .build-bench --product fc-supervisor >&2
 swift build -c release --scratch-path .build-bench --product fc-bench >&2
 BIN=$ROOT/.build-bench/release
-SUP=$BIN/fc-supervisor
+# The shipped form: static, stripped (make fc-supervisor-static, a prerequisite of make bench).
+SUP=$ROOT/build/fc-supervisor
+[ -x "$SUP" ] || { echo "build/fc-supervisor missing: run 'make fc-supervisor-static' (make bench does)" >&2; exit 1; }
 BENCH=$BIN/fc-bench
 VMINIT=$ROOT/build/vm-init
 SIM=$ROOT/Tests/Simulator/firecracker-sim
@@ -235,7 +236,8 @@ for _ in $(seq "$HELLO_RUNS"); do
     out=$("$BENCH" hello --socket "$VI_SOCK" -- "${VI_CMD[@]}")
     echo "$out" >> "$R/hello.jsonl"
     pid=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
-    kill "$pid"; wait "$pid" 2>/dev/null || true
+    kill -KILL "$pid"   # unshare --kill-child takes vm-init with it (unshare ignores SIGTERM while it waits)
+    sleep 0.05
 done
 out=$("$BENCH" hello --socket "$VI_SOCK" -- "${VI_CMD[@]}")
 VI_UNSHARE=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')

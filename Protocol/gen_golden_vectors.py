@@ -120,6 +120,15 @@ valid("set_time", {"type": "set_time", "unix_ns": 1732560000000000000})
 valid("shutdown_default", {"type": "shutdown"})
 valid("shutdown_full", {"type": "shutdown", "mode": "poweroff", "grace_ms": 5000})
 valid("error_connection", {"type": "error", "code": "unknown_message", "message": "unknown message type \"detach\""})
+valid("network_full",
+      {"type": "network", "hostname": "vm-1",
+       "interfaces": [{"mac": "02:fc:00:00:00:01", "mtu": 1500, "addresses": ["fd00:1::5/64", "10.0.0.2/24"]}],
+       "routes": [{"destination": "default", "gateway": "fd00:1::1"},
+                  {"destination": "10.1.0.0/16", "gateway": "10.0.0.1", "interface": "eth0", "metric": 100}],
+       "dns": {"servers": ["fd00:1::1"], "search": ["internal"]},
+       "hosts": [{"address": "fd00:1::1", "names": ["gateway"]}]})
+valid("network_empty", {"type": "network"})
+valid("network_applied", {"type": "network_applied", "interfaces": ["eth0"]})
 valid("error_session", {"type": "error", "code": "unknown_session", "message": "no session 9", "session": 9})
 
 # --- valid but not canonical: decode only --------------------------------------------------------------------------

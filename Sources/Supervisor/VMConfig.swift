@@ -46,12 +46,17 @@ public struct VMConfig: Sendable {
     public var guestCID: UInt32 = 3
     public var tap: String?
     public var guestMAC: String?
+    /// TAP/namespace management and the guest's network configuration (see ``HostNetworkConfig``).
+    public var network = HostNetworkConfig()
     public var bootTimeout: Duration = .seconds(60)
     public var jailer: JailerConfig?
 
     public static let defaultStateRoot = "/run/fc-supervisor"
 
     public init(id: String) { self.id = id }
+
+    /// The guest's MAC: `--guest-mac`, else a locally administered one derived from the VM id.
+    public var effectiveGuestMAC: String { guestMAC ?? deterministicMAC(forVM: id) }
 
     /// The kernel command line handed to the VMM.
     public var effectiveBootArgs: String {
@@ -80,6 +85,17 @@ public struct VMConfig: Sendable {
         }
         if let guestMAC, !Self.isValidMAC(guestMAC) {
             throw SupervisorError(.badArguments, "--guest-mac must look like 06:00:ac:10:00:02")
+        }
+        if let ns = network.netns, !HostNetworkConfig.isValidName(ns, max: 64) {
+            throw SupervisorError(.badArguments, "--netns for QEMU must be a namespace name (letters, digits, '-', '_')")
+        }
+        if network.createTap && tap == nil { throw SupervisorError(.badArguments, "--create-tap needs --tap NAME") }
+        if network.configuresGuest && tap == nil {
+            throw SupervisorError(.badArguments, "guest network options (--guest-ip, --gateway, …) need --tap")
+        }
+        if let mtu = network.mtu, !(68...65535).contains(mtu) { throw SupervisorError(.badArguments, "--mtu must be 68–65535") }
+        for cidr in network.guestAddresses + network.tapAddresses where !cidr.contains("/") {
+            throw SupervisorError(.badArguments, "address \"\(cidr.prefix(60))\" needs a /prefix-length")
         }
         guard guestCID >= 3 else { throw SupervisorError(.badArguments, "--guest-cid must be 3 or more") }
     }

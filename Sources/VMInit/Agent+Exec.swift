@@ -104,6 +104,8 @@ extension Agent {
                 parentEnds.append(err.readEnd); childEnds.append(err.writeEnd)
                 try out.readEnd.setNonBlocking()
                 try err.readEnd.setNonBlocking()
+                // A 256 KiB pipe lets one read take a whole frame's worth (best effort: the default is 64 KiB).
+                _ = fcntl(out.readEnd.rawValue, 1031 /* F_SETPIPE_SZ, hidden by Glibc without _GNU_SOURCE */, Int32(Session.maxChunk))
                 outputs[.stdout] = out.readEnd
                 outputs[.stderr] = err.readEnd
                 options.standardOutput = out.writeEnd

@@ -83,13 +83,29 @@ extension Agent {
                 return sendError(conn, .invalidMessage, "shutdown mode must be reboot or poweroff")
             }
             beginShutdown(mode: mode, graceMs: request.graceMs.map { UInt64($0) }, reason: "host request")
+        case .network(let config):
+            applyNetwork(config, conn: conn)
         case .error(let error):
             Log.info("host reported error \(error.code): \(error.message.prefix(200))")
         case .pong:
             break
-        case .started, .startFailed, .stdout, .stderr, .exit:
+        case .started, .startFailed, .stdout, .stderr, .exit, .networkApplied:
             sendError(conn, .invalidMessage, "\"\(frame.message.type)\" is sent by the guest, not the host",
                       session: frame.message.session)
+        }
+    }
+
+    /// Applies a `network` message; answers `network_applied` or one session-less `error`. Only as PID 1: an
+    /// agent that is not init (a development run, the fuzz target) must not reconfigure the machine it runs on.
+    func applyNetwork(_ config: NetworkConfig, conn: HostConnection) {
+        guard isInit else { return sendError(conn, .invalidState, "network configuration needs vm-init as PID 1") }
+        do {
+            let names = try NetworkSetup(etcDirectory: self.config.etcDirectory).apply(config)
+            Log.info("network applied: \(names.joined(separator: ", "))")
+            conn.send(.networkApplied(NetworkApplied(interfaces: names)))
+        } catch {
+            Log.error("network: \(error.message)")
+            sendError(conn, error.code, error.message)
         }
     }
 

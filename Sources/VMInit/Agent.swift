@@ -23,7 +23,7 @@ public final class Agent {
     var shuttingDown = false
     var orphansReaped = 0
     /// Read buffer shared by every read (single-threaded).
-    var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+    var scratch = [UInt8](repeating: 0, count: Session.maxChunk)
     /// Seams for Tests/Fuzz only (never changed in production): the fuzz target drives arbitrary host frames
     /// through ``handle(_:from:)`` and must neither fork nor set the machine's clock.
     var spawnProcess: (SpawnOptions) throws(SystemError) -> Int32 = { (options) throws(SystemError) in
@@ -183,7 +183,7 @@ public final class Agent {
         var timings = boot.timings
         timings["connected"] = SystemControl.bootTimeMicroseconds()
         conn.send(.hello(Hello(role: "guest", agent: "vm-init/0.1",
-                               capabilities: ["pty", "rlimits", "capabilities", "attach", "set_time", "shutdown", "oom"],
+                               capabilities: ["pty", "rlimits", "capabilities", "attach", "set_time", "shutdown", "oom", "network"],
                                limits: .default, window: ourWindow,
                                wallClockNs: SystemControl.wallClockNanoseconds(), bootTimings: timings)))
         flushConnection()

@@ -60,7 +60,8 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 /// Kernel command-line keys: `vminit.port=N` (vsock port), `vminit.listen=ADDR`, `vminit.hostname=NAME`,
 /// `vminit.drain_ms=N`, `vminit.shutdown=reboot|poweroff`, `vminit.log=error|info|debug`.
 /// Flags: `--listen ADDR`, `--cmdline STRING` (parse this instead of /proc/cmdline), `--hostname NAME`,
-/// `--drain-ms N`, `--shutdown reboot|poweroff`, `--log LEVEL`.
+/// `--drain-ms N`, `--shutdown reboot|poweroff`, `--log LEVEL`, `--etc DIR` (where a `network` message writes
+/// resolv.conf and hosts; tests point it at a scratch directory).
 public struct Config: Sendable, Equatable {
     public var listen: ListenAddress = .vsock(port: ProtocolConstants.defaultVsockPort)
     /// Set only when configured.
@@ -73,6 +74,8 @@ public struct Config: Sendable, Equatable {
     public var graceMs: UInt64 = 3000
     /// How long shutdown waits for the host to acknowledge pending exits.
     public var exitAckWaitMs: UInt64 = 2000
+    /// Where a `network` message writes resolv.conf and hosts.
+    public var etcDirectory: String = "/etc"
 
     public init() {}
 
@@ -81,7 +84,7 @@ public struct Config: Sendable, Equatable {
     public static func load(arguments: [String], readProcCmdline: () -> String?) throws(ConfigError) -> Config {
         var flags: [String: String] = [:]
         var i = 0
-        let known: Set<String> = ["--listen", "--cmdline", "--hostname", "--drain-ms", "--shutdown", "--log"]
+        let known: Set<String> = ["--listen", "--cmdline", "--hostname", "--drain-ms", "--shutdown", "--log", "--etc"]
         while i < arguments.count {
             var arg = arguments[i]
             var value: String?
@@ -110,6 +113,10 @@ public struct Config: Sendable, Equatable {
         if let v = flags["--shutdown"] {
             guard let m = ShutdownMode(rawValue: v) else { throw ConfigError("--shutdown wants reboot or poweroff") }
             config.shutdownMode = m
+        }
+        if let v = flags["--etc"] {
+            guard v.hasPrefix("/") else { throw ConfigError("--etc wants an absolute directory") }
+            config.etcDirectory = v
         }
         if let v = flags["--log"] {
             guard let l = Log.Level(name: v) else { throw ConfigError("--log wants error, info or debug") }

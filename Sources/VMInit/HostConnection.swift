@@ -47,5 +47,5 @@ final class HostConnection {
     }
 
     /// Largest payload the host accepts in one frame.
-    var maxPayload: Int { Int(min(peerLimits.maxPayloadBytes, 64 * 1024)) }
+    var maxPayload: Int { Int(min(peerLimits.maxPayloadBytes, UInt32(Session.maxChunk))) }
 }

@@ -58,10 +58,20 @@ final class Session {
     var stdinPending: Int { stdinBuffer.count - stdinHead }
 
     /// Appends output read from the process.
+    /// Appends output; consecutive reads of one stream are merged into chunks of up to ``maxChunk`` bytes so
+    /// frames carry large payloads (fewer headers, syscalls and wake-ups per byte on every hop).
     func appendPending(_ stream: OutputStream, _ bytes: ArraySlice<UInt8>) {
-        pending.append((stream, Array(bytes)))
+        if pending.count > pendingHead, let last = pending.indices.last, pending[last].stream == stream,
+           pending[last].bytes.count + bytes.count <= Self.maxChunk {
+            pending[last].bytes.append(contentsOf: bytes)
+        } else {
+            pending.append((stream, Array(bytes)))
+        }
         pendingBytes += bytes.count
     }
+
+    /// Largest pending chunk (and so stdio frame payload) vm-init builds.
+    static let maxChunk = 256 * 1024
 
     /// Removes up to `count` bytes from the front chunk; returns them with their stream.
     func takePending(upTo count: Int) -> (OutputStream, [UInt8])? {

@@ -33,6 +33,9 @@ public enum Message: Sendable, Equatable {
     case setTime(SetTime)
     case shutdown(ShutdownRequest)
     case error(ErrorMessage)
+    /// Host: configure the guest's network. Answered by `network_applied` or `error`.
+    case network(NetworkConfig)
+    case networkApplied(NetworkApplied)
 
     /// The wire name in the `type` field.
     public var type: String {
@@ -57,6 +60,8 @@ public enum Message: Sendable, Equatable {
         case .setTime: "set_time"
         case .shutdown: "shutdown"
         case .error: "error"
+        case .network: "network"
+        case .networkApplied: "network_applied"
         }
     }
 
@@ -64,6 +69,7 @@ public enum Message: Sendable, Equatable {
     public static let knownTypes: Set<String> = [
         "hello", "exec", "started", "start_failed", "stdin", "stdin_close", "stdout", "stderr", "window", "signal",
         "resize", "exit", "exit_ack", "attach", "sessions", "ping", "pong", "set_time", "shutdown", "error",
+        "network", "network_applied",
     ]
 
     /// The session a message concerns, if any.
@@ -78,7 +84,7 @@ public enum Message: Sendable, Equatable {
         case .resize(let m): m.session
         case .exit(let m): m.session
         case .error(let m): m.session
-        case .hello, .sessions, .ping, .pong, .setTime, .shutdown: nil
+        case .hello, .sessions, .ping, .pong, .setTime, .shutdown, .network, .networkApplied: nil
         }
     }
 
@@ -130,6 +136,8 @@ extension Message: Codable {
         case "set_time": self = .setTime(try SetTime(from: decoder))
         case "shutdown": self = .shutdown(try ShutdownRequest(from: decoder))
         case "error": self = .error(try ErrorMessage(from: decoder))
+        case "network": self = .network(try NetworkConfig(from: decoder))
+        case "network_applied": self = .networkApplied(try NetworkApplied(from: decoder))
         default:
             throw UnknownMessageType(type: type)
         }
@@ -154,6 +162,8 @@ extension Message: Codable {
         case .setTime(let m): try m.encode(to: encoder)
         case .shutdown(let m): try m.encode(to: encoder)
         case .error(let m): try m.encode(to: encoder)
+        case .network(let m): try m.encode(to: encoder)
+        case .networkApplied(let m): try m.encode(to: encoder)
         }
     }
 }

@@ -249,3 +249,66 @@ public struct ErrorMessage: Sendable, Equatable, Codable {
         self.code = code; self.message = message; self.session = session
     }
 }
+
+/// One interface of a `network` message, found in the guest by `mac` (preferred) or `name`.
+public struct NetworkInterfaceConfig: Sendable, Equatable, Codable {
+    /// Kernel interface name, e.g. `eth0`. Used when `mac` is absent.
+    public var name: String?
+    /// MAC address, `aa:bb:cc:dd:ee:ff` (any case).
+    public var mac: String?
+    /// Link MTU in bytes.
+    public var mtu: UInt32?
+    /// Addresses in CIDR form (`10.0.0.2/24`, `fd00::5/64`). IPv6 ones are added without duplicate detection.
+    public var addresses: [String]?
+    public init(name: String? = nil, mac: String? = nil, mtu: UInt32? = nil, addresses: [String]? = nil) {
+        self.name = name; self.mac = mac; self.mtu = mtu; self.addresses = addresses
+    }
+}
+
+/// One route of a `network` message.
+public struct NetworkRoute: Sendable, Equatable, Codable {
+    /// `default` (the family is the gateway's) or a CIDR prefix.
+    public var destination: String
+    public var gateway: String?
+    /// Output interface, by MAC or name as in ``NetworkInterfaceConfig``. Absent: the kernel picks it from the gateway.
+    public var interface: String?
+    public var metric: UInt32?
+    public init(destination: String, gateway: String? = nil, interface: String? = nil, metric: UInt32? = nil) {
+        self.destination = destination; self.gateway = gateway; self.interface = interface; self.metric = metric
+    }
+}
+
+/// Resolver configuration written to the guest's /etc/resolv.conf.
+public struct DNSConfig: Sendable, Equatable, Codable {
+    public var servers: [String]?
+    public var search: [String]?
+    public init(servers: [String]? = nil, search: [String]? = nil) { self.servers = servers; self.search = search }
+}
+
+/// One /etc/hosts line.
+public struct HostsEntry: Sendable, Equatable, Codable {
+    public var address: String
+    public var names: [String]
+    public init(address: String, names: [String]) { self.address = address; self.names = names }
+}
+
+/// `network`: configure the guest's interfaces, routes, resolver, /etc/hosts and hostname (a minimal guest has no
+/// DHCP client). Answered by `network_applied`, or by `error` (without session) when anything failed.
+public struct NetworkConfig: Sendable, Equatable, Codable {
+    public var interfaces: [NetworkInterfaceConfig]?
+    public var routes: [NetworkRoute]?
+    public var dns: DNSConfig?
+    public var hosts: [HostsEntry]?
+    public var hostname: String?
+    public init(interfaces: [NetworkInterfaceConfig]? = nil, routes: [NetworkRoute]? = nil, dns: DNSConfig? = nil,
+                hosts: [HostsEntry]? = nil, hostname: String? = nil) {
+        self.interfaces = interfaces; self.routes = routes; self.dns = dns; self.hosts = hosts; self.hostname = hostname
+    }
+}
+
+/// `network_applied`: the guest applied a `network` message completely.
+public struct NetworkApplied: Sendable, Equatable, Codable {
+    /// The kernel names of the configured interfaces, in request order.
+    public var interfaces: [String]?
+    public init(interfaces: [String]? = nil) { self.interfaces = interfaces }
+}

@@ -36,7 +36,15 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Guest vsock port of vm-init.") var vsockPort: UInt32 = ProtocolConstants.defaultVsockPort
     @Option(name: .long) var guestCid: UInt32 = 3
     @Option(name: .long, help: "Host TAP device for eth0.") var tap: String?
-    @Option(name: .long, help: "MAC address of eth0.") var guestMac: String?
+    @Option(name: .long, help: "MAC address of eth0 (default: 02:fc:… derived from the VM id).") var guestMac: String?
+    @Flag(name: .long, help: "Create the --tap device (removing a stale one first) and delete it at exit.") var createTap = false
+    @Option(name: .long, help: "Address (CIDR) of the host end of the TAP, e.g. the guest's gateway (repeatable).") var tapAddress: [String] = []
+    @Option(name: .long, help: "Guest address (CIDR) configured by vm-init over netlink (repeatable).") var guestIp: [String] = []
+    @Option(name: .long, help: "Guest default-route gateway (repeatable, one per family).") var gateway: [String] = []
+    @Option(name: .long, help: "Guest DNS server (repeatable).") var dns: [String] = []
+    @Option(name: .long, help: "Guest DNS search domain (repeatable).") var dnsSearch: [String] = []
+    @Option(name: .long, help: "Guest hostname.") var guestHostname: String?
+    @Option(name: .long, help: "MTU of the TAP and of the guest interface.") var mtu: UInt32?
     @Option(name: .long, help: "Seconds to wait for vm-init's hello.") var bootTimeout: Double = 60
     @Option(name: .long, help: "Seconds between SIGTERM and SIGKILL when stopping the workload.") var stopTimeout: Double = 10
     @Option(name: .long, help: "Jailer binary: run Firecracker under the jailer.") var jailerBin: String?
@@ -44,7 +52,7 @@ struct Run: ParsableCommand {
     @Option(name: .long) var jailerGid: UInt32?
     @Option(name: .long) var chrootBase = "/srv/jailer"
     @Option(name: .long) var cgroupVersion = 2
-    @Option(name: .long, help: "Network namespace path for the jailer.") var netns: String?
+    @Option(name: .long, help: "Network namespace: a name under /run/netns (created if missing, then deleted at exit) where the TAP is created and the VMM runs (the jailer enters it); any other path is passed to the jailer only.") var netns: String?
     @Option(name: .long, help: "Jailer --cgroup file=value (repeatable).") var cgroup: [String] = []
     @Option(name: .long, help: "Jailer --resource-limit name=value (repeatable).") var resourceLimit: [String] = []
     @Option(name: [.customShort("e"), .long], help: "Environment KEY=VALUE for the workload.") var env: [String] = []
@@ -80,12 +88,25 @@ struct Run: ParsableCommand {
         config.guestCID = guestCid
         config.tap = tap
         config.guestMAC = guestMac
+        config.network.createTap = createTap
+        config.network.tapAddresses = tapAddress
+        config.network.guestAddresses = guestIp
+        config.network.gateways = gateway
+        config.network.dnsServers = dns
+        config.network.dnsSearch = dnsSearch
+        config.network.guestHostname = guestHostname
+        config.network.mtu = mtu
+        config.network.tapOwner = jailerBin != nil ? jailerUid : nil
+        // A namespace name (or a /run/netns path) is managed: the TAP goes there and the VMM runs there.
+        if let netns, !netns.contains("/") || netns.hasPrefix("/run/netns/") || netns.hasPrefix("/var/run/netns/") {
+            config.network.netns = netns.split(separator: "/").last.map(String.init) ?? netns
+        }
         config.bootTimeout = .milliseconds(Int64(bootTimeout * 1000))
         if let jailerBin, let jailerUid, let jailerGid {
             var jailer = JailerConfig(jailerBin: jailerBin, uid: jailerUid, gid: jailerGid)
             jailer.chrootBase = chrootBase
             jailer.cgroupVersion = cgroupVersion
-            jailer.netns = netns
+            jailer.netns = netns.map { $0.contains("/") ? $0 : "/run/netns/\($0)" }
             jailer.cgroups = cgroup
             jailer.resourceLimits = resourceLimit
             config.jailer = jailer
@@ -212,4 +233,13 @@ enum FileHandleLike {
     }
 }
 
+if let fast = ExecFastPath.parse(CommandLine.arguments) {
+    do {
+        let client = try ExecClient(stateRoot: fast.stateDir, id: fast.id, options: fast.options)
+        exit(client.run())
+    } catch {
+        FileHandleLike.standardError("fc-supervisor exec: \(error.message)")
+        exit(error.exitCode.rawValue)
+    }
+}
 FCSupervisor.main()

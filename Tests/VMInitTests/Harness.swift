@@ -27,7 +27,8 @@ final class GuestUnderTest {
         throw HarnessError("vm-init binary not found near the test bundle; run `swift build --product vm-init`")
     }
 
-    init(extraArguments: [String] = []) throws {
+    /// `network`: also a fresh network namespace (for tests that configure interfaces).
+    init(extraArguments: [String] = [], network: Bool = false) throws {
         var template = Array("/var/tmp/vminit-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { buf -> Bool in
             guard let base = buf.baseAddress else { return false }
@@ -44,7 +45,7 @@ final class GuestUnderTest {
         let binary = try Self.binaryPath()
         unsharePID = try ChildProcess.launch(
             "/usr/bin/unshare",
-            arguments: ["--pid", "--mount", "--uts", "--fork", "--kill-child", binary, "--listen", "unix:" + socketPath,
+            arguments: ["--pid", "--mount", "--uts"] + (network ? ["--net"] : []) + ["--fork", "--kill-child", binary, "--listen", "unix:" + socketPath,
                         "--log", "debug"] + extraArguments,
             environment: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
             standardInput: null, standardOutput: log, standardError: log, parentDeathSignal: nil)
@@ -117,8 +118,9 @@ struct HarnessError: Error, CustomStringConvertible {
 func now() -> Double { Double(EventLoop.now()) / 1e9 }
 
 /// Runs `body` against a fresh vm-init namespace and always tears it down.
-func withGuest<R>(extraArguments: [String] = [], _ body: (GuestUnderTest) throws -> R) throws -> R {
-    let guest = try GuestUnderTest(extraArguments: extraArguments)
+func withGuest<R>(extraArguments: [String] = [], network: Bool = false,
+                  _ body: (GuestUnderTest) throws -> R) throws -> R {
+    let guest = try GuestUnderTest(extraArguments: extraArguments, network: network)
     defer { guest.stop() }
     do {
         return try body(guest)

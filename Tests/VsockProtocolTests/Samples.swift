@@ -50,6 +50,15 @@ enum Samples {
         "shutdown_full": Frame(.shutdown(ShutdownRequest(mode: "poweroff", graceMs: 5000))),
         "error_connection": Frame(.error(ErrorMessage(code: .unknownMessage, message: "unknown message type \"detach\""))),
         "error_session": Frame(.error(ErrorMessage(code: .unknownSession, message: "no session 9", session: 9))),
+        "network_full": Frame(.network(NetworkConfig(
+            interfaces: [NetworkInterfaceConfig(mac: "02:fc:00:00:00:01", mtu: 1500,
+                                                addresses: ["fd00:1::5/64", "10.0.0.2/24"])],
+            routes: [NetworkRoute(destination: "default", gateway: "fd00:1::1"),
+                     NetworkRoute(destination: "10.1.0.0/16", gateway: "10.0.0.1", interface: "eth0", metric: 100)],
+            dns: DNSConfig(servers: ["fd00:1::1"], search: ["internal"]),
+            hosts: [HostsEntry(address: "fd00:1::1", names: ["gateway"])], hostname: "vm-1"))),
+        "network_empty": Frame(.network(NetworkConfig())),
+        "network_applied": Frame(.networkApplied(NetworkApplied(interfaces: ["eth0"]))),
         // decode-only vectors
         "unknown_optional_fields_ignored": Frame(.started(Started(session: 1, pid: 2))),
         "whitespace_unsorted_escaped": Frame(.stdout(SessionRef(session: 3)), payload: Array("ok".utf8)),
@@ -95,7 +104,7 @@ enum Samples {
         let s = u32(&rng)
         let ref = SessionRef(session: s)
         let message: Message
-        switch typeIndex ?? rng.below(20) {
+        switch typeIndex ?? rng.below(Self.typeCount) {
         case 0:
             message = .hello(Hello(
                 version: rng.below(3), role: rng.chance(50) ? "host" : "guest", agent: maybe(&rng) { string(&$0) },
@@ -142,6 +151,24 @@ enum Samples {
         case 17: message = .setTime(SetTime(unixNs: Int64(bitPattern: rng.next())))
         case 18: message = .shutdown(ShutdownRequest(mode: maybe(&rng) { $0.chance(50) ? "reboot" : "poweroff" },
                                                      graceMs: maybe(&rng) { u32(&$0) }))
+        case 19:
+            message = .network(NetworkConfig(
+                interfaces: maybe(&rng) { r in
+                    (0..<r.below(3)).map { _ in
+                        NetworkInterfaceConfig(name: maybe(&r) { string(&$0) }, mac: maybe(&r) { string(&$0) },
+                                               mtu: maybe(&r) { u32(&$0) }, addresses: maybe(&r) { strings(&$0) })
+                    }
+                },
+                routes: maybe(&rng) { r in
+                    (0..<r.below(3)).map { _ in
+                        NetworkRoute(destination: string(&r), gateway: maybe(&r) { string(&$0) },
+                                     interface: maybe(&r) { string(&$0) }, metric: maybe(&r) { u32(&$0) })
+                    }
+                },
+                dns: maybe(&rng) { DNSConfig(servers: maybe(&$0) { strings(&$0) }, search: maybe(&$0) { strings(&$0) }) },
+                hosts: maybe(&rng) { r in (0..<r.below(3)).map { _ in HostsEntry(address: string(&r), names: strings(&r)) } },
+                hostname: maybe(&rng) { string(&$0) }))
+        case 20: message = .networkApplied(NetworkApplied(interfaces: maybe(&rng) { strings(&$0) }))
         default:
             let code = rng.chance(80) ? ErrorCode.allDefined[rng.below(ErrorCode.allDefined.count)]
                                       : ErrorCode(rawValue: string(&rng))
@@ -153,5 +180,5 @@ enum Samples {
     }
 
     /// Number of message types `randomFrame(typeIndex:)` covers.
-    static let typeCount = 20
+    static let typeCount = 22
 }

@@ -66,7 +66,8 @@ final class ControlClient {
         case .stdinClose(let ref):
             relayed(ref.session)?.clientStdinClose()
         case .window(let m):
-            relayed(m.session)?.clientGrantedOutput(m.bytes)
+            // A client returns credit for output it wrote after the session ended: late grants are normal.
+            sessions[m.session]?.clientGrantedOutput(m.bytes)
         case .signal(let m):
             if m.session == 0 { host.signalWorkload(m.signal) } else { relayed(m.session)?.guest?.signal(m.signal) }
         case .resize(let m):
@@ -75,7 +76,7 @@ final class ControlClient {
             send(.pong(m))
         case .shutdown:
             host.requestStop(reason: "stop requested on the control socket")
-        case .exitAck, .error, .pong, .hello, .sessions, .attach, .setTime:
+        case .exitAck, .error, .pong, .hello, .sessions, .attach, .setTime, .network, .networkApplied:
             break
         case .started, .startFailed, .stdout, .stderr, .exit:
             send(.error(ErrorMessage(code: .invalidState, message: "\"\(frame.message.type)\" is not a client message",

@@ -55,7 +55,7 @@ final class FirecrackerDriver: VMMDriver {
         }
         if let tap = config.tap {
             try api.put("/network-interfaces/eth0",
-                        FirecrackerAPI.NetworkInterface(ifaceId: "eth0", hostDevName: tap, guestMac: config.guestMAC))
+                        FirecrackerAPI.NetworkInterface(ifaceId: "eth0", hostDevName: tap, guestMac: config.effectiveGuestMAC))
         }
         try api.put("/vsock", FirecrackerAPI.Vsock(guestCid: config.guestCID, udsPath: layout.guestPath(layout.vsockOnHost)))
         try api.put("/entropy", FirecrackerAPI.Entropy())
@@ -159,7 +159,12 @@ struct FirecrackerLayout {
     /// The program and its arguments: Firecracker directly, or the jailer wrapping it.
     func commandLine() -> (String, [String]) {
         guard let jailer = config.jailer else {
-            return (config.firecrackerBin, ["--api-sock", apiSocketOnHost, "--id", config.id])
+            let direct = ["--api-sock", apiSocketOnHost, "--id", config.id]
+            // With a VM namespace (and no jailer to enter it), Firecracker runs inside it via nsenter (same pid).
+            if let netns = config.network.netnsPath {
+                return ("/usr/bin/nsenter", ["--net=\(netns)", "--", config.firecrackerBin] + direct)
+            }
+            return (config.firecrackerBin, direct)
         }
         var args = ["--id", config.id, "--exec-file", config.firecrackerBin, "--uid", "\(jailer.uid)",
                     "--gid", "\(jailer.gid)", "--chroot-base-dir", jailer.chrootBase,

@@ -63,6 +63,12 @@ final class GuestSession {
     fileprivate func markFinished() { finished = true }
 }
 
+/// The guest's answer to a `network` message.
+enum GuestNetworkReply {
+    case applied(NetworkApplied)
+    case refused(ErrorMessage)
+}
+
 /// The one multiplexed connection to vm-init: hello exchange, session table, frame dispatch.
 ///
 /// Everything from the guest is hostile input: frames for unknown sessions, credit violations, duplicate
@@ -76,6 +82,8 @@ final class GuestMux {
     private var nextPingID: UInt64 = 1
     private var pendingPings: [UInt64: UInt64] = [:]
     private var pingCompletions: [UInt64: (UInt64) -> Void] = [:]
+    /// The pending `network` request's completion (one at a time).
+    private var onNetworkApplied: ((GuestNetworkReply) -> Void)?
     /// Our announced per-session output window.
     let outputWindow: UInt32
     /// Called once, when the guest's `hello` arrives.
@@ -123,6 +131,13 @@ final class GuestMux {
         pendingPings[id] = EventLoop.now()
         pingCompletions[id] = completion
         connection.send(.ping(Ping(id: id)))
+    }
+
+    /// Sends a `network` configuration; `completion` gets the guest's `network_applied`, or the first
+    /// session-less `error` that follows (the guest answers every `network` with exactly one of them).
+    func configureNetwork(_ config: NetworkConfig, completion: @escaping (GuestNetworkReply) -> Void) {
+        onNetworkApplied = completion
+        connection.send(.network(config))
     }
 
     /// Asks vm-init to stop everything and power the VM off.
@@ -185,12 +200,19 @@ final class GuestMux {
         case .error(let m):
             if let id = m.session, let session = sessions[id] {
                 session.delegate?.guestSessionError(session, m)
+            } else if let completion = onNetworkApplied {
+                onNetworkApplied = nil
+                completion(.refused(m))
             } else {
                 onWarning("guest reported \(m.code): \(m.message.prefix(200))")
             }
         case .sessions:
             break  // Only ever a reply; unsolicited lists are ignored.
-        case .exec, .stdin, .stdinClose, .signal, .resize, .exitAck, .attach, .setTime, .shutdown:
+        case .networkApplied(let m):
+            let completion = onNetworkApplied
+            onNetworkApplied = nil
+            completion?(.applied(m))
+        case .exec, .stdin, .stdinClose, .signal, .resize, .exitAck, .attach, .setTime, .shutdown, .network:
             connection.send(.error(ErrorMessage(code: .invalidState,
                                                 message: "\"\(frame.message.type)\" is a host message",
                                                 session: frame.message.session)))

@@ -49,6 +49,8 @@ public final class VMSupervisor: ControlHost {
     private var forwardedSignals = 0
     private var warnings = 0
     private var terminal: TerminalMode?
+    /// TAP and namespace of this VM, when `--create-tap` / `--netns` ask for them.
+    private var hostNetwork: HostNetwork?
 
     public init(config: VMConfig) throws(SupervisorError) {
         try config.validate()
@@ -132,6 +134,13 @@ public final class VMSupervisor: ControlHost {
 
     private func bootAndAttach() throws(SupervisorError) {
         let deadline = ContinuousClock.now + config.bootTimeout
+        if config.network.createTap || config.network.netns != nil {
+            let network = HostNetwork(config: config.network, tap: config.tap, stateDirectory: state.path,
+                                      log: { [unowned self] in self.log($0) })
+            hostNetwork = network
+            try network.setUp()
+            events.record("network", message: "tap \(config.tap ?? "-") netns \(config.network.netns ?? "-")")
+        }
         let driver = makeDriver()
         self.driver = driver
         try driver.boot(deadline: deadline)
@@ -185,7 +194,17 @@ public final class VMSupervisor: ControlHost {
         }
         guard let spec = pendingWorkload, let mux = guestMux else { return }
         pendingWorkload = nil
-        startWorkload(spec, on: mux)
+        guard config.network.configuresGuest else { return startWorkload(spec, on: mux) }
+        // The workload starts once the guest's network is configured.
+        mux.configureNetwork(config.network.guestMessage(mac: config.effectiveGuestMAC)) { [unowned self] reply in
+            switch reply {
+            case .applied(let applied):
+                self.events.record("network_applied", message: (applied.interfaces ?? []).joined(separator: ","))
+                self.startWorkload(spec, on: mux)
+            case .refused(let error):
+                self.fail(.bootFailed, "guest network configuration failed: \(error.code): \(error.message)")
+            }
+        }
     }
 
     private func startWorkload(_ spec: WorkloadSpec, on mux: GuestMux) {
@@ -229,6 +248,7 @@ public final class VMSupervisor: ControlHost {
             log("cannot start the workload: \(failure.message) (\(failure.stage), errno \(failure.errno))")
             events.record("exited", exitCode: outcome.exitCode, message: "start failed: \(failure.message)")
         case .lost(let reason):
+            log(reason)  // exit 122 must come with a reason on stderr
             events.record("error", message: reason)
         }
         exitCode = outcome.exitCode
@@ -345,6 +365,7 @@ public final class VMSupervisor: ControlHost {
             process.waitOrKill(timeout: stopping ? .seconds(2) : .zero)
         }
         driver?.cleanup()
+        hostNetwork?.tearDown()
         events.record("stopped", exitCode: exitCode)
         events.update {
             $0.state = "stopped"

@@ -38,7 +38,10 @@ final class QEMUDriver: VMMDriver {
         let arguments = QEMUCommandLine(config: config, state: state, accelerator: accelerator,
                                         tscKHz: QEMUCommandLine.hostTSCKHz()).arguments
         writeFile(state.path + "/qemu.cmdline", ([config.qemuBin] + arguments).joined(separator: " ") + "\n")
-        let process = try VMMProcess.launch(config.qemuBin, arguments: arguments, environment: environment,
+        // With a VM namespace, QEMU runs inside it (nsenter execs QEMU: same pid) so it finds the TAP there.
+        let (binary, argv) = config.network.netnsPath.map { ("/usr/bin/nsenter", ["--net=\($0)", "--", config.qemuBin] + arguments) }
+            ?? (config.qemuBin, arguments)
+        let process = try VMMProcess.launch(binary, arguments: argv, environment: environment,
                                             outputPath: state.vmmLog, state: state)
         self.process = process
         // QMP answers once QEMU has parsed its command line and created its devices: a bad argument or a
@@ -145,7 +148,7 @@ struct QEMUCommandLine {
         for extra in config.extraDrives { drive(extra, readOnly: true) }
         if let tap = config.tap {
             args += ["-netdev", "tap,id=n0,ifname=\(tap),script=no,downscript=no",
-                     "-device", "virtio-net-device,netdev=n0" + (config.guestMAC.map { ",mac=\($0)" } ?? "")]
+                     "-device", "virtio-net-device,netdev=n0,mac=\(config.effectiveGuestMAC)"]
         }
         args += ["-chardev", "socket,id=ch1,path=\(escape(state.channelSocket))",
                  "-device", "virtio-serial-device",
