@@ -5,6 +5,8 @@
 # Needs apt postgresql (initdb, pg_ctl). PostgreSQL refuses to run as root: as root it runs as user postgres.
 set -euo pipefail
 cmd=${1:?start|stop}; dir=${2:?DIR}
+# The server must not inherit descriptors of whoever started this (a test's pipes would never see EOF).
+for fd in /proc/$$/fd/*; do n=${fd##*/}; if ((n > 2)); then eval "exec $n>&-" 2>/dev/null || true; fi; done
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [[ -x "$bin/initdb" ]] || { echo "test-postgres: no initdb (apt-get install postgresql)" >&2; exit 2; }
 as_pg() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }

@@ -33,7 +33,19 @@ final class ControlServer {
     }
 
     private func acceptAll() {
-        while let fd = try? UnixSocket.accept(listener) {
+        while true {
+            let accepted: FileDescriptor?
+            do { accepted = try UnixSocket.accept(listener) } catch {
+                // Out of descriptors (EMFILE/ENFILE): the pending connection stays queued and the listener stays
+                // readable, so stop watching it briefly instead of spinning; clients wait in the backlog.
+                try? loop.modify(listener, interest: [])
+                loop.addTimer(after: .milliseconds(100)) { [weak self] in
+                    guard let self else { return }
+                    try? self.loop.modify(self.listener, interest: .read)
+                }
+                return
+            }
+            guard let fd = accepted else { return }
             guard clients.count < Self.maxClients, peerIsAllowed(fd) else { fd.close(); continue }
             let client = ControlClient(fd: fd, loop: loop, host: host)
             client.onClose = { [unowned self] c in self.clients.removeValue(forKey: ObjectIdentifier(c)) }
