@@ -16,12 +16,12 @@ extension RunningProcess {
     func waitSamplingRSS(timeout: Double) -> (status: Int32, peakKiB: Int, normalExit: Bool) {
         var peak = 0
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline {
+        while isRunning && Date() < deadline {
             if let v = peakRSSKiB(pid) { peak = max(peak, v) }
             usleep(20_000)
         }
         let status = wait(timeout: 1)
-        return (status, peak, process.terminationReason == .exit)
+        return (status, peak, !signaled)
     }
 }
 

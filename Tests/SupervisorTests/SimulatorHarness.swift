@@ -103,21 +103,50 @@ final class RunningProcess: @unchecked Sendable {  // immutable after init; Proc
     var stderr: String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
 
     /// Waits for exit (killing the process at the deadline) and returns its status.
+    ///
+    /// Reaps with waitpid itself: Foundation's exit monitoring has been seen to miss a child's exit (a zombie
+    /// `tmux new-session -d` client) when other tests in the process handle SIGCHLD, and then
+    /// `waitUntilExit()` never returns.
     @discardableResult
     func wait(timeout: Double = 60) -> Int32 {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(pid, SIGKILL) }
-        process.waitUntilExit()
-        return process.terminationStatus
+        var killed = false
+        while isRunning {
+            if !killed && Date() >= deadline { kill(pid, SIGKILL); killed = true }
+            usleep(10_000)
+        }
+        return reaped ?? 255
     }
+
+    /// Whether the process still runs; reaps it (waitpid) once it has exited.
+    var isRunning: Bool {
+        if reaped != nil { return false }
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid {
+            signaled = (status & 0x7f) != 0
+            reaped = signaled ? 128 + (status & 0x7f) : (status >> 8) & 0xff
+            return false
+        }
+        if r < 0 {
+            // Foundation reaped it first: its status is final.
+            process.waitUntilExit()
+            signaled = process.terminationReason == .uncaughtSignal
+            reaped = signaled ? 128 + process.terminationStatus : process.terminationStatus
+            return false
+        }
+        return true
+    }
+    private var reaped: Int32?
+    /// After ``wait(timeout:)``: whether a signal ended the process (its status is then 128 + the signal).
+    private(set) var signaled = false
 
     /// Waits until stdout contains `text`.
     func waitForOutput(_ text: String, timeout: Double = 30) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if stdout.contains(text) { return true }
-            if !process.isRunning { return stdout.contains(text) }
+            if !isRunning { return stdout.contains(text) }
             usleep(10_000)
         }
         return false
