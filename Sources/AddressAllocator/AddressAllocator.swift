@@ -31,10 +31,10 @@ public enum AllocatorError: Error, Equatable, CustomStringConvertible {
 /// in RFC 5952 canonical text, so equal addresses are equal strings.
 ///
 /// One instance owns one SQLite connection; it is not thread-safe (use one per thread or process).
-public final class AddressAllocator {
+public final class AddressAllocator: AddressStore {
     public let prefix: IPv6Prefix
     private var db: OpaquePointer?
-    private let maxAttempts: Int
+    let maxAttempts: Int
 
     /// Opens (creating if needed) the database at `path`. `busyTimeoutMs` bounds how long a writer waits for
     /// another process's transaction.
@@ -67,21 +67,7 @@ public final class AddressAllocator {
     /// The instance's address: the stored one if present, else a newly claimed random one.
     public func allocate(instanceID: String) throws(AllocatorError) -> String {
         try validate(instanceID)
-        var generator = SystemRandomNumberGenerator()
-        for _ in 0..<maxAttempts {
-            if let stored = try lookup(instanceID: instanceID) {
-                guard let bytes = IPv6Address.parse(stored), prefix.contains(bytes) else {
-                    throw .storedAddressOutsidePrefix(stored)
-                }
-                return stored
-            }
-            let candidate = IPv6Address.format(prefix.randomAddress(using: &generator))
-            let rc = try insert(instanceID: instanceID, address: candidate)
-            if rc == SQLITE_DONE { return candidate }
-            // A constraint violation: either the address is taken (retry with another) or another process
-            // allocated for this instance meanwhile (the lookup at the top of the loop returns it).
-        }
-        throw .exhausted(attempts: maxAttempts)
+        return try claimStoredOrRandom(instanceID: instanceID)
     }
 
     /// The stored address of an instance, if any.
@@ -127,15 +113,15 @@ public final class AddressAllocator {
 
     // MARK: - SQLite plumbing
 
-    /// SQLITE_DONE on success, SQLITE_CONSTRAINT on a unique violation; anything else throws.
-    private func insert(instanceID: String, address: String) throws(AllocatorError) -> Int32 {
+    /// True when inserted, false on a unique violation; anything else throws.
+    func claim(instanceID: String, address: String) throws(AllocatorError) -> Bool {
         let stmt = try prepare("INSERT INTO allocations (instance_id, address) VALUES (?1, ?2)")
         defer { sqlite3_finalize(stmt) }
         try bind(stmt, 1, instanceID)
         try bind(stmt, 2, address)
         let rc = sqlite3_step(stmt)
-        if rc == SQLITE_DONE { return SQLITE_DONE }
-        if rc & 0xff == SQLITE_CONSTRAINT { return SQLITE_CONSTRAINT }
+        if rc == SQLITE_DONE { return true }
+        if rc & 0xff == SQLITE_CONSTRAINT { return false }
         throw error("insert", rc)
     }
 

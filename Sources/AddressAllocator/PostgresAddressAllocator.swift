@@ -8,10 +8,10 @@ import Glibc
 /// `INSERT … ON CONFLICT DO NOTHING` returns no row and it retries with another random address).
 ///
 /// One instance owns one libpq connection; it is not thread-safe.
-public final class PostgresAddressAllocator {
+public final class PostgresAddressAllocator: AddressStore {
     public let prefix: IPv6Prefix
     private let connection: OpaquePointer
-    private let maxAttempts: Int
+    let maxAttempts: Int
 
     /// Connects with a libpq connection string (`host=/tmp/pg dbname=fc`, `postgresql://…`) and creates the
     /// table when missing.
@@ -45,20 +45,13 @@ public final class PostgresAddressAllocator {
     /// The instance's address: the stored one if present, else a newly claimed random one.
     public func allocate(instanceID: String) throws(AllocatorError) -> String {
         try validate(instanceID)
-        var generator = SystemRandomNumberGenerator()
-        for _ in 0..<maxAttempts {
-            if let stored = try lookup(instanceID: instanceID) {
-                guard let bytes = IPv6Address.parse(stored), prefix.contains(bytes) else {
-                    throw .storedAddressOutsidePrefix(stored)
-                }
-                return stored
-            }
-            let candidate = IPv6Address.format(prefix.randomAddress(using: &generator))
-            let rows = try query("INSERT INTO allocations (instance_id, address) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING address",
-                                 [instanceID, candidate])
-            if let row = rows.first { return row }
-        }
-        throw .exhausted(attempts: maxAttempts)
+        return try claimStoredOrRandom(instanceID: instanceID)
+    }
+
+    /// `ON CONFLICT DO NOTHING`: the server's UNIQUE constraints decide a race; no row back means we lost it.
+    func claim(instanceID: String, address: String) throws(AllocatorError) -> Bool {
+        try !query("INSERT INTO allocations (instance_id, address) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING address",
+                   [instanceID, address]).isEmpty
     }
 
     /// The stored address of an instance, if any.
