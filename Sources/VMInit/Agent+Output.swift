@@ -15,7 +15,7 @@ extension Agent {
     /// Reads a session's output into its pending buffer (bounded), then hands it on under flow control.
     func readOutput(_ session: Session, _ stream: OutputStream) {
         while let fd = session.outputs[stream], session.pendingBytes < pendingCap {
-            var want = min(scratch.count, pendingCap - session.pendingBytes)
+            var want = min(scratch.capacity, pendingCap - session.pendingBytes)
             if session.drainDeadlinePassed {
                 let budget = session.drainBudget[stream] ?? 0
                 if budget <= 0 { finishDrain(session, stream); break }
@@ -23,12 +23,10 @@ extension Agent {
             }
             let result: Int?
             do {
-                result = try scratch.withUnsafeMutableBytes { (raw) throws(SystemError) in
-                    try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]))
-                }
+                result = try scratch.read(from: fd, upTo: want)
             } catch {
                 // EIO on a pty master: every slave holder is gone. That is end of file.
-                if (error as? SystemError)?.errno != EIO { Log.debug("session \(session.id): read \(stream): \(error)") }
+                if error.errno != EIO { Log.debug("session \(session.id): read \(stream): \(error)") }
                 closeOutput(session, stream)
                 break
             }
@@ -37,7 +35,7 @@ extension Agent {
                 break
             }
             if n == 0 { closeOutput(session, stream); break }
-            session.appendPending(stream, scratch[0..<n])
+            session.appendPending(stream, scratch.prefix(n))
             if session.drainDeadlinePassed {
                 session.drainBudget[stream, default: 0] -= n
                 if session.drainBudget[stream, default: 0] <= 0 { finishDrain(session, stream); break }

@@ -23,7 +23,7 @@ public final class Agent {
     var shuttingDown = false
     var orphansReaped = 0
     /// Read buffer shared by every read (single-threaded).
-    var scratch = [UInt8](repeating: 0, count: Session.maxChunk)
+    let scratch = ReadBuffer(capacity: Session.maxChunk)
     /// Seams for Tests/Fuzz only (never changed in production): the fuzz target drives arbitrary host frames
     /// through ``handle(_:from:)`` and must neither fork nor set the machine's clock.
     var spawnProcess: (SpawnOptions) throws(SystemError) -> Int32 = { (options) throws(SystemError) in
@@ -217,7 +217,7 @@ public final class Agent {
             guard connection === conn else { return }
             let result: Int?
             do {
-                result = try scratch.withUnsafeMutableBytes { (raw) throws(SystemError) in try conn.fd.read(into: raw) }
+                result = try scratch.read(from: conn.fd)
             } catch {
                 dropConnection(reason: "\(error)")
                 return
@@ -227,7 +227,7 @@ public final class Agent {
                 dropConnection(reason: "end of stream")
                 return
             }
-            scratch.withUnsafeBytes { conn.decoder.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            conn.decoder.append(scratch.prefix(n))
             while connection === conn, let decoded = conn.decoder.next() {
                 switch decoded {
                 case .frame(let frame): handle(frame, from: conn)
@@ -236,7 +236,7 @@ public final class Agent {
                     conn.send(.error(error.errorMessage))
                 }
             }
-            if n < scratch.count { break }
+            if n < scratch.capacity { break }
         }
         flushConnection()
     }

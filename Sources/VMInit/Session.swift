@@ -60,7 +60,7 @@ final class Session {
     /// Appends output read from the process.
     /// Appends output; consecutive reads of one stream are merged into chunks of up to ``maxChunk`` bytes so
     /// frames carry large payloads (fewer headers, syscalls and wake-ups per byte on every hop).
-    func appendPending(_ stream: OutputStream, _ bytes: ArraySlice<UInt8>) {
+    func appendPending(_ stream: OutputStream, _ bytes: UnsafeRawBufferPointer) {
         if pending.count > pendingHead, let last = pending.indices.last, pending[last].stream == stream,
            pending[last].bytes.count + bytes.count <= Self.maxChunk {
             pending[last].bytes.append(contentsOf: bytes)

@@ -190,12 +190,12 @@ extension Message {
     public static func decode(header: some Collection<UInt8>) throws(ProtocolError) -> Message {
         let data = Data(header)
         do {
-            return try JSONDecoder().decode(Message.self, from: data)
+            return try Self.decoder.decode(Message.self, from: data)
         } catch let unknown as UnknownMessageType {
-            let session = (try? JSONDecoder().decode(HeaderProbe.self, from: data))?.session
+            let session = (try? Self.decoder.decode(HeaderProbe.self, from: data))?.session
             throw ProtocolError(.unknownMessage, "unknown message type \"\(unknown.type.prefix(64))\"", session: session)
         } catch {
-            guard let probe = try? JSONDecoder().decode(HeaderProbe.self, from: data), let type = probe.type else {
+            guard let probe = try? Self.decoder.decode(HeaderProbe.self, from: data), let type = probe.type else {
                 throw ProtocolError(.malformedHeader, "header is not a JSON object with a string \"type\"")
             }
             throw ProtocolError(.invalidMessage, "invalid \"\(type.prefix(64))\" message: \(Self.describe(error))",
@@ -213,11 +213,14 @@ extension Message {
         }
     }
 
-    private static var encoder: JSONEncoder {
+    /// One encoder and one decoder for every header: both are thread-safe, and setting one up costs more than
+    /// coding a small header.
+    private static let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return e
-    }
+    }()
+    private static let decoder = JSONDecoder()
 
     private static func describe(_ error: any Error) -> String {
         switch error as? DecodingError {

@@ -39,14 +39,13 @@ func fuzzWriteAll(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, drain: 
 /// all satisfy `allowed`. Any violation traps (a finding).
 struct FuzzOutputChecker {
     var decoder = FrameDecoder(limits: .ceiling)
-    var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    let buffer = ReadBuffer(capacity: 64 * 1024)
     var frames = 0
 
     mutating func drain(_ fd: FileDescriptor, allowed: (Message) -> Bool) {
         while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, $0.count) }
-            guard n > 0 else { break }
-            buffer.withUnsafeBytes { decoder.append(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+            guard let n = try? buffer.read(from: fd), n > 0 else { break }
+            decoder.append(buffer.prefix(n))
             while let item = decoder.next() {
                 guard case .frame(let frame) = item else { preconditionFailure("peer wrote a bad frame: \(item)") }
                 precondition(allowed(frame.message), "peer must not send \(frame.message.type)")

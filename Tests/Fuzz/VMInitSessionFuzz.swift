@@ -7,8 +7,10 @@
 // ptys are created for real (and closed at the end of each input). isInit is false and the event loop never
 // runs, so shutdown requests cannot reach exit()/reboot.
 //
-// Input: byte 0 seeds the chunking; the rest is the host→guest byte stream. Checks: vm-init answers only with
-// well-formed guest frames, keeps its session table bounded, and never traps.
+// Input: byte 0 seeds the chunking (chunks of up to 16, 256, 4 Ki or 64 Ki bytes, so frames split mid-header
+// and mid-payload without a syscall per byte; byte-at-a-time splitting is the frame-decoder target's job); the
+// rest is the host→guest byte stream. Checks: vm-init answers only with well-formed guest frames, keeps its
+// session table bounded, and never traps.
 import Glibc
 import LinuxSystem
 import VsockProtocol
@@ -46,7 +48,7 @@ public func fuzzVMInitSession(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int3
     }
 
     var splitter = FuzzSplitter(seed: control)
-    let maxChunk = [1, 7, 64, 8192][Int(control >> 6)]
+    let maxChunk = [16, 256, 4096, 65536][Int(control >> 6)]
     var offset = 0
     while offset < stream.count, agent.connection === conn {
         let n = min(splitter.next(max: maxChunk), stream.count - offset)

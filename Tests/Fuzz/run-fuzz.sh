@@ -9,7 +9,13 @@
 # fuzzes from its working corpus fuzz-out/corpus-<target>/ (git-ignored), seeded from the checked-in seeds
 # (never written to). Crash artifacts go to fuzz-out/artifacts/<target>/; logs to fuzz-out/<target>.log.
 # Exit status: 0 when nothing was found, non-zero when any target crashed (or a regression input fails again).
+# Every run appends a line per target to fuzz-out/ledger.tsv (date, commit, target, seconds taken, executions,
+# status). Executions add up across runs; Tests/Fuzz/FINDINGS.md quotes the totals.
+#
+# ASan records no allocation stack by default here (malloc_context_size=0): that spares a stack walk on every
+# allocation and detects the same bugs. To read a finding's full report, replay its input:  ASAN_OPTIONS= fuzz-out/bin/<target> <input>
 set -uo pipefail
+export ASAN_OPTIONS="${ASAN_OPTIONS-malloc_context_size=0}"
 
 seconds="${1:-60}"
 shift || true
@@ -42,12 +48,15 @@ for t in "${targets[@]}"; do
         fi
     fi
     echo "fuzzing $t for ${seconds}s (log: $log)"
+    started=$SECONDS
     "$bin" "$corpus" "$(seeds "$t")" -max_total_time="$seconds" -max_len="$(maxlen "$t")" -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art" "$@" >"$log" 2>&1
     status=$?
     grep -E "^#[0-9]+ +(INITED|DONE)|ERROR|SUMMARY|Fatal error" "$log" | tail -5
     runs="$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' | tail -1)"
     summary+="$t: ${runs:-unknown} executions, exit status $status"$'\n'
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo -)" \
+        "$t" "$((SECONDS - started))" "${runs:-0}" "$status" >>"$out/ledger.tsv"
     if [ "$status" -ne 0 ]; then
         echo "FUZZ FAILURE in $t: see $log and $art" >&2
         failed=1

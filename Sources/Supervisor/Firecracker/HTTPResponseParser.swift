@@ -29,7 +29,19 @@ public struct HTTPResponseParser: Sendable {
         case bodyTooLarge(Int)
     }
 
+    /// A response head that has been parsed while its body is still arriving.
+    private struct Head {
+        var status: Int
+        var headers: [(String, String)]
+        var bodyStart: Int
+        /// From Content-Length, or implied by the status; nil means "until end of file".
+        var bodyLength: Int?
+    }
+
     private var buffer: [UInt8] = []
+    /// Where the search for the blank line that ends the head resumes: bytes before it were already searched.
+    private var scanFrom = 0
+    private var head: Head?
 
     public init() {}
 
@@ -38,14 +50,41 @@ public struct HTTPResponseParser: Sendable {
 
     /// The next complete response, or nil if more bytes are needed. Pass `eof: true` once the peer has closed:
     /// a response without Content-Length then ends at EOF.
+    ///
+    /// Each byte is searched once and each head parsed once, however the response is split across reads.
     public mutating func next(eof: Bool = false) throws(ParseError) -> HTTPResponse? {
-        guard let headEnd = findHeadEnd() else {
-            if buffer.count > Self.maxHeadBytes { throw .headTooLarge }
+        if head == nil {
+            guard let headEnd = findHeadEnd() else {
+                if buffer.count > Self.maxHeadBytes { throw .headTooLarge }
+                return nil
+            }
+            head = try Self.parseHead(buffer[..<headEnd], bodyStart: headEnd + 4)
+        }
+        guard let head else { return nil }
+        let available = buffer.count - head.bodyStart
+        let bodyLength: Int
+        if let length = head.bodyLength {
+            bodyLength = length
+        } else if eof {
+            guard available <= Self.maxBodyBytes else { throw .bodyTooLarge(available) }
+            bodyLength = available
+        } else {
+            if available > Self.maxBodyBytes { throw .bodyTooLarge(available) }
             return nil
         }
-        let head = String(decoding: buffer[..<headEnd], as: UTF8.self)
-        var lines = head.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
-        let statusLine = lines.removeFirst()
+        guard available >= bodyLength else { return nil }
+        let body = Array(buffer[head.bodyStart..<(head.bodyStart + bodyLength)])
+        buffer.removeSubrange(0..<(head.bodyStart + bodyLength))
+        self.head = nil
+        scanFrom = 0
+        if (100..<200).contains(head.status) { return try next(eof: eof) }  // interim (100 Continue): skip it
+        return HTTPResponse(status: head.status, headers: head.headers, body: body)
+    }
+
+    private static func parseHead(_ bytes: ArraySlice<UInt8>, bodyStart: Int) throws(ParseError) -> Head {
+        let text = String(decoding: bytes, as: UTF8.self)
+        var lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)
+        let statusLine = lines.isEmpty ? "" : lines.removeFirst()
         let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]), (100...599).contains(status)
         else { throw .badStatusLine(String(statusLine.prefix(80))) }
@@ -54,36 +93,27 @@ public struct HTTPResponseParser: Sendable {
             guard let colon = line.firstIndex(of: ":") else { throw .badHeader(String(line.prefix(80))) }
             headers.append((String(line[..<colon]).trimmingSpaces, String(line[line.index(after: colon)...]).trimmingSpaces))
         }
-        let bodyStart = headEnd + 4
-        let lengthHeader = headers.first { $0.0.lowercased() == "content-length" }?.1
-        let bodyLength: Int
-        if let lengthHeader {
+        let bodyLength: Int?
+        if let lengthHeader = headers.first(where: { $0.0.lowercased() == "content-length" })?.1 {
             guard let n = Int(lengthHeader), n >= 0 else { throw .badHeader("Content-Length: \(lengthHeader.prefix(20))") }
-            guard n <= Self.maxBodyBytes else { throw .bodyTooLarge(n) }
+            guard n <= maxBodyBytes else { throw .bodyTooLarge(n) }
             bodyLength = n
         } else if status == 204 || status == 304 || (100..<200).contains(status) {
             bodyLength = 0
-        } else if eof {
-            bodyLength = buffer.count - bodyStart
-            guard bodyLength <= Self.maxBodyBytes else { throw .bodyTooLarge(bodyLength) }
         } else {
-            if buffer.count - bodyStart > Self.maxBodyBytes { throw .bodyTooLarge(buffer.count - bodyStart) }
-            return nil
+            bodyLength = nil
         }
-        guard buffer.count - bodyStart >= bodyLength else { return nil }
-        let body = Array(buffer[bodyStart..<(bodyStart + bodyLength)])
-        buffer.removeSubrange(0..<(bodyStart + bodyLength))
-        if (100..<200).contains(status) { return try next(eof: eof) }  // interim (100 Continue): skip it
-        return HTTPResponse(status: status, headers: headers, body: body)
+        return Head(status: status, headers: headers, bodyStart: bodyStart, bodyLength: bodyLength)
     }
 
-    private func findHeadEnd() -> Int? {
-        guard buffer.count >= 4 else { return nil }
-        var i = 0
+    /// The offset of the `\r\n\r\n` that ends the head, searching only bytes not searched before.
+    private mutating func findHeadEnd() -> Int? {
+        var i = scanFrom
         while i + 3 < buffer.count {
             if buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 { return i }
             i += 1
         }
+        scanFrom = max(0, buffer.count - 3)
         return nil
     }
 }

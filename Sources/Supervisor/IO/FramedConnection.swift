@@ -28,7 +28,7 @@ final class FramedConnection {
     private static let readChunk = 256 * 1024
     /// Most bytes queued for a peer that does not read (vm-init allows the host 32 MiB; a guest gets less).
     static let maxQueuedBytes = 8 << 20
-    private var readBuffer = [UInt8](repeating: 0, count: FramedConnection.readChunk)
+    private let readBuffer = ReadBuffer(capacity: FramedConnection.readChunk)
 
     init(fd: FileDescriptor, loop: EventLoop, limits: FrameLimits = .default, label: String) {
         self.fd = fd
@@ -97,9 +97,9 @@ final class FramedConnection {
         for _ in 0..<4 {
             let result: Int?
             do {
-                result = try readBuffer.withUnsafeMutableBytes { raw in try fd.read(into: raw) }
+                result = try readBuffer.read(from: fd)
             } catch {
-                close(error: error as? SystemError)
+                close(error: error)
                 return
             }
             guard let n = result else { break }
@@ -108,7 +108,7 @@ final class FramedConnection {
                 close()
                 return
             }
-            readBuffer.withUnsafeBytes { decoder.append(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+            decoder.append(readBuffer.prefix(n))
             deliverFrames()
             if isClosed || readPaused || n < Self.readChunk { break }
         }

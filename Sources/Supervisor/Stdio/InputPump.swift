@@ -23,7 +23,7 @@ final class InputPump {
     private var registered = false
     private var pollable = true
     private(set) var finished = false
-    private var buffer = [UInt8](repeating: 0, count: 128 * 1024)
+    private let buffer = ReadBuffer(capacity: 128 * 1024)
     /// Holds a chunk read while credit was short: never read more than credit, so this stays empty, except
     /// for terminals in canonical mode that return whole lines.
     private var carry: [UInt8] = []
@@ -69,14 +69,14 @@ final class InputPump {
             if pollable { try? loop.modify(fd, interest: []) }
             return
         }
-        let credit = min(target.stdinCredit, buffer.count)
+        let credit = min(target.stdinCredit, buffer.capacity)
         guard credit > 0 else {
             if pollable { try? loop.modify(fd, interest: []) }
             return
         }
         let result: Int?
         do {
-            result = try buffer.withUnsafeMutableBytes { raw in try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[..<credit])) }
+            result = try buffer.read(from: fd, upTo: credit)
         } catch {
             result = 0  // EIO on a hung-up terminal and the like: treat as end of input.
         }
@@ -86,8 +86,8 @@ final class InputPump {
             target.closeStdin()
             return
         }
-        let sent = buffer.withUnsafeBytes { target.sendStdin(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
-        if sent < n { carry = Array(buffer[sent..<n]) }
+        let sent = target.sendStdin(buffer.prefix(n))
+        if sent < n { carry = Array(buffer.prefix(n)[sent...]) }
         if !pollable && carry.isEmpty { loop.post { [weak self] in self?.readAvailable() } }
     }
 
