@@ -2,7 +2,8 @@
 // GuestMux an arbitrary guest→host byte stream (through FramedConnection.start(initialBytes:) and one turn of
 // the real EventLoop). Three sessions are open; their delegate consumes output, sends stdin on credit and
 // checks the mux's promises: no callbacks after a session finished, output never beyond the granted window,
-// one terminal event per session, and every byte the host writes back is a well-formed host frame.
+// one terminal event per session, and every byte the host writes back is a well-formed frame (a host message,
+// decoded in full, on one input in four: see FuzzOutputChecker).
 // Compiled by build-fuzz.sh with Sources/Supervisor/Guest/GuestMux.swift and IO/FramedConnection.swift.
 import Glibc
 import LinuxSystem
@@ -70,7 +71,7 @@ public func fuzzGuestMux(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         sessions[0].signal(SIGTERM); sessions[1].closeStdin(); sessions[2].resize(rows: 1, cols: 1)
     }
 
-    var checker = FuzzOutputChecker()
+    var checker = FuzzOutputChecker(control: control)
     checker.drain(theirs) {
         switch $0 {
         case .hello, .exec, .stdin, .stdinClose, .window, .signal, .resize, .exitAck, .ping, .pong, .shutdown, .error: true

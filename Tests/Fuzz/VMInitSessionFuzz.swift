@@ -9,8 +9,8 @@
 //
 // Input: byte 0 seeds the chunking (chunks of up to 16, 256, 4 Ki or 64 Ki bytes, so frames split mid-header
 // and mid-payload without a syscall per byte; byte-at-a-time splitting is the frame-decoder target's job); the
-// rest is the host→guest byte stream. Checks: vm-init answers only with well-formed guest frames, keeps its
-// session table bounded, and never traps.
+// rest is the host→guest byte stream. Checks: vm-init answers only with well-formed frames (guest messages,
+// decoded in full on one input in four), keeps its session table bounded, and never traps.
 import Glibc
 import LinuxSystem
 import VsockProtocol
@@ -39,7 +39,7 @@ public func fuzzVMInitSession(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int3
     let (ours, theirs) = fuzzSocketPair()
     agent.adopt(ours, persistent: false)
     guard let conn = agent.connection else { fatalError("adopt failed") }
-    var checker = FuzzOutputChecker()
+    var checker = FuzzOutputChecker(control: control)
     let guestSends: (Message) -> Bool = {
         switch $0 {
         case .hello, .started, .startFailed, .stdout, .stderr, .window, .exit, .sessions, .pong, .error: true

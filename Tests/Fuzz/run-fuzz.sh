@@ -57,7 +57,9 @@ for t in "${targets[@]}"; do
     summary+="$t: ${runs:-unknown} executions, exit status $status"$'\n'
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo -)" \
         "$t" "$((SECONDS - started))" "${runs:-0}" "$status" >>"$out/ledger.tsv"
-    if [ "$status" -ne 0 ]; then
+    if [ "$status" -eq 72 ]; then
+        echo "$t was interrupted (SIGINT); its executions so far are in the ledger" >&2
+    elif [ "$status" -ne 0 ]; then
         echo "FUZZ FAILURE in $t: see $log and $art" >&2
         failed=1
     fi
