@@ -4,7 +4,7 @@ BUILD_DIR    ?= build
 STATIC_FLAGS := -c release --static-swift-stdlib -Xswiftc -static-executable
 SHARED       ?= $(abspath ../shared)
 
-.PHONY: all check demo deps build release vm-init-static fc-supervisor-static test test-protocol test-simulator fuzz check-sanitizers bench guest-kernel guest-image e2e clean
+.PHONY: all check demo deps build release vm-init-static fc-supervisor-static test test-protocol test-simulator fuzz fuzz-smoke check-sanitizers bench guest-kernel guest-image e2e clean
 
 all: build
 
@@ -47,12 +47,13 @@ fc-supervisor-static:
 	@file $(BUILD_DIR)/fc-supervisor
 
 ## Every test rung that runs on this machine: protocol units, vm-init as PID 1 in namespaces, the supervisor
-## against the Firecracker simulator, and the simulator's own conformance tests.
+## against the Firecracker simulator, the simulator's own conformance tests, and CI's share of fuzzing.
 test: vm-init-static guest-kernel
 	$(SWIFT) build
 	$(SWIFT) test --no-parallel
 	python3 -m pytest -q Tests/Simulator
 	python3 Protocol/check_schema.py
+	$(MAKE) fuzz-smoke
 
 ## The guest kernel at build/vmlinux: the prebuilt $(SHARED)/guest-kernel/vmlinux when GuestImage/kernel.config
 ## matches its config-6.1 (sha256), else built from Debian's linux-source-6.1 (5.5–15 min on 2 cores).
@@ -76,7 +77,13 @@ e2e: vm-init-static guest-kernel
 fuzz:
 	bash Tests/Fuzz/run-fuzz.sh $${SECONDS_TO_RUN:-60}
 
-## The protocol, vm-init and supervisor tests under AddressSanitizer, then ThreadSanitizer (own scratch paths).
+## CI's share of fuzzing (about 2 minutes): every past crash input, then each target for 15 s, all under ASan.
+fuzz-smoke:
+	bash Tests/Fuzz/run-fuzz.sh 15
+
+## Nightly, not CI (about an hour on 2 cores): the protocol, vm-init and supervisor tests under AddressSanitizer,
+## then ThreadSanitizer, each in its own scratch path. FC_SANITIZER tells the tests (crash-handler tests are
+## skipped: the sanitizer runtime owns the fatal signals; RSS bounds allow for shadow memory).
 SAN_FILTER ?= VsockProtocolTests|VMInitTests|SupervisorTests
 check-sanitizers:
 	$(SWIFT) build --scratch-path .build-asan --sanitize=address --build-tests

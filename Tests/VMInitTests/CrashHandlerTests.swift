@@ -4,7 +4,11 @@ import Testing
 
 /// PID 1 must never die with a trap or fault (the kernel would panic): vm-init catches them, says so, syncs
 /// and resets the VM. In a PID namespace that reset ends the namespace, which is what we observe here.
-@Suite struct CrashHandlerTests {
+///
+/// Not under a sanitizer (`make check-sanitizers` sets FC_SANITIZER): ASan and TSan install their own handlers
+/// for these signals, so the behaviour under test is not vm-init's there.
+@Suite(.disabled(if: getenv("FC_SANITIZER") != nil, "the sanitizer runtime owns the fatal signals"))
+struct CrashHandlerTests {
     @Test(arguments: [SIGSEGV, SIGILL, SIGABRT])
     func aFatalSignalEndsInADeliberateReset(signal: Int32) throws {
         try withGuest { guest in
