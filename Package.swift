@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "CLinux", dependencies: ["CLibcap"], linkerSettings: [.linkedLibrary("cap")]),
         .target(name: "LinuxSystem", dependencies: ["CLinux"]),
         .target(name: "VMInit", dependencies: ["VsockProtocol", "LinuxSystem", "CLinux"]),
-        .target(name: "Supervisor", dependencies: ["VsockProtocol", "LinuxSystem", "CLinux"]),
+        .target(name: "Supervisor", dependencies: ["VsockProtocol", "LinuxSystem", "CLinux"], exclude: ["Network/NETWORKING.md"]),
         /// libsqlite3 (apt libsqlite3-dev) for the address allocator.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         /// Per-instance IPv6 addresses, unique by a database constraint.

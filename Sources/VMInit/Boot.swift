@@ -87,13 +87,47 @@ func writeFile(_ path: String, _ text: String) {
     _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
 }
 
-/// The OOM killer's cumulative kill count (/proc/vmstat `oom_kill`), nil when unavailable.
+/// The OOM killer's cumulative kill count (/proc/vmstat `oom_kill`), nil when unavailable. Every exec reads it
+/// (the baseline for `wasOOMKilled`), so it scans bytes instead of splitting lines, and a kernel without the
+/// counter (`CONFIG_VM_EVENT_COUNTERS` off, as in the minimal guest kernel) is asked only once.
 func oomKillCount() -> UInt64? {
-    guard let text = readTextFile("/proc/vmstat") else { return nil }
-    for line in text.split(separator: "\n") where line.hasPrefix("oom_kill ") {
-        return UInt64(line.dropFirst("oom_kill ".count))
+    if OOMCounter.missing { return nil }
+    guard let vmstat = readFileBytes("/proc/vmstat", limit: 64 << 10) else { return nil }
+    guard let count = OOMCounter.parse(vmstat) else {
+        OOMCounter.missing = !vmstat.isEmpty
+        return nil
     }
-    return nil
+    return count
+}
+
+/// Parsing and memory for `oomKillCount`.
+enum OOMCounter {
+    /// Set once /proc/vmstat was read and had no `oom_kill` line. vm-init's agent runs on one thread.
+    nonisolated(unsafe) static var missing = false
+
+    /// The value of the `oom_kill` line in /proc/vmstat's bytes, nil when there is none or it is not a number.
+    static func parse(_ vmstat: [UInt8]) -> UInt64? {
+        let key = Array("oom_kill ".utf8)
+        var line = 0
+        while line + key.count <= vmstat.count {
+            let end = vmstat[line...].firstIndex(of: UInt8(ascii: "\n")) ?? vmstat.count
+            if vmstat[line..<(line + key.count)].elementsEqual(key) {
+                var value: UInt64 = 0
+                let digits = vmstat[(line + key.count)..<end]
+                guard !digits.isEmpty else { return nil }
+                for byte in digits {
+                    guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                    let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+                    let (sum, o2) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+                    guard !o1, !o2 else { return nil }
+                    value = sum
+                }
+                return value
+            }
+            line = end + 1
+        }
+        return nil
+    }
 }
 
 /// Whether the OOM killer killed `pid`: the /proc/vmstat `oom_kill` count grew since `baseline`, or, when the

@@ -79,8 +79,13 @@ public struct UserDatabase: Sendable {
     }
 }
 
-/// Reads a whole (small) file; nil when it cannot be opened.
+/// Reads a whole (small) file as text; nil when it cannot be opened.
 func readTextFile(_ path: String, limit: Int = 4 << 20) -> String? {
+    readFileBytes(path, limit: limit).map { String(decoding: $0, as: UTF8.self) }
+}
+
+/// Reads a whole (small) file; nil when it cannot be opened.
+func readFileBytes(_ path: String, limit: Int = 4 << 20) -> [UInt8]? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
@@ -92,5 +97,5 @@ func readTextFile(_ path: String, limit: Int = 4 << 20) -> String? {
         if n <= 0 { break }
         bytes.append(contentsOf: chunk[0..<n])
     }
-    return String(decoding: bytes, as: UTF8.self)
+    return bytes
 }

@@ -34,7 +34,7 @@ import Testing
         let outFile = dir + ".out"
         defer { unlink(outFile) }
         func script(_ verb: String) throws -> (Int32, String) {
-            FileManager.default.createFile(atPath: outFile, contents: nil)
+            try #require(FileManager.default.createFile(atPath: outFile, contents: nil), "cannot create \(outFile)")
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/bash")
             p.arguments = [Self.repository + "/scripts/test-postgres.sh", verb, dir]

@@ -37,7 +37,9 @@ struct SimulatorHarness {
         stateRoot = root + "/s"
         kernel = root + "/vmlinux"
         requestLog = root + "/requests.jsonl"
-        FileManager.default.createFile(atPath: kernel, contents: Data("not a kernel".utf8))
+        guard FileManager.default.createFile(atPath: kernel, contents: Data("not a kernel".utf8)) else {
+            throw HarnessFailure("cannot create \(kernel)")
+        }
     }
 
     static func makeTemporaryDirectory(prefix: String) throws -> String {
@@ -45,7 +47,8 @@ struct SimulatorHarness {
         guard mkdtemp(&template) != nil else {
             throw HarnessFailure("mkdtemp \(prefix) failed")
         }
-        return String(cString: template)
+        template.removeLast() // the NUL
+        return String(decoding: template.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Environment for the supervisor (and so for the simulator it launches).
@@ -85,8 +88,8 @@ final class RunningProcess: @unchecked Sendable {  // immutable after init; Proc
         let base = try SimulatorHarness.makeTemporaryDirectory(prefix: "/var/tmp/fcsup-out-")
         outPath = base + "/stdout"
         errPath = base + "/stderr"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        guard FileManager.default.createFile(atPath: outPath, contents: nil) else { throw HarnessFailure("cannot create \(outPath)") }
+        guard FileManager.default.createFile(atPath: errPath, contents: nil) else { throw HarnessFailure("cannot create \(errPath)") }
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = environment

@@ -1,5 +1,5 @@
 import Testing
-import VMInit
+@testable import VMInit
 
 struct ConfigTests {
     @Test func kernelCommandLineAndFlags() throws {
@@ -37,5 +37,23 @@ struct ConfigTests {
         #expect((try? db.resolve("alice:wheel").get())?.gid == 10)
         #expect((try? db.resolve("mallory").get()) == nil)
         #expect((try? db.resolve("alice:nogroup").get()) == nil)
+    }
+}
+
+/// /proc/vmstat's `oom_kill` line, read on every exec as the OOM baseline.
+struct OOMCounterTests {
+    @Test func parsesTheOOMKillLineOnly() {
+        func parse(_ text: String) -> UInt64? { OOMCounter.parse(Array(text.utf8)) }
+        #expect(parse("nr_free_pages 100\noom_kill 7\nnr_foo 1\n") == 7)
+        #expect(parse("oom_kill 0") == 0)
+        #expect(parse("xoom_kill 5\noom_kill 18446744073709551615\n") == UInt64.max)
+        #expect(parse("nr_free_pages 100\nnr_foo 1\n") == nil)
+        #expect(parse("oom_kill 18446744073709551616\n") == nil)
+        #expect(parse("oom_kill \n") == nil)
+        #expect(parse("oom_kill 12a\n") == nil)
+        #expect(parse("") == nil)
+        // The real file on this machine has the counter (CONFIG_VM_EVENT_COUNTERS is on in Debian's kernel).
+        let real = readFileBytes("/proc/vmstat").flatMap(OOMCounter.parse)
+        #expect(real != nil && real == oomKillCount())
     }
 }

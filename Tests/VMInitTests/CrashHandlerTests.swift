@@ -32,5 +32,5 @@ func childPIDs(of pid: Int32) -> [Int32] {
     defer { fd.close() }
     var buffer = [UInt8](repeating: 0, count: 4096)
     let n = (try? buffer.withUnsafeMutableBytes { try fd.read(into: $0) }) ?? 0
-    return String(decoding: buffer[0..<(n ?? 0)], as: UTF8.self).split(separator: " ").compactMap { Int32($0) }
+    return String(decoding: buffer[0..<n], as: UTF8.self).split(separator: " ").compactMap { Int32($0) }
 }

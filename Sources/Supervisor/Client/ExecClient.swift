@@ -62,7 +62,7 @@ public final class ExecClient {
             self.loop.stop()
         }
         connection.onFrame = { [unowned self] frame in self.handle(frame) }
-        connection.onClose = { [unowned self] _ in local.finish(.lost("the supervisor closed the connection")) }
+        connection.onClose = { _ in local.finish(.lost("the supervisor closed the connection")) }
         do {
             try connection.start()
             for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
