@@ -112,17 +112,7 @@ enum OOMCounter {
         while line + key.count <= vmstat.count {
             let end = vmstat[line...].firstIndex(of: UInt8(ascii: "\n")) ?? vmstat.count
             if vmstat[line..<(line + key.count)].elementsEqual(key) {
-                var value: UInt64 = 0
-                let digits = vmstat[(line + key.count)..<end]
-                guard !digits.isEmpty else { return nil }
-                for byte in digits {
-                    guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-                    let (times10, o1) = value.multipliedReportingOverflow(by: 10)
-                    let (sum, o2) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
-                    guard !o1, !o2 else { return nil }
-                    value = sum
-                }
-                return value
+                return UInt64(String(decoding: vmstat[(line + key.count)..<end], as: UTF8.self))
             }
             line = end + 1
         }
