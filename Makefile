@@ -81,7 +81,7 @@ fuzz:
 fuzz-smoke:
 	bash Tests/Fuzz/run-fuzz.sh 15
 
-## Nightly, not CI (about 30 minutes on 2 cores): the protocol, vm-init and supervisor tests under AddressSanitizer
+## Nightly, not CI (20–30 minutes on 2 cores): the protocol, vm-init and supervisor tests under AddressSanitizer
 ## (check-asan), then ThreadSanitizer (check-tsan), each in its own scratch path. FC_SANITIZER tells the tests
 ## (crash-handler tests are skipped: the sanitizer runtime owns the fatal signals; RSS bounds allow for shadow
 ## memory). The 64 MiB output-tail test runs 10 times instead of 100. Tests/Sanitizers/ holds the suppressions.
