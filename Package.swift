@@ -1,12 +1,17 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Layers, each depending only on the ones above it:
-///   VsockProtocol  — frames, messages, limits, flow control. Pure: no I/O.
-///   CLinux         — the few C shims Swift cannot reach safely (fork/exec child path, pty, vsock, reboot).
-///   LinuxSystem    — thin typed Swift wrappers over syscalls and an epoll event loop. No policy.
-///   VMInit         — the guest agent (PID 1). Never imports Supervisor.
-///   Supervisor     — the host side. Never imports VMInit.
+/// Layers, each importing only what its `dependencies` list names (checked by
+/// `swift build --explicit-target-dependency-import-check error`, see README "Layout"):
+///   VsockProtocol   — the wire format: frames, messages, limits, credit windows, the §7 connection state. Pure.
+///   CLinux          — the few C shims Swift cannot reach safely (fork/exec child path, pty, vsock, reboot).
+///   LinuxSystem     — the only door to libc: typed syscall wrappers and an epoll event loop. No policy.
+///   VsockTransport  — streams that carry frames: FramedConnection, FrameChannel, Listener, serial port, hybrid vsock.
+///   VMInit          — the guest agent (PID 1). Never imports anything host-side.
+///   FirecrackerAPI  — Firecracker's HTTP API over its Unix socket. No orchestration types.
+///   VMM             — VMM processes and host devices: Firecracker and QEMU drivers, QMP, host network.
+///   Supervisor      — one VM from boot to cleanup: lifecycle, guest multiplexer, control server, stdio.
+///   SupervisorCLI   — the command line (ArgumentParser), exec client and control commands.
 let package = Package(
     name: "fc-runtime",
     platforms: [.macOS(.v15)],
@@ -23,8 +28,16 @@ let package = Package(
         .systemLibrary(name: "CLibcap", path: "Sources/CLibcap"),
         .target(name: "CLinux", dependencies: ["CLibcap"], linkerSettings: [.linkedLibrary("cap")]),
         .target(name: "LinuxSystem", dependencies: ["CLinux"]),
-        .target(name: "VMInit", dependencies: ["VsockProtocol", "LinuxSystem", "CLinux"]),
-        .target(name: "Supervisor", dependencies: ["VsockProtocol", "LinuxSystem", "CLinux"], exclude: ["Network/NETWORKING.md"]),
+        .target(name: "VsockTransport", dependencies: ["VsockProtocol", "LinuxSystem"]),
+        .target(name: "VMInit", dependencies: ["VsockProtocol", "VsockTransport", "LinuxSystem", "CLinux"]),
+        .target(name: "FirecrackerAPI", dependencies: ["LinuxSystem"]),
+        .target(name: "VMM", dependencies: ["FirecrackerAPI", "VsockTransport", "LinuxSystem", "CLinux"]),
+        .target(name: "Supervisor", dependencies: ["VMM", "FirecrackerAPI", "VsockTransport", "VsockProtocol", "LinuxSystem", "CLinux"],
+                exclude: ["Network/NETWORKING.md"]),
+        .target(name: "SupervisorCLI", dependencies: [
+            "Supervisor", "VMM", "VsockTransport", "VsockProtocol", "LinuxSystem",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         /// libsqlite3 (apt libsqlite3-dev) for the address allocator.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         /// Per-instance IPv6 addresses, unique by a database constraint.
@@ -33,16 +46,19 @@ let package = Package(
         .target(name: "AddressAllocator", dependencies: ["CSQLite", "CLibPQ"]),
         .executableTarget(name: "fc-addr", dependencies: ["AddressAllocator"]),
         .executableTarget(name: "vm-init", dependencies: ["VMInit"]),
-        .executableTarget(
-            name: "fc-supervisor",
-            dependencies: ["Supervisor", .product(name: "ArgumentParser", package: "swift-argument-parser")]
-        ),
+        .executableTarget(name: "fc-supervisor", dependencies: ["SupervisorCLI", "Supervisor", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "fc-bench", dependencies: ["VsockProtocol"], path: "Benchmarks/fc-bench"),
-        .testTarget(name: "VsockProtocolTests", dependencies: ["VsockProtocol"]),
-        .testTarget(name: "VMInitTests", dependencies: ["VMInit", "VsockProtocol", "LinuxSystem"]),
-        .testTarget(name: "AddressAllocatorTests", dependencies: ["AddressAllocator"]),
-        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "VsockProtocol", "LinuxSystem"]),
+        /// Test helpers every test target shares: built binaries, temp dirs, child processes, deadlines.
+        .target(name: "TestSupport", dependencies: ["LinuxSystem", "VsockProtocol", "VsockTransport"], path: "Tests/TestSupport"),
+        .testTarget(name: "VsockProtocolTests", dependencies: ["VsockProtocol", "TestSupport"]),
+        .testTarget(name: "LinuxSystemTests", dependencies: ["LinuxSystem", "CLinux", "TestSupport"]),
+        .testTarget(name: "VsockTransportTests", dependencies: ["VsockTransport", "VsockProtocol", "LinuxSystem", "TestSupport"]),
+        .testTarget(name: "VMInitTests", dependencies: ["VMInit", "VsockProtocol", "LinuxSystem", "TestSupport"]),
+        .testTarget(name: "FirecrackerAPITests", dependencies: ["FirecrackerAPI", "LinuxSystem", "TestSupport"]),
+        .testTarget(name: "AddressAllocatorTests", dependencies: ["AddressAllocator", "TestSupport"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "VMM", "VsockProtocol", "LinuxSystem", "TestSupport"]),
+        .testTarget(name: "SupervisorCLITests", dependencies: ["SupervisorCLI", "TestSupport"]),
         /// Boots real VMs (QEMU, the prebuilt guest kernel) through the fc-supervisor executable.
-        .testTarget(name: "E2ETests", dependencies: []),
+        .testTarget(name: "E2ETests", dependencies: ["TestSupport"]),
     ]
 )

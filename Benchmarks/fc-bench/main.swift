@@ -129,7 +129,7 @@ final class Conn {
 
     /// Sends our hello and waits for the peer's.
     func handshake() {
-        send(.hello(Hello(role: direct ? "host" : "client", agent: "fc-bench/0.1", window: ProtocolConstants.defaultWindow)))
+        send(.hello(Hello(role: direct ? .host : .client, agent: "fc-bench/0.1", window: ProtocolConstants.defaultWindow)))
         flush()
         while peerHello == nil {
             guard let f = nextFrame() else { fail("connection closed before hello") }

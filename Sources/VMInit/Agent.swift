@@ -182,7 +182,7 @@ public final class Agent {
         connection = conn
         var timings = boot.timings
         timings["connected"] = SystemControl.bootTimeMicroseconds()
-        conn.send(.hello(Hello(role: "guest", agent: "vm-init/0.1",
+        conn.send(.hello(Hello(role: .guest, agent: "vm-init/0.1",
                                capabilities: ["pty", "rlimits", "capabilities", "attach", "set_time", "shutdown", "oom", "network"],
                                limits: .default, window: ourWindow,
                                wallClockNs: SystemControl.wallClockNanoseconds(), bootTimings: timings)))

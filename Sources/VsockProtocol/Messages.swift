@@ -5,8 +5,8 @@ public typealias SessionID = UInt32
 public struct Hello: Sendable, Equatable, Codable {
     /// Protocol version spoken (``ProtocolConstants/version``).
     public var version: Int
-    /// `"host"` or `"guest"`.
-    public var role: String
+    /// Who is speaking: `host`/`guest` on the guest connection, `client`/`supervisor` on `control.sock`.
+    public var role: PeerRole
     /// Free-form implementation name and version, e.g. `"vm-init/0.1"`.
     public var agent: String?
     /// Optional features this side supports (e.g. `"pty"`, `"rlimits"`, `"capabilities"`).
@@ -20,7 +20,7 @@ public struct Hello: Sendable, Equatable, Codable {
     /// Guest only: milestones since kernel start, in microseconds of CLOCK_BOOTTIME (e.g. `"main"`, `"mounted"`, `"listening"`).
     public var bootTimings: [String: UInt64]?
 
-    public init(version: Int = ProtocolConstants.version, role: String, agent: String? = nil,
+    public init(version: Int = ProtocolConstants.version, role: PeerRole, agent: String? = nil,
                 capabilities: [String] = [], limits: FrameLimits = .default,
                 window: UInt32 = ProtocolConstants.defaultWindow, wallClockNs: Int64? = nil,
                 bootTimings: [String: UInt64]? = nil) {

@@ -13,7 +13,7 @@ extension NamespaceTests {
         @Test func echoExitCodesAndSignals() throws {
             try withGuest { guest in
                 let client = try guest.connect()
-                #expect(client.guestHello?.role == "guest")
+                #expect(client.guestHello?.role == .guest)
                 #expect(client.guestHello?.bootTimings?["listening"] != nil)
 
                 let echo = try client.run(ExecRequest(session: 1, argv: ["echo", "hi"]))

@@ -45,7 +45,7 @@ final class TestClient {
         let frame = try receiveRaw(timeout: 20)
         guard case .hello(let hello) = frame.message else { throw HarnessError("expected hello, got \(frame.message)") }
         guestHello = hello
-        send(.hello(Hello(role: "host", agent: "vminit-tests", window: window)))
+        send(.hello(Hello(role: .host, agent: "vminit-tests", window: window)))
     }
 
     func send(_ message: Message, payload: [UInt8] = []) {

@@ -179,7 +179,7 @@ struct FlowControlSimulationTests {
 
     @Test func aStalledReaderNeverStallsAnotherSessionOrGrowsMemory() throws {
         let window: UInt32 = 16 * 1024
-        let hostHello = Hello(role: "host", window: window)
+        let hostHello = Hello(role: .host, window: window)
         var guest = Guest()
         var host = Host()
         for s: SessionID in [1, 2] {

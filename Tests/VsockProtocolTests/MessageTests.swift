@@ -180,6 +180,6 @@ struct VersioningTests {
         #expect(h.version == 2)
         #expect(h.limits == FrameLimits(maxHeaderBytes: 1, maxPayloadBytes: 2))
         #expect(h.window == 3)
-        #expect(Hello(role: "host").version == ProtocolConstants.version)
+        #expect(Hello(role: .host).version == ProtocolConstants.version)
     }
 }

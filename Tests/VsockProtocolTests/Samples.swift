@@ -6,9 +6,9 @@ enum Samples {
 
     /// The expected decoding of every valid golden vector, by name (see Protocol/gen_golden_vectors.py).
     static let golden: [String: Frame] = [
-        "hello_host_minimal": Frame(.hello(Hello(role: "host"))),
+        "hello_host_minimal": Frame(.hello(Hello(role: .host))),
         "hello_guest_full": Frame(.hello(Hello(
-            role: "guest", agent: "vm-init/0.1", capabilities: ["capabilities", "pty", "rlimits"], limits: limits,
+            role: .guest, agent: "vm-init/0.1", capabilities: ["capabilities", "pty", "rlimits"], limits: limits,
             window: 262_144, wallClockNs: 1_732_560_000_123_456_789,
             bootTimings: ["listening": 5100, "main": 1200, "mounted": 3400]))),
         "exec_minimal": Frame(.exec(ExecRequest(session: 1, argv: ["/bin/true"]))),
@@ -107,7 +107,7 @@ enum Samples {
         switch typeIndex ?? rng.below(Self.typeCount) {
         case 0:
             message = .hello(Hello(
-                version: rng.below(3), role: rng.chance(50) ? "host" : "guest", agent: maybe(&rng) { string(&$0) },
+                version: rng.below(3), role: rng.chance(50) ? .host : .guest, agent: maybe(&rng) { string(&$0) },
                 capabilities: strings(&rng),
                 limits: FrameLimits(maxHeaderBytes: u32(&rng), maxPayloadBytes: u32(&rng)), window: u32(&rng),
                 wallClockNs: maybe(&rng) { Int64(bitPattern: $0.next()) },

@@ -14,7 +14,7 @@ public enum ControlCommands {
         }
         defer { fd.close() }
         var bytes: [UInt8] = []
-        Frame.encode(.hello(Hello(role: "client", agent: "fc-supervisor/0.1")), into: &bytes)
+        Frame.encode(.hello(Hello(role: .client, agent: "fc-supervisor/0.1")), into: &bytes)
         Frame.encode(message, into: &bytes)
         Frame.encode(.ping(Ping(id: 1)), into: &bytes)
         do { try fd.writeAll(bytes) } catch { throw SupervisorError(.startFailed, "\(error)") }

@@ -82,7 +82,7 @@ public final class ExecClient {
             report("\(error)")
             return SupervisorExitCode.startFailed.rawValue
         }
-        connection.send(.hello(Hello(role: "client", agent: "fc-supervisor-exec/0.1", window: ProtocolConstants.defaultWindow)))
+        connection.send(.hello(Hello(role: .client, agent: "fc-supervisor-exec/0.1", window: ProtocolConstants.defaultWindow)))
         connection.send(.exec(ExecRequest(session: Self.sessionID, argv: options.argv,
                                           env: options.env.isEmpty ? nil : options.env, cwd: options.cwd,
                                           user: options.user, tty: size, stdin: options.interactive)))

@@ -37,7 +37,7 @@ final class ControlClient {
 
     func start() throws(SystemError) {
         try connection.start()
-        connection.send(.hello(Hello(role: "supervisor", agent: "fc-supervisor/0.1", capabilities: ["pty"],
+        connection.send(.hello(Hello(role: .supervisor, agent: "fc-supervisor/0.1", capabilities: ["pty"],
                                      window: Self.window, wallClockNs: SystemControl.wallClockNanoseconds())))
     }
 

@@ -103,7 +103,7 @@ final class GuestMux {
 
     /// Sends our hello. Call once, right after the connection starts.
     func sendHello() {
-        connection.send(.hello(Hello(role: "host", agent: "fc-supervisor/0.1", capabilities: ["pty", "attach"],
+        connection.send(.hello(Hello(role: .host, agent: "fc-supervisor/0.1", capabilities: ["pty", "attach"],
                                      window: outputWindow, wallClockNs: SystemControl.wallClockNanoseconds())))
     }
 
