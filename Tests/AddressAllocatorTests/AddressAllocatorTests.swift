@@ -1,23 +1,11 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import AddressAllocator
 
 /// A fresh database path in a fresh temporary directory.
 private func temporaryDatabase() throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fc-addr-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir.appendingPathComponent("alloc.db").path
-}
-
-/// The `fc-addr` executable built next to this test binary.
-private func fcAddrPath() throws -> String {
-    let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-    var dir = (exe as NSString).deletingLastPathComponent
-    for _ in 0..<4 {
-        if FileManager.default.isExecutableFile(atPath: dir + "/fc-addr") { return dir + "/fc-addr" }
-        dir = (dir as NSString).deletingLastPathComponent
-    }
-    throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "fc-addr not built next to \(exe)"])
+    try TemporaryDirectory(prefix: "/tmp/fc-addr-").file("alloc.db")
 }
 
 @Suite struct IPv6TextTests {
@@ -89,26 +77,17 @@ private func fcAddrPath() throws -> String {
     /// 1,000 allocations from 4 processes at once (250 each, through `fc-addr`) yield 1,000 distinct addresses;
     /// a fifth run over the same ids returns the stored addresses.
     @Test func concurrentProcessesGetDistinctAddresses() throws {
-        let tool = try fcAddrPath()
+        let tool = try BuiltProduct.path("fc-addr")
         let path = try temporaryDatabase()
         // A /112 (65,534 usable) makes random collisions likely among 1,000, so the constraint is exercised.
         let prefix = "fd00:1::/112"
-        var processes: [(Process, Pipe)] = []
-        for p in 0..<4 {
-            let proc = Process()
-            proc.executableURL = URL(fileURLWithPath: tool)
-            proc.arguments = ["--db", path, "--prefix", prefix, "allocate"] + (0..<250).map { "p\(p)-vm-\($0)" }
-            let out = Pipe()
-            proc.standardOutput = out
-            try proc.run()
-            processes.append((proc, out))
+        let processes = try (0..<4).map { p in
+            try ChildUnderTest(tool, ["--db", path, "--prefix", prefix, "allocate"] + (0..<250).map { "p\(p)-vm-\($0)" })
         }
         var addresses: [String: String] = [:]
-        for (proc, out) in processes {
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            proc.waitUntilExit()
-            #expect(proc.terminationStatus == 0)
-            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+        for proc in processes {
+            #expect(proc.wait(timeout: 120) == .exited(0))
+            for line in proc.stdout.split(separator: "\n") {
                 let parts = line.split(separator: " ")
                 try #require(parts.count == 2)
                 addresses[String(parts[0])] = String(parts[1])

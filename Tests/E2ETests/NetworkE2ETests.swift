@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// Issue 8 end to end: two QEMU VMs, each with a TAP in its own network namespace created by fc-supervisor
@@ -17,7 +18,7 @@ struct NetworkE2ETests {
 
     private func ip(_ args: [String]) throws {
         let r = try runToEnd("/usr/sbin/ip", args, timeout: 20)
-        guard r.status == 0 else { throw E2EFailure("ip \(args.joined(separator: " ")): \(r.stderr)") }
+        guard r.exitCode == 0 else { throw HarnessError("ip \(args.joined(separator: " ")): \(r.stderr)") }
     }
 
     /// ns out plus, per VM, a namespace linked to it by a veth pair and routed.
@@ -36,7 +37,7 @@ struct NetworkE2ETests {
             try ip(["-n", vm.ns, "link", "set", v, "up"])
             try ip(["-n", vm.ns, "link", "set", "lo", "up"])
             let sysctl = try runToEnd("/usr/sbin/ip", ["netns", "exec", vm.ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"])
-            guard sysctl.status == 0 else { throw E2EFailure("sysctl forwarding: \(sysctl.stderr)") }
+            guard sysctl.exitCode == 0 else { throw HarnessError("sysctl forwarding: \(sysctl.stderr)") }
             try ip(["-n", vm.ns, "-6", "route", "add", "default", "via", "fd00:e\(vm.index)::1"])
             try ip(["-n", out, "-6", "route", "add", vm.prefix, "via", "fd00:e\(vm.index)::2"])
         }
@@ -46,9 +47,7 @@ struct NetworkE2ETests {
     @Test("two VMs in their own namespaces reach the outside host over IPv6, not each other")
     func twoIsolatedVMs() throws {
         let env = try E2EEnvironment.get()
-        let binDir = (env.supervisor as NSString).deletingLastPathComponent
-        let fcAddr = binDir + "/fc-addr"
-        guard FileManager.default.isExecutableFile(atPath: fcAddr) else { throw E2EFailure("fc-addr not built in \(binDir)") }
+        let fcAddr = try BuiltProduct.path("fc-addr")
         let tag = "\(getpid())"
         let nsA = "fce-a-\(tag)", nsB = "fce-b-\(tag)"
         let prefixA = "fd00:1:a::/64", prefixB = "fd00:1:b::/64"
@@ -60,11 +59,11 @@ struct NetworkE2ETests {
         guard let out else { return }
 
         // Addresses from the allocator (one database per prefix, as a node would keep).
-        let db = try makeTemporaryDirectory(prefix: "/tmp/fce-addr-")
+        let db = try TemporaryDirectory(prefix: "/tmp/fce-addr-").path
         func allocate(_ id: String, _ prefix: String) throws -> String {
             let r = try runToEnd(fcAddr, ["--db", db + "/\(id).db", "--prefix", prefix, "allocate", id])
             let parts = r.stdout.split(separator: " ")
-            guard r.status == 0, parts.count == 2 else { throw E2EFailure("fc-addr: \(r.stderr)") }
+            guard r.exitCode == 0, parts.count == 2 else { throw HarnessError("fc-addr: \(r.stderr)") }
             return parts[1].trimmingCharacters(in: .whitespacesAndNewlines)
         }
         let addrA = try allocate("neta", prefixA), addrB = try allocate("netb", prefixB)
@@ -78,31 +77,30 @@ struct NetworkE2ETests {
                     "--", "sh", "-c", command]
         }
         // VM b stays up (pinging out first) while VM a tries to reach it.
-        let b = try RunningProcess(env.supervisor, args("netb", ns: nsB, tap: "fctapb", prefix: prefixB, address: addrB,
+        let b = try ChildUnderTest(env.supervisor, args("netb", ns: nsB, tap: "fctapb", prefix: prefixB, address: addrB,
             command: "ping6 -c 1 -W 10 \(Self.outsideHost) >/dev/null && echo B-OUT-OK; sleep 120"))
-        defer { b.process.terminate(); _ = b.wait(timeout: 30) }
-        let deadline = Date().addingTimeInterval(150)
-        while !b.stdout.contains("B-OUT-OK") && b.process.isRunning && Date() < deadline { usleep(100_000) }
+        defer { b.kill(SIGTERM); _ = b.wait(timeout: 30) }
+        _ = Deadline(seconds: 150).poll(every: 0.1) { b.stdout.contains("B-OUT-OK") || !b.isRunning }
         #expect(b.stdout.contains("B-OUT-OK"), "VM b: \(b.stdout) \(b.stderr)")
         // Reachable from outside (where services the worker opens would be reached from).
         let fromOutside = try runToEnd("/usr/sbin/ip", ["netns", "exec", out, "/bin/busybox", "ping6", "-c", "1", "-W", "10", addrB])
-        #expect(fromOutside.status == 0, "outside → VM b: \(fromOutside.stdout) \(fromOutside.stderr)")
+        #expect(fromOutside.exitCode == 0, "outside → VM b: \(fromOutside.stdout) \(fromOutside.stderr)")
 
-        let a = try RunningProcess(env.supervisor, args("neta", ns: nsA, tap: "fctapa", prefix: prefixA, address: addrA,
+        let a = try ChildUnderTest(env.supervisor, args("neta", ns: nsA, tap: "fctapa", prefix: prefixA, address: addrA,
             command: "ip -6 addr show; ping6 -c 1 -W 10 \(Self.outsideHost) >/dev/null && echo A-OUT-OK; "
                 + "if ping6 -c 2 -W 3 \(addrB) >/dev/null; then echo A-REACHED-B; else echo A-CANNOT-REACH-B; fi"))
         let statusA = a.wait(timeout: 180)
-        #expect(statusA == 0, "VM a stderr: \(a.stderr)")
+        #expect(statusA == .exited(0), "VM a stderr: \(a.stderr)")
         #expect(a.stdout.contains("inet6 \(addrA)/64"), "ip -6 addr in VM a: \(a.stdout)")
         #expect(a.stdout.contains("A-OUT-OK"))
         #expect(a.stdout.contains("A-CANNOT-REACH-B"))
         #expect(!a.stdout.contains("A-REACHED-B"))
 
         // VM a's TAP is gone with its supervisor; VM b's namespace still has its TAP until b stops.
-        #expect(try runToEnd("/usr/sbin/ip", ["-n", nsA, "link", "show", "dev", "fctapa"]).status != 0)
-        #expect(try runToEnd("/usr/sbin/ip", ["-n", nsB, "link", "show", "dev", "fctapb"]).status == 0)
-        b.process.terminate()
+        #expect(try runToEnd("/usr/sbin/ip", ["-n", nsA, "link", "show", "dev", "fctapa"]).exitCode != 0)
+        #expect(try runToEnd("/usr/sbin/ip", ["-n", nsB, "link", "show", "dev", "fctapb"]).exitCode == 0)
+        b.kill(SIGTERM)
         _ = b.wait(timeout: 30)
-        #expect(try runToEnd("/usr/sbin/ip", ["-n", nsB, "link", "show", "dev", "fctapb"]).status != 0)
+        #expect(try runToEnd("/usr/sbin/ip", ["-n", nsB, "link", "show", "dev", "fctapb"]).exitCode != 0)
     }
 }

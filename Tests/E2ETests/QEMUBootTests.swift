@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// Real VMs: `fc-supervisor run --vmm qemu` boots the guest kernel under QEMU (software emulation here) with
@@ -10,9 +11,9 @@ struct QEMUBootTests {
     @Test("boot → hello, the VM powers off and QEMU exits")
     func bootHello() throws {
         let env = try E2EEnvironment.get()
-        let p = try RunningProcess(env.supervisor, env.run(id: "hello", command: ["echo", "hello"]))
+        let p = try ChildUnderTest(env.supervisor, env.run(id: "hello", command: ["echo", "hello"]))
         let status = p.wait(timeout: 60)
-        #expect(status == 0, "stderr: \(p.stderr)")
+        #expect(status == .exited(0), "stderr: \(p.stderr)")
         #expect(p.stdout == "hello\n")
         let pid = try #require(env.qemuPid(id: "hello"), "no booted event")
         #expect(!processExists(pid), "QEMU (pid \(pid)) still runs after the supervisor exited")
@@ -24,9 +25,9 @@ struct QEMUBootTests {
     @Test("run: a workload that prints and exits 3 → the supervisor exits 3 and QEMU exits")
     func runExitCode() throws {
         let env = try E2EEnvironment.get()
-        let p = try RunningProcess(env.supervisor, env.run(id: "exit3", command: ["sh", "-c", "echo out; echo err >&2; exit 3"]))
+        let p = try ChildUnderTest(env.supervisor, env.run(id: "exit3", command: ["sh", "-c", "echo out; echo err >&2; exit 3"]))
         let status = p.wait(timeout: 60)
-        #expect(status == 3, "stderr: \(p.stderr)")
+        #expect(status == .exited(3), "stderr: \(p.stderr)")
         #expect(p.stdout == "out\n")
         #expect(p.stderr.contains("err"))
         print("e2e: boot → ready \(Int(env.bootToReadyMs(id: "exit3") ?? -1)) ms")
@@ -38,30 +39,30 @@ struct QEMUBootTests {
     func execSurface() throws {
         let env = try E2EEnvironment.get()
         let id = "execs"
-        let vm = try RunningProcess(env.supervisor, env.run(id: id, command: ["sleep", "600"]))
-        defer { if vm.process.isRunning { kill(vm.process.processIdentifier, SIGKILL); vm.wait(timeout: 5) } }
+        let vm = try ChildUnderTest(env.supervisor, env.run(id: id, command: ["sleep", "600"]))
+        defer { if vm.isRunning { vm.kill(SIGKILL); vm.wait(timeout: 5) } }
         try #require(env.waitUntilReady(id: id, process: vm), "vm-init never said hello: \(vm.stderr)")
         print("e2e: boot → ready \(Int(env.bootToReadyMs(id: id) ?? -1)) ms")
 
-        func exec(_ command: [String], _ options: [String] = [], input: Data? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        func exec(_ command: [String], _ options: [String] = [], input: [UInt8]? = nil) throws -> Completed {
             try runToEnd(env.supervisor, env.exec(id: id, options, command: command), input: input, timeout: 60)
         }
 
         let echo = try exec(["echo", "hello", "world"])
-        #expect(echo.status == 0 && echo.stdout == "hello world\n", "\(echo)")
+        #expect(echo.exitCode == 0 && echo.stdout == "hello world\n", "\(echo)")
 
-        let stdin = try exec(["cat"], ["-i"], input: Data("line one\nline two\n".utf8))
-        #expect(stdin.status == 0 && stdin.stdout == "line one\nline two\n", "\(stdin)")
+        let stdin = try exec(["cat"], ["-i"], input: Array("line one\nline two\n".utf8))
+        #expect(stdin.exitCode == 0 && stdin.stdout == "line one\nline two\n", "\(stdin)")
 
-        #expect(try exec(["sh", "-c", "exit 7"]).status == 7)
-        #expect(try exec(["/no/such/program"]).status == 127)
-        #expect(try exec(["sh", "-c", "kill -KILL $$"]).status == 137)
-        #expect(try exec(["sh", "-c", "kill -TERM $$"]).status == 143)
+        #expect(try exec(["sh", "-c", "exit 7"]).exitCode == 7)
+        #expect(try exec(["/no/such/program"]).exitCode == 127)
+        #expect(try exec(["sh", "-c", "kill -KILL $$"]).exitCode == 137)
+        #expect(try exec(["sh", "-c", "kill -TERM $$"]).exitCode == 143)
 
         // `script` gives the exec client a terminal; its size is what the guest's pty must report.
         let command = "stty rows 33 cols 101; '\(env.supervisor)' exec -t --state-dir '\(env.stateRoot)' \(id) -- stty size"
         let tty = try runToEnd("/usr/bin/script", ["-qec", command, "/dev/null"], timeout: 60)
-        #expect(tty.status == 0, "\(tty)")
+        #expect(tty.exitCode == 0, "\(tty)")
         #expect(tty.stdout.contains("33 101"), "\(tty)")
 
         let comm = try exec(["cat", "/proc/1/comm"])
@@ -71,27 +72,27 @@ struct QEMUBootTests {
 
         for i in 0..<10 {
             let r = try exec(["echo", "sequential-\(i)"])
-            #expect(r.status == 0 && r.stdout == "sequential-\(i)\n", "\(r)")
+            #expect(r.exitCode == 0 && r.stdout == "sequential-\(i)\n", "\(r)")
         }
 
         let concurrent = try (0..<10).map { i in
-            try RunningProcess(env.supervisor, env.exec(id: id, command: ["sh", "-c", "sleep 0.3; echo concurrent-\(i); exit \(i)"]))
+            try ChildUnderTest(env.supervisor, env.exec(id: id, command: ["sh", "-c", "sleep 0.3; echo concurrent-\(i); exit \(i)"]))
         }
         for (i, p) in concurrent.enumerated() {
             let status = p.wait(timeout: 60)
-            #expect(status == Int32(i) && p.stdout == "concurrent-\(i)\n", "exec \(i): \(status) \(p.stdout) \(p.stderr)")
+            #expect(status == .exited(Int32(i)) && p.stdout == "concurrent-\(i)\n", "exec \(i): \(status) \(p.stdout) \(p.stderr)")
         }
 
         // 256 MiB of guest memory; a string that doubles forever gets its process OOM-killed (SIGKILL).
         let oom = try exec(["awk", "BEGIN { s = \"x\"; while (1) s = s s }"])
-        #expect(oom.status == 137, "\(oom)")
+        #expect(oom.exitCode == 137, "\(oom)")
         let after = try exec(["cat", "/proc/1/comm"])
-        #expect(after.status == 0 && after.stdout == "vm-init\n", "vm-init did not survive the OOM kill: \(after)")
+        #expect(after.exitCode == 0 && after.stdout == "vm-init\n", "vm-init did not survive the OOM kill: \(after)")
 
         // A signal to the main workload: it dies of SIGTERM, the supervisor exits 143 and QEMU exits.
         let killed = try runToEnd(env.supervisor, ["kill", "--state-dir", env.stateRoot, id, "TERM"], timeout: 30)
-        #expect(killed.status == 0, "\(killed)")
-        #expect(vm.wait(timeout: 30) == 143, "stderr: \(vm.stderr)")
+        #expect(killed.exitCode == 0, "\(killed)")
+        #expect(vm.wait(timeout: 30) == .exited(143), "stderr: \(vm.stderr)")
         let pid = try #require(env.qemuPid(id: id))
         #expect(!processExists(pid))
     }
@@ -100,9 +101,9 @@ struct QEMUBootTests {
     func oomKilledWorkload() throws {
         let env = try E2EEnvironment.get()
         let id = "oom"
-        let p = try RunningProcess(env.supervisor, env.run(id: id, command: ["awk", "BEGIN { s = \"x\"; while (1) s = s s }"]))
+        let p = try ChildUnderTest(env.supervisor, env.run(id: id, command: ["awk", "BEGIN { s = \"x\"; while (1) s = s s }"]))
         let status = p.wait(timeout: 60)
-        #expect(status == 137, "stderr: \(p.stderr)")
+        #expect(status == .exited(137), "stderr: \(p.stderr)")
         print("e2e: boot → ready \(Int(env.bootToReadyMs(id: id) ?? -1)) ms")
         let exited = try #require(env.event("exited", id: id), "no exited event")
         #expect(exited["exit_code"] as? Int == 137)

@@ -1,5 +1,7 @@
 import Foundation
 import Glibc
+import LinuxSystem
+import TestSupport
 import Testing
 
 /// What every end-to-end test needs: the built `fc-supervisor`, QEMU, the guest kernel and a guest initramfs
@@ -13,52 +15,37 @@ struct E2EEnvironment: Sendable {
     /// Short (Unix socket paths are limited to 107 bytes), unique per test process.
     let stateRoot: String
 
-    static let repository: String = {
-        var path = #filePath
-        for _ in 0..<3 { path = (path as NSString).deletingLastPathComponent }
-        return path
-    }()
-
     /// Built once; every test shares it.
-    static let shared: Result<E2EEnvironment, E2EFailure> = Result { try E2EEnvironment() }.mapError {
-        $0 as? E2EFailure ?? E2EFailure("\($0)")
+    static let shared: Result<E2EEnvironment, HarnessError> = Result { try E2EEnvironment() }.mapError {
+        $0 as? HarnessError ?? HarnessError("\($0)")
     }
 
     static func get() throws -> E2EEnvironment { try shared.get() }
 
     private init() throws {
-        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        var dir = (exe as NSString).deletingLastPathComponent
-        var found: String?
-        for _ in 0..<4 {
-            if FileManager.default.isExecutableFile(atPath: dir + "/fc-supervisor") { found = dir + "/fc-supervisor"; break }
-            dir = (dir as NSString).deletingLastPathComponent
-        }
-        guard let supervisor = found else { throw E2EFailure("fc-supervisor is not built next to \(exe) (swift build)") }
-        self.supervisor = supervisor
-
+        supervisor = try BuiltProduct.path("fc-supervisor")
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        guard path.split(separator: ":").contains(where: { FileManager.default.isExecutableFile(atPath: "\($0)/qemu-system-x86_64") }) else {
-            throw E2EFailure("qemu-system-x86_64 is not installed: apt-get install qemu-system-x86 (make deps)")
+        guard path.split(separator: ":").contains(where: { access("\($0)/qemu-system-x86_64", X_OK) == 0 }) else {
+            throw HarnessError("qemu-system-x86_64 is not installed: apt-get install qemu-system-x86 (make deps)")
         }
         // `make guest-kernel` output first, else the prebuilt kernel in ../shared beside the clone.
-        let repo = Self.repository
-        let candidates = [repo + "/build/vmlinux", repo + "/../shared/guest-kernel/vmlinux"]
-        guard let kernel = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-            throw E2EFailure("no guest kernel at \(candidates.joined(separator: " or ")) (make guest-kernel)")
+        let candidates = [RepoPath.file("build/vmlinux"), RepoPath.file("../shared/guest-kernel/vmlinux")]
+        guard let kernel = candidates.first(where: { access($0, R_OK) == 0 }) else {
+            throw HarnessError("no guest kernel at \(candidates.joined(separator: " or ")) (make guest-kernel)")
         }
         self.kernel = kernel
-        let vmInit = repo + "/build/vm-init"
-        guard FileManager.default.isExecutableFile(atPath: vmInit) else {
-            throw E2EFailure("no static vm-init at \(vmInit) (make vm-init-static)")
+        let vmInit = RepoPath.file("build/vm-init")
+        guard access(vmInit, X_OK) == 0 else {
+            throw HarnessError("no static vm-init at \(vmInit) (make vm-init-static)")
         }
-        let root = try makeTemporaryDirectory(prefix: "/tmp/fce2e-")
-        stateRoot = root + "/s"
-        initrd = root + "/initrd.cpio"
-        let build = try runToEnd("/bin/bash", [repo + "/GuestImage/build-image.sh", "--busybox", "--vm-init", vmInit,
+        // Kept after the run (--keep-state) for inspection.
+        let root = try TemporaryDirectory(prefix: "/tmp/fce2e-")
+        stateRoot = root.file("s")
+        initrd = root.file("initrd.cpio")
+        let build = try runToEnd("/bin/bash", [RepoPath.file("GuestImage/build-image.sh"), "--busybox", "--vm-init", vmInit,
                                                 "--initrd", initrd], timeout: 120)
-        guard build.status == 0 else {
-            throw E2EFailure("GuestImage/build-image.sh failed (\(build.status)): \(build.stderr)")
+        guard build.exitCode == 0 else {
+            throw HarnessError("GuestImage/build-image.sh failed (\(build.termination)): \(build.stderr)")
         }
     }
 
@@ -75,7 +62,7 @@ struct E2EEnvironment: Sendable {
 
     /// The events of VM `id` (kept with --keep-state), one dictionary per line.
     func events(id: String) -> [[String: Any]] {
-        guard let text = try? String(contentsOfFile: "\(stateRoot)/\(id)/events.jsonl", encoding: .utf8) else { return [] }
+        guard let text = FileContents.text("\(stateRoot)/\(id)/events.jsonl") else { return [] }
         return text.split(separator: "\n").compactMap {
             (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
         }
@@ -98,86 +85,18 @@ struct E2EEnvironment: Sendable {
     }
 
     /// Waits until vm-init said hello (the `ready` event), the supervisor exited, or the deadline.
-    func waitUntilReady(id: String, process: RunningProcess, timeout: Double = 40) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if event("ready", id: id) != nil { return true }
-            if !process.process.isRunning { return false }
-            usleep(20_000)
-        }
-        return false
+    func waitUntilReady(id: String, process: ChildUnderTest, timeout: Double = 40) -> Bool {
+        _ = Deadline(seconds: timeout).poll(every: 0.02) { event("ready", id: id) != nil || !process.isRunning }
+        return event("ready", id: id) != nil
     }
 }
 
 /// Whether process `pid` still exists (QEMU is the supervisor's child: once reaped, it is gone).
 func processExists(_ pid: Int32) -> Bool {
-    kill(pid, 0) == 0 || errno != ESRCH
-}
-
-struct E2EFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-func makeTemporaryDirectory(prefix: String) throws -> String {
-    var template = Array((prefix + "XXXXXX").utf8CString)
-    guard mkdtemp(&template) != nil else { throw E2EFailure("mkdtemp \(prefix) failed") }
-    return String(decoding: template.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
-
-/// A started process with captured output.
-final class RunningProcess: @unchecked Sendable {  // output buffers are guarded by `lock`
-    let process = Process()
-    private let stdoutPipe = Pipe()
-    private let stderrPipe = Pipe()
-    let stdinPipe = Pipe()
-    private var out = Data()
-    private var err = Data()
-    private let lock = NSLock()
-
-    init(_ executable: String, _ arguments: [String], stdin: Bool = false) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = stdoutPipe
-        process.standardError = stderrPipe
-        process.standardInput = stdin ? stdinPipe : FileHandle.nullDevice
-        stdoutPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            self?.lock.withLock { self?.out.append(d) }
-        }
-        stderrPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            self?.lock.withLock { self?.err.append(d) }
-        }
-        try process.run()
+    do {
+        try ChildProcess.signal(pid, 0)
+        return true
+    } catch {
+        return error.errno != ESRCH
     }
-
-    var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
-    var stderr: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
-
-    /// Waits for exit, SIGKILLing the process at the deadline (every VM boot has one), and returns its status.
-    @discardableResult
-    func wait(timeout: Double = 60) -> Int32 {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        stdoutPipe.fileHandleForReading.readabilityHandler = nil
-        stderrPipe.fileHandleForReading.readabilityHandler = nil
-        if let rest = try? stdoutPipe.fileHandleForReading.readToEnd() { lock.withLock { out.append(rest) } }
-        if let rest = try? stderrPipe.fileHandleForReading.readToEnd() { lock.withLock { err.append(rest) } }
-        return process.terminationStatus
-    }
-}
-
-/// Runs a command to completion (killed at `timeout`).
-func runToEnd(_ executable: String, _ arguments: [String], input: Data? = nil,
-              timeout: Double = 60) throws -> (status: Int32, stdout: String, stderr: String) {
-    let p = try RunningProcess(executable, arguments, stdin: input != nil)
-    if let input {
-        try p.stdinPipe.fileHandleForWriting.write(contentsOf: input)
-        try p.stdinPipe.fileHandleForWriting.close()
-    }
-    let status = p.wait(timeout: timeout)
-    return (status, p.stdout, p.stderr)
 }

@@ -1,18 +1,19 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// `fc-supervisor exec` (and kill/stop/state) into a VM whose workload is running, over the control socket.
 @Suite(.serialized) struct ExecCommandTests {
     /// Boots a VM whose workload waits until stopped; returns it once `exec` can reach it.
-    private func bootIdleVM(_ h: SimulatorHarness, id: String) throws -> RunningProcess {
-        let vm = try RunningProcess(h.supervisor, h.runArguments(id: id, command: ["sh", "-c", "echo ready; exec sleep 100000"]),
+    private func bootIdleVM(_ h: SimulatorHarness, id: String) throws -> ChildUnderTest {
+        let vm = try ChildUnderTest(h.supervisor, h.runArguments(id: id, command: ["sh", "-c", "echo ready; exec sleep 100000"]),
                                     environment: h.environment())
-        guard vm.waitForOutput("ready\n") else { throw HarnessFailure("VM did not start: \(vm.stderr)") }
+        guard vm.waitForOutput("ready\n") else { throw HarnessError("VM did not start: \(vm.stderr)") }
         return vm
     }
 
-    private func exec(_ h: SimulatorHarness, _ args: [String], input: Data? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    private func exec(_ h: SimulatorHarness, _ args: [String], input: [UInt8]? = nil) throws -> Completed {
         try runToEnd(h.supervisor, ["exec", "--state-dir", h.stateRoot] + args, environment: h.environment(), input: input)
     }
 
@@ -20,7 +21,7 @@ import Testing
         let h = try SimulatorHarness()
         defer { h.cleanup() }
         let vm = try bootIdleVM(h, id: "ex")
-        defer { kill(vm.pid, SIGTERM); vm.wait() }
+        defer { vm.kill(SIGTERM); vm.wait() }
         let echo = try exec(h, ["ex", "--", "echo", "hello"])
         #expect(echo.status == 0 && echo.stdout == "hello\n", "\(echo)")
         #expect(try exec(h, ["ex", "--", "sh", "-c", "exit 7"]).status == 7)
@@ -38,13 +39,13 @@ import Testing
         let h = try SimulatorHarness()
         defer { h.cleanup() }
         let vm = try bootIdleVM(h, id: "in")
-        defer { kill(vm.pid, SIGTERM); vm.wait() }
-        let payload = Data((0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) })
+        defer { vm.kill(SIGTERM); vm.wait() }
+        let payload = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
         let r = try exec(h, ["-i", "in", "--", "sh", "-c", "cat | md5sum"], input: payload)
         #expect(r.status == 0, "\(r.stderr)")
         let expected = try runToEnd("/usr/bin/md5sum", [], environment: [:], input: payload).stdout
         #expect(r.stdout == expected)
-        let empty = try exec(h, ["-i", "in", "--", "wc", "-c"], input: Data())
+        let empty = try exec(h, ["-i", "in", "--", "wc", "-c"], input: [])
         #expect(empty.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
     }
 
@@ -52,13 +53,13 @@ import Testing
         let h = try SimulatorHarness()
         defer { h.cleanup() }
         let vm = try bootIdleVM(h, id: "many")
-        defer { kill(vm.pid, SIGTERM); vm.wait() }
+        defer { vm.kill(SIGTERM); vm.wait() }
         let processes = try (0..<50).map { n in
-            try RunningProcess(h.supervisor, ["exec", "--state-dir", h.stateRoot, "many", "--", "sh", "-c", "echo session-\(n); exit \(n % 8)"],
+            try ChildUnderTest(h.supervisor, ["exec", "--state-dir", h.stateRoot, "many", "--", "sh", "-c", "echo session-\(n); exit \(n % 8)"],
                                environment: h.environment())
         }
         for (n, p) in processes.enumerated() {
-            let status = p.wait(timeout: 60)
+            let status = p.wait(timeout: 60).shellStatus
             #expect(status == Int32(n % 8), "session \(n): \(p.stderr)")
             #expect(p.stdout == "session-\(n)\n")
         }
@@ -67,7 +68,7 @@ import Testing
     @Test func killAndStopReachTheWorkload() throws {
         let h = try SimulatorHarness()
         defer { h.cleanup() }
-        let vm = try RunningProcess(h.supervisor, h.runArguments(id: "ctl", command: ["sh", "-c", "trap 'echo usr1' USR1; echo ready; while :; do sleep 0.05; done"]),
+        let vm = try ChildUnderTest(h.supervisor, h.runArguments(id: "ctl", command: ["sh", "-c", "trap 'echo usr1' USR1; echo ready; while :; do sleep 0.05; done"]),
                                     environment: h.environment())
         #expect(vm.waitForOutput("ready\n"))
         let k = try runToEnd(h.supervisor, ["kill", "--state-dir", h.stateRoot, "ctl", "USR1"], environment: h.environment())
@@ -75,7 +76,7 @@ import Testing
         #expect(vm.waitForOutput("usr1\n"))
         let s = try runToEnd(h.supervisor, ["stop", "--state-dir", h.stateRoot, "ctl"], environment: h.environment())
         #expect(s.status == 0, "\(s.stderr)")
-        #expect(vm.wait(timeout: 30) == 143)
+        #expect(vm.wait(timeout: 30).shellStatus == 143)
         let events = try? String(contentsOfFile: h.stateRoot + "/ctl/events.jsonl", encoding: .utf8)
         #expect(events == nil, "the state directory is removed after stop")
     }
@@ -84,7 +85,7 @@ import Testing
         let h = try SimulatorHarness()
         defer { h.cleanup() }
         let vm = try bootIdleVM(h, id: "tty")
-        defer { kill(vm.pid, SIGTERM); vm.wait() }
+        defer { vm.kill(SIGTERM); vm.wait() }
         let session = "fcsup\(getpid())"
         let env = h.environment()
         let command = "\(h.supervisor) exec -it --state-dir \(h.stateRoot) tty -- sh; echo EXIT=$?; sleep 30"
@@ -95,9 +96,7 @@ import Testing
         defer { _ = try? tmux(["kill-session", "-t", session]) }
         func screen() -> String { (try? tmux(["capture-pane", "-p", "-t", session])) ?? "" }
         func waitFor(_ text: String) -> Bool {
-            let deadline = Date().addingTimeInterval(20)
-            while Date() < deadline { if screen().contains(text) { return true }; usleep(50_000) }
-            return false
+            Deadline(seconds: 20).poll(every: 0.05) { screen().contains(text) }
         }
         func paneSize() -> String {
             ((try? tmux(["display-message", "-p", "-t", session, "#{pane_height} #{pane_width}"])) ?? "")
@@ -105,8 +104,7 @@ import Testing
         }
         // Type only once the remote shell prompts (keys typed earlier are echoed by the local tty).
         let prompted = { screen().split(separator: "\n").contains { $0.hasPrefix("#") || $0.hasPrefix("$") } }
-        let deadline = Date().addingTimeInterval(20)
-        while !prompted() && Date() < deadline { usleep(50_000) }
+        _ = Deadline(seconds: 20).poll(every: 0.05, prompted)
         #expect(prompted(), "no prompt; screen:\n\(screen())")
         // The initial size reaches the guest's pty before the shell starts.
         _ = try tmux(["send-keys", "-t", session, "stty size", "Enter"])
@@ -114,14 +112,14 @@ import Testing
         #expect(waitFor(initial), "expected \(initial); screen:\n\(screen())")
         // SIGWINCH → resize → the guest's pty.
         _ = try tmux(["resize-window", "-t", session, "-x", "90", "-y", "25"])
-        usleep(500_000)
+        Deadline.sleep(0.5)
         _ = try tmux(["send-keys", "-t", session, "clear; stty size", "Enter"])
         let resized = paneSize()
         #expect(resized != initial)
         #expect(waitFor(resized), "expected \(resized); screen:\n\(screen())")
         // Ctrl-C interrupts the guest's foreground process, not the client.
         _ = try tmux(["send-keys", "-t", session, "sleep 1000", "Enter"])
-        usleep(500_000)
+        Deadline.sleep(0.5)
         _ = try tmux(["send-keys", "-t", session, "C-c"])
         _ = try tmux(["send-keys", "-t", session, "echo alive-$((6*7))", "Enter"])
         #expect(waitFor("alive-42"), "screen:\n\(screen())")

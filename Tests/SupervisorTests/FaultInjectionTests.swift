@@ -1,5 +1,7 @@
 import Foundation
 import Glibc
+import LinuxSystem
+import TestSupport
 import Testing
 
 /// Issue 7 (4): faults around a real fc-supervisor + simulator + vm-init.
@@ -9,23 +11,17 @@ import Testing
 /// after a host connection drops, is tested in VMInitTests). What must hold is that a restart for the same id
 /// works cleanly on the stale state directory.
 @Suite(.serialized) struct FaultInjectionTests {
-    private func bootIdleVM(_ h: SimulatorHarness, id: String, env: [String: String] = [:], shell: String? = nil) throws -> RunningProcess {
+    private func bootIdleVM(_ h: SimulatorHarness, id: String, env: [String: String] = [:], shell: String? = nil) throws -> ChildUnderTest {
         let args = h.runArguments(id: id, command: ["sh", "-c", "echo ready; exec sleep 100000"])
-        let vm: RunningProcess
+        let vm: ChildUnderTest
         if let shell {
             let quoted = ([h.supervisor] + args).map { "'\($0)'" }.joined(separator: " ")
-            vm = try RunningProcess("/bin/sh", ["-c", "\(shell); exec \(quoted)"], environment: h.environment(env))
+            vm = try ChildUnderTest("/bin/sh", ["-c", "\(shell); exec \(quoted)"], environment: h.environment(env))
         } else {
-            vm = try RunningProcess(h.supervisor, args, environment: h.environment(env))
+            vm = try ChildUnderTest(h.supervisor, args, environment: h.environment(env))
         }
-        guard vm.waitForOutput("ready\n") else { throw HarnessFailure("VM did not start: \(vm.stderr)") }
+        guard vm.waitForOutput("ready\n") else { throw HarnessError("VM did not start: \(vm.stderr)") }
         return vm
-    }
-
-    private func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline { if condition() { return true }; usleep(50_000) }
-        return condition()
     }
 
     @Test func sigkillOfTheSupervisorTakesTheVMDownAndARestartWorks() throws {
@@ -33,9 +29,9 @@ import Testing
         defer { h.cleanup() }
         let vm = try bootIdleVM(h, id: "phoenix")
         #expect(!processesMatching(h.stateRoot + "/phoenix").isEmpty)
-        kill(vm.pid, SIGKILL)
+        vm.kill(SIGKILL)
         vm.wait()
-        #expect(waitUntil(15) { processesMatching(h.stateRoot + "/phoenix").isEmpty }, "VMM survived its supervisor")
+        #expect(Deadline(seconds: 15).poll(every: 0.05) { processesMatching(h.stateRoot + "/phoenix").isEmpty }, "VMM survived its supervisor")
         let again = try runToEnd(h.supervisor, h.runArguments(id: "phoenix", command: ["echo", "again"]), environment: h.environment())
         #expect(again.status == 0 && again.stdout == "again\n", "\(again)")
     }
@@ -48,12 +44,12 @@ import Testing
             (try? String(contentsOfFile: "/proc/\($0)/cmdline", encoding: .utf8))?.contains("firecracker-sim") == true
         }
         #expect(vmm.count == 1)
-        for pid in vmm { kill(pid, SIGKILL) }
-        let status = vm.wait(timeout: 60)
+        for pid in vmm { _ = try? ChildProcess.signal(pid, SIGKILL) }
+        let status = vm.wait(timeout: 60).shellStatus
         #expect(status == 122, "\(vm.stderr)")
         #expect(vm.stderr.contains("VMM exited unexpectedly") || vm.stderr.contains("guest connection"), "\(vm.stderr)")
         #expect(!FileManager.default.fileExists(atPath: h.stateRoot + "/vmmdies"), "state directory left behind")
-        #expect(waitUntil(10) { processesMatching(h.stateRoot + "/vmmdies").isEmpty })
+        #expect(Deadline(seconds: 10).poll(every: 0.05) { processesMatching(h.stateRoot + "/vmmdies").isEmpty })
     }
 
     @Test func connectionResetMidFrameEndsAsGuestLost() throws {
@@ -80,20 +76,20 @@ import Testing
         defer { h.cleanup() }
         let vm = try bootIdleVM(h, id: "nofd", shell: "ulimit -n 32")
         let clients = try (0..<40).map { n in
-            try RunningProcess(h.supervisor, ["exec", "--state-dir", h.stateRoot, "nofd", "--", "sh", "-c", "sleep 1; echo c\(n)"],
+            try ChildUnderTest(h.supervisor, ["exec", "--state-dir", h.stateRoot, "nofd", "--", "sh", "-c", "sleep 1; echo c\(n)"],
                                environment: h.environment())
         }
         var succeeded = 0
         for (n, c) in clients.enumerated() {
-            let status = c.wait(timeout: 90)
-            #expect(!c.signaled, "client \(n) crashed")
-            if status == 0 { #expect(c.stdout == "c\(n)\n"); succeeded += 1 }
+            let ended = c.wait(timeout: 90)
+            #expect(!ended.signaled, "client \(n) crashed")
+            if ended.shellStatus == 0 { #expect(c.stdout == "c\(n)\n"); succeeded += 1 }
         }
         #expect(succeeded > 0)
         #expect(vm.isRunning, "supervisor died: \(vm.stderr)")
         let after = try runToEnd(h.supervisor, ["exec", "--state-dir", h.stateRoot, "nofd", "--", "echo", "after"], environment: h.environment())
         #expect(after.status == 0 && after.stdout == "after\n", "\(after)")
-        kill(vm.pid, SIGTERM)
-        #expect(vm.wait(timeout: 60) == 143, "\(vm.stderr)")
+        vm.kill(SIGTERM)
+        #expect(vm.wait(timeout: 60).shellStatus == 143, "\(vm.stderr)")
     }
 }

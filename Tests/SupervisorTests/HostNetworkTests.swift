@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 import VsockProtocol
 
@@ -8,23 +9,12 @@ import VsockProtocol
 /// Issue 8 host side: TAP and namespace lifecycle (real devices, only inside namespaces these tests create),
 /// the deterministic MAC, the QEMU netdev arguments and the guest `network` message.
 @Suite(.serialized) struct HostNetworkTests {
+    /// `ip ARGS`: its exit code (-1 when it could not run or a signal ended it) and stdout + stderr.
     private func ip(_ args: [String]) -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: HostNetwork.ipPath)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        do { try p.run() } catch { return (-1, "\(error)") }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
-    private func scratch() throws -> String {
-        let dir = "/tmp/fcnet-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
+        do {
+            let p = try ChildUnderTest(HostNetwork.ipPath, args, mergeStandardError: true)
+            return (p.wait(timeout: 60).exitCode ?? -1, p.stdout)
+        } catch { return (-1, "\(error)") }
     }
 
     @Test func macIsDeterministicLocallyAdministeredUnicast() throws {
@@ -85,10 +75,11 @@ import VsockProtocol
     /// tearDown, and after a "SIGKILLed" run (no tearDown) the next setUp/tearDown removes the leftovers.
     @Test func tapLifecycleInOwnNamespaceIncludingStaleCleanup() throws {
         let ns = "fcnt-\(getpid())"
-        let state = try scratch()
+        let scratch = try TemporaryDirectory(prefix: "/tmp/fcnet-")
+        let state = scratch.path
         defer {
             _ = ip(["netns", "del", ns])
-            try? FileManager.default.removeItem(atPath: state)
+            scratch.remove()
         }
         var config = HostNetworkConfig()
         config.netns = ns
@@ -122,11 +113,12 @@ import VsockProtocol
     /// A namespace that existed before is used but never deleted; the TAP in it is.
     @Test func givenNamespaceIsKept() throws {
         let ns = "fcng-\(getpid())"
-        let state = try scratch()
+        let scratch = try TemporaryDirectory(prefix: "/tmp/fcnet-")
+        let state = scratch.path
         #expect(ip(["netns", "add", ns]).status == 0)
         defer {
             _ = ip(["netns", "del", ns])
-            try? FileManager.default.removeItem(atPath: state)
+            scratch.remove()
         }
         var config = HostNetworkConfig()
         config.netns = ns

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// VmHWM (peak resident set) of a live process, in KiB.
@@ -11,17 +12,16 @@ func peakRSSKiB(_ pid: Int32) -> Int? {
     return nil
 }
 
-extension RunningProcess {
+extension ChildUnderTest {
     /// Waits for exit like ``wait(timeout:)`` while sampling VmHWM; returns (status, peak KiB, exited normally).
     func waitSamplingRSS(timeout: Double) -> (status: Int32, peakKiB: Int, normalExit: Bool) {
         var peak = 0
-        let deadline = Date().addingTimeInterval(timeout)
-        while isRunning && Date() < deadline {
+        _ = Deadline(seconds: timeout).poll(every: 0.02) {
             if let v = peakRSSKiB(pid) { peak = max(peak, v) }
-            usleep(20_000)
+            return !isRunning
         }
-        let status = wait(timeout: 1)
-        return (status, peak, !signaled)
+        let ended = wait(timeout: 1)
+        return (ended.shellStatus, peak, !ended.signaled)
     }
 }
 
@@ -29,12 +29,12 @@ extension RunningProcess {
 /// simulator in place of vm-init). The supervisor must never crash, must bound its memory, and must end with its
 /// documented code and a clear message when the guest makes progress impossible.
 @Suite(.serialized) struct HostileGuestTests {
-    static let hostileGuest = SimulatorHarness.repository + "/Tests/Simulator/hostile-guest"
+    static let hostileGuest = RepoPath.file("Tests/Simulator/hostile-guest")
     /// 64 MiB; ASan's shadow memory and quarantine inflate RSS (505 MiB measured), so `make check-sanitizers` sets FC_SANITIZER.
     static let memoryBoundKiB = (ProcessInfo.processInfo.environment["FC_SANITIZER"] == nil ? 64 : 1024) * 1024
 
-    func start(_ h: SimulatorHarness, _ mode: String, id: String) throws -> RunningProcess {
-        try RunningProcess(h.supervisor, h.runArguments(id: id, bootTimeout: 20, extra: ["--stop-timeout", "2"], command: ["workload"]),
+    func start(_ h: SimulatorHarness, _ mode: String, id: String) throws -> ChildUnderTest {
+        try ChildUnderTest(h.supervisor, h.runArguments(id: id, bootTimeout: 20, extra: ["--stop-timeout", "2"], command: ["workload"]),
                            environment: h.environment(["FCSIM_GUEST_INIT": Self.hostileGuest, "HOSTILE_GUEST_MODE": mode]))
     }
 
@@ -54,13 +54,12 @@ extension RunningProcess {
         let h = try SimulatorHarness()
         defer { h.cleanup() }
         let vm = try start(h, "oversized", id: "hg-big")
-        let deadline = Date().addingTimeInterval(30)
-        while !vm.stderr.contains("frame_too_large") && Date() < deadline { usleep(50_000) }
+        _ = Deadline(seconds: 30).poll(every: 0.05) { vm.stderr.contains("frame_too_large") }
         #expect(vm.stderr.contains("frame declares header 4294967295 B / payload 4294967295 B"), "\(vm.stderr)")
-        usleep(1_000_000)  // the guest streams 8 MiB into the skipped frame
+        Deadline.sleep(1)  // the guest streams 8 MiB into the skipped frame
         let state = try runToEnd(h.supervisor, ["state", "--state-dir", h.stateRoot, "hg-big"], environment: h.environment())
         #expect(state.status == 0, "control socket stopped answering: \(state)")
-        kill(vm.pid, SIGTERM)
+        vm.kill(SIGTERM)
         let r = vm.waitSamplingRSS(timeout: 60)
         // The guest never reports the exit: after SIGTERM, SIGKILL (2 s) and 5 s more, the supervisor gives up.
         #expect(r.normalExit && r.status == 122, "status \(r.status): \(vm.stderr)")
@@ -91,10 +90,10 @@ extension RunningProcess {
         let h = try SimulatorHarness()
         defer { h.cleanup() }
         let vm = try start(h, "half-frame", id: "hg-half")
-        usleep(1_500_000)
+        Deadline.sleep(1.5)
         let state = try runToEnd(h.supervisor, ["state", "--state-dir", h.stateRoot, "hg-half"], environment: h.environment())
         #expect(state.status == 0, "\(state)")
-        kill(vm.pid, SIGTERM)
+        vm.kill(SIGTERM)
         let r = vm.waitSamplingRSS(timeout: 60)
         #expect(r.normalExit && r.status == 122, "status \(r.status): \(vm.stderr)")
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// Issue 8 on the simulator rung: `fc-supervisor run --netns NAME --tap T --create-tap` creates the namespace and
@@ -8,7 +9,7 @@ import Testing
 /// restart. Only namespaces these tests create are touched.
 @Suite(.serialized) struct NetworkSimulatorTests {
     private func ipStatus(_ args: [String]) throws -> (status: Int32, stdout: String) {
-        let r = try runToEnd("/usr/sbin/ip", args, environment: ProcessInfo.processInfo.environment)
+        let r = try runToEnd("/usr/sbin/ip", args)
         return (r.status, r.stdout)
     }
 
@@ -26,7 +27,7 @@ import Testing
         }
         let extra = ["--netns", ns, "--tap", "fcstap0", "--create-tap", "--tap-address", "fd00:5::1/64"]
         // 1. Normal run: the TAP exists while the VM runs, in the namespace, and the VMM runs there too.
-        let p = try RunningProcess(h.supervisor, h.runArguments(id: "net", extra: extra, command: ["sh", "-c", "echo ready; sleep 1000"]),
+        let p = try ChildUnderTest(h.supervisor, h.runArguments(id: "net", extra: extra, command: ["sh", "-c", "echo ready; sleep 1000"]),
                                    environment: h.environment())
         #expect(p.waitForOutput("ready\n"))
         let link = try ipStatus(["-n", ns, "-d", "link", "show", "dev", "fcstap0"])
@@ -43,19 +44,18 @@ import Testing
             #expect((200..<300).contains(put["status"] as? Int ?? 0), "rejected: \(put)")
             #expect(put["path"] as? String == "/network-interfaces/eth0")
         }
-        kill(p.pid, SIGTERM)
-        #expect(p.wait() != -1)
+        p.kill(SIGTERM)
+        #expect(p.wait().shellStatus != ChildUnderTest.lostStatus)
         #expect(try ipStatus(["-n", ns, "link", "show"]).status != 0, "namespace survived the stop")
         #expect(!FileManager.default.fileExists(atPath: "/run/netns/\(ns)"))
 
         // 2. SIGKILLed supervisor: TAP and namespace stay behind; the next run for the id removes them at its end.
-        let q = try RunningProcess(h.supervisor, h.runArguments(id: "net", extra: extra, command: ["sh", "-c", "echo ready; sleep 1000"]),
+        let q = try ChildUnderTest(h.supervisor, h.runArguments(id: "net", extra: extra, command: ["sh", "-c", "echo ready; sleep 1000"]),
                                    environment: h.environment())
         #expect(q.waitForOutput("ready\n"))
-        kill(q.pid, SIGKILL)
+        q.kill(SIGKILL)
         q.wait()
-        let deadline = Date().addingTimeInterval(10)
-        while !processesMatching(h.stateRoot).isEmpty && Date() < deadline { usleep(50_000) }
+        _ = Deadline(seconds: 10).poll(every: 0.05) { processesMatching(h.stateRoot).isEmpty }
         #expect(try ipStatus(["-n", ns, "link", "show", "dev", "fcstap0"]).status == 0, "leftover expected after SIGKILL")
         let r = try runToEnd(h.supervisor, h.runArguments(id: "net", extra: extra, command: ["echo", "again"]),
                              environment: h.environment())

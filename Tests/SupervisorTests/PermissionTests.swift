@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 @testable import Supervisor
@@ -9,9 +10,9 @@ import Testing
     @Test func controlSocketIsOwnerOnlyAndRefusesAnotherUID() throws {
         let h = try SimulatorHarness()
         defer { h.cleanup() }
-        let vm = try RunningProcess(h.supervisor, h.runArguments(id: "perm", command: ["sh", "-c", "echo ready; exec sleep 100000"]),
+        let vm = try ChildUnderTest(h.supervisor, h.runArguments(id: "perm", command: ["sh", "-c", "echo ready; exec sleep 100000"]),
                                     environment: h.environment())
-        defer { kill(vm.pid, SIGTERM); vm.wait() }
+        defer { vm.kill(SIGTERM); vm.wait() }
         #expect(vm.waitForOutput("ready\n"), "\(vm.stderr)")
         let socket = h.stateRoot + "/perm/control.sock"
         var st = stat()

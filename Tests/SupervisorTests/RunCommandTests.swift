@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// `fc-supervisor run` against the Firecracker simulator with a real vm-init guest.
@@ -56,7 +57,7 @@ import Testing
     @Test func stdinIsForwardedWithEOF() throws {
         let h = try SimulatorHarness()
         defer { h.cleanup() }
-        let input = Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let input = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let r = try runToEnd(h.supervisor, h.runArguments(id: "stdin", command: ["sh", "-c", "cat | wc -c"]),
                              environment: h.environment(), input: input)
         #expect(r.status == 0, "stderr: \(r.stderr)")
@@ -67,11 +68,11 @@ import Testing
         let h = try SimulatorHarness()
         defer { h.cleanup() }
         let script = "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.05; done"
-        let p = try RunningProcess(h.supervisor, h.runArguments(id: "term", command: ["sh", "-c", script]),
+        let p = try ChildUnderTest(h.supervisor, h.runArguments(id: "term", command: ["sh", "-c", script]),
                                    environment: h.environment())
         #expect(p.waitForOutput("ready\n"))
-        kill(p.pid, SIGTERM)
-        let status = p.wait(timeout: 30)
+        p.kill(SIGTERM)
+        let status = p.wait(timeout: 30).shellStatus
         #expect(status == 42, "stderr: \(p.stderr)")
         #expect(p.stdout.contains("got-term"))
     }
@@ -79,12 +80,12 @@ import Testing
     @Test func bootFailsCleanlyWhenTheGuestNeverListens() throws {
         let h = try SimulatorHarness()
         defer { h.cleanup() }
-        let started = Date()
+        let started = Deadline.now()
         let r = try runToEnd(h.supervisor, h.runArguments(id: "never", bootTimeout: 2, command: ["true"]),
                              environment: h.environment(["FCSIM_GUEST_NEVER": "1"]))
         #expect(r.status == 121, "stderr: \(r.stderr)")
         #expect(r.stderr.contains("guest"))
-        #expect(Date().timeIntervalSince(started) < 20)
+        #expect(Deadline.now() - started < 20)
         #expect(!FileManager.default.fileExists(atPath: h.stateRoot + "/never"))
         #expect(processesMatching(h.stateRoot).isEmpty)
     }
@@ -127,16 +128,15 @@ import Testing
     @Test func sigkilledSupervisorLeavesNoVMMAndTheIdIsReusable() throws {
         let h = try SimulatorHarness()
         defer { h.cleanup() }
-        let p = try RunningProcess(h.supervisor, h.runArguments(id: "crash", command: ["sh", "-c", "echo ready; sleep 1000"]),
+        let p = try ChildUnderTest(h.supervisor, h.runArguments(id: "crash", command: ["sh", "-c", "echo ready; sleep 1000"]),
                                    environment: h.environment())
         #expect(p.waitForOutput("ready\n"))
         let vmmsBefore = processesMatching(h.stateRoot)
         #expect(vmmsBefore.count >= 2, "the supervisor and the simulator should be running")
-        kill(p.pid, SIGKILL)
+        p.kill(SIGKILL)
         p.wait()
         // The VMM dies with its parent (PR_SET_PDEATHSIG); its guest namespace with it.
-        let deadline = Date().addingTimeInterval(10)
-        while !processesMatching(h.stateRoot).isEmpty && Date() < deadline { usleep(50_000) }
+        _ = Deadline(seconds: 10).poll(every: 0.05) { processesMatching(h.stateRoot).isEmpty }
         #expect(processesMatching(h.stateRoot).isEmpty)
         let r = try runToEnd(h.supervisor, h.runArguments(id: "crash", command: ["echo", "again"]), environment: h.environment())
         #expect(r.status == 0, "stderr: \(r.stderr)")

@@ -1,5 +1,6 @@
 import Glibc
 import LinuxSystem
+import TestSupport
 import Testing
 
 /// PID 1 must never die with a trap or fault (the kernel would panic): vm-init catches them, says so, syncs
@@ -15,7 +16,7 @@ struct CrashHandlerTests {
             let client = try guest.connect()
             client.close()
             // The only process in the namespace's unshare child is vm-init (PID 1 inside).
-            let vmInitPID = try #require(childPIDs(of: guest.unsharePID).first)
+            let vmInitPID = try #require(childPIDs(of: guest.namespace.pid).first)
             // Signals from an ancestor namespace reach PID 1 only when it handles them: the crash handler does.
             kill(vmInitPID, signal)
             let ended = guest.waitForExit(timeout: 20)
@@ -28,9 +29,5 @@ struct CrashHandlerTests {
 
 /// Direct children of `pid` (from /proc/<pid>/task/<pid>/children).
 func childPIDs(of pid: Int32) -> [Int32] {
-    guard let fd = try? FileDescriptor.open("/proc/\(pid)/task/\(pid)/children", flags: O_RDONLY) else { return [] }
-    defer { fd.close() }
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    let n = (try? buffer.withUnsafeMutableBytes { try fd.read(into: $0) }) ?? 0
-    return String(decoding: buffer[0..<n], as: UTF8.self).split(separator: " ").compactMap { Int32($0) }
+    (FileContents.text("/proc/\(pid)/task/\(pid)/children") ?? "").split(separator: " ").compactMap { Int32($0) }
 }

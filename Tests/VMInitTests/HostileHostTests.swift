@@ -1,5 +1,6 @@
 import Glibc
 import LinuxSystem
+import TestSupport
 import Testing
 import VsockProtocol
 
@@ -9,12 +10,12 @@ import VsockProtocol
 /// vm-init keeps serving the same connection.
 extension NamespaceTests {
     @Suite struct HostileHost {
-        func errors(_ client: TestClient) -> [ErrorMessage] {
+        func errors(_ client: FrameClient) -> [ErrorMessage] {
             client.others.compactMap { if case .error(let e) = $0.message { e } else { nil } }
         }
 
         /// Sends a ping and pumps until its pong: everything sent before has been handled.
-        func sync(_ client: TestClient, _ id: UInt64) throws {
+        func sync(_ client: FrameClient, _ id: UInt64) throws {
             client.send(.ping(Ping(id: id)))
             try client.pump(until: { client.others.contains { if case .pong(let p) = $0.message { p.id == id } else { false } } })
         }

@@ -1,5 +1,6 @@
 import Glibc
 import LinuxSystem
+import TestSupport
 import Testing
 import VsockProtocol
 
@@ -43,9 +44,9 @@ extension NamespaceTests {
                 // loaded machine does not decide the bound.
                 var best = Double.infinity
                 for i: UInt32 in 0..<3 {
-                    let t0 = now()
+                    let t0 = Deadline.now()
                     let r = try client.run(ExecRequest(session: 10 + i, argv: ["/nonexistent/binary"]))
-                    best = min(best, now() - t0)
+                    best = min(best, Deadline.now() - t0)
                     #expect(r.startFailed?.errno == ENOENT)
                     #expect(r.startFailed?.stage == "exec")
                     #expect(r.started == nil)
@@ -110,15 +111,13 @@ extension NamespaceTests {
                     "i=0; while [ $i -lt 1000 ]; do (sleep 0.01 &); i=$((i+1)); done"]), timeout: 120)
                 #expect(spawn.exit?.status.code == 0)
                 var zombies = -1
-                let deadline = now() + 20
                 var session: UInt32 = 2
-                while now() < deadline {
+                _ = try Deadline(seconds: 20).poll(every: 0.1) {
                     let r = try client.run(ExecRequest(session: session, argv: ["sh", "-c",
                         "n=0; for f in /proc/[0-9]*/stat; do read -r l < $f 2>/dev/null || continue; case \"${l##*) }\" in Z*) n=$((n+1));; esac; done; echo $n"]))
                     session += 1
                     zombies = Int(r.stdoutText.split(separator: "\n").first ?? "") ?? -1
-                    if zombies == 0 { break }
-                    usleep(100_000)
+                    return zombies == 0
                 }
                 #expect(zombies == 0)
             }

@@ -1,5 +1,6 @@
 import Glibc
 import LinuxSystem
+import TestSupport
 import Testing
 import VsockProtocol
 
@@ -9,7 +10,7 @@ import VsockProtocol
 extension NamespaceTests {
     @Suite struct Network {
         /// Sends `network` and waits for its one reply (`network_applied` or `error`).
-        private func configure(_ client: TestClient, _ config: NetworkConfig) throws -> Message {
+        private func configure(_ client: FrameClient, _ config: NetworkConfig) throws -> Message {
             client.send(.network(config))
             let start = client.others.count
             try client.pump(until: {
@@ -26,31 +27,16 @@ extension NamespaceTests {
             }).message
         }
 
-        private func sh(_ client: TestClient, _ session: SessionID, _ script: String) throws -> String {
+        private func sh(_ client: FrameClient, _ session: SessionID, _ script: String) throws -> String {
             let r = try client.run(ExecRequest(session: session, argv: ["sh", "-c", script]))
             #expect(r.exit?.status == ExitStatus(code: 0), "\(script): \(String(decoding: r.stderr, as: UTF8.self))")
             return r.stdoutText
         }
 
-        private func scratchDirectory() throws -> String {
-            var template = Array("/var/tmp/vminit-etc-XXXXXX".utf8CString)
-            let made = template.withUnsafeMutableBufferPointer { buf in buf.baseAddress.map { mkdtemp($0) != nil } ?? false }
-            guard made else { throw HarnessError("mkdtemp failed") }
-            return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        }
-
-        private func readText(_ path: String) -> String? {
-            guard let fd = try? FileDescriptor.open(path, flags: O_RDONLY) else { return nil }
-            defer { fd.close() }
-            var out: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            while let n = try? chunk.withUnsafeMutableBytes({ try fd.read(into: $0) }), n > 0 { out += chunk[0..<n] }
-            return String(decoding: out, as: UTF8.self)
-        }
-
         @Test func appliesInterfacesRoutesResolverHostsAndHostname() throws {
-            let etc = try scratchDirectory()
-            defer { unlink(etc + "/resolv.conf"); unlink(etc + "/hosts"); rmdir(etc) }
+            let scratch = try TemporaryDirectory(prefix: "/var/tmp/vminit-etc-")
+            defer { scratch.remove() }
+            let etc = scratch.path
             try withGuest(extraArguments: ["--etc", etc], network: true) { guest in
                 let client = try guest.connect()
                 #expect(client.guestHello?.capabilities.contains("network") == true)
@@ -84,9 +70,9 @@ extension NamespaceTests {
                 #expect(routes.contains("default via 10.9.0.1 dev v0"))
                 #expect(routes.contains("10.10.0.0/16 via 10.9.0.1 dev v0") && routes.contains("metric 50"))
                 #expect(try sh(client, 6, "hostname") == "net-test\n")
-                let resolv = readText(etc + "/resolv.conf") ?? ""
+                let resolv = FileContents.text(etc + "/resolv.conf") ?? ""
                 #expect(resolv.contains("nameserver fd00:1::53\nnameserver 10.9.0.53\nsearch internal example.test\n"))
-                let hosts = readText(etc + "/hosts") ?? ""
+                let hosts = FileContents.text(etc + "/hosts") ?? ""
                 #expect(hosts.contains("127.0.0.1\tlocalhost\n"))
                 #expect(hosts.contains("fd00:1::1\tgateway gw\n"))
 
@@ -97,8 +83,9 @@ extension NamespaceTests {
         }
 
         @Test func refusesBadConfigurationsWithAnError() throws {
-            let etc = try scratchDirectory()
-            defer { unlink(etc + "/resolv.conf"); unlink(etc + "/hosts"); rmdir(etc) }
+            let scratch = try TemporaryDirectory(prefix: "/var/tmp/vminit-etc-")
+            defer { scratch.remove() }
+            let etc = scratch.path
             try withGuest(extraArguments: ["--etc", etc], network: true) { guest in
                 let client = try guest.connect()
                 _ = try sh(client, 1, "ip link add v0 address 02:00:00:00:00:07 type veth peer name v1")
@@ -119,7 +106,7 @@ extension NamespaceTests {
                 // Valid but refused by the kernel: the gateway is not reachable.
                 #expect(try code(NetworkConfig(routes: [NetworkRoute(destination: "default", gateway: "10.99.0.1")])) == .internal)
                 // Nothing malformed was written.
-                #expect(readText(etc + "/resolv.conf") == nil)
+                #expect(FileContents.text(etc + "/resolv.conf") == nil)
                 // The connection is still usable.
                 #expect(try sh(client, 2, "echo ok") == "ok\n")
             }

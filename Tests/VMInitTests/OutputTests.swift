@@ -1,5 +1,6 @@
 import Glibc
 import LinuxSystem
+import TestSupport
 import Testing
 import VsockProtocol
 
@@ -39,9 +40,9 @@ extension NamespaceTests {
         @Test func backgroundChildHoldingThePipeDoesNotHang() throws {
             try withGuest(extraArguments: ["--drain-ms", "500"]) { guest in
                 let client = try guest.connect()
-                let t0 = now()
+                let t0 = Deadline.now()
                 let r = try client.run(ExecRequest(session: 1, argv: ["sh", "-c", "echo hi; sleep 1000 &"]))
-                let elapsed = now() - t0
+                let elapsed = Deadline.now() - t0
                 #expect(r.stdoutText == "hi\n")
                 #expect(r.exit?.status.code == 0)
                 #expect(r.exit?.status.outputTruncated == false)
@@ -64,11 +65,11 @@ extension NamespaceTests {
                 client.exec(ExecRequest(session: 1, argv: ["yes"]))
                 try client.pump(until: { (client.results[1]?.stdout.count ?? 0) >= Int(client.window) })
                 let size = 32 << 20
-                let t0 = now()
+                let t0 = Deadline.now()
                 let r = try client.run(ExecRequest(session: 2, argv: ["head", "-c", "\(size)", "/dev/zero"]), timeout: 60)
                 #expect(r.stdout.count == size)
                 #expect(r.exit?.status.code == 0)
-                #expect(now() - t0 < 30)
+                #expect(Deadline.now() - t0 < 30)
                 // The stalled session got exactly its window, no more.
                 #expect(client.results[1]?.stdout.count == Int(client.window))
                 let rss = try client.run(ExecRequest(session: 3, argv: ["sh", "-c", "grep VmRSS /proc/1/status | tr -s ' ' | cut -d' ' -f2"]))

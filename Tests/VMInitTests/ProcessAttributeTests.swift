@@ -1,5 +1,6 @@
 import Glibc
 import LinuxSystem
+import TestSupport
 import Testing
 import VsockProtocol
 
@@ -7,7 +8,7 @@ import VsockProtocol
 extension NamespaceTests {
     @Suite struct ProcessAttributes {
         /// Runs `script` with the given request fields and returns its stdout (exit 0 expected).
-        private func output(_ client: TestClient, session: SessionID, _ script: String,
+        private func output(_ client: FrameClient, session: SessionID, _ script: String,
                             configure: (inout ExecRequest) -> Void = { _ in }) throws -> String {
             var request = ExecRequest(session: session, argv: ["sh", "-c", script])
             configure(&request)
@@ -68,12 +69,12 @@ extension NamespaceTests {
         @Test func timeoutKillsTheProcessGroup() throws {
             try withGuest { guest in
                 let client = try guest.connect()
-                let t0 = now()
+                let t0 = Deadline.now()
                 var request = ExecRequest(session: 1, argv: ["sh", "-c", "sleep 30 & sleep 30"])
                 request.timeoutMs = 300
                 let result = try client.run(request)
                 #expect(result.exit?.status.signal == SIGKILL)
-                #expect(now() - t0 < 10)
+                #expect(Deadline.now() - t0 < 10)
             }
         }
     }

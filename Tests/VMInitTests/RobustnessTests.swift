@@ -1,5 +1,6 @@
 import Glibc
 import LinuxSystem
+import TestSupport
 import Testing
 import VsockProtocol
 
@@ -13,7 +14,7 @@ extension NamespaceTests {
             return out + header + payload
         }
 
-        func errors(_ client: TestClient) -> [ErrorMessage] {
+        func errors(_ client: FrameClient) -> [ErrorMessage] {
             client.others.compactMap { if case .error(let e) = $0.message { e } else { nil } }
         }
 

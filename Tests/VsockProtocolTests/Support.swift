@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import VsockProtocol
 
@@ -100,15 +101,10 @@ indirect enum JSONValue: Codable, Equatable {
     }
 }
 
-/// Paths of files in the repository, found from this source file (no bundle resources).
+/// Files in the repository (TestSupport's ``RepoPath``; tests have no bundle resources).
 enum RepoFiles {
-    static var root: URL {
-        // …/Tests/VsockProtocolTests/Support.swift → repository root
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-    }
     static func read(_ relative: String) throws -> Data {
-        try Data(contentsOf: root.appendingPathComponent(relative))
+        try Data(contentsOf: URL(fileURLWithPath: RepoPath.file(relative)))
     }
 }
 

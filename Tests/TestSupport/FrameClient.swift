@@ -3,62 +3,67 @@ import LinuxSystem
 import VsockProtocol
 
 /// What the host saw of one session.
-struct SessionResult {
-    var started: Started?
-    var startFailed: StartFailed?
-    var stdout: [UInt8] = []
-    var stderr: [UInt8] = []
-    var exit: ExitReport?
-    var done: Bool { exit != nil || startFailed != nil }
-    var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+public struct SessionResult: Sendable {
+    public var started: Started?
+    public var startFailed: StartFailed?
+    public var stdout: [UInt8] = []
+    public var stderr: [UInt8] = []
+    public var exit: ExitReport?
+    public init() {}
+    public var done: Bool { exit != nil || startFailed != nil }
+    public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
 }
 
-/// A small blocking host-side client for tests: frames, automatic credit grants, per-session results.
-final class TestClient {
-    let fd: FileDescriptor
-    let window: UInt32
-    var decoder = FrameDecoder(limits: .ceiling)
-    var guestHello: Hello?
-    var results: [SessionID: SessionResult] = [:]
+/// A small blocking host-side client for tests, speaking PROTOCOL.md directly (not through VsockTransport, so
+/// it checks the guest's side independently): frames, automatic credit grants, per-session results.
+public final class FrameClient {
+    public let fd: FileDescriptor
+    public let window: UInt32
+    /// The `agent` this client names in its hello.
+    public let agent: String
+    public var decoder = FrameDecoder(limits: .ceiling)
+    public var guestHello: Hello?
+    public var results: [SessionID: SessionResult] = [:]
     /// Credit the guest gave us for stdin, per session.
-    var stdinCredit: [SessionID: UInt64] = [:]
+    public var stdinCredit: [SessionID: UInt64] = [:]
     /// Our receive windows for guest output, per session.
-    var receiveWindows: [SessionID: ReceiveWindow] = [:]
+    public var receiveWindows: [SessionID: ReceiveWindow] = [:]
     /// Sessions we deliberately never grant more output credit (a stalled reader).
-    var stalled: Set<SessionID> = []
+    public var stalled: Set<SessionID> = []
     /// Other frames (errors, pongs, sessions lists), in order.
-    var others: [Frame] = []
-    var closed = false
+    public var others: [Frame] = []
+    public var closed = false
 
-    init(fd: FileDescriptor, window: UInt32) {
+    public init(fd: FileDescriptor, window: UInt32 = ProtocolConstants.defaultWindow, agent: String = "vminit-tests") {
         self.fd = fd
         self.window = window
+        self.agent = agent
     }
 
     deinit { if !closed { fd.close() } }
 
-    func close() {
+    public func close() {
         if !closed { closed = true; fd.close() }
     }
 
-    func handshake() throws {
+    public func handshake() throws {
         let frame = try receiveRaw(timeout: 20)
         guard case .hello(let hello) = frame.message else { throw HarnessError("expected hello, got \(frame.message)") }
         guestHello = hello
-        send(.hello(Hello(role: .host, agent: "vminit-tests", window: window)))
+        send(.hello(Hello(role: .host, agent: agent, window: window)))
     }
 
-    func send(_ message: Message, payload: [UInt8] = []) {
+    public func send(_ message: Message, payload: [UInt8] = []) {
         sendRaw(Frame(message, payload: payload).encoded())
     }
 
-    func sendRaw(_ bytes: [UInt8]) {
+    public func sendRaw(_ bytes: [UInt8]) {
         do { try fd.writeAll(bytes) } catch { closed = true }
     }
 
     /// The next frame, blocking up to `timeout` seconds.
-    func receiveRaw(timeout: Double) throws -> Frame {
-        let deadline = now() + timeout
+    public func receiveRaw(timeout: Double) throws -> Frame {
+        let deadline = Deadline(seconds: timeout)
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         while true {
             if let decoded = decoder.next() {
@@ -67,7 +72,7 @@ final class TestClient {
                 case .invalid(let e), .oversized(let e): throw HarnessError("guest sent a bad frame: \(e)")
                 }
             }
-            let remaining = deadline - now()
+            let remaining = deadline.remaining
             guard remaining > 0 else { throw HarnessError("timed out waiting for a frame") }
             var p = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
             let r = poll(&p, 1, Int32(min(remaining * 1000, 1000)) + 1)
@@ -81,7 +86,7 @@ final class TestClient {
 
     /// Receives one frame and does the bookkeeping (results, grants, credit).
     @discardableResult
-    func pump(timeout: Double) throws -> Frame {
+    public func pump(timeout: Double) throws -> Frame {
         let frame = try receiveRaw(timeout: timeout)
         switch frame.message {
         case .started(let m):
@@ -113,17 +118,17 @@ final class TestClient {
     }
 
     /// Pumps until `condition` holds.
-    func pump(until condition: () -> Bool, timeout: Double = 20) throws {
-        let deadline = now() + timeout
+    public func pump(until condition: () -> Bool, timeout: Double = 20) throws {
+        let deadline = Deadline(seconds: timeout)
         while !condition() {
-            let remaining = deadline - now()
+            let remaining = deadline.remaining
             guard remaining > 0 else { throw HarnessError("condition not met within \(timeout) s") }
             try pump(timeout: remaining)
         }
     }
 
     /// Ends a deliberate stall: grants everything received so far (as a reader catching up would).
-    func releaseStall(_ session: SessionID) {
+    public func releaseStall(_ session: SessionID) {
         stalled.remove(session)
         var rw = receiveWindows[session] ?? ReceiveWindow(window: window)
         if let grant = rw.consume(Int(UInt64(window) - rw.outstanding - rw.consumedSinceGrant)) {
@@ -133,7 +138,7 @@ final class TestClient {
     }
 
     /// Starts a session (stdin credit starts at the guest's window).
-    func exec(_ request: ExecRequest) {
+    public func exec(_ request: ExecRequest) {
         results[request.session] = SessionResult()
         receiveWindows[request.session] = ReceiveWindow(window: window)
         stdinCredit[request.session] = UInt64(guestHello?.window ?? ProtocolConstants.defaultWindow)
@@ -141,21 +146,21 @@ final class TestClient {
     }
 
     /// Runs a command to completion.
-    func run(_ request: ExecRequest, timeout: Double = 20) throws -> SessionResult {
+    public func run(_ request: ExecRequest, timeout: Double = 20) throws -> SessionResult {
         exec(request)
         try pump(until: { results[request.session]?.done == true }, timeout: timeout)
         return results[request.session] ?? SessionResult()
     }
 
     /// Sends stdin within the guest's credit, pumping frames while waiting for more.
-    func sendStdin(_ session: SessionID, _ bytes: [UInt8], chunk: Int = 64 * 1024, timeout: Double = 60) throws {
+    public func sendStdin(_ session: SessionID, _ bytes: [UInt8], chunk: Int = 64 * 1024, timeout: Double = 60) throws {
         var offset = 0
-        let deadline = now() + timeout
+        let deadline = Deadline(seconds: timeout)
         while offset < bytes.count {
             let credit = Int(min(stdinCredit[session] ?? 0, UInt64(chunk)))
             if credit == 0 {
-                guard now() < deadline else { throw HarnessError("no stdin credit within \(timeout) s") }
-                try pump(timeout: deadline - now())
+                guard !deadline.hasPassed else { throw HarnessError("no stdin credit within \(timeout) s") }
+                try pump(timeout: deadline.remaining)
                 continue
             }
             let n = min(credit, bytes.count - offset)
@@ -167,14 +172,14 @@ final class TestClient {
         }
     }
 
-    func pollReadable(_ ms: Int32) throws -> Bool {
+    public func pollReadable(_ ms: Int32) throws -> Bool {
         var p = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
         return poll(&p, 1, ms) > 0
     }
 }
 
 /// FNV-1a 64, for comparing large outputs cheaply.
-func fnv1a(_ bytes: [UInt8]) -> UInt64 {
+public func fnv1a(_ bytes: [UInt8]) -> UInt64 {
     var h: UInt64 = 0xcbf2_9ce4_8422_2325
     for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
     return h
