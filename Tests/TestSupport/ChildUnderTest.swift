@@ -66,6 +66,7 @@ public final class ChildUnderTest: @unchecked Sendable {  // one test thread dri
 
     /// Everything the child wrote to stdout so far.
     public var stdout: String { FileContents.text(outputs.file("stdout")) ?? "" }
+    /// Everything the child wrote to stderr so far (empty with `mergeStandardError`: it is in ``stdout``).
     public var stderr: String { FileContents.text(outputs.file("stderr")) ?? "" }
 
     /// Sends `signal` to the child (by pid; a child already reaped is not signalled, so a recycled pid is safe).
