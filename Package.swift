@@ -31,9 +31,9 @@ let package = Package(
         .target(name: "VsockTransport", dependencies: ["VsockProtocol", "LinuxSystem"]),
         .target(name: "VMInit", dependencies: ["VsockProtocol", "VsockTransport", "LinuxSystem", "CLinux"]),
         .target(name: "FirecrackerAPI", dependencies: ["LinuxSystem"]),
-        .target(name: "VMM", dependencies: ["FirecrackerAPI", "VsockTransport", "LinuxSystem", "CLinux"]),
-        .target(name: "Supervisor", dependencies: ["VMM", "FirecrackerAPI", "VsockTransport", "VsockProtocol", "LinuxSystem", "CLinux"],
-                exclude: ["Network/NETWORKING.md"]),
+        .target(name: "VMM", dependencies: ["FirecrackerAPI", "VsockTransport", "VsockProtocol", "LinuxSystem", "CLinux"],
+                exclude: ["NETWORKING.md"]),
+        .target(name: "Supervisor", dependencies: ["VMM", "FirecrackerAPI", "VsockTransport", "VsockProtocol", "LinuxSystem", "CLinux"]),
         .target(name: "SupervisorCLI", dependencies: [
             "Supervisor", "VMM", "VsockTransport", "VsockProtocol", "LinuxSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
