@@ -44,7 +44,9 @@ let package = Package(
         /// libpq (apt libpq-dev) for the fleet (PostgreSQL) variant of the allocator.
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
         .target(name: "AddressAllocator", dependencies: ["CSQLite", "CLibPQ"]),
-        .executableTarget(name: "fc-addr", dependencies: ["AddressAllocator"]),
+        .executableTarget(name: "fc-addr", dependencies: [
+            "AddressAllocator", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "vm-init", dependencies: ["VMInit"]),
         .executableTarget(name: "fc-supervisor", dependencies: ["SupervisorCLI", "Supervisor", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "fc-bench", dependencies: ["VsockProtocol"], path: "Benchmarks/fc-bench"),
