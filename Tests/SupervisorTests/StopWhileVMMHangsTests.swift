@@ -14,11 +14,12 @@ import VsockProtocol
         defer { h.cleanup() }
         let env = h.environment(["FCSIM_GUEST_INIT": HostileGuestTests.hostileGuest, "HOSTILE_GUEST_MODE": "silent",
                                  "FCSIM_IGNORE_CTRL_ALT_DEL": "1"])
-        let vm = try RunningProcess(h.supervisor, h.runArguments(id: "deaf", bootTimeout: 2, command: ["true"]), environment: env)
+        let vm = try RunningProcess(h.supervisor, h.runArguments(id: "deaf", bootTimeout: 5, command: ["true"]), environment: env)
         defer { if vm.isRunning { kill(vm.pid, SIGKILL); vm.wait() } }
         let directory = h.stateRoot + "/deaf"
 
-        // The stop request has gone to the VMM once this event is written.
+        // The stop request has gone to the VMM once this event is written (the boot timeout is 5 s so that a
+        // simulator slow to start on a loaded machine still counts as booted).
         let asked = Date().addingTimeInterval(20)
         var events = ""
         while Date() < asked && !events.contains("asking the VMM") && vm.isRunning {
