@@ -22,9 +22,12 @@ enum ExecFastPath {
         var tty = false
         var id: String?
         var index = 2
+        /// An option's value. ArgumentParser does not take a word that looks like an option (`-i`, `--`) as a
+        /// value, so neither does this parser: it declines the line instead.
         func value() -> String? {
             index += 1
-            return index < arguments.count ? arguments[index] : nil
+            guard index < arguments.count, !arguments[index].hasPrefix("-") else { return nil }
+            return arguments[index]
         }
         while index < arguments.count {
             let argument = arguments[index]
