@@ -93,14 +93,16 @@ final class QMPClient {
     private func ready(_ events: EventLoop.Events) {
         if events.contains(.writable) { flush() }
         guard events.contains(.readable) || events.contains(.hangup) || events.contains(.error) else { return }
+        // After `quit`, QEMU closing (or resetting) the socket is the expected answer.
+        let quitting = awaiting.last == "quit"
         var chunk = [UInt8](repeating: 0, count: 8192)
         while true {
             let n: Int?
             do { n = try chunk.withUnsafeMutableBytes { (raw) throws(SystemError) in try fd.read(into: raw) } } catch {
-                return stopWatching("QMP: \(error)")
+                return stopWatching(quitting ? nil : "QMP: \(error)")
             }
             guard let n else { break }
-            guard n > 0 else { return stopWatching(awaiting.isEmpty ? nil : "QMP: QEMU closed the socket") }
+            guard n > 0 else { return stopWatching(awaiting.isEmpty || quitting ? nil : "QMP: QEMU closed the socket") }
             buffer += chunk[..<n]
         }
         do throws(VMMError) {
