@@ -48,7 +48,7 @@ public struct HostNetworkConfig: Sendable, Equatable {
     /// The namespace's path, for `nsenter --net=`.
     public var netnsPath: String? { netns.map { "/run/netns/\($0)" } }
 
-    package static func isValidName(_ s: String, max: Int) -> Bool {
+    static func isValidName(_ s: String, max: Int) -> Bool {
         !s.isEmpty && s.utf8.count <= max && s.utf8.allSatisfy {
             ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2d || $0 == 0x5f
         }

@@ -101,7 +101,7 @@ public struct VMConfig: Sendable {
         guard guestCID >= 3 else { throw VMMError(.invalidConfiguration, "--guest-cid must be 3 or more") }
     }
 
-    package static func isValidMAC(_ s: String) -> Bool {
+    static func isValidMAC(_ s: String) -> Bool {
         let parts = s.split(separator: ":", omittingEmptySubsequences: false)
         return parts.count == 6 && parts.allSatisfy { $0.count == 2 && UInt8($0, radix: 16) != nil }
     }
