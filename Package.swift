@@ -31,9 +31,9 @@ let package = Package(
         .target(name: "VsockTransport", dependencies: ["VsockProtocol", "LinuxSystem"]),
         .target(name: "VMInit", dependencies: ["VsockProtocol", "VsockTransport", "LinuxSystem", "CLinux"]),
         .target(name: "FirecrackerAPI", dependencies: ["LinuxSystem"]),
-        .target(name: "VMM", dependencies: ["FirecrackerAPI", "VsockTransport", "LinuxSystem", "CLinux"]),
-        .target(name: "Supervisor", dependencies: ["VMM", "FirecrackerAPI", "VsockTransport", "VsockProtocol", "LinuxSystem", "CLinux"],
-                exclude: ["Network/NETWORKING.md"]),
+        .target(name: "VMM", dependencies: ["FirecrackerAPI", "VsockTransport", "VsockProtocol", "LinuxSystem", "CLinux"],
+                exclude: ["NETWORKING.md"]),
+        .target(name: "Supervisor", dependencies: ["VMM", "FirecrackerAPI", "VsockTransport", "VsockProtocol", "LinuxSystem", "CLinux"]),
         .target(name: "SupervisorCLI", dependencies: [
             "Supervisor", "VMM", "VsockTransport", "VsockProtocol", "LinuxSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -44,7 +44,9 @@ let package = Package(
         /// libpq (apt libpq-dev) for the fleet (PostgreSQL) variant of the allocator.
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
         .target(name: "AddressAllocator", dependencies: ["CSQLite", "CLibPQ"]),
-        .executableTarget(name: "fc-addr", dependencies: ["AddressAllocator"]),
+        .executableTarget(name: "fc-addr", dependencies: [
+            "AddressAllocator", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "vm-init", dependencies: ["VMInit"]),
         .executableTarget(name: "fc-supervisor", dependencies: ["SupervisorCLI", "Supervisor", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "fc-bench", dependencies: ["VsockProtocol"], path: "Benchmarks/fc-bench"),

@@ -256,7 +256,7 @@ file -b "$VMINIT" > "$R/vminit-file.txt"
 log "6. real VM (QEMU)"
 QEMU_KERNEL=${BENCH_QEMU_KERNEL:-$ROOT/build/vmlinux}
 QEMU_INITRD=${BENCH_QEMU_INITRD:-$ROOT/build/initrd.cpio}
-if grep -q "QEMUDriver(" Sources/Supervisor/Runtime/VMSupervisor.swift && [ -f Sources/Supervisor/VMM/QEMUDriver.swift ] \
+if [ -f Sources/VMM/QEMUDriver.swift ] \
    && command -v qemu-system-x86_64 >/dev/null && [ -f "$QEMU_KERNEL" ] && [ -f "$QEMU_INITRD" ]; then
     QRUN="$SUP run --vmm qemu --id benchq --state-dir $W/q --kernel $QEMU_KERNEL --initrd $QEMU_INITRD --vcpus 1 --memory-mib 256"
     echo "$QRUN -- true" > "$R/qemu-cmd.txt"

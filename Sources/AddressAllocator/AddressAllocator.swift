@@ -31,7 +31,7 @@ public enum AllocatorError: Error, Equatable, CustomStringConvertible {
 /// in RFC 5952 canonical text, so equal addresses are equal strings.
 ///
 /// One instance owns one SQLite connection; it is not thread-safe (use one per thread or process).
-public final class AddressAllocator: AddressStore {
+public final class SQLiteAddressAllocator: AddressAllocating, AddressStore {
     public let prefix: IPv6Prefix
     private var db: OpaquePointer?
     let maxAttempts: Int

@@ -1,3 +1,17 @@
+/// Per-instance IPv6 addresses, whatever database holds them: ``SQLiteAddressAllocator`` on a node,
+/// ``PostgresAddressAllocator`` for a fleet. Every call is idempotent per instance id.
+public protocol AddressAllocating: AnyObject {
+    var prefix: IPv6Prefix { get }
+    /// The instance's address: the stored one, else a new random one in `prefix`, claimed uniquely.
+    func allocate(instanceID: String) throws(AllocatorError) -> String
+    /// The instance's stored address, nil when it has none.
+    func lookup(instanceID: String) throws(AllocatorError) -> String?
+    /// Frees the instance's address; false when it had none.
+    func release(instanceID: String) throws(AllocatorError) -> Bool
+    /// Every allocation, ordered by instance id.
+    func all() throws(AllocatorError) -> [(instanceID: String, address: String)]
+}
+
 /// What the allocation algorithm needs from a database holding
 /// `allocations(instance_id PRIMARY KEY, address UNIQUE)`: SQLite on a node, PostgreSQL for a fleet.
 protocol AddressStore {

@@ -8,7 +8,7 @@ import Glibc
 /// `INSERT … ON CONFLICT DO NOTHING` returns no row and it retries with another random address).
 ///
 /// One instance owns one libpq connection; it is not thread-safe.
-public final class PostgresAddressAllocator: AddressStore {
+public final class PostgresAddressAllocator: AddressAllocating, AddressStore {
     public let prefix: IPv6Prefix
     private let connection: OpaquePointer
     let maxAttempts: Int

@@ -1,3 +1,5 @@
+import VMM
+
 /// The per-VM state directory, `<state-root>/<id>/`, and what lives in it:
 ///
 ///     control.sock     exec/kill/stop clients (mode 0600)
@@ -11,20 +13,25 @@
 ///     vmm.pid          the VMM's pid, so a later start can kill a survivor
 ///     state.json       the current state, rewritten atomically on every change
 ///     events.jsonl     one JSON object per line: booted, started, exited, stopped, error
+///
+/// The VMM's own files (sockets, logs, pid) are named by ``VMMPaths``; this type adds the supervisor's.
 public struct StateDirectory: Sendable {
     public let path: String
+    /// The VMM's files, handed to the driver.
+    public let vmm: VMMPaths
 
-    public init(root: String, id: String) { path = root.hasSuffix("/") ? root + id : root + "/" + id }
+    public init(root: String, id: String) {
+        path = root.hasSuffix("/") ? root + id : root + "/" + id
+        vmm = VMMPaths(directory: path)
+    }
 
     public var controlSocket: String { path + "/control.sock" }
-    public var apiSocket: String { path + "/api.sock" }
-    public var vsockSocket: String { path + "/vsock.sock" }
-    public var qmpSocket: String { path + "/qmp.sock" }
-    public var channelSocket: String { path + "/channel.sock" }
-    public var vmmLog: String { path + "/vmm.log" }
-    public var serialLog: String { path + "/serial.log" }
+    public var apiSocket: String { vmm.apiSocket }
+    public var vsockSocket: String { vmm.vsockSocket }
+    public var qmpSocket: String { vmm.qmpSocket }
+    public var channelSocket: String { vmm.channelSocket }
     public var pidFile: String { path + "/supervisor.pid" }
-    public var vmmPidFile: String { path + "/vmm.pid" }
+    public var vmmPidFile: String { vmm.vmmPidFile }
     public var stateFile: String { path + "/state.json" }
     public var eventsFile: String { path + "/events.jsonl" }
 

@@ -1,3 +1,5 @@
+import VMM
+
 /// Exit codes of `fc-supervisor` itself, chosen so they never collide with a workload's own code in the range a
 /// worker cares about: when the workload ran, the supervisor exits with the workload's code (128+n for a signal).
 /// The runtime failures follow docker's convention of the 12x range.
@@ -25,12 +27,33 @@ public enum SupervisorExitCode: Int32, Sendable {
         default: .startFailed
         }
     }
+
+    /// What a VMM failure means for the supervisor's exit: 64, 120 or 121.
+    public init(vmmError: VMMError) {
+        switch vmmError.code {
+        case .invalidConfiguration: self = .badArguments
+        case .bootFailed: self = .bootFailed
+        case .guestUnreachable: self = .guestUnreachable
+        }
+    }
 }
 
-/// An error that ends the supervisor with a specific exit code and a one-line message for stderr.
+/// An error that ends the supervisor with a specific exit code and a one-line message for stderr, keeping
+/// the lower layer's error that caused it.
 public struct SupervisorError: Error, Sendable, CustomStringConvertible {
     public var exitCode: SupervisorExitCode
     public var message: String
-    public init(_ exitCode: SupervisorExitCode, _ message: String) { self.exitCode = exitCode; self.message = message }
+    public var cause: (any Error & Sendable)?
+    public init(_ exitCode: SupervisorExitCode, _ message: String, cause: (any Error & Sendable)? = nil) {
+        self.exitCode = exitCode
+        self.message = message
+        self.cause = cause
+    }
+
+    /// A VMM failure, with its exit code (``SupervisorExitCode/init(vmmError:)``) and message.
+    public init(_ vmmError: VMMError) {
+        self.init(SupervisorExitCode(vmmError: vmmError), vmmError.message, cause: vmmError)
+    }
+
     public var description: String { message }
 }

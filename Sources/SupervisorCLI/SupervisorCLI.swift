@@ -1,1 +1,31 @@
-// Placeholder so the target exists; replaced by the module's real files.
+import ArgumentParser
+import Glibc
+import Supervisor
+import VMM
+
+/// `fc-supervisor`: boots one microVM per workload and serves exec sessions into it.
+public struct SupervisorCLI: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "fc-supervisor",
+        abstract: "Run one workload in a Firecracker (or QEMU) microVM and exec into it.",
+        subcommands: [Run.self, Exec.self, State.self, Events.self, Kill.self, Stop.self, List.self]
+    )
+
+    public init() {}
+
+    /// The executable's entry point: the plain forms of `exec` skip ArgumentParser (see ``ExecFastPath``);
+    /// everything else goes through it.
+    public static func runMain(_ arguments: [String] = CommandLine.arguments) -> Never {
+        if let fast = ExecFastPath.parse(arguments) {
+            Glibc.exit(Exec.run(stateDir: fast.stateDir, id: fast.id, options: fast.options))
+        }
+        main()
+        Glibc.exit(0)
+    }
+}
+
+/// `--state-dir`, shared by every subcommand.
+struct StateOptions: ParsableArguments {
+    @Option(name: .long, help: "Parent directory of the per-VM state directories.")
+    var stateDir: String = VMConfig.defaultStateRoot
+}

@@ -1,70 +1,57 @@
-// fc-addr: per-instance IPv6 addresses from a SQLite database (see AddressAllocator).
-//   fc-addr --db PATH --prefix PREFIX allocate ID [ID...]   prints "ID ADDRESS" per line
-//   fc-addr --db PATH --prefix PREFIX release ID [ID...]
-//   fc-addr --db PATH --prefix PREFIX list
-// With --postgres CONNINFO (a libpq connection string) instead of --db, the same on a PostgreSQL server.
+// fc-addr: per-instance IPv6 addresses from a SQLite database or a PostgreSQL server (see AddressAllocator).
+//   fc-addr (--db PATH | --postgres CONNINFO) --prefix PREFIX (allocate ID... | release ID... | list)
 import AddressAllocator
-#if canImport(Glibc)
+import ArgumentParser
 import Glibc
-#endif
 
-func fail(_ message: String, code: Int32 = 2) -> Never {
-    let line = Array("fc-addr: \(message)\n".utf8)
-    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-    exit(code)
-}
+struct FCAddr: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fc-addr", abstract: "Allocate, release and list per-instance IPv6 addresses.")
 
-var args = Array(CommandLine.arguments.dropFirst())
-var dbPath: String?
-var postgres: String?
-var prefixText: String?
-while let first = args.first, first.hasPrefix("--") {
-    args.removeFirst()
-    guard let value = args.first else { fail("\(first) needs a value") }
-    args.removeFirst()
-    switch first {
-    case "--db": dbPath = value
-    case "--postgres": postgres = value
-    case "--prefix": prefixText = value
-    default: fail("unknown option \(first)")
+    enum Action: String, ExpressibleByArgument, CaseIterable {
+        /// Prints "ID ADDRESS" per id.
+        case allocate
+        /// Prints "ID released" or "ID absent" per id.
+        case release
+        /// Prints every allocation as "ID ADDRESS".
+        case list
+    }
+
+    @Option(name: .long, help: "SQLite database file (created if missing).") var db: String?
+    @Option(name: .long, help: "libpq connection string of a PostgreSQL server (instead of --db).") var postgres: String?
+    @Option(name: .long, help: "IPv6 prefix to allocate from, e.g. fd00:1::/64.") var prefix: String
+    @Argument(help: "allocate, release or list.") var action: Action
+    @Argument(help: "Instance ids (allocate, release).") var ids: [String] = []
+
+    func validate() throws {
+        guard (db == nil) != (postgres == nil) else { throw ValidationError("give exactly one of --db and --postgres") }
+        if action == .list && !ids.isEmpty { throw ValidationError("list takes no ids") }
+    }
+
+    func run() throws {
+        do {
+            let allocator = try open()
+            switch action {
+            case .allocate:
+                for id in ids { print("\(id) \(try allocator.allocate(instanceID: id))") }
+            case .release:
+                for id in ids { print("\(id) \(try allocator.release(instanceID: id) ? "released" : "absent")") }
+            case .list:
+                for row in try allocator.all() { print("\(row.instanceID) \(row.address)") }
+            }
+        } catch {
+            // An allocator failure (not a usage error): one line on stderr, exit status 1.
+            let line = Array("fc-addr: \(error)\n".utf8)
+            _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            throw ExitCode.failure
+        }
+    }
+
+    private func open() throws(AllocatorError) -> any AddressAllocating {
+        let prefix = try IPv6Prefix(prefix)
+        if let postgres { return try PostgresAddressAllocator(connectionString: postgres, prefix: prefix) }
+        return try SQLiteAddressAllocator(databasePath: db ?? "", prefix: prefix)
     }
 }
-guard dbPath != nil || postgres != nil, let prefixText, let command = args.first else {
-    fail("usage: fc-addr (--db PATH | --postgres CONNINFO) --prefix PREFIX (allocate ID... | release ID... | list)")
-}
-let ids = args.dropFirst()
 
-/// The two backends behind one shape.
-struct Backend {
-    var allocate: (String) throws -> String
-    var release: (String) throws -> Bool
-    var all: () throws -> [(instanceID: String, address: String)]
-}
-
-do {
-    let prefix = try IPv6Prefix(prefixText)
-    let allocator: Backend
-    if let postgres {
-        let pg = try PostgresAddressAllocator(connectionString: postgres, prefix: prefix)
-        allocator = Backend(allocate: { try pg.allocate(instanceID: $0) }, release: { try pg.release(instanceID: $0) },
-                            all: { try pg.all() })
-    } else if let dbPath {
-        let sqlite = try AddressAllocator(databasePath: dbPath, prefix: prefix)
-        allocator = Backend(allocate: { try sqlite.allocate(instanceID: $0) }, release: { try sqlite.release(instanceID: $0) },
-                            all: { try sqlite.all() })
-    } else {
-        fail("--db or --postgres is required")
-    }
-    switch command {
-    case "allocate":
-        for id in ids { print("\(id) \(try allocator.allocate(id))") }
-    case "release":
-        for id in ids { print("\(id) \(try allocator.release(id) ? "released" : "absent")") }
-    case "list":
-        for row in try allocator.all() { print("\(row.instanceID) \(row.address)") }
-    default:
-        fail("unknown command \(command)")
-    }
-} catch {
-    fail("\(error)", code: 1)
-}
+FCAddr.main()

@@ -42,12 +42,12 @@ private func temporaryDatabase() throws -> String {
     @Test func storedAddressIsReusedAndReleaseWorks() throws {
         let path = try temporaryDatabase()
         let prefix = try IPv6Prefix("fd00:1::/64")
-        let a = try AddressAllocator(databasePath: path, prefix: prefix)
+        let a = try SQLiteAddressAllocator(databasePath: path, prefix: prefix)
         let first = try a.allocate(instanceID: "vm-1")
         #expect(prefix.contains(try #require(IPv6Address.parse(first))))
         #expect(try a.allocate(instanceID: "vm-1") == first)
         // Another connection (as another process would) sees the same stored address.
-        let b = try AddressAllocator(databasePath: path, prefix: prefix)
+        let b = try SQLiteAddressAllocator(databasePath: path, prefix: prefix)
         #expect(try b.allocate(instanceID: "vm-1") == first)
         #expect(try b.lookup(instanceID: "vm-1") == first)
         #expect(try a.release(instanceID: "vm-1"))
@@ -60,7 +60,7 @@ private func temporaryDatabase() throws -> String {
     @Test func collisionRetriesWithAnotherAddress() throws {
         // A /120 has 254 usable host parts: filling 200 of them forces many unique-constraint conflicts.
         let prefix = try IPv6Prefix("fd00:1::/120")
-        let a = try AddressAllocator(databasePath: try temporaryDatabase(), prefix: prefix, maxAttempts: 10_000)
+        let a = try SQLiteAddressAllocator(databasePath: try temporaryDatabase(), prefix: prefix, maxAttempts: 10_000)
         var seen = Set<String>()
         for i in 0..<200 { seen.insert(try a.allocate(instanceID: "vm-\(i)")) }
         #expect(seen.count == 200)
@@ -69,7 +69,7 @@ private func temporaryDatabase() throws -> String {
 
     @Test func fullPrefixIsReportedNotLooped() throws {
         let prefix = try IPv6Prefix("fd00:1::/120")
-        let a = try AddressAllocator(databasePath: try temporaryDatabase(), prefix: prefix, maxAttempts: 100_000)
+        let a = try SQLiteAddressAllocator(databasePath: try temporaryDatabase(), prefix: prefix, maxAttempts: 100_000)
         for i in 0..<254 { _ = try a.allocate(instanceID: "vm-\(i)") }
         #expect(throws: AllocatorError.exhausted(attempts: 100_000)) { try a.allocate(instanceID: "one-too-many") }
     }
@@ -95,7 +95,7 @@ private func temporaryDatabase() throws -> String {
         }
         #expect(addresses.count == 1000)
         #expect(Set(addresses.values).count == 1000)
-        let allocator = try AddressAllocator(databasePath: path, prefix: try IPv6Prefix(prefix))
+        let allocator = try SQLiteAddressAllocator(databasePath: path, prefix: try IPv6Prefix(prefix))
         let stored = try allocator.all()
         #expect(stored.count == 1000)
         for row in stored { #expect(addresses[row.instanceID] == row.address) }

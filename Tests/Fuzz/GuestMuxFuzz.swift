@@ -4,10 +4,12 @@
 // checks the mux's promises: no callbacks after a session finished, output never beyond the granted window,
 // one terminal event per session, and every byte the host writes back is a well-formed frame (a host message,
 // decoded in full, on one input in four: see FuzzOutputChecker).
-// Compiled by build-fuzz.sh with Sources/Supervisor/Guest/GuestMux.swift and IO/FramedConnection.swift.
+// build-fuzz.sh links it against the Supervisor module, built with -enable-testing.
 import Glibc
 import LinuxSystem
 import VsockProtocol
+
+@testable import Supervisor
 
 final class FuzzMuxDelegate: GuestSessionDelegate {
     var terminal: Set<SessionID> = []

@@ -2,6 +2,8 @@
 // API socket sends. Checks: no trap, bounded output, and the parser's answer does not depend on how the bytes
 // were split (one append vs. chunked appends with next() after each).
 
+import FirecrackerAPI
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzHTTPResponse(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard size > 0 else { return 0 }

@@ -5,6 +5,7 @@ import Testing
 import VsockProtocol
 
 @testable import Supervisor
+@testable import VMM
 
 /// Issue 8 host side: TAP and namespace lifecycle (real devices, only inside namespaces these tests create),
 /// the deterministic MAC, the QEMU netdev arguments and the guest `network` message.
@@ -35,7 +36,7 @@ import VsockProtocol
         var config = VMConfig(id: "net1")
         config.kernel = "/k"
         config.tap = "fctap1"
-        let args = QEMUCommandLine(config: config, state: StateDirectory(root: "/run/x", id: "net1"), accelerator: .tcg,
+        let args = QEMUCommandLine(config: config, paths: StateDirectory(root: "/run/x", id: "net1").vmm, accelerator: .tcg,
                                    tscKHz: 0).arguments
         #expect(args.contains("tap,id=n0,ifname=fctap1,script=no,downscript=no"))
         #expect(args.contains("virtio-net-device,netdev=n0,mac=\(deterministicMAC(forVM: "net1"))"))
@@ -60,13 +61,13 @@ import VsockProtocol
         var config = VMConfig(id: "v")
         config.kernel = "/k"
         config.network.createTap = true
-        #expect(throws: SupervisorError.self) { try config.validate() }   // --create-tap without --tap
+        #expect(throws: VMMError.self) { try config.validate() }   // --create-tap without --tap
         config.tap = "fctap0"
         config.network.netns = "bad/name"
-        #expect(throws: SupervisorError.self) { try config.validate() }
+        #expect(throws: VMMError.self) { try config.validate() }
         config.network.netns = "ok-ns"
         config.network.guestAddresses = ["fd00::5"]
-        #expect(throws: SupervisorError.self) { try config.validate() }   // no prefix length
+        #expect(throws: VMMError.self) { try config.validate() }   // no prefix length
         config.network.guestAddresses = ["fd00::5/64"]
         #expect(throws: Never.self) { try config.validate() }
     }

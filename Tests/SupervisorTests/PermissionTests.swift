@@ -4,6 +4,7 @@ import TestSupport
 import Testing
 
 @testable import Supervisor
+@testable import VMM
 
 /// Issue 7 (6): who may talk to the supervisor, and what the jailer is told.
 @Suite(.serialized) struct PermissionTests {
@@ -41,7 +42,7 @@ import Testing
         jailer.chrootBase = "/srv/jail"
         jailer.netns = "/var/run/netns/n1"
         config.jailer = jailer
-        let layout = FirecrackerLayout(config: config, state: StateDirectory(root: "/run/fcs", id: "jailed-1"))
+        let layout = FirecrackerLayout(config: config, paths: StateDirectory(root: "/run/fcs", id: "jailed-1").vmm)
         let (program, args) = layout.commandLine()
         #expect(program == "/usr/bin/jailer")
         func value(_ flag: String) -> String? { args.firstIndex(of: flag).map { args[$0 + 1] } }
@@ -57,7 +58,7 @@ import Testing
         #expect(layout.apiSocketOnHost == "/srv/jail/firecracker/jailed-1/root/api.sock")
 
         config.jailer = nil
-        let direct = FirecrackerLayout(config: config, state: StateDirectory(root: "/run/fcs", id: "jailed-1")).commandLine()
+        let direct = FirecrackerLayout(config: config, paths: StateDirectory(root: "/run/fcs", id: "jailed-1").vmm).commandLine()
         #expect(direct.0 == "/usr/bin/firecracker" && !direct.1.contains("--uid"))
     }
 }

@@ -3,7 +3,7 @@ import LinuxSystem
 import VsockProtocol
 
 /// Options of `fc-supervisor exec`.
-public struct ExecOptions: Sendable {
+public struct ExecOptions: Sendable, Equatable {
     public var argv: [String]
     public var env: [String] = []
     public var cwd: String?
@@ -25,9 +25,13 @@ public final class ExecClient {
     private var exitCode: Int32 = SupervisorExitCode.guestLost.rawValue
     private static let sessionID: SessionID = 1
 
+    /// Diagnostics, one line each (the CLI passes its stderr writer).
+    private let log: (String) -> Void
+
     /// Connects to the control socket of VM `id`.
-    public init(stateRoot: String, id: String, options: ExecOptions) throws(SupervisorError) {
+    public init(stateRoot: String, id: String, options: ExecOptions, log: @escaping (String) -> Void) throws(SupervisorError) {
         self.options = options
+        self.log = log
         let path = StateDirectory(root: stateRoot, id: id).controlSocket
         do {
             loop = try EventLoop()
@@ -125,8 +129,7 @@ public final class ExecClient {
 
     private func report(_ message: String) {
         terminal?.restore()
-        let text = "fc-supervisor exec: \(message)\n"
-        _ = text.withCString { Glibc.write(2, $0, strlen($0)) }
+        log("fc-supervisor exec: \(message)")
     }
 }
 

@@ -1,5 +1,6 @@
 import Glibc
 import LinuxSystem
+import VMM
 
 /// One line of `events.jsonl`.
 public struct SupervisorEvent: Codable, Sendable, Equatable {

@@ -1,45 +1,33 @@
 import Glibc
 import LinuxSystem
+import VMM
 import VsockProtocol
-
-/// The main workload of a VM: what `fc-supervisor run … -- CMD` starts once vm-init is ready.
-public struct WorkloadSpec: Sendable {
-    public var argv: [String]
-    public var env: [String]
-    public var cwd: String?
-    public var user: String?
-    public var tty: Bool
-    /// Forward the supervisor's stdin to the workload (stdin EOF is forwarded too).
-    public var attachStdin: Bool
-
-    public init(argv: [String], env: [String] = [], cwd: String? = nil, user: String? = nil, tty: Bool = false,
-                attachStdin: Bool = true) {
-        self.argv = argv; self.env = env; self.cwd = cwd; self.user = user; self.tty = tty; self.attachStdin = attachStdin
-    }
-}
 
 /// Supervises one VM from boot to cleanup: boots the VMM, attaches to vm-init, runs the workload with the
 /// supervisor's stdio, serves the control socket, forwards signals, powers the VM off and removes its state.
 ///
 /// Runs on one thread: a single epoll loop drives the guest connection, control clients, local stdio and
-/// signals. Only the boot (API calls, vsock handshake) blocks, before the loop starts, under the boot deadline.
+/// signals. Only the boot (API calls, vsock handshake) blocks, before the loop starts, under the boot deadline;
+/// stopping never blocks it (the VMM's shutdown request is answered on the loop), so the control socket keeps
+/// answering until the VM is gone.
 public final class VMSupervisor: ControlHost {
     public let config: VMConfig
     public var stopTimeout: Duration = .seconds(10)
     /// Keep the state directory after exit (for debugging); sockets are removed regardless.
     public var keepState = false
-    /// Diagnostics go here (stderr by default).
-    public var log: (String) -> Void = { line in
-        let text = "fc-supervisor: \(line)\n"
-        _ = text.withCString { Glibc.write(2, $0, strlen($0)) }
-    }
+    /// Diagnostics, one line each.
+    public let log: (String) -> Void
+    /// How long vm-init gets to power the VM off after `shutdown` before the VMM is asked to stop it.
+    static let guestShutdownGrace: Duration = .seconds(4)
+    /// How long a stop may take in all before the VMM is killed.
+    static let stopBound: Duration = .seconds(10)
 
     private let state: StateDirectory
     private let loop: EventLoop
     private var driver: (any VMMDriver)?
     private var events: EventLog
     private var lock: FileDescriptor?
-    private(set) var guestMux: GuestMux?
+    private var mux: GuestMux?
     private var control: ControlServer?
     private var workload: LocalSession?
     private var workloadSession: GuestSession?
@@ -52,9 +40,10 @@ public final class VMSupervisor: ControlHost {
     /// TAP and namespace of this VM, when `--create-tap` / `--netns` ask for them.
     private var hostNetwork: HostNetwork?
 
-    public init(config: VMConfig) throws(SupervisorError) {
-        try config.validate()
+    public init(config: VMConfig, log: @escaping (String) -> Void) throws(SupervisorError) {
+        do { try config.validate() } catch { throw SupervisorError(error) }
         self.config = config
+        self.log = log
         state = StateDirectory(root: config.stateRoot, id: config.id)
         try state.validatePathLengths()
         do { loop = try EventLoop() } catch { throw SupervisorError(.bootFailed, "\(error)") }
@@ -93,7 +82,7 @@ public final class VMSupervisor: ControlHost {
             throw SupervisorError(.badArguments, "\(error)")
         }
         guard flock(fd.rawValue, LOCK_EX | LOCK_NB) == 0 else {
-            let owner = readFile(state.pidFile).map { String(decoding: $0, as: UTF8.self) }?.trimmingSpaces ?? "?"
+            let owner = readFile(state.pidFile).map(Self.firstWord) ?? "?"
             fd.close()
             throw SupervisorError(.badArguments, "VM \(config.id) is already supervised (pid \(owner.prefix(12)))")
         }
@@ -108,7 +97,7 @@ public final class VMSupervisor: ControlHost {
     /// A previous supervisor for this id died (we hold its lock now): kill its VMM if it survived, and remove
     /// its sockets so Firecracker can bind them again.
     private func cleanStaleState() {
-        if let text = readFile(state.vmmPidFile), let pid = Int32(String(decoding: text, as: UTF8.self).trimmingSpaces),
+        if let text = readFile(state.vmmPidFile), let pid = Int32(Self.firstWord(text)),
            pid > 1, let cmdline = readFile("/proc/\(pid)/cmdline"),
            String(decoding: cmdline, as: UTF8.self).contains(config.id) {
             log("killing VMM pid \(pid) left by a previous supervisor of \(config.id)")
@@ -118,6 +107,11 @@ public final class VMSupervisor: ControlHost {
                      state.vmmPidFile, state.eventsFile, state.stateFile] {
             unlink(path)
         }
+    }
+
+    /// A pid file's contents without the newline.
+    private static func firstWord(_ bytes: [UInt8]) -> String {
+        String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.map(String.init) ?? ""
     }
 
     private func installSignalHandlers() throws(SupervisorError) {
@@ -138,18 +132,23 @@ public final class VMSupervisor: ControlHost {
             let network = HostNetwork(config: config.network, tap: config.tap, stateDirectory: state.path,
                                       log: { [unowned self] in self.log($0) })
             hostNetwork = network
-            try network.setUp()
+            do { try network.setUp() } catch { throw SupervisorError(error) }
             events.record("network", message: "tap \(config.tap ?? "-") netns \(config.network.netns ?? "-")")
         }
         let driver = makeDriver()
         self.driver = driver
-        try driver.boot(deadline: deadline)
-        events.record("booted", pid: driver.process?.pid)
-        events.update { $0.vmmPid = driver.process?.pid }
-        let (fd, leftover) = try driver.connectGuest(deadline: deadline)
+        let fd: FileDescriptor, leftover: [UInt8]
+        do {
+            try driver.boot(deadline: deadline)
+            events.record("booted", pid: driver.process?.pid)
+            events.update { $0.vmmPid = driver.process?.pid }
+            (fd, leftover) = try driver.connectGuest(deadline: deadline)
+        } catch {
+            throw SupervisorError(error)
+        }
         let connection = FramedConnection(fd: fd, loop: loop, label: "guest")
         let mux = GuestMux(connection: connection)
-        guestMux = mux
+        self.mux = mux
         mux.onReady = { [unowned self] hello in self.guestReady(hello) }
         mux.onClosed = { [unowned self] error in self.guestClosed(error) }
         mux.onWarning = { [unowned self] message in self.warn(message) }
@@ -157,10 +156,17 @@ public final class VMSupervisor: ControlHost {
             throw SupervisorError(.guestUnreachable, "guest connection: \(error)")
         }
         mux.sendHello()
+        // The control socket opens now, not at hello: `stop` and `ping` work on a VM stuck at boot, and exec
+        // requests get a clean "not connected" until vm-init is ready.
+        do {
+            control = try ControlServer(path: state.controlSocket, loop: loop, host: self)
+        } catch {
+            warn("control socket unavailable: \(error)")
+        }
         // Readiness is vm-init's hello, not the socket.
         let remaining = deadline - ContinuousClock.now
         loop.addTimer(after: max(remaining, .milliseconds(1))) { [unowned self] in
-            guard self.guestMux?.guestHello == nil, !self.stopping else { return }
+            guard self.mux?.guestHello == nil, !self.stopping else { return }
             self.fail(.guestUnreachable, "vm-init did not say hello within the boot deadline")
         }
     }
@@ -172,9 +178,13 @@ public final class VMSupervisor: ControlHost {
             environment.append(String(cString: pointer))
             entry += 1
         }
-        switch config.vmm {
-        case .firecracker: return FirecrackerDriver(config: config, state: state, environment: environment)
-        case .qemu: return QEMUDriver(config: config, state: state, environment: environment)
+        return makeVMMDriver(config: config, paths: state.vmm, environment: environment) { (path, port, deadline, shouldContinue) throws(VMMError) in
+            do throws(SupervisorError) {
+                let connection = try HybridVsockConnector(udsPath: path, port: port).connect(deadline: deadline, shouldContinue: shouldContinue)
+                return (connection.fd, connection.leftover)
+            } catch {
+                throw VMMError(error.exitCode == .guestUnreachable ? .guestUnreachable : .bootFailed, error.message, cause: error)
+            }
         }
     }
 
@@ -187,12 +197,7 @@ public final class VMSupervisor: ControlHost {
             $0.state = "running"
             $0.bootMs = (bootMs * 10).rounded() / 10
         }
-        do {
-            control = try ControlServer(path: state.controlSocket, loop: loop, host: self)
-        } catch {
-            warn("control socket unavailable: \(error)")
-        }
-        guard let spec = pendingWorkload, let mux = guestMux else { return }
+        guard let spec = pendingWorkload, let mux else { return }
         pendingWorkload = nil
         guard config.network.configuresGuest else { return startWorkload(spec, on: mux) }
         // The workload starts once the guest's network is configured.
@@ -258,6 +263,9 @@ public final class VMSupervisor: ControlHost {
 
     // MARK: - ControlHost
 
+    /// The guest connection for new exec sessions: none once the VM is stopping.
+    var guestMux: GuestMux? { stopping ? nil : mux }
+
     func signalWorkload(_ signal: Int32) {
         workloadSession?.signal(signal)
     }
@@ -312,16 +320,24 @@ public final class VMSupervisor: ControlHost {
         stopping = true
         events.record("stopping", message: reason)
         events.update { $0.state = "stopping" }
-        control?.close()
-        control = nil
-        if let mux = guestMux, mux.isReady {
+        // The control socket stays open until teardown: `state`, `ping` and `kill` still get answers.
+        if let mux, mux.isReady {
             mux.shutdown(graceMs: 2000)
+            // vm-init powers the VM off within its grace; one that does not (hung, hostile) gets the VMM's request.
+            loop.addTimer(after: Self.guestShutdownGrace) { [unowned self] in self.askVMMToStop() }
         } else {
-            driver?.requestGuestShutdown()
+            askVMMToStop()
         }
-        // vm-init powers the VM off (the VMM then exits): wait for that, bounded.
-        loop.addTimer(after: .seconds(10)) { [unowned self] in self.loop.stop() }
+        // The VMM exits once the guest is off: wait for that, bounded; teardown kills a VMM still running.
+        loop.addTimer(after: Self.stopBound) { [unowned self] in self.loop.stop() }
         checkVMM()
+    }
+
+    /// The VMM's own shutdown request; it never blocks the loop (``VMMDriver/requestGuestShutdown(on:log:)``).
+    private func askVMMToStop() {
+        guard let driver, driver.process?.isRunning == true else { return }
+        events.record("stopping", message: "asking the VMM to shut the guest down")
+        driver.requestGuestShutdown(on: loop, log: { [unowned self] in self.log($0) })
     }
 
     private func checkVMM() {

@@ -1,3 +1,4 @@
+import FirecrackerAPI
 import VsockProtocol
 
 /// Which virtual machine monitor boots the guest.
@@ -70,34 +71,34 @@ public struct VMConfig: Sendable {
     }
 
     /// Checks everything that can be checked before launching anything.
-    public func validate() throws(SupervisorError) {
+    public func validate() throws(VMMError) {
         guard FirecrackerIDs.isValidInstanceID(id) else {
-            throw SupervisorError(.badArguments, "invalid --id \"\(id)\": 1–64 characters, letters, digits or '-'")
+            throw VMMError(.invalidConfiguration, "invalid --id \"\(id)\": 1–64 characters, letters, digits or '-'")
         }
-        guard !kernel.isEmpty else { throw SupervisorError(.badArguments, "--kernel is required") }
-        guard (1...32).contains(vcpus) else { throw SupervisorError(.badArguments, "--vcpus must be 1–32") }
-        guard memoryMiB >= 16 else { throw SupervisorError(.badArguments, "--memory-mib must be at least 16") }
+        guard !kernel.isEmpty else { throw VMMError(.invalidConfiguration, "--kernel is required") }
+        guard (1...32).contains(vcpus) else { throw VMMError(.invalidConfiguration, "--vcpus must be 1–32") }
+        guard memoryMiB >= 16 else { throw VMMError(.invalidConfiguration, "--memory-mib must be at least 16") }
         guard effectiveBootArgs.utf8.count <= 2048 else {
-            throw SupervisorError(.badArguments, "kernel command line is longer than Firecracker's 2048 bytes")
+            throw VMMError(.invalidConfiguration, "kernel command line is longer than Firecracker's 2048 bytes")
         }
         if let tap, tap.isEmpty || tap.utf8.count > 15 {
-            throw SupervisorError(.badArguments, "--tap must be 1–15 characters (IFNAMSIZ)")
+            throw VMMError(.invalidConfiguration, "--tap must be 1–15 characters (IFNAMSIZ)")
         }
         if let guestMAC, !Self.isValidMAC(guestMAC) {
-            throw SupervisorError(.badArguments, "--guest-mac must look like 06:00:ac:10:00:02")
+            throw VMMError(.invalidConfiguration, "--guest-mac must look like 06:00:ac:10:00:02")
         }
         if let ns = network.netns, !HostNetworkConfig.isValidName(ns, max: 64) {
-            throw SupervisorError(.badArguments, "--netns for QEMU must be a namespace name (letters, digits, '-', '_')")
+            throw VMMError(.invalidConfiguration, "--netns for QEMU must be a namespace name (letters, digits, '-', '_')")
         }
-        if network.createTap && tap == nil { throw SupervisorError(.badArguments, "--create-tap needs --tap NAME") }
+        if network.createTap && tap == nil { throw VMMError(.invalidConfiguration, "--create-tap needs --tap NAME") }
         if network.configuresGuest && tap == nil {
-            throw SupervisorError(.badArguments, "guest network options (--guest-ip, --gateway, …) need --tap")
+            throw VMMError(.invalidConfiguration, "guest network options (--guest-ip, --gateway, …) need --tap")
         }
-        if let mtu = network.mtu, !(68...65535).contains(mtu) { throw SupervisorError(.badArguments, "--mtu must be 68–65535") }
+        if let mtu = network.mtu, !(68...65535).contains(mtu) { throw VMMError(.invalidConfiguration, "--mtu must be 68–65535") }
         for cidr in network.guestAddresses + network.tapAddresses where !cidr.contains("/") {
-            throw SupervisorError(.badArguments, "address \"\(cidr.prefix(60))\" needs a /prefix-length")
+            throw VMMError(.invalidConfiguration, "address \"\(cidr.prefix(60))\" needs a /prefix-length")
         }
-        guard guestCID >= 3 else { throw SupervisorError(.badArguments, "--guest-cid must be 3 or more") }
+        guard guestCID >= 3 else { throw VMMError(.invalidConfiguration, "--guest-cid must be 3 or more") }
     }
 
     static func isValidMAC(_ s: String) -> Bool {

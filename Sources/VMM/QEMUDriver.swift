@@ -14,7 +14,7 @@ import LinuxSystem
 /// getrandom() does not block boot.
 final class QEMUDriver: VMMDriver {
     let config: VMConfig
-    let state: StateDirectory
+    let paths: VMMPaths
     private(set) var process: VMMProcess?
     private var environment: [String]
     private var listener: FileDescriptor?
@@ -22,77 +22,73 @@ final class QEMUDriver: VMMDriver {
     /// How long `requestGuestShutdown` waits after `system_powerdown` before `quit`.
     var powerdownGrace: Duration = .seconds(1)
 
-    init(config: VMConfig, state: StateDirectory, environment: [String]) {
+    init(config: VMConfig, paths: VMMPaths, environment: [String]) {
         self.config = config
-        self.state = state
+        self.paths = paths
         self.environment = environment
     }
 
-    func boot(deadline: ContinuousClock.Instant) throws(SupervisorError) {
+    func boot(deadline: ContinuousClock.Instant) throws(VMMError) {
         removeSockets()
-        do { listener = try UnixSocket.listen(path: state.channelSocket, backlog: 1) } catch {
-            throw SupervisorError(.bootFailed, "cannot listen on \(state.channelSocket): \(error)")
+        do { listener = try UnixSocket.listen(path: paths.channelSocket, backlog: 1) } catch {
+            throw VMMError(.bootFailed, "cannot listen on \(paths.channelSocket): \(error)", cause: error)
         }
         let accelerator = QEMUAccelerator.choose(qemuBin: config.qemuBin, kernel: config.kernel,
                                                  cacheDirectory: config.stateRoot, environment: environment)
-        let arguments = QEMUCommandLine(config: config, state: state, accelerator: accelerator,
+        let arguments = QEMUCommandLine(config: config, paths: paths, accelerator: accelerator,
                                         tscKHz: QEMUCommandLine.hostTSCKHz()).arguments
-        writeFile(state.path + "/qemu.cmdline", ([config.qemuBin] + arguments).joined(separator: " ") + "\n")
+        writeFile(paths.qemuCommandLine, ([config.qemuBin] + arguments).joined(separator: " ") + "\n")
         // With a VM namespace, QEMU runs inside it (nsenter execs QEMU: same pid) so it finds the TAP there.
         let (binary, argv) = config.network.netnsPath.map { ("/usr/bin/nsenter", ["--net=\($0)", "--", config.qemuBin] + arguments) }
             ?? (config.qemuBin, arguments)
         let process = try VMMProcess.launch(binary, arguments: argv, environment: environment,
-                                            outputPath: state.vmmLog, state: state)
+                                            outputPath: paths.vmmLog, pidFile: paths.vmmPidFile)
         self.process = process
         // QMP answers once QEMU has parsed its command line and created its devices: a bad argument or a
         // missing kernel ends QEMU before that, and its message is in vmm.log.
         do {
-            qmp = try QMPClient(path: state.qmpSocket, deadline: deadline, alive: { process.isRunning })
+            qmp = try QMPClient(path: paths.qmpSocket, deadline: deadline, alive: { process.isRunning })
         } catch {
             process.waitOrKill(timeout: .milliseconds(200))
-            throw SupervisorError(.bootFailed, "\(error.message)\(vmmLogTail())")
+            throw VMMError(.bootFailed, "\(error.message)\(vmmLogTail())", cause: error)
         }
     }
 
     /// Accepts QEMU's connection on channel.sock (QEMU connects at start-up, before the guest runs).
-    func connectGuest(deadline: ContinuousClock.Instant) throws(SupervisorError) -> (FileDescriptor, [UInt8]) {
-        guard let listener else { throw SupervisorError(.bootFailed, "QEMU channel socket not set up") }
+    func connectGuest(deadline: ContinuousClock.Instant) throws(VMMError) -> (FileDescriptor, [UInt8]) {
+        guard let listener else { throw VMMError(.bootFailed, "QEMU channel socket not set up") }
         defer {
             listener.close()
             self.listener = nil
-            unlink(state.channelSocket)
+            unlink(paths.channelSocket)
         }
         while true {
             do {
                 if let fd = try UnixSocket.accept(listener) { return (fd, []) }
             } catch {
-                throw SupervisorError(.guestUnreachable, "accept on \(state.channelSocket): \(error)")
+                throw VMMError(.guestUnreachable, "accept on \(paths.channelSocket): \(error)", cause: error)
             }
             guard process?.isRunning ?? false else {
-                throw SupervisorError(.bootFailed, "QEMU exited before connecting its channel\(vmmLogTail())")
+                throw VMMError(.bootFailed, "QEMU exited before connecting its channel\(vmmLogTail())")
             }
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else {
-                throw SupervisorError(.guestUnreachable, "QEMU did not connect to \(state.channelSocket) within the boot deadline")
+                throw VMMError(.guestUnreachable, "QEMU did not connect to \(paths.channelSocket) within the boot deadline")
             }
             var pfd = pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)
             _ = poll(&pfd, 1, Int32(clamping: min(remaining.milliseconds + 1, 50)))
         }
     }
 
-    /// `system_powerdown`, and `quit` when QEMU is still running after a grace period (microvm without ACPI
-    /// ignores the power button, so this is what actually stops an unreachable guest).
-    func requestGuestShutdown() {
+    /// `system_powerdown`, and `quit` from a loop timer when QEMU still runs after the grace period (microvm
+    /// without ACPI ignores the power button, so `quit` is what actually stops an unreachable guest).
+    func requestGuestShutdown(on loop: EventLoop, log: @escaping (String) -> Void) {
         guard let process, process.isRunning, let qmp else { return }
-        _ = try? qmp.command("system_powerdown", deadline: .now + .seconds(1))
-        let end = ContinuousClock.now + powerdownGrace
-        while process.isRunning && ContinuousClock.now < end { sleep(for: .milliseconds(10)) }
-        if process.isRunning { _ = try? qmp.command("quit", deadline: .now + .seconds(1)) }
-    }
-
-    /// QEMU's run state through QMP (`running`, `paused`, `shutdown`, `guest-panicked`, …), nil when unknown.
-    func vmStatus() -> String? {
-        try? qmp?.status(deadline: .now + .seconds(1))
+        qmp.send("system_powerdown", on: loop, log: log)
+        loop.addTimer(after: powerdownGrace) { [weak self] in
+            guard let self, self.process?.isRunning == true else { return }
+            self.qmp?.send("quit", on: loop, log: log)
+        }
     }
 
     func cleanup() {
@@ -100,16 +96,16 @@ final class QEMUDriver: VMMDriver {
         listener = nil
         qmp = nil
         removeSockets()
-        unlink(state.path + "/qemu.cmdline")
+        unlink(paths.qemuCommandLine)
     }
 
     private func removeSockets() {
-        unlink(state.channelSocket)
-        unlink(state.qmpSocket)
+        unlink(paths.channelSocket)
+        unlink(paths.qmpSocket)
     }
 
     private func vmmLogTail() -> String {
-        guard let bytes = readFile(state.vmmLog) else { return "" }
+        guard let bytes = readFile(paths.vmmLog) else { return "" }
         let lines = String(decoding: bytes.suffix(2000), as: UTF8.self).split(separator: "\n").suffix(3)
         return lines.isEmpty ? "" : " (vmm.log: \(lines.joined(separator: " | ")))"
     }
@@ -119,7 +115,7 @@ final class QEMUDriver: VMMDriver {
 /// The QEMU command line for one VM.
 struct QEMUCommandLine {
     let config: VMConfig
-    let state: StateDirectory
+    let paths: VMMPaths
     let accelerator: QEMUAccelerator
     /// Host TSC frequency for `tsc_early_khz` (0: unknown, not passed).
     let tscKHz: Int
@@ -134,7 +130,7 @@ struct QEMUCommandLine {
                  "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
                  "-kernel", config.kernel]
         if config.console {
-            args += ["-chardev", "file,id=con,path=\(state.serialLog)", "-serial", "chardev:con"]
+            args += ["-chardev", "file,id=con,path=\(paths.serialLog)", "-serial", "chardev:con"]
         }
         if let initrd = config.initrd { args += ["-initrd", initrd] }
         var driveIndex = 0
@@ -150,11 +146,11 @@ struct QEMUCommandLine {
             args += ["-netdev", "tap,id=n0,ifname=\(tap),script=no,downscript=no",
                      "-device", "virtio-net-device,netdev=n0,mac=\(config.effectiveGuestMAC)"]
         }
-        args += ["-chardev", "socket,id=ch1,path=\(escape(state.channelSocket))",
+        args += ["-chardev", "socket,id=ch1,path=\(escape(paths.channelSocket))",
                  "-device", "virtio-serial-device",
                  "-device", "virtserialport,chardev=ch1,name=\(Self.channelName)",
                  "-device", "virtio-rng-device",
-                 "-qmp", "unix:\(escape(state.qmpSocket)),server=on,wait=off",
+                 "-qmp", "unix:\(escape(paths.qmpSocket)),server=on,wait=off",
                  "-append", bootArgs]
         return args
     }

@@ -1,16 +1,16 @@
 import Glibc
 
-/// Small file-system helpers for the state directory and the jail. Failures are reported by return value;
+/// Small file-system helpers for the state directory and the jail, shared with the Supervisor module. Failures are reported by return value;
 /// callers decide whether they matter.
 
 /// Writes `contents` to `path` atomically (temporary file + rename).
 @discardableResult
-func writeFile(_ path: String, _ contents: String, mode: mode_t = 0o644) -> Bool {
+package func writeFile(_ path: String, _ contents: String, mode: mode_t = 0o644) -> Bool {
     writeFile(path, Array(contents.utf8), mode: mode)
 }
 
 @discardableResult
-func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Bool {
+package func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Bool {
     let temporary = path + ".tmp"
     let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
     guard fd >= 0 else { return false }
@@ -21,7 +21,7 @@ func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Bool {
 }
 
 /// Appends one line to `path` (O_APPEND: concurrent appenders do not interleave within a line).
-func appendLine(_ path: String, _ line: String) {
+package func appendLine(_ path: String, _ line: String) {
     let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
     guard fd >= 0 else { return }
     let bytes = Array((line + "\n").utf8)
@@ -30,7 +30,7 @@ func appendLine(_ path: String, _ line: String) {
 }
 
 /// Reads a whole (small) file.
-func readFile(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
+package func readFile(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
@@ -46,7 +46,7 @@ func readFile(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
 }
 
 /// `mkdir -p`.
-func mkdirs(_ path: String, mode: mode_t = 0o755) -> Bool {
+package func mkdirs(_ path: String, mode: mode_t = 0o755) -> Bool {
     var current = path.hasPrefix("/") ? "" : "."
     for component in path.split(separator: "/") {
         current += "/" + component
@@ -56,7 +56,7 @@ func mkdirs(_ path: String, mode: mode_t = 0o755) -> Bool {
 }
 
 /// Names in a directory (not `.`/`..`); empty when it cannot be read.
-func listDirectory(_ path: String) -> [String] {
+package func listDirectory(_ path: String) -> [String] {
     guard let dir = opendir(path) else { return [] }
     defer { closedir(dir) }
     var names: [String] = []
@@ -70,7 +70,7 @@ func listDirectory(_ path: String) -> [String] {
 }
 
 /// `rm -rf` that never follows symlinks and never leaves the tree.
-func removeTree(_ path: String) {
+package func removeTree(_ path: String) {
     var st = stat()
     guard lstat(path, &st) == 0 else { return }
     if (st.st_mode & S_IFMT) == S_IFDIR {
@@ -82,7 +82,7 @@ func removeTree(_ path: String) {
 }
 
 /// Copies a regular file (sparse regions are not preserved; used only when a hard link is impossible).
-func copyFile(_ source: String, _ target: String) -> Bool {
+package func copyFile(_ source: String, _ target: String) -> Bool {
     let input = open(source, O_RDONLY | O_CLOEXEC)
     guard input >= 0 else { return false }
     defer { close(input) }

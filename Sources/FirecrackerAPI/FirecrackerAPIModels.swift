@@ -18,6 +18,7 @@ public enum FirecrackerAPI {
         enum CodingKeys: String, CodingKey {
             case logPath = "log_path", level, showLevel = "show_level", showLogOrigin = "show_log_origin"
         }
+        public init(logPath: String) { self.logPath = logPath }
     }
 
     /// `PUT /machine-config`
@@ -25,6 +26,7 @@ public enum FirecrackerAPI {
         public var vcpuCount: Int
         public var memSizeMib: Int
         enum CodingKeys: String, CodingKey { case vcpuCount = "vcpu_count", memSizeMib = "mem_size_mib" }
+        public init(vcpuCount: Int, memSizeMib: Int) { self.vcpuCount = vcpuCount; self.memSizeMib = memSizeMib }
     }
 
     /// `PUT /boot-source`. `boot_args` replaces Firecracker's default command line entirely.
@@ -34,6 +36,9 @@ public enum FirecrackerAPI {
         public var initrdPath: String?
         enum CodingKeys: String, CodingKey {
             case kernelImagePath = "kernel_image_path", bootArgs = "boot_args", initrdPath = "initrd_path"
+        }
+        public init(kernelImagePath: String, bootArgs: String?, initrdPath: String?) {
+            self.kernelImagePath = kernelImagePath; self.bootArgs = bootArgs; self.initrdPath = initrdPath
         }
     }
 
@@ -47,6 +52,9 @@ public enum FirecrackerAPI {
             case driveId = "drive_id", pathOnHost = "path_on_host", isRootDevice = "is_root_device"
             case isReadOnly = "is_read_only"
         }
+        public init(driveId: String, pathOnHost: String, isRootDevice: Bool, isReadOnly: Bool) {
+            self.driveId = driveId; self.pathOnHost = pathOnHost; self.isRootDevice = isRootDevice; self.isReadOnly = isReadOnly
+        }
     }
 
     /// `PUT /network-interfaces/{iface_id}`
@@ -55,6 +63,9 @@ public enum FirecrackerAPI {
         public var hostDevName: String
         public var guestMac: String?
         enum CodingKeys: String, CodingKey { case ifaceId = "iface_id", hostDevName = "host_dev_name", guestMac = "guest_mac" }
+        public init(ifaceId: String, hostDevName: String, guestMac: String?) {
+            self.ifaceId = ifaceId; self.hostDevName = hostDevName; self.guestMac = guestMac
+        }
     }
 
     /// `PUT /vsock`. The Unix socket is bound at this request, so a stale file must be removed first.
@@ -62,16 +73,11 @@ public enum FirecrackerAPI {
         public var guestCid: UInt32
         public var udsPath: String
         enum CodingKeys: String, CodingKey { case guestCid = "guest_cid", udsPath = "uds_path" }
-    }
-
-    /// `PUT /serial`
-    public struct Serial: Encodable, Sendable, Equatable {
-        public var serialOutPath: String
-        enum CodingKeys: String, CodingKey { case serialOutPath = "serial_out_path" }
+        public init(guestCid: UInt32, udsPath: String) { self.guestCid = guestCid; self.udsPath = udsPath }
     }
 
     /// `PUT /entropy` (virtio-rng; without it the guest's early getrandom() blocks for about a second).
-    public struct Entropy: Encodable, Sendable, Equatable {}
+    public struct Entropy: Encodable, Sendable, Equatable { public init() {} }
 
     /// `PUT /actions`
     public struct Action: Encodable, Sendable, Equatable {
@@ -99,11 +105,6 @@ public enum FirecrackerIDs {
     /// `--id`: 1–64 characters, ASCII alphanumerics or `-`.
     public static func isValidInstanceID(_ id: String) -> Bool {
         (1...64).contains(id.utf8.count) && id.utf8.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") }
-    }
-
-    /// Drive and interface ids: non-empty, ASCII alphanumerics or `_`.
-    public static func isValidResourceID(_ id: String) -> Bool {
-        !id.isEmpty && id.utf8.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "_") }
     }
 
     private static func isAlnum(_ c: UInt8) -> Bool {

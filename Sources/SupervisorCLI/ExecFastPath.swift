@@ -1,11 +1,12 @@
 import Supervisor
+import VMM
 
 /// `fc-supervisor exec` is the latency-critical command (an operator's or a worker's every command goes through
 /// it), and ArgumentParser's reflection-based parsing costs about 2 ms per process start — more than the exec
 /// round trip itself. This parser takes only the plain, valid forms of `exec`; anything else (help, unknown
 /// flags, missing parts) returns nil so ArgumentParser parses it and prints its usage errors.
 enum ExecFastPath {
-    struct Invocation {
+    struct Invocation: Equatable {
         var stateDir: String
         var id: String
         var options: ExecOptions
@@ -21,14 +22,17 @@ enum ExecFastPath {
         var tty = false
         var id: String?
         var index = 2
+        /// An option's value. ArgumentParser does not take a word that looks like an option (`-i`, `--`) as a
+        /// value, so neither does this parser: it declines the line instead.
         func value() -> String? {
             index += 1
-            return index < arguments.count ? arguments[index] : nil
+            guard index < arguments.count, !arguments[index].hasPrefix("-") else { return nil }
+            return arguments[index]
         }
         while index < arguments.count {
             let argument = arguments[index]
             switch argument {
-            case "--": 
+            case "--":
                 let command = Array(arguments[(index + 1)...])
                 guard let id, !command.isEmpty else { return nil }
                 var options = ExecOptions(argv: command)

@@ -7,11 +7,6 @@ public struct HTTPResponse: Sendable, Equatable {
     public static func == (a: HTTPResponse, b: HTTPResponse) -> Bool {
         a.status == b.status && a.body == b.body && a.headers.elementsEqual(b.headers, by: { $0 == $1 })
     }
-
-    /// The value of a header, matched case-insensitively.
-    public func header(_ name: String) -> String? {
-        headers.first { $0.0.lowercased() == name.lowercased() }?.1
-    }
 }
 
 /// Incremental parser for the responses Firecracker's micro_http sends: a status line that may have no reason
@@ -91,7 +86,7 @@ public struct HTTPResponseParser: Sendable {
         var headers: [(String, String)] = []
         for line in lines where !line.isEmpty {
             guard let colon = line.firstIndex(of: ":") else { throw .badHeader(String(line.prefix(80))) }
-            headers.append((String(line[..<colon]).trimmingSpaces, String(line[line.index(after: colon)...]).trimmingSpaces))
+            headers.append((trimmingSpaces(line[..<colon]), trimmingSpaces(line[line.index(after: colon)...])))
         }
         let bodyLength: Int?
         if let lengthHeader = headers.first(where: { $0.0.lowercased() == "content-length" })?.1 {
@@ -118,13 +113,12 @@ public struct HTTPResponseParser: Sendable {
     }
 }
 
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while s.first == " " || s.first == "\t" { s.removeFirst() }
-        while s.last == " " || s.last == "\t" { s.removeLast() }
-        return String(s)
-    }
+/// A header name or value without the spaces and tabs around it (RFC 9112 §5: optional whitespace).
+private func trimmingSpaces(_ text: Substring) -> String {
+    var s = text
+    while s.first == " " || s.first == "\t" { s.removeFirst() }
+    while s.last == " " || s.last == "\t" { s.removeLast() }
+    return String(s)
 }
 
 /// Builds an HTTP/1.1 request the way Firecracker wants it: Content-Length, never chunked.

@@ -64,8 +64,8 @@ public func deterministicMAC(forVM id: String) -> String {
 }
 
 /// Creates and removes the host devices of one VM. Every step logs through `log` and reports failure as a
-/// ``SupervisorError``; removal never throws (it runs on the way out).
-final class HostNetwork {
+/// ``VMMError``; removal never throws (it runs on the way out).
+public final class HostNetwork {
     let config: HostNetworkConfig
     let tap: String?
     /// Marker in the state directory: this supervisor (or a previous one for this id) created the namespace.
@@ -74,7 +74,7 @@ final class HostNetwork {
     private var createdNetns = false
     private var createdTap = false
 
-    init(config: HostNetworkConfig, tap: String?, stateDirectory: String, log: @escaping (String) -> Void) {
+    public init(config: HostNetworkConfig, tap: String?, stateDirectory: String, log: @escaping (String) -> Void) {
         self.config = config
         self.tap = tap
         self.netnsMarker = stateDirectory + "/netns-created"
@@ -82,7 +82,7 @@ final class HostNetwork {
     }
 
     /// Namespace (created if missing), stale TAP removal, TAP creation, host addresses, link up.
-    func setUp() throws(SupervisorError) {
+    public func setUp() throws(VMMError) {
         if let ns = config.netns {
             if access("/run/netns/\(ns)", F_OK) != 0 {
                 try ip(["netns", "add", ns], what: "create network namespace \(ns)")
@@ -111,7 +111,7 @@ final class HostNetwork {
     }
 
     /// Deletes what ``setUp()`` created. Safe to call more than once.
-    func tearDown() {
+    public func tearDown() {
         if createdTap, let tap {
             createdTap = false
             if (try? ip(inNetns(["link", "del", "dev", tap]), what: "delete TAP")) == nil { log("could not delete TAP \(tap)") }
@@ -134,9 +134,9 @@ final class HostNetwork {
 
     /// Runs `ip ARGS`; throws when it fails (or when `wantOutput` is not in its output).
     @discardableResult
-    private func ip(_ args: [String], what: String, quiet: Bool = false, wantOutput: String? = nil) throws(SupervisorError) -> String {
+    private func ip(_ args: [String], what: String, quiet: Bool = false, wantOutput: String? = nil) throws(VMMError) -> String {
         let pipe: Pipe
-        do { pipe = try Pipe() } catch { throw SupervisorError(.bootFailed, "\(what): \(error)") }
+        do { pipe = try Pipe() } catch { throw VMMError(.bootFailed, "\(what)", cause: error) }
         let reader = pipe.readEnd, writer = pipe.writeEnd
         let pid: Int32
         do {
@@ -144,7 +144,7 @@ final class HostNetwork {
                                           standardOutput: writer, standardError: writer)
         } catch {
             reader.close(); writer.close()
-            throw SupervisorError(.bootFailed, "\(what): cannot run ip: \(error)")
+            throw VMMError(.bootFailed, "\(what): cannot run ip: \(error)", cause: error)
         }
         writer.close()
         var output: [UInt8] = []
@@ -157,7 +157,7 @@ final class HostNetwork {
         let text = String(decoding: output, as: UTF8.self)
         guard case .exited(0)? = status, wantOutput.map({ text.contains($0) }) ?? true else {
             if !quiet { log("ip \(args.joined(separator: " ")): \(text.prefix(300))") }
-            throw SupervisorError(.bootFailed, "\(what) failed: \(text.prefix(300))")
+            throw VMMError(.bootFailed, "\(what) failed: \(text.prefix(300))")
         }
         return text
     }

@@ -1,4 +1,5 @@
 import Glibc
+import Supervisor
 
 /// Signal names as `kill -l` spells them.
 public enum SignalNames {

@@ -1,5 +1,7 @@
 import Glibc
 import LinuxSystem
+import Supervisor
+import VMM
 import VsockProtocol
 
 /// The one-shot control commands: `state`, `events`, `kill`, `stop`, `list`.

@@ -1,5 +1,11 @@
+import FirecrackerAPI
 import Glibc
 import LinuxSystem
+
+/// Opens the guest stream through Firecracker's hybrid vsock (`CONNECT port` on `udsPath`), retrying until
+/// `deadline` while `shouldContinue()`; returns the stream and guest bytes that arrived with the handshake.
+public typealias HybridVsockDialer = (_ udsPath: String, _ port: UInt32, _ deadline: ContinuousClock.Instant,
+                                      _ shouldContinue: @escaping () -> Bool) throws(VMMError) -> (FileDescriptor, [UInt8])
 
 /// Boots one VM with Firecracker (optionally under the jailer) and reaches vm-init through hybrid vsock.
 ///
@@ -8,37 +14,46 @@ import LinuxSystem
 /// 1 when its API socket exists, fails `PUT /vsock` when the vsock path exists, and never unlinks either.
 final class FirecrackerDriver: VMMDriver {
     let config: VMConfig
-    let state: StateDirectory
+    let paths: VMMPaths
     private(set) var process: VMMProcess?
+    private let dialer: HybridVsockDialer
+    /// How long `SendCtrlAltDel` may go unanswered; it runs on the event loop, so this bounds nothing but
+    /// the log line: the loop is never held.
+    static let shutdownRequestTimeout: Duration = .seconds(2)
     private var api: FirecrackerAPIClient?
     /// Host paths of the sockets (inside the jail when jailed).
     private let layout: FirecrackerLayout
     private var environment: [String]
 
-    init(config: VMConfig, state: StateDirectory, environment: [String]) {
+    init(config: VMConfig, paths: VMMPaths, environment: [String], dialer: @escaping HybridVsockDialer) {
         self.config = config
-        self.state = state
+        self.paths = paths
         self.environment = environment
-        self.layout = FirecrackerLayout(config: config, state: state)
+        self.dialer = dialer
+        self.layout = FirecrackerLayout(config: config, paths: paths)
     }
 
-    func boot(deadline: ContinuousClock.Instant) throws(SupervisorError) {
+    func boot(deadline: ContinuousClock.Instant) throws(VMMError) {
         removeStaleSockets()
         try prepareJail()
         // Firecracker writes the guest console and (until the logger is set) its log to stdout.
         let (path, arguments) = layout.commandLine()
         let process = try VMMProcess.launch(path, arguments: arguments, environment: environment,
-                                            outputPath: state.serialLog, state: state)
+                                            outputPath: paths.serialLog, pidFile: paths.vmmPidFile)
         self.process = process
 
         let api = FirecrackerAPIClient(socketPath: layout.apiSocketOnHost)
         self.api = api
-        try api.waitUntilReady(deadline: deadline, vmmAlive: { process.isRunning })
-        try configure(api)
-        try api.put("/actions", FirecrackerAPI.Action.instanceStart)
+        do {
+            try api.waitUntilReady(deadline: deadline, vmmAlive: { process.isRunning })
+            try configure(api)
+            try api.put("/actions", FirecrackerAPI.Action.instanceStart)
+        } catch {
+            throw VMMError(.bootFailed, error.message, cause: error)
+        }
     }
 
-    private func configure(_ api: FirecrackerAPIClient) throws(SupervisorError) {
+    private func configure(_ api: FirecrackerAPIClient) throws(FirecrackerAPIError) {
         try api.put("/logger", FirecrackerAPI.Logger(logPath: layout.guestPath(layout.logFile)))
         try api.put("/machine-config", FirecrackerAPI.MachineConfig(vcpuCount: config.vcpus, memSizeMib: config.memoryMiB))
         try api.put("/boot-source", FirecrackerAPI.BootSource(
@@ -61,14 +76,17 @@ final class FirecrackerDriver: VMMDriver {
         try api.put("/entropy", FirecrackerAPI.Entropy())
     }
 
-    func connectGuest(deadline: ContinuousClock.Instant) throws(SupervisorError) -> (FileDescriptor, [UInt8]) {
-        let connector = HybridVsockConnector(udsPath: layout.vsockOnHost, port: config.vsockPort)
-        let connection = try connector.connect(deadline: deadline, shouldContinue: { process?.isRunning ?? false })
-        return (connection.fd, connection.leftover)
+    func connectGuest(deadline: ContinuousClock.Instant) throws(VMMError) -> (FileDescriptor, [UInt8]) {
+        try dialer(layout.vsockOnHost, config.vsockPort, deadline, { [weak self] in self?.process?.isRunning ?? false })
     }
 
-    func requestGuestShutdown() {
-        try? api?.put("/actions", FirecrackerAPI.Action.sendCtrlAltDel)
+    /// `SendCtrlAltDel` on the open API connection, answered on the loop (vm-init, which disables CAD, gets
+    /// SIGINT from the kernel and powers off).
+    func requestGuestShutdown(on loop: EventLoop, log: @escaping (String) -> Void) {
+        guard let api, process?.isRunning == true else { return }
+        api.send("PUT", "/actions", FirecrackerAPI.Action.sendCtrlAltDel, on: loop, timeout: Self.shutdownRequestTimeout) { result in
+            if case .failure(let error) = result { log("Ctrl-Alt-Del through the VMM: \(error)") }
+        }
     }
 
     func cleanup() {
@@ -89,11 +107,11 @@ final class FirecrackerDriver: VMMDriver {
     }
 
     /// Under the jailer: the chroot must contain the kernel, initrd and drives, owned by the jail's uid/gid.
-    private func prepareJail() throws(SupervisorError) {
+    private func prepareJail() throws(VMMError) {
         guard let jailer = config.jailer, let root = layout.jailRoot else { return }
         removeTree(String(root.dropLast("/root".count)))
         guard mkdirs(root, mode: 0o755) else {
-            throw SupervisorError(.bootFailed, "cannot create the jail \(root): \(String(cString: strerror(errno)))")
+            throw VMMError(.bootFailed, "cannot create the jail \(root): \(String(cString: strerror(errno)))")
         }
         var files = [(config.kernel, layout.kernel)]
         if let initrd = config.initrd, let inJail = layout.initrd { files.append((initrd, inJail)) }
@@ -102,10 +120,10 @@ final class FirecrackerDriver: VMMDriver {
         for (source, target) in files {
             // A hard link is instant and shares the blocks; across file systems fall back to a copy.
             if link(source, target) != 0 && !copyFile(source, target) {
-                throw SupervisorError(.bootFailed, "cannot place \(source) into the jail at \(target)")
+                throw VMMError(.bootFailed, "cannot place \(source) into the jail at \(target)")
             }
             guard chown(target, jailer.uid, jailer.gid) == 0 else {
-                throw SupervisorError(.bootFailed, "cannot chown \(target) to \(jailer.uid):\(jailer.gid)")
+                throw VMMError(.bootFailed, "cannot chown \(target) to \(jailer.uid):\(jailer.gid)")
             }
         }
     }
@@ -125,7 +143,7 @@ struct FirecrackerLayout {
     let rootfs: String?
     let extraDrives: [String]
 
-    init(config: VMConfig, state: StateDirectory) {
+    init(config: VMConfig, paths: VMMPaths) {
         self.config = config
         if let jailer = config.jailer {
             let execName = String(config.firecrackerBin.split(separator: "/").last ?? "firecracker")
@@ -140,9 +158,9 @@ struct FirecrackerLayout {
             extraDrives = config.extraDrives.indices.map { root + "/data\($0).img" }
         } else {
             jailRoot = nil
-            apiSocketOnHost = state.apiSocket
-            vsockOnHost = state.vsockSocket
-            logFile = state.vmmLog
+            apiSocketOnHost = paths.apiSocket
+            vsockOnHost = paths.vsockSocket
+            logFile = paths.vmmLog
             kernel = config.kernel
             initrd = config.initrd
             rootfs = config.rootfs

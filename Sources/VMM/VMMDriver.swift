@@ -2,31 +2,43 @@ import Glibc
 import LinuxSystem
 
 /// A virtual machine monitor process running one VM: Firecracker (default) or QEMU.
-protocol VMMDriver: AnyObject {
+public protocol VMMDriver: AnyObject {
     /// The VMM process, once launched.
     var process: VMMProcess? { get }
     /// Launches the VMM, configures the VM and starts it. Returns when the guest kernel has been started.
-    func boot(deadline: ContinuousClock.Instant) throws(SupervisorError)
+    /// Blocks, under `deadline`: it runs before the supervisor's event loop.
+    func boot(deadline: ContinuousClock.Instant) throws(VMMError)
     /// Opens the byte stream to vm-init: bytes already read past any handshake are returned with it.
-    func connectGuest(deadline: ContinuousClock.Instant) throws(SupervisorError) -> (FileDescriptor, [UInt8])
-    /// Asks the guest to shut down through the VMM itself (Ctrl-Alt-Del, ACPI), for when vm-init is unreachable.
-    func requestGuestShutdown()
+    func connectGuest(deadline: ContinuousClock.Instant) throws(VMMError) -> (FileDescriptor, [UInt8])
+    /// Asks the guest to shut down through the VMM itself (Ctrl-Alt-Del, power button, then `quit`), for when
+    /// vm-init does not power off. Never blocks: requests are written and answered on `loop`, later steps are
+    /// `loop` timers, and failures are reported through `log`. The caller bounds the whole stop.
+    func requestGuestShutdown(on loop: EventLoop, log: @escaping (String) -> Void)
     /// Removes the sockets and files the VMM leaves behind (Firecracker never unlinks anything).
     func cleanup()
 }
 
+/// Builds the driver for `config.vmm`. `dialer` opens Firecracker's hybrid-vsock channel (QEMU needs none).
+public func makeVMMDriver(config: VMConfig, paths: VMMPaths, environment: [String],
+                          dialer: @escaping HybridVsockDialer) -> any VMMDriver {
+    switch config.vmm {
+    case .firecracker: FirecrackerDriver(config: config, paths: paths, environment: environment, dialer: dialer)
+    case .qemu: QEMUDriver(config: config, paths: paths, environment: environment)
+    }
+}
+
 /// The VMM child process: launched with a parent-death signal so it never outlives a killed supervisor.
-final class VMMProcess {
-    let pid: Int32
-    private(set) var termination: ProcessTermination?
+public final class VMMProcess {
+    public let pid: Int32
+    public private(set) var termination: ProcessTermination?
 
     init(pid: Int32) { self.pid = pid }
 
     /// Starts a VMM with stdin on /dev/null and stdout+stderr appended to `outputPath` (VMMs make their stdio
     /// non-blocking, so never hand them ours), in its own process group, killed with SIGKILL if the supervisor
-    /// dies; records its pid in the state directory for a later start to clean up after a crash.
+    /// dies; records its pid in `pidFile` for a later start to clean up after a crash.
     static func launch(_ path: String, arguments: [String], environment: [String], outputPath: String,
-                       state: StateDirectory) throws(SupervisorError) -> VMMProcess {
+                       pidFile: String) throws(VMMError) -> VMMProcess {
         do {
             let devNull = try FileDescriptor.open("/dev/null", flags: O_RDWR)
             defer { devNull.close() }
@@ -35,15 +47,15 @@ final class VMMProcess {
             let pid = try ChildProcess.launch(path, arguments: arguments, environment: environment,
                                               standardInput: devNull, standardOutput: output, standardError: output,
                                               newProcessGroup: true, parentDeathSignal: SIGKILL)
-            writeFile(state.vmmPidFile, "\(pid)\n")
+            writeFile(pidFile, "\(pid)\n")
             return VMMProcess(pid: pid)
         } catch {
-            throw SupervisorError(.bootFailed, "cannot start \(path): \(error)")
+            throw VMMError(.bootFailed, "cannot start \(path): \(error)", cause: error)
         }
     }
 
     /// Reaps the process if it has exited (non-blocking); true while it runs.
-    var isRunning: Bool {
+    public var isRunning: Bool {
         if termination != nil { return false }
         if let result = try? ChildProcess.wait(pid: pid, nonBlocking: true) {
             termination = result.termination
@@ -52,12 +64,13 @@ final class VMMProcess {
         return termination == nil
     }
 
-    /// Waits up to `timeout` for the process to exit; then SIGKILLs and reaps it.
-    func waitOrKill(timeout: Duration) {
+    /// Waits up to `timeout` for the process to exit; then SIGKILLs and reaps it. Blocks: for teardown, after
+    /// the event loop has ended.
+    public func waitOrKill(timeout: Duration) {
         let deadline = ContinuousClock.now + timeout
         while isRunning && ContinuousClock.now < deadline { sleep(for: .milliseconds(5)) }
         if isRunning {
-            try? ChildProcess.signal(pid, 9)
+            try? ChildProcess.signal(pid, SIGKILL)
             if let result = try? ChildProcess.wait(pid: pid, nonBlocking: false) { termination = result.termination }
         }
     }

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Supervisor
+import VMM
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Boot a VM, run CMD in it, exit with its exit code.")
+
+    @Option(name: .long, help: "VM id (1–64 letters, digits or '-').") var id: String
+    @OptionGroup var state: StateOptions
+    @OptionGroup var machine: MachineOptions
+    @OptionGroup var network: NetworkOptions
+    @OptionGroup var jailer: JailerOptions
+    @Option(name: .long, help: "Seconds between SIGTERM and SIGKILL when stopping the workload.") var stopTimeout: Double = 10
+    @Option(name: [.customShort("e"), .long], help: "Environment KEY=VALUE for the workload.") var env: [String] = []
+    @Option(name: [.customShort("w"), .long], help: "Working directory in the guest.") var workdir: String?
+    @Option(name: [.customShort("u"), .long], help: "User in the guest (name or uid[:gid]).") var user: String?
+    @Flag(name: [.customShort("t"), .long], help: "Allocate a pseudo-terminal.") var tty = false
+    @Flag(name: .long, help: "Keep the state directory after exit.") var keepState = false
+    @Argument(parsing: .postTerminator, help: "The workload: CMD [ARG...] after --.") var command: [String] = []
+
+    func validate() throws {
+        guard !command.isEmpty else { throw ValidationError("missing the workload: fc-supervisor run … -- CMD [ARG...]") }
+    }
+
+    func run() throws {
+        var config = VMConfig(id: id)
+        config.stateRoot = state.stateDir
+        machine.apply(to: &config)
+        network.apply(to: &config)
+        jailer.apply(to: &config, netns: network.netns)
+        let supervisor: VMSupervisor
+        do {
+            supervisor = try VMSupervisor(config: config, log: { StandardError.writeLine("fc-supervisor: \($0)") })
+        } catch {
+            StandardError.writeLine("fc-supervisor: \(error.message)")
+            throw ExitCode(error.exitCode.rawValue)
+        }
+        supervisor.stopTimeout = .milliseconds(Int64(stopTimeout * 1000))
+        supervisor.keepState = keepState
+        throw ExitCode(supervisor.run(WorkloadSpec(argv: command, env: env, cwd: workdir, user: user, tty: tty)))
+    }
+}

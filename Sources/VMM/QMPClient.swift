@@ -1,0 +1,197 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+import LinuxSystem
+
+/// A client for QEMU's machine protocol (QMP) on a Unix socket.
+///
+/// QMP is line-delimited JSON: the server greets with `{"QMP": …}`, the client must send `qmp_capabilities`,
+/// then each command gets one `{"return": …}` or `{"error": …}` reply, interleaved with asynchronous
+/// `{"event": …}` lines that are skipped here. QEMU is trusted no more than the guest: replies are size-capped
+/// and parsed defensively.
+///
+/// Two phases: during boot, ``init(path:deadline:alive:)`` negotiates with blocking reads under the boot
+/// deadline; once the supervisor's loop runs, ``send(_:on:log:)`` writes commands and reads their replies on
+/// the loop, never blocking it.
+final class QMPClient {
+    private let fd: FileDescriptor
+    private var buffer: [UInt8] = []
+    /// Longest reply line accepted.
+    private let maxLine = 1 << 20
+    /// Loop mode: commands not yet written, and the names of those written but not yet answered.
+    private var unsent: [UInt8] = []
+    private var awaiting: [String] = []
+    private weak var loop: EventLoop?
+    private var log: (String) -> Void = { _ in }
+
+    /// Connects to `path` and negotiates capabilities, retrying the connect until `deadline` while `alive()`.
+    init(path: String, deadline: ContinuousClock.Instant, alive: () -> Bool) throws(VMMError) {
+        var lastError: SystemError?
+        var connected: FileDescriptor?
+        while connected == nil {
+            do { connected = try UnixSocket.connect(path: path) } catch {
+                lastError = error
+                guard alive() else { throw VMMError(.bootFailed, "QEMU exited before its QMP socket appeared") }
+                guard ContinuousClock.now < deadline else {
+                    throw VMMError(.bootFailed, "QMP socket \(path) not reachable: \(error)", cause: error)
+                }
+                sleep(for: .milliseconds(5))
+            }
+        }
+        guard let connected else { throw VMMError(.bootFailed, "QMP socket \(path) not reachable", cause: lastError) }
+        fd = connected
+        do {
+            let greeting = try readReply(deadline: deadline, acceptGreeting: true)
+            guard greeting.isGreeting else { throw VMMError(.bootFailed, "QMP: no greeting from QEMU") }
+            try fd.writeAll(Self.line("qmp_capabilities"))
+            try check(readReply(deadline: deadline, acceptGreeting: false), name: "qmp_capabilities")
+        } catch let error as VMMError {
+            fd.close()
+            throw error
+        } catch {
+            fd.close()
+            throw VMMError(.bootFailed, "QMP: \(error)", cause: error as? SystemError)
+        }
+    }
+
+    deinit {
+        loop?.unregister(fd)
+        fd.close()
+    }
+
+    /// Sends `name` without blocking: the line is written when the socket takes it and the reply is read on
+    /// `loop`; an error reply or a broken socket is reported through `log`.
+    func send(_ name: String, on loop: EventLoop, log: @escaping (String) -> Void) {
+        if self.loop == nil {
+            self.log = log
+            do {
+                try fd.setNonBlocking()
+                try loop.register(fd, interest: .read) { [unowned self] events in self.ready(events) }
+            } catch {
+                return log("QMP \(name): \(error)")
+            }
+            self.loop = loop
+        }
+        unsent += Self.line(name)
+        awaiting.append(name)
+        flush()
+    }
+
+    private static func line(_ name: String) -> [UInt8] { Array("{\"execute\":\"\(name)\"}\n".utf8) }
+
+    private func check(_ reply: QMPReply, name: String) throws(VMMError) {
+        if let error = reply.error {
+            throw VMMError(.bootFailed, "QMP \(name): \(error.klass ?? "error"): \(error.desc ?? "")")
+        }
+    }
+
+    // MARK: - Loop mode
+
+    private func ready(_ events: EventLoop.Events) {
+        if events.contains(.writable) { flush() }
+        guard events.contains(.readable) || events.contains(.hangup) || events.contains(.error) else { return }
+        // After `quit`, QEMU closing (or resetting) the socket is the expected answer.
+        let quitting = awaiting.last == "quit"
+        var chunk = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let n: Int?
+            do { n = try chunk.withUnsafeMutableBytes { (raw) throws(SystemError) in try fd.read(into: raw) } } catch {
+                return stopWatching(quitting ? nil : "QMP: \(error)")
+            }
+            guard let n else { break }
+            guard n > 0 else { return stopWatching(awaiting.isEmpty || quitting ? nil : "QMP: QEMU closed the socket") }
+            buffer += chunk[..<n]
+        }
+        do throws(VMMError) {
+            while let reply = try nextReply(acceptGreeting: false) {
+                let name = awaiting.isEmpty ? "?" : awaiting.removeFirst()
+                try check(reply, name: name)
+            }
+            guard buffer.count <= maxLine else { return stopWatching("QMP: reply line too long") }
+        } catch {
+            log(error.message)
+        }
+    }
+
+    private func flush() {
+        guard let loop, !unsent.isEmpty else { return }
+        do {
+            let n = try unsent.withUnsafeBytes { (raw) throws(SystemError) in try fd.write(raw) }
+            unsent.removeFirst(n)
+            try loop.modify(fd, interest: unsent.isEmpty ? .read : [.read, .write])
+        } catch {
+            stopWatching("QMP: \(error)")
+        }
+    }
+
+    private func stopWatching(_ reason: String?) {
+        if let reason { log(reason) }
+        loop?.unregister(fd)
+        loop = nil
+        unsent.removeAll()
+        awaiting.removeAll()
+    }
+
+    // MARK: - Replies
+
+    /// The next complete reply line in `buffer` (events skipped), nil when none is complete.
+    private func nextReply(acceptGreeting: Bool) throws(VMMError) -> QMPReply? {
+        while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+            let line = Array(buffer[..<newline])
+            buffer.removeSubrange(...newline)
+            guard !line.allSatisfy({ $0 == 32 || $0 == 13 }) else { continue }
+            guard let reply = try? JSONDecoder().decode(QMPReply.self, from: Data(line)) else {
+                throw VMMError(.bootFailed, "QMP: unparsable reply \"\(String(decoding: line.prefix(80), as: UTF8.self))\"")
+            }
+            if reply.event != nil { continue }
+            if reply.isGreeting && !acceptGreeting { continue }
+            return reply
+        }
+        return nil
+    }
+
+    /// Reads until a command reply (or, when `acceptGreeting`, the greeting), blocking under `deadline`.
+    private func readReply(deadline: ContinuousClock.Instant, acceptGreeting: Bool) throws(VMMError) -> QMPReply {
+        while true {
+            if let reply = try nextReply(acceptGreeting: acceptGreeting) { return reply }
+            guard buffer.count <= maxLine else { throw VMMError(.bootFailed, "QMP: reply line too long") }
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { throw VMMError(.bootFailed, "QMP: no reply before the deadline") }
+            var pfd = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, Int32(clamping: remaining.milliseconds + 1))
+            guard ready > 0 else { continue }
+            var chunk = [UInt8](repeating: 0, count: 8192)
+            let n: Int?
+            do { n = try chunk.withUnsafeMutableBytes { (raw) throws(SystemError) in try fd.read(into: raw) } } catch {
+                throw VMMError(.bootFailed, "QMP: \(error)", cause: error)
+            }
+            guard let n else { continue }
+            guard n > 0 else { throw VMMError(.bootFailed, "QMP: QEMU closed the socket") }
+            buffer += chunk[..<n]
+        }
+    }
+}
+
+/// One QMP line: greeting, reply, error or event (only the fields the supervisor uses).
+struct QMPReply: Decodable {
+    struct ErrorBody: Decodable {
+        var klass: String?
+        var desc: String?
+        enum CodingKeys: String, CodingKey { case klass = "class", desc }
+    }
+    var isGreeting = false
+    var error: ErrorBody?
+    var event: String?
+
+    enum CodingKeys: String, CodingKey { case qmp = "QMP", error, event }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        isGreeting = container.contains(.qmp)
+        error = try? container.decodeIfPresent(ErrorBody.self, forKey: .error)
+        event = try? container.decodeIfPresent(String.self, forKey: .event)
+    }
+}
