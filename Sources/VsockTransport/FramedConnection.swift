@@ -78,6 +78,10 @@ public final class FramedConnection {
         self.state = state
     }
 
+    /// Makes this connection enforce PROTOCOL.md §7 from its first frame (for owners that are handed a
+    /// connection someone else built). Call before ``start(initialBytes:)``.
+    public func enforce(_ state: ConnectionState) { self.state = state }
+
     /// Starts reading. `initialBytes` are bytes already read from the stream (e.g. after a handshake line).
     public func start(initialBytes: [UInt8] = []) throws(SystemError) {
         try fd.setNonBlocking()

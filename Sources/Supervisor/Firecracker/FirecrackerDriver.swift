@@ -1,5 +1,6 @@
 import Glibc
 import LinuxSystem
+import VsockTransport
 
 /// Boots one VM with Firecracker (optionally under the jailer) and reaches vm-init through hybrid vsock.
 ///
@@ -62,9 +63,13 @@ final class FirecrackerDriver: VMMDriver {
     }
 
     func connectGuest(deadline: ContinuousClock.Instant) throws(SupervisorError) -> (FileDescriptor, [UInt8]) {
-        let connector = HybridVsockConnector(udsPath: layout.vsockOnHost, port: config.vsockPort)
-        let connection = try connector.connect(deadline: deadline, shouldContinue: { process?.isRunning ?? false })
-        return (connection.fd, connection.leftover)
+        let dialer = HybridVsockDialer(udsPath: layout.vsockOnHost, port: config.vsockPort)
+        do {
+            let connection = try dialer.connect(deadline: deadline, shouldContinue: { process?.isRunning ?? false })
+            return (connection.fd, connection.leftover)
+        } catch {
+            throw SupervisorError(error.code == .peerGone ? .bootFailed : .guestUnreachable, error.message)
+        }
     }
 
     func requestGuestShutdown() {

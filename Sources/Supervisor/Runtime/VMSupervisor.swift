@@ -1,6 +1,7 @@
 import Glibc
 import LinuxSystem
 import VsockProtocol
+import VsockTransport
 
 /// The main workload of a VM: what `fc-supervisor run … -- CMD` starts once vm-init is ready.
 public struct WorkloadSpec: Sendable {
