@@ -12,6 +12,14 @@ public final class Listener {
         case unix
         /// AF_VSOCK; connections from any other CID than `allowedCID` are closed at once.
         case vsock(allowedCID: UInt32)
+
+        /// Whether a peer with this vsock CID may connect (any peer of a Unix socket may).
+        public func admits(cid: UInt32) -> Bool {
+            switch self {
+            case .unix: true
+            case .vsock(let allowed): cid == allowed
+            }
+        }
     }
 
     public let fd: FileDescriptor
@@ -65,7 +73,7 @@ public final class Listener {
                     onAccept(accepted, nil, nil)
                 case .vsock(let allowed):
                     guard let (accepted, cid, port) = try VsockSocket.accept(fd) else { return }
-                    guard cid == allowed else {
+                    guard kind.admits(cid: cid) else {
                         onError("refused vsock connection from CID \(cid) port \(port): only CID \(allowed) may connect")
                         accepted.close()
                         continue
