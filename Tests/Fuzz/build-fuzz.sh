@@ -2,7 +2,7 @@
 # Builds every libFuzzer target (swiftc/clang directly, no SwiftPM) into fuzz-out/bin/:
 #   frame-decoder   (a) FrameDecoder + Message parser          Sources/VsockProtocol
 #   vminit-session  (b) vm-init's host-connection handler      Sources/VMInit (+ VsockProtocol, LinuxSystem, CLinux)
-#   guest-mux       (c) fc-supervisor's guest-side handler     Supervisor/Guest/GuestMux + IO/FramedConnection
+#   guest-mux       (c) fc-supervisor's guest-side handler     Supervisor/Guest/GuestMux (+ VsockTransport)
 #   http-response   (d) Firecracker API response parser        Supervisor/Firecracker/HTTPResponseParser
 #   Tests/Fuzz/build-fuzz.sh [target…]     (default: all)
 set -euo pipefail
@@ -18,8 +18,8 @@ quiet() { # ld.gold warns about every ASan check symbol; show only real diagnost
 }
 
 build_libs() {
-    [ -f "$obj/.libs-stamp" ] && [ -z "$(find "$root/Sources/VsockProtocol" "$root/Sources/LinuxSystem" "$root/Sources/CLinux" -newer "$obj/.libs-stamp" -print -quit)" ] && return
-    echo "building VsockProtocol, CLinux, LinuxSystem (instrumented)"
+    [ -f "$obj/.libs-stamp" ] && [ -z "$(find "$root/Sources/VsockProtocol" "$root/Sources/LinuxSystem" "$root/Sources/CLinux" "$root/Sources/VsockTransport" -newer "$obj/.libs-stamp" -print -quit)" ] && return
+    echo "building VsockProtocol, CLinux, LinuxSystem, VsockTransport (instrumented)"
     cat >"$obj/modules/CLinux/module.modulemap" <<MAP
 module CLinux { header "$root/Sources/CLinux/include/clinux.h"
   link "cap"
@@ -32,6 +32,8 @@ MAP
         "$root"/Sources/VsockProtocol/*.swift -o "$obj/VsockProtocol.o"
     quiet swiftc "${SWIFTFLAGS[@]}" -c -wmo -module-name LinuxSystem -emit-module -emit-module-path "$obj/LinuxSystem.swiftmodule" \
         "$root"/Sources/LinuxSystem/*.swift -o "$obj/LinuxSystem.o"
+    quiet swiftc "${SWIFTFLAGS[@]}" -c -wmo -module-name VsockTransport -emit-module -emit-module-path "$obj/VsockTransport.swiftmodule" \
+        "$root"/Sources/VsockTransport/*.swift -o "$obj/VsockTransport.o"
     touch "$obj/.libs-stamp"
 }
 
@@ -46,13 +48,12 @@ target() {
         build_libs
         quiet swiftc "${SWIFTFLAGS[@]}" -module-name VMInitFuzz "$root"/Sources/VMInit/*.swift \
             "$root/Tests/Fuzz/FuzzSupport.swift" "$root/Tests/Fuzz/VMInitSessionFuzz.swift" \
-            "$obj/VsockProtocol.o" "$obj/LinuxSystem.o" "$obj/clinux.o" -lcap -o "$bin/$name" ;;
+            "$obj/VsockProtocol.o" "$obj/LinuxSystem.o" "$obj/VsockTransport.o" "$obj/clinux.o" -lcap -o "$bin/$name" ;;
     guest-mux)
         build_libs
         quiet swiftc "${SWIFTFLAGS[@]}" -module-name GuestMuxFuzz "$root/Sources/Supervisor/Guest/GuestMux.swift" \
-            "$root/Sources/Supervisor/IO/FramedConnection.swift" \
             "$root/Tests/Fuzz/FuzzSupport.swift" "$root/Tests/Fuzz/GuestMuxFuzz.swift" \
-            "$obj/VsockProtocol.o" "$obj/LinuxSystem.o" "$obj/clinux.o" -lcap -o "$bin/$name" ;;
+            "$obj/VsockProtocol.o" "$obj/LinuxSystem.o" "$obj/VsockTransport.o" "$obj/clinux.o" -lcap -o "$bin/$name" ;;
     http-response)
         quiet swiftc "${SAN[@]}" -parse-as-library -O -g -module-name HTTPFuzz \
             "$root/Sources/Supervisor/Firecracker/HTTPResponseParser.swift" "$root/Tests/Fuzz/HTTPResponseFuzz.swift" \
