@@ -133,12 +133,6 @@ public final class Agent {
         return conn
     }
 
-    /// Closes one connection now (its sessions become detached).
-    func dropConnection(_ conn: FramedConnection, reason: String) {
-        Log.info("host connection \(conn.id): dropping: \(reason)")
-        conn.close()
-    }
-
     /// A connection is gone: its sessions keep running and buffering (bounded by ``pendingCap``), detached until
     /// an `attach`. A serial port is reopened.
     func connectionClosed(_ id: UInt64, persistent: Bool, reason: String) {

@@ -71,7 +71,7 @@ public func fuzzVMInitSession(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int3
     }
 
     for session in Array(agent.sessions.values) { agent.forget(session) }
-    agent.dropConnection(conn, reason: "fuzz input done")
+    conn.close()  // its sessions were forgotten above
     // A `shutdown` frame leaves beginShutdown's poll timer in the loop, and that closure holds the Agent (a
     // cycle that is harmless in production, where the Agent lives until reboot). Cancel every timer so the Agent
     // and its epoll descriptor are freed. TimerID is a single UInt64 with no public init.
