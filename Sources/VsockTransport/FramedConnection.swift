@@ -47,7 +47,8 @@ public final class FramedConnection {
     /// `closeWhenFlushed` was called: nothing more is read, delivered or queued.
     public private(set) var isClosing = false
     private var flushScheduled = false
-    private var writeArmed = false
+    /// The epoll interest last set (read, plus write while bytes are queued; no read once closing).
+    private var armed: EventLoop.Interest = .read
 
     /// A frame the application may act on.
     public var onFrame: (Frame) -> Void = { _ in }
@@ -123,7 +124,8 @@ public final class FramedConnection {
         guard !isClosed else { return }
         isClosing = true
         state?.close()
-        if outbound.isEmpty { close() } else { scheduleFlush() }
+        // Flush now: this also stops read interest, so a peer that keeps writing cannot spin the loop.
+        flush()
     }
 
     /// Writes what the stream takes now, instead of at the end of the loop turn.
@@ -147,6 +149,7 @@ public final class FramedConnection {
     }
 
     private func handle(_ events: EventLoop.Events) {
+        if isClosing && (events.contains(.hangup) || events.contains(.error)) { close(); return }
         if events.contains(.writable) || events.contains(.error) { flush() }
         if events.contains(.readable) || events.contains(.hangup) || events.contains(.error) { readAvailable() }
     }
@@ -212,13 +215,14 @@ public final class FramedConnection {
                                      "\(label) peer is not reading (\(outbound.byteCount) bytes queued)"))
             return
         }
-        let wantWrite = !outbound.isEmpty
-        if wantWrite != writeArmed {
-            do { try loop.modify(fd, interest: wantWrite ? [.read, .write] : .read) } catch {
+        var interest: EventLoop.Interest = isClosing ? [] : .read
+        if !outbound.isEmpty { interest.insert(.write) }
+        if interest != armed {
+            do { try loop.modify(fd, interest: interest) } catch {
                 close(error: error)
                 return
             }
-            writeArmed = wantWrite
+            armed = interest
         }
         if let threshold = options.drainedThreshold, before >= threshold, outbound.byteCount < threshold {
             onDrained()
