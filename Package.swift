@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "VMInitTests", dependencies: ["VMInit", "VsockProtocol", "LinuxSystem", "TestSupport"]),
         .testTarget(name: "FirecrackerAPITests", dependencies: ["FirecrackerAPI", "LinuxSystem", "TestSupport"]),
         .testTarget(name: "AddressAllocatorTests", dependencies: ["AddressAllocator", "TestSupport"]),
-        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "VMM", "VsockProtocol", "LinuxSystem", "TestSupport"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "VMM", "VsockProtocol", "VsockTransport", "LinuxSystem", "TestSupport"]),
         .testTarget(name: "SupervisorCLITests", dependencies: ["SupervisorCLI", "TestSupport"]),
         /// Boots real VMs (QEMU, the prebuilt guest kernel) through the fc-supervisor executable.
         .testTarget(name: "E2ETests", dependencies: ["TestSupport"]),

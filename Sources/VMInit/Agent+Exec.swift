@@ -1,6 +1,7 @@
 import Glibc
 import LinuxSystem
 import VsockProtocol
+import VsockTransport
 
 extension Agent {
     /// Default search path and environment basics.
@@ -8,7 +9,7 @@ extension Agent {
 
     /// Handles `exec`: validates, resolves the user, creates stdio, spawns, and answers `started` (after a
     /// successful execve) or `start_failed`.
-    func exec(_ request: ExecRequest, conn: HostConnection) {
+    func exec(_ request: ExecRequest, conn: FramedConnection) {
         let id = request.session
         func fail(_ stage: String, _ errno: Int32, _ message: String) {
             Log.debug("session \(id): start_failed \(stage): \(message)")
@@ -183,7 +184,7 @@ extension Agent {
 
     // MARK: - stdin
 
-    func stdinData(_ id: SessionID, _ payload: [UInt8], conn: HostConnection) {
+    func stdinData(_ id: SessionID, _ payload: [UInt8], conn: FramedConnection) {
         guard let session = sessions[id] else {
             return sendError(conn, .unknownSession, "no session \(id)", session: id)
         }
@@ -207,7 +208,7 @@ extension Agent {
         writeStdin(session)
     }
 
-    func stdinClose(_ id: SessionID, conn: HostConnection) {
+    func stdinClose(_ id: SessionID, conn: FramedConnection) {
         guard let session = sessions[id] else {
             return sendError(conn, .unknownSession, "no session \(id)", session: id)
         }

@@ -1,19 +1,15 @@
 import Glibc
 import LinuxSystem
 import VsockProtocol
+import VsockTransport
 
 extension Agent {
-    /// Dispatches one well-formed frame from the host.
-    func handle(_ frame: Frame, from conn: HostConnection) {
+    /// Dispatches one frame from the host that the connection's §7 state machine let through (so a `hello`
+    /// here is the accepted first one, and everything else comes after it).
+    func handle(_ frame: Frame, from conn: FramedConnection) {
         switch frame.message {
         case .hello(let hello):
-            guard hello.version == ProtocolConstants.version else {
-                sendError(conn, .unsupportedVersion, "this guest speaks protocol version \(ProtocolConstants.version)")
-                return
-            }
-            conn.peerWindow = hello.window
-            conn.peerLimits = hello.limits.clamped(to: .ceiling)
-            conn.helloReceived = true
+            Log.debug("host connection \(conn.id): hello from \(hello.agent ?? "?")")
         case .exec(let request):
             exec(request, conn: conn)
         case .stdin(let ref):
@@ -29,7 +25,7 @@ extension Agent {
             } catch {
                 return conn.send(.error(error.errorMessage))
             }
-            flushPending(session, flushSocket: false)
+            flushPending(session)
         case .signal(let request):
             guard let session = sessions[request.session] else {
                 return sendError(conn, .unknownSession, "no session \(request.session)", session: request.session)
@@ -63,13 +59,14 @@ extension Agent {
             guard let session = sessions[ref.session] else {
                 return sendError(conn, .unknownSession, "no session \(ref.session)", session: ref.session)
             }
+            // Moves the session to this connection, from another one or from detached (PROTOCOL.md §7.2).
             session.connectionID = conn.id
             session.sendWindow = SendWindow(initial: conn.peerWindow)
             session.receiveWindow = ReceiveWindow(window: ourWindow)
             session.exitSent = false
-            flushPending(session, flushSocket: false)
+            flushPending(session)
         case .sessions:
-            let list = sessions.values.sorted { $0.id < $1.id }.map { $0.info(currentConnection: conn.id) }
+            let list = sessions.values.sorted { $0.id < $1.id }.map { $0.info(attached: attachedConnection($0) != nil) }
             conn.send(.sessions(SessionList(sessions: list)))
         case .ping(let ping):
             conn.send(.pong(ping))
@@ -97,7 +94,7 @@ extension Agent {
 
     /// Applies a `network` message; answers `network_applied` or one session-less `error`. Only as PID 1: an
     /// agent that is not init (a development run, the fuzz target) must not reconfigure the machine it runs on.
-    func applyNetwork(_ config: NetworkConfig, conn: HostConnection) {
+    func applyNetwork(_ config: NetworkConfig, conn: FramedConnection) {
         guard isInit else { return sendError(conn, .invalidState, "network configuration needs vm-init as PID 1") }
         do {
             let names = try NetworkSetup(etcDirectory: self.config.etcDirectory).apply(config)

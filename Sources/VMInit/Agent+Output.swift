@@ -1,6 +1,7 @@
 import Glibc
 import LinuxSystem
 import VsockProtocol
+import VsockTransport
 
 extension Agent {
     // MARK: - Output
@@ -13,14 +14,16 @@ extension Agent {
     }
 
     /// Reads a session's output into its pending buffer (bounded), then hands it on under flow control.
+    ///
+    /// Past the drain deadline only what was buffered at the deadline is read; then one more read tells end of
+    /// file (nothing lost) from a writer that still holds the output (a background grandchild): that output is
+    /// cut, and whatever the holder writes later is lost, so the exit says `output_truncated`. A holder that
+    /// never writes (`sleep 1000 &`) is cut too: nobody can know it will not write, and the flag must never be
+    /// false when output was lost (PROTOCOL.md §4.12).
     func readOutput(_ session: Session, _ stream: OutputStream) {
         while let fd = session.outputs[stream], session.pendingBytes < pendingCap {
             var want = min(scratch.capacity, pendingCap - session.pendingBytes)
-            if session.drainDeadlinePassed {
-                let budget = session.drainBudget[stream] ?? 0
-                if budget <= 0 { finishDrain(session, stream); break }
-                want = min(want, budget)
-            }
+            if session.drainDeadlinePassed { want = min(want, max(session.drainBudget[stream] ?? 0, 1)) }
             let result: Int?
             do {
                 result = try scratch.read(from: fd, upTo: want)
@@ -31,41 +34,25 @@ extension Agent {
                 break
             }
             guard let n = result else {
-                if session.drainDeadlinePassed { closeOutput(session, stream) }
+                if session.drainDeadlinePassed { cutOutput(session, stream) }
                 break
             }
             if n == 0 { closeOutput(session, stream); break }
             session.appendPending(stream, scratch.prefix(n))
             if session.drainDeadlinePassed {
                 session.drainBudget[stream, default: 0] -= n
-                if session.drainBudget[stream, default: 0] <= 0 { finishDrain(session, stream); break }
+                // More than was buffered at the deadline: someone is still writing.
+                if session.drainBudget[stream, default: 0] < 0 { cutOutput(session, stream); break }
             }
         }
-        flushPending(session, flushSocket: true)
+        flushPending(session)
     }
 
-    /// An output whose post-deadline budget is used up. Bytes buffered now will be cut. If none are, it is
-    /// watched (unread) for a short settle time: bytes appearing meanwhile mean a live writer (a background
-    /// child) whose output is cut, and the exit says `output_truncated`; none means nothing was lost (e.g.
-    /// `sleep 1000 &` merely holding the pipe).
-    func finishDrain(_ session: Session, _ stream: OutputStream) {
-        guard let fd = session.outputs[stream], !session.settling.contains(stream) else { return }
-        if let left = try? fd.bytesAvailable(), left > 0 {
-            session.truncated = true
-            closeOutput(session, stream)
-            return
-        }
-        session.settling.insert(stream)
-        try? loop.modify(fd, interest: [])
-        loop.addTimer(after: Self.drainSettle) { [unowned self] in
-            guard let fd = session.outputs[stream] else { return }
-            if let left = try? fd.bytesAvailable(), left > 0 { session.truncated = true }
-            closeOutput(session, stream)
-        }
+    /// Closes an output that a live writer still holds, past the drain deadline: its later output is lost.
+    func cutOutput(_ session: Session, _ stream: OutputStream) {
+        session.truncated = true
+        closeOutput(session, stream)
     }
-
-    /// How long an output is watched for a live writer after the drain deadline before it is closed.
-    static let drainSettle: Duration = .milliseconds(50)
 
     func closeOutput(_ session: Session, _ stream: OutputStream) {
         guard let fd = session.outputs.removeValue(forKey: stream) else { return }
@@ -76,20 +63,19 @@ extension Agent {
     }
 
     /// Moves pending output to the attached connection as far as credit and the connection allow; sends the
-    /// exit when nothing is left. Re-arms reads.
-    func flushPending(_ session: Session, flushSocket: Bool) {
+    /// exit when nothing is left. Re-arms reads. (The connection writes it all once, at the end of the turn.)
+    func flushPending(_ session: Session) {
         if let conn = attachedConnection(session) {
-            while session.pendingBytes > 0 && conn.outbound.byteCount < congestionLimit {
+            while session.pendingBytes > 0 && conn.queuedBytes < congestionLimit {
                 let want = min(session.nextPendingCount, conn.maxPayload)
                 let credit = session.sendWindow.take(upTo: want)
                 guard credit > 0, let (stream, bytes) = session.takePending(upTo: credit) else { break }
                 let ref = SessionRef(session: session.id)
                 bytes.withUnsafeBytes {
-                    conn.sendData(stream == .stdout ? .stdout(ref) : .stderr(ref), payload: $0)
+                    conn.send(stream == .stdout ? .stdout(ref) : .stderr(ref), payload: $0)
                 }
             }
             trySendExit(session, conn)
-            if flushSocket { flushConnection() }
         }
         if sessions[session.id] === session { updateInterest(session) }
     }
@@ -97,7 +83,7 @@ extension Agent {
     /// Sets each of the session's descriptors' epoll interest from its state.
     func updateInterest(_ session: Session) {
         let readWanted = session.pendingBytes < pendingCap
-        for (stream, fd) in session.outputs where !session.settling.contains(stream) {
+        for (stream, fd) in session.outputs {
             var interest: EventLoop.Interest = readWanted ? .read : []
             if session.tty && stream == .stdout && !session.stdinDone && session.stdinPending > 0 { interest.insert(.write) }
             try? loop.modify(fd, interest: interest)
@@ -166,17 +152,14 @@ extension Agent {
         status.oomKilled = session.oomBaseline == UInt64.max
         status.outputTruncated = session.truncated
         session.exitReport = ExitReport(session: session.id, status: status)
-        if let conn = attachedConnection(session) {
-            trySendExit(session, conn)
-            flushConnection()
-        }
+        if let conn = attachedConnection(session) { trySendExit(session, conn) }
     }
 
     /// Sends the retained exit on `conn` once all of the session's output has been queued ahead of it.
-    func trySendExit(_ session: Session, _ conn: HostConnection) {
+    func trySendExit(_ session: Session, _ conn: FramedConnection) {
         guard let report = session.exitReport, !session.exitSent, session.pendingBytes == 0 else { return }
         session.exitSent = true
-        conn.sendOrdered(.exit(report))
+        conn.send(.exit(report))  // `exit` is bulk: it stays behind the session's output already queued
     }
 
     func closeAllDescriptors(_ session: Session) {

@@ -26,7 +26,7 @@ extension Agent {
                 }
             } else {
                 let waitingForExits = sessions.values.contains { $0.exitReport == nil }
-                let unacknowledged = connection != nil && sessions.values.contains { $0.exitReport != nil }
+                let unacknowledged = !connections.isEmpty && sessions.values.contains { $0.exitReport != nil }
                 let budget = config.exitAckWaitMs * 1_000_000
                 if now - killedAt >= budget || (!waitingForExits && !unacknowledged) {
                     finalizeShutdown(mode)
@@ -75,11 +75,8 @@ extension Agent {
 
     /// The last step. Never returns.
     func finalizeShutdown(_ mode: ShutdownMode) -> Never {
-        if let conn = connection {
-            // Best effort: give queued frames (exits) one last blocking chance.
-            try? conn.fd.setNonBlocking(false)
-            try? conn.outbound.drain { (bytes) throws(SystemError) -> Int in try conn.fd.write(bytes) }
-        }
+        // Best effort: give queued frames (exits) one last blocking chance.
+        for conn in connections.values { conn.flushBlocking() }
         guard isInit else {
             Log.info("shutdown complete (not PID 1: exiting)")
             exit(0)

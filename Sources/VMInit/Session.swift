@@ -32,14 +32,12 @@ final class Session {
     var oomBaseline: UInt64?
     var drainDeadlinePassed = false
     var drainBudget: [OutputStream: Int] = [:]
-    /// Outputs past their drain budget that are watched for a live writer before being closed.
-    var settling: Set<OutputStream> = []
     var drainTimer: EventLoop.TimerID?
     var timeoutTimer: EventLoop.TimerID?
     var truncated = false
     var exitReport: ExitReport?
     var exitSent = false
-    /// The connection this session streams to (nil or stale id: detached).
+    /// The connection this session streams to (nil: detached; cleared when that connection closes).
     var connectionID: UInt64?
 
     init(id: SessionID, argv0: String, tty: Bool, pid: Int32, stdinEnabled: Bool, ourWindow: UInt32, peerWindow: UInt32,
@@ -93,8 +91,8 @@ final class Session {
     var nextPendingCount: Int { pendingHead < pending.count ? pending[pendingHead].bytes.count : 0 }
 
     /// The `sessions` entry for this session.
-    func info(currentConnection: UInt64?) -> SessionInfo {
+    func info(attached: Bool) -> SessionInfo {
         SessionInfo(session: id, pid: pid, state: exitReport == nil ? "running" : "exited", argv0: argv0,
-                    attached: connectionID != nil && connectionID == currentConnection, exit: exitReport?.status)
+                    attached: attached, exit: exitReport?.status)
     }
 }

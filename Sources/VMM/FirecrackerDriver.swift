@@ -1,11 +1,7 @@
 import FirecrackerAPI
 import Glibc
 import LinuxSystem
-
-/// Opens the guest stream through Firecracker's hybrid vsock (`CONNECT port` on `udsPath`), retrying until
-/// `deadline` while `shouldContinue()`; returns the stream and guest bytes that arrived with the handshake.
-public typealias HybridVsockDialer = (_ udsPath: String, _ port: UInt32, _ deadline: ContinuousClock.Instant,
-                                      _ shouldContinue: @escaping () -> Bool) throws(VMMError) -> (FileDescriptor, [UInt8])
+import VsockTransport
 
 /// Boots one VM with Firecracker (optionally under the jailer) and reaches vm-init through hybrid vsock.
 ///
@@ -16,7 +12,6 @@ final class FirecrackerDriver: VMMDriver {
     let config: VMConfig
     let paths: VMMPaths
     private(set) var process: VMMProcess?
-    private let dialer: HybridVsockDialer
     /// How long `SendCtrlAltDel` may go unanswered; it runs on the event loop, so this bounds nothing but
     /// the log line: the loop is never held.
     static let shutdownRequestTimeout: Duration = .seconds(2)
@@ -25,11 +20,10 @@ final class FirecrackerDriver: VMMDriver {
     private let layout: FirecrackerLayout
     private var environment: [String]
 
-    init(config: VMConfig, paths: VMMPaths, environment: [String], dialer: @escaping HybridVsockDialer) {
+    init(config: VMConfig, paths: VMMPaths, environment: [String]) {
         self.config = config
         self.paths = paths
         self.environment = environment
-        self.dialer = dialer
         self.layout = FirecrackerLayout(config: config, paths: paths)
     }
 
@@ -77,7 +71,14 @@ final class FirecrackerDriver: VMMDriver {
     }
 
     func connectGuest(deadline: ContinuousClock.Instant) throws(VMMError) -> (FileDescriptor, [UInt8]) {
-        try dialer(layout.vsockOnHost, config.vsockPort, deadline, { [weak self] in self?.process?.isRunning ?? false })
+        let dialer = HybridVsockDialer(udsPath: layout.vsockOnHost, port: config.vsockPort)
+        do {
+            let connection = try dialer.connect(deadline: deadline, shouldContinue: { [weak self] in self?.process?.isRunning ?? false })
+            return (connection.fd, connection.leftover)
+        } catch {
+            // The VMM went away under the handshake: a boot failure; otherwise vm-init never answered in time.
+            throw VMMError(error.code == .peerGone ? .bootFailed : .guestUnreachable, error.message, cause: error)
+        }
     }
 
     /// `SendCtrlAltDel` on the open API connection, answered on the loop (vm-init, which disables CAD, gets

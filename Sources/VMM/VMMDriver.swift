@@ -18,11 +18,10 @@ public protocol VMMDriver: AnyObject {
     func cleanup()
 }
 
-/// Builds the driver for `config.vmm`. `dialer` opens Firecracker's hybrid-vsock channel (QEMU needs none).
-public func makeVMMDriver(config: VMConfig, paths: VMMPaths, environment: [String],
-                          dialer: @escaping HybridVsockDialer) -> any VMMDriver {
+/// Builds the driver for `config.vmm`.
+public func makeVMMDriver(config: VMConfig, paths: VMMPaths, environment: [String]) -> any VMMDriver {
     switch config.vmm {
-    case .firecracker: FirecrackerDriver(config: config, paths: paths, environment: environment, dialer: dialer)
+    case .firecracker: FirecrackerDriver(config: config, paths: paths, environment: environment)
     case .qemu: QEMUDriver(config: config, paths: paths, environment: environment)
     }
 }

@@ -1,6 +1,7 @@
 // libFuzzer target (c): the supervisor's guest-side handler. A real FramedConnection over a socketpair feeds
 // GuestMux an arbitrary guest→host byte stream (through FramedConnection.start(initialBytes:) and one turn of
-// the real EventLoop). Three sessions are open; their delegate consumes output, sends stdin on credit and
+// the real EventLoop). Unless bit 5 of byte 0 is set, a valid guest `hello` goes first, so most inputs get past
+// PROTOCOL.md §7's hello check. Three sessions are open; their delegate consumes output, sends stdin on credit and
 // checks the mux's promises: no callbacks after a session finished, output never beyond the granted window,
 // one terminal event per session, and every byte the host writes back is a well-formed frame (a host message,
 // decoded in full, on one input in four: see FuzzOutputChecker).
@@ -8,6 +9,7 @@
 import Glibc
 import LinuxSystem
 import VsockProtocol
+import VsockTransport
 
 @testable import Supervisor
 
@@ -44,12 +46,14 @@ final class FuzzMuxDelegate: GuestSessionDelegate {
 }
 
 nonisolated(unsafe) private var didSetup = false
+private let guestHello: [UInt8] = Frame(.hello(Hello(role: .guest, agent: "fuzz", window: 1 << 20))).encoded()
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzGuestMux(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     if !didSetup { fuzzProcessSetup(); didSetup = true }
     guard let control = data.pointee as UInt8?, size > 0 else { return 0 }
-    let stream = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
+    let body = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
+    let stream = control & 0x20 == 0 ? guestHello + body : body
 
     guard let loop = try? EventLoop() else { fatalError("event loop") }
     let (ours, theirs) = fuzzSocketPair()

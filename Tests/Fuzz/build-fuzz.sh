@@ -59,9 +59,10 @@ target() {
             "$root"/Sources/VsockProtocol/*.swift "$root/Tests/Fuzz/FrameDecoderFuzz.swift" -o "$bin/$name" ;;
     vminit-session)
         build_libs
+        module VsockTransport
         quiet swiftc "${SWIFTFLAGS[@]}" -module-name VMInitFuzz "$root"/Sources/VMInit/*.swift \
             "$root/Tests/Fuzz/FuzzSupport.swift" "$root/Tests/Fuzz/VMInitSessionFuzz.swift" \
-            "$obj/VsockProtocol.o" "$obj/LinuxSystem.o" "$obj/clinux.o" -lcap -o "$bin/$name" ;;
+            "$obj/VsockProtocol.o" "$obj/LinuxSystem.o" "$obj/VsockTransport.o" "$obj/clinux.o" -lcap -o "$bin/$name" ;;
     guest-mux)
         build_libs
         for m in VsockTransport FirecrackerAPI VMM Supervisor; do module "$m"; done

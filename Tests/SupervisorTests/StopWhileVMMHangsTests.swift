@@ -1,8 +1,10 @@
 import Foundation
 import Glibc
 import LinuxSystem
+import TestSupport
 import Testing
 import VsockProtocol
+import VsockTransport
 
 /// Issue 14: stopping never blocks the supervisor's event loop. The guest never says hello (hostile-guest
 /// `silent`), so at the boot deadline the supervisor stops the VM through the VMM, and the simulated Firecracker
@@ -14,17 +16,16 @@ import VsockProtocol
         defer { h.cleanup() }
         let env = h.environment(["FCSIM_GUEST_INIT": HostileGuestTests.hostileGuest, "HOSTILE_GUEST_MODE": "silent",
                                  "FCSIM_IGNORE_CTRL_ALT_DEL": "1"])
-        let vm = try RunningProcess(h.supervisor, h.runArguments(id: "deaf", bootTimeout: 5, command: ["true"]), environment: env)
-        defer { if vm.isRunning { kill(vm.pid, SIGKILL); vm.wait() } }
+        let vm = try ChildUnderTest(h.supervisor, h.runArguments(id: "deaf", bootTimeout: 5, command: ["true"]), environment: env)
+        defer { if vm.isRunning { vm.kill(); _ = vm.wait(timeout: 10) } }
         let directory = h.stateRoot + "/deaf"
 
         // The stop request has gone to the VMM once this event is written (the boot timeout is 5 s so that a
         // simulator slow to start on a loaded machine still counts as booted).
-        let asked = Date().addingTimeInterval(20)
         var events = ""
-        while Date() < asked && !events.contains("asking the VMM") && vm.isRunning {
-            usleep(20_000)
-            events = (try? String(contentsOfFile: directory + "/events.jsonl", encoding: .utf8)) ?? ""
+        _ = Deadline(seconds: 20).poll(every: 0.02) {
+            events = FileContents.text(directory + "/events.jsonl") ?? ""
+            return events.contains("asking the VMM") || !vm.isRunning
         }
         #expect(events.contains("asking the VMM"), "no VMM stop request: \(events) \(vm.stderr)")
 
@@ -34,37 +35,27 @@ import VsockProtocol
             let answered = try Self.ping(directory + "/control.sock", id: UInt64(round), timeout: .seconds(1))
             #expect(answered, "ping \(round) unanswered after \(ContinuousClock.now - started): \(vm.stderr)")
             #expect(vm.isRunning, "the supervisor ended before ping \(round)")
-            usleep(500_000)
+            Deadline.sleep(0.5)
         }
 
         // The stop is bounded: the supervisor kills the VMM and exits with "vm-init unreachable".
         let status = vm.wait(timeout: 30)
-        #expect(status == 121, "\(vm.stderr)")
+        #expect(status == .exited(121), "\(vm.stderr)")
         #expect(vm.stderr.contains("Ctrl-Alt-Del through the VMM"), "\(vm.stderr)")
         #expect(processesMatching(directory).isEmpty, "VMM left behind")
     }
 
     /// Connects to the control socket, says hello, sends `ping` and waits up to `timeout` for the `pong`.
     private static func ping(_ path: String, id: UInt64, timeout: Duration) throws -> Bool {
-        let fd = try UnixSocket.connect(path: path)
-        defer { fd.close() }
-        var bytes: [UInt8] = []
-        Frame.encode(.hello(Hello(role: .client, agent: "stop-test")), into: &bytes)
-        Frame.encode(.ping(Ping(id: id)), into: &bytes)
-        try fd.writeAll(bytes)
-        var decoder = FrameDecoder()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            var pfd = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
-            guard poll(&pfd, 1, 50) > 0 else { continue }
-            let n = try buffer.withUnsafeMutableBytes { (raw) throws(SystemError) in try fd.read(into: raw) } ?? 0
-            guard n > 0 else { return false }
-            decoder.append(buffer[..<n])
-            while let item = decoder.next() {
-                if case .frame(let frame) = item, case .pong(let pong) = frame.message, pong.id == id { return true }
-            }
+        let channel = try FrameChannel.connect(unixPath: path)
+        try channel.send(.hello(Hello(role: .client, agent: "stop-test")))
+        try channel.send(.ping(Ping(id: id)))
+        do {
+            _ = try channel.receive(until: { if case .pong(let pong) = $0.message { pong.id == id } else { false } },
+                                    deadline: ContinuousClock.now + timeout)
+            return true
+        } catch {
+            return false
         }
-        return false
     }
 }

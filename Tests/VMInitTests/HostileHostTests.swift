@@ -107,12 +107,5 @@ extension NamespaceTests {
                 #expect(client.results[1]?.exit?.status.code == 0)
             }
         }
-
-        @Test func onlyTheHostCIDIsAnAllowedPeer() {
-            #expect(Agent.isAllowedPeer(cid: 2))
-            for cid: UInt32 in [0, 1, 3, 4, 42, UInt32.max - 1, UInt32.max] {
-                #expect(!Agent.isAllowedPeer(cid: cid), "CID \(cid)")
-            }
-        }
     }
 }

@@ -1,6 +1,7 @@
 import Glibc
 import LinuxSystem
 import VsockProtocol
+import VsockTransport
 
 /// Options of `fc-supervisor exec`.
 public struct ExecOptions: Sendable, Equatable {

@@ -1,6 +1,7 @@
 import Glibc
 import LinuxSystem
 import VsockProtocol
+import VsockTransport
 
 /// What a control client may ask of the VM beyond exec sessions.
 protocol ControlHost: AnyObject {
@@ -29,7 +30,8 @@ final class ControlClient {
     var onClose: (ControlClient) -> Void = { _ in }
 
     init(fd: FileDescriptor, loop: EventLoop, host: any ControlHost) {
-        connection = FramedConnection(fd: fd, loop: loop, label: "control")
+        // PROTOCOL.md §7 on control.sock: the client says hello first, with role `client`.
+        connection = FramedConnection(fd: fd, loop: loop, label: "control", state: ConnectionState(ownRole: .supervisor))
         self.host = host
         connection.onFrame = { [unowned self] frame in self.handle(frame) }
         connection.onClose = { [unowned self] _ in self.closed() }
@@ -51,12 +53,10 @@ final class ControlClient {
     func close() { connection.close() }
 
     private func handle(_ frame: Frame) {
+        // The connection's state machine let this through: a `hello` is the accepted first one.
         if case .hello(let h) = frame.message {
             hello = h
             return
-        }
-        guard hello != nil else {
-            return send(.error(ErrorMessage(code: .invalidState, message: "send hello first")))
         }
         switch frame.message {
         case .exec(let request):

@@ -1,11 +1,12 @@
 import Glibc
 import LinuxSystem
+import VsockTransport
 
 /// The control socket (`control.sock`, mode 0600) in the VM's state directory. Only the supervisor's own uid
 /// (normally root) can connect; each connection is a ``ControlClient``.
 final class ControlServer {
     let path: String
-    private let listener: FileDescriptor
+    private let listener: Listener
     private unowned let loop: EventLoop
     private unowned let host: any ControlHost
     private var clients: [ObjectIdentifier: ControlClient] = [:]
@@ -17,44 +18,34 @@ final class ControlServer {
         self.host = host
         let oldMask = umask(0o177)
         defer { umask(oldMask) }
-        listener = try UnixSocket.listen(path: path, backlog: 256)
-        guard chmod(path, 0o600) == 0 else { throw SystemError.last("chmod", path) }
-        try loop.register(listener, interest: .read) { [unowned self] _ in self.acceptAll() }
+        listener = try Listener.unix(path: path, backlog: 256, loop: loop)
+        guard chmod(path, 0o600) == 0 else {
+            let error = SystemError.last("chmod", path)
+            listener.close()
+            throw error
+        }
+        listener.onAccept = { [unowned self] fd, _, _ in self.accepted(fd) }
+        try listener.start()
     }
 
     var clientCount: Int { clients.count }
 
     func close() {
-        loop.unregister(listener)
         listener.close()
         for client in clients.values { client.close() }
         clients.removeAll()
         unlink(path)
     }
 
-    private func acceptAll() {
-        while true {
-            let accepted: FileDescriptor?
-            do { accepted = try UnixSocket.accept(listener) } catch {
-                // Out of descriptors (EMFILE/ENFILE): the pending connection stays queued and the listener stays
-                // readable, so stop watching it briefly instead of spinning; clients wait in the backlog.
-                try? loop.modify(listener, interest: [])
-                loop.addTimer(after: .milliseconds(100)) { [weak self] in
-                    guard let self else { return }
-                    try? self.loop.modify(self.listener, interest: .read)
-                }
-                return
-            }
-            guard let fd = accepted else { return }
-            guard clients.count < Self.maxClients, peerIsAllowed(fd) else { fd.close(); continue }
-            let client = ControlClient(fd: fd, loop: loop, host: host)
-            client.onClose = { [unowned self] c in self.clients.removeValue(forKey: ObjectIdentifier(c)) }
-            do {
-                try client.start()
-                clients[ObjectIdentifier(client)] = client
-            } catch {
-                fd.close()
-            }
+    private func accepted(_ fd: FileDescriptor) {
+        guard clients.count < Self.maxClients, peerIsAllowed(fd) else { fd.close(); return }
+        let client = ControlClient(fd: fd, loop: loop, host: host)
+        client.onClose = { [unowned self] c in self.clients.removeValue(forKey: ObjectIdentifier(c)) }
+        do {
+            try client.start()
+            clients[ObjectIdentifier(client)] = client
+        } catch {
+            fd.close()
         }
     }
 

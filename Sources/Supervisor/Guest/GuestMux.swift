@@ -1,4 +1,5 @@
 import LinuxSystem
+import VsockTransport
 import VsockProtocol
 
 /// Receives what the guest says about one session.
@@ -96,8 +97,13 @@ final class GuestMux {
     init(connection: FramedConnection, outputWindow: UInt32 = ProtocolConstants.defaultWindow) {
         self.connection = connection
         self.outputWindow = outputWindow
+        // PROTOCOL.md §7: the guest's hello first, role `guest`, our version; a second hello is refused.
+        connection.enforce(ConnectionState(ownRole: .host))
         connection.onFrame = { [unowned self] frame in self.handle(frame) }
         connection.onProtocolError = { [unowned self] error in self.onWarning("guest sent a bad frame: \(error)") }
+        connection.onRefused = { [unowned self] message, error in
+            self.onWarning("refused the guest's \(message.type): \(error.code): \(error.message)")
+        }
         connection.onClose = { [unowned self] error in self.closed(error) }
     }
 
@@ -148,14 +154,7 @@ final class GuestMux {
     private func handle(_ frame: Frame) {
         switch frame.message {
         case .hello(let hello):
-            guard guestHello == nil else { return onWarning("guest sent a second hello") }
-            guard hello.version == ProtocolConstants.version else {
-                connection.send(.error(ErrorMessage(code: .unsupportedVersion,
-                                                    message: "host speaks version \(ProtocolConstants.version)")))
-                onWarning("guest speaks protocol version \(hello.version)")
-                connection.closeWhenFlushed()
-                return
-            }
+            // Only the first, accepted hello gets here (the connection's state machine refuses the rest).
             guestHello = hello
             onReady(hello)
         case .started(let m):

@@ -2,6 +2,7 @@ import Glibc
 import LinuxSystem
 import VMM
 import VsockProtocol
+import VsockTransport
 
 /// Supervises one VM from boot to cleanup: boots the VMM, attaches to vm-init, runs the workload with the
 /// supervisor's stdio, serves the control socket, forwards signals, powers the VM off and removes its state.
@@ -178,14 +179,7 @@ public final class VMSupervisor: ControlHost {
             environment.append(String(cString: pointer))
             entry += 1
         }
-        return makeVMMDriver(config: config, paths: state.vmm, environment: environment) { (path, port, deadline, shouldContinue) throws(VMMError) in
-            do throws(SupervisorError) {
-                let connection = try HybridVsockConnector(udsPath: path, port: port).connect(deadline: deadline, shouldContinue: shouldContinue)
-                return (connection.fd, connection.leftover)
-            } catch {
-                throw VMMError(error.exitCode == .guestUnreachable ? .guestUnreachable : .bootFailed, error.message, cause: error)
-            }
-        }
+        return makeVMMDriver(config: config, paths: state.vmm, environment: environment)
     }
 
     // MARK: - Running

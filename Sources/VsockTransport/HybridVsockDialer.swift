@@ -1,4 +1,3 @@
-import Glibc
 import LinuxSystem
 
 /// Connects to a guest port through Firecracker's hybrid vsock: connect to the VM's vsock Unix socket, send
@@ -6,8 +5,8 @@ import LinuxSystem
 ///
 /// EOF before `OK` means nothing listens on the guest port yet (the guest answered RST), so it retries every
 /// `retryInterval` until the deadline. Bytes that follow the `OK` line belong to the guest stream and are
-/// returned with the connection.
-public struct HybridVsockConnector: Sendable {
+/// returned with the connection (pass them to ``FramedConnection/start(initialBytes:)``).
+public struct HybridVsockDialer: Sendable {
     public var udsPath: String
     public var port: UInt32
     /// How long one attempt may wait for the `OK` line (Firecracker queues the request until the guest's
@@ -26,9 +25,9 @@ public struct HybridVsockConnector: Sendable {
     }
 
     /// Connects, retrying until `deadline`. `shouldContinue` is polled between attempts (e.g. "is the VMM
-    /// still alive?"); returning false ends the wait with an error.
+    /// still alive?"); returning false ends the wait with `.peerGone`; the deadline ends it with `.unreachable`.
     public func connect(deadline: ContinuousClock.Instant,
-                        shouldContinue: () -> Bool = { true }) throws(SupervisorError) -> Connection {
+                        shouldContinue: () -> Bool = { true }) throws(TransportError) -> Connection {
         var attempts = 0
         var lastFailure = "no attempt made"
         while true {
@@ -41,13 +40,13 @@ public struct HybridVsockConnector: Sendable {
                 lastFailure = reason
             }
             guard shouldContinue() else {
-                throw SupervisorError(.bootFailed, "the VMM exited while waiting for the guest (\(lastFailure))")
+                throw TransportError(.peerGone, "the VMM exited while waiting for the guest (\(lastFailure))")
             }
             guard ContinuousClock.now + retryInterval < deadline else {
-                throw SupervisorError(.guestUnreachable,
-                                      "guest port \(port) not reachable through \(udsPath) after \(attempts) attempts: \(lastFailure)")
+                throw TransportError(.unreachable,
+                                     "guest port \(port) not reachable through \(udsPath) after \(attempts) attempts: \(lastFailure)")
             }
-            sleep(for: retryInterval)
+            pause(for: retryInterval)
         }
     }
 
@@ -73,11 +72,7 @@ public struct HybridVsockConnector: Sendable {
                                                hostPort: hostPort, attempts: 0))
                 }
                 guard received.count <= 64 else { fd.close(); return .failure("handshake reply too long") }
-                let remaining = deadline - ContinuousClock.now
-                guard remaining > .zero else { fd.close(); return .failure("no OK within \(attemptTimeout)") }
-                var pfd = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
-                _ = poll(&pfd, 1, Int32(clamping: remaining.milliseconds + 1))
-                guard pfd.revents != 0 else { continue }
+                guard waitReadable(fd, until: deadline) else { fd.close(); return .failure("no OK within \(attemptTimeout)") }
                 let n = try chunk.withUnsafeMutableBytes { (raw) throws(SystemError) in try fd.read(into: raw) }
                 guard let n else { continue }
                 if n == 0 { fd.close(); return .failure("EOF before OK (guest not listening yet)") }
@@ -88,16 +83,4 @@ public struct HybridVsockConnector: Sendable {
             return .failure("\(error)")
         }
     }
-}
-
-extension Duration {
-    /// Whole milliseconds, rounded down.
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
-}
-
-func sleep(for duration: Duration) {
-    let ns = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
-    var request = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
-    var remaining = timespec()
-    while nanosleep(&request, &remaining) != 0 && Glibc.errno == EINTR { request = remaining }
 }

@@ -1,0 +1,231 @@
+import Glibc
+import LinuxSystem
+import VsockProtocol
+
+/// One non-blocking stream (socket or serial port) speaking VsockProtocol frames, driven by an ``EventLoop``.
+/// vm-init and the supervisor both use it, for every connection they serve or open.
+///
+/// Reads are decoded incrementally, checked by an optional ``ConnectionState`` (PROTOCOL.md §7) and handed to
+/// `onFrame`; malformed or oversized frames are answered with an `error` frame and reading goes on. Writes go
+/// through an ``OutboundQueue`` (control before bulk) and are flushed once per loop turn, however many frames
+/// the turn queued; write interest is armed only while bytes are queued. `onClose` is called once, after the
+/// descriptor is closed.
+public final class FramedConnection {
+    /// Per-side tuning.
+    public struct Options: Sendable {
+        /// Reads per wake-up, so one busy peer cannot starve the loop.
+        public var readBudget: Int
+        /// A peer that lets more than this pile up (it does not read) is dropped.
+        public var maxQueuedBytes: Int
+        /// When a flush takes the queue from at or above this size to below it, `onDrained` is called (nil:
+        /// never). Owners that stop queueing bulk data on a congested connection resume from there.
+        public var drainedThreshold: Int?
+
+        public init(readBudget: Int, maxQueuedBytes: Int, drainedThreshold: Int? = nil) {
+            self.readBudget = readBudget
+            self.maxQueuedBytes = maxQueuedBytes
+            self.drainedThreshold = drainedThreshold
+        }
+
+        /// The host side: a guest gets little room.
+        public static let supervisor = Options(readBudget: 4, maxQueuedBytes: 8 << 20)
+        /// vm-init: the host may fall further behind (output bursts), and busy sessions get more reads per turn.
+        public static let vmInit = Options(readBudget: 8, maxQueuedBytes: 32 << 20)
+    }
+
+    public let fd: FileDescriptor
+    /// The owner's name for this connection (vm-init ties sessions to it); not used here.
+    public let id: UInt64
+    public let label: String
+    public let options: Options
+    private unowned let loop: EventLoop
+    private var decoder: FrameDecoder
+    private var outbound = OutboundQueue()
+    /// PROTOCOL.md §7, when this side enforces it.
+    public private(set) var state: ConnectionState?
+    public private(set) var isClosed = false
+    /// `closeWhenFlushed` was called: nothing more is read, delivered or queued.
+    public private(set) var isClosing = false
+    private var flushScheduled = false
+    /// The epoll interest last set (read, plus write while bytes are queued; no read once closing).
+    private var armed: EventLoop.Interest = .read
+
+    /// A frame the application may act on.
+    public var onFrame: (Frame) -> Void = { _ in }
+    /// Called after an `.invalid`/`.oversized` frame was answered, for logging.
+    public var onProtocolError: (ProtocolError) -> Void = { _ in }
+    /// Called after the state machine refused a message (the `error` is already queued), for logging.
+    public var onRefused: (Message, ErrorMessage) -> Void = { _, _ in }
+    /// See ``Options/drainedThreshold``.
+    public var onDrained: () -> Void = {}
+    public var onClose: (SystemError?) -> Void = { _ in }
+
+    /// Bytes queued for writing.
+    public var queuedBytes: Int { outbound.byteCount }
+    /// The peer's accepted `hello` (only with a ``ConnectionState``).
+    public var peerHello: Hello? { state?.peerHello }
+
+    private static let readChunk = 256 * 1024
+    private let readBuffer = ReadBuffer(capacity: FramedConnection.readChunk)
+
+    public init(fd: FileDescriptor, loop: EventLoop, limits: FrameLimits = .default, label: String, id: UInt64 = 0,
+                options: Options = .supervisor, state: ConnectionState? = nil) {
+        self.fd = fd
+        self.id = id
+        self.loop = loop
+        self.decoder = FrameDecoder(limits: limits)
+        self.label = label
+        self.options = options
+        self.state = state
+    }
+
+    /// Makes this connection enforce PROTOCOL.md §7 from its first frame (for owners that are handed a
+    /// connection someone else built). Call before ``start(initialBytes:)``.
+    public func enforce(_ state: ConnectionState) { self.state = state }
+
+    /// Starts reading. `initialBytes` are bytes already read from the stream (e.g. after a handshake line).
+    public func start(initialBytes: [UInt8] = []) throws(SystemError) {
+        try fd.setNonBlocking()
+        try loop.register(fd, interest: .read) { [weak self] events in self?.handle(events) }
+        if !initialBytes.isEmpty {
+            decoder.append(initialBytes)
+            loop.post { [weak self] in self?.deliverFrames() }
+        }
+    }
+
+    /// Queues a message (and its payload); it is written at the end of this loop turn.
+    public func send(_ message: Message, payload: [UInt8] = []) {
+        guard !isClosed, !isClosing else { return }
+        outbound.enqueue(message, payload: payload)
+        scheduleFlush()
+    }
+
+    /// Queues a message whose payload is a slice of a larger buffer.
+    public func send(_ message: Message, payload: UnsafeRawBufferPointer) {
+        guard !isClosed, !isClosing else { return }
+        var bytes: [UInt8] = []
+        Frame.encode(message, payload: payload, into: &bytes)
+        outbound.enqueue(bytes, control: message.isControl)
+        scheduleFlush()
+    }
+
+    /// Closes now; queued bytes are dropped.
+    public func close(error: SystemError? = nil) {
+        guard !isClosed else { return }
+        isClosed = true
+        state?.close()
+        loop.unregister(fd)
+        fd.close()
+        onClose(error)
+    }
+
+    /// Stops reading and closes once everything queued has been written (or at once if nothing is).
+    public func closeWhenFlushed() {
+        guard !isClosed else { return }
+        isClosing = true
+        state?.close()
+        // Flush now: this also stops read interest, so a peer that keeps writing cannot spin the loop.
+        flush()
+    }
+
+    /// Writes what the stream takes now, instead of at the end of the loop turn.
+    public func flushNow() { flush() }
+
+    /// Last resort before the process ends (vm-init powering off): write what is queued, blocking.
+    public func flushBlocking() {
+        guard !isClosed else { return }
+        try? fd.setNonBlocking(false)
+        try? outbound.drain { (bytes) throws(SystemError) -> Int in try fd.write(bytes) }
+    }
+
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        loop.post { [weak self] in
+            guard let self else { return }
+            self.flushScheduled = false
+            self.flush()
+        }
+    }
+
+    private func handle(_ events: EventLoop.Events) {
+        if isClosing && (events.contains(.hangup) || events.contains(.error)) { close(); return }
+        if events.contains(.writable) || events.contains(.error) { flush() }
+        if events.contains(.readable) || events.contains(.hangup) || events.contains(.error) { readAvailable() }
+    }
+
+    /// Reads up to the budget; exposed for drivers that feed the connection without running the loop (fuzz).
+    public func readAvailable() {
+        for _ in 0..<options.readBudget {
+            guard !isClosed, !isClosing else { return }
+            let result: Int?
+            do {
+                result = try readBuffer.read(from: fd)
+            } catch {
+                close(error: error)
+                return
+            }
+            guard let n = result else { break }
+            if n == 0 {
+                deliverFrames()
+                close()
+                return
+            }
+            decoder.append(readBuffer.prefix(n))
+            deliverFrames()
+            if n < Self.readChunk { break }
+        }
+    }
+
+    private func deliverFrames() {
+        while !isClosed, !isClosing, let item = decoder.next() {
+            switch item {
+            case .frame(let frame):
+                switch state?.receive(frame.message) ?? .deliver {
+                case .deliver:
+                    onFrame(frame)
+                case .refuse(let error):
+                    send(.error(error))
+                    onRefused(frame.message, error)
+                case .refuseAndClose(let error):
+                    send(.error(error))
+                    onRefused(frame.message, error)
+                    closeWhenFlushed()
+                }
+            case .invalid(let error), .oversized(let error):
+                send(.error(error.errorMessage))
+                onProtocolError(error)
+            }
+        }
+    }
+
+    private func flush() {
+        guard !isClosed else { return }
+        let before = outbound.byteCount
+        do {
+            try outbound.drain { (bytes) throws(SystemError) -> Int in try fd.write(bytes) }
+        } catch {
+            close(error: error as? SystemError)
+            return
+        }
+        if isClosing && outbound.isEmpty { close(); return }
+        // A peer that never reads while making us answer (pings, bad frames) must not grow this queue forever.
+        if outbound.byteCount > options.maxQueuedBytes {
+            close(error: SystemError("write", errno: ENOBUFS,
+                                     "\(label) peer is not reading (\(outbound.byteCount) bytes queued)"))
+            return
+        }
+        var interest: EventLoop.Interest = isClosing ? [] : .read
+        if !outbound.isEmpty { interest.insert(.write) }
+        if interest != armed {
+            do { try loop.modify(fd, interest: interest) } catch {
+                close(error: error)
+                return
+            }
+            armed = interest
+        }
+        if let threshold = options.drainedThreshold, before >= threshold, outbound.byteCount < threshold {
+            onDrained()
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Glibc
+import LinuxSystem
+
+/// A character device (virtio-serial port, or any tty) that carries one persistent connection: it is opened
+/// rather than accepted, and reopened after the host side hangs up.
+///
+/// The spec is a device path, or `name=X` for the virtio port whose `/sys/class/virtio-ports/*/name` is X
+/// (the port's /dev node appears only once the driver has probed it, so a missing port is retried).
+public final class SerialPort {
+    public let spec: String
+    private unowned let loop: EventLoop
+    private var retryTimer: EventLoop.TimerID?
+    /// Called with each opened descriptor (non-blocking, raw mode if it is a terminal).
+    public var onOpen: (FileDescriptor, _ path: String) -> Void = { fd, _ in fd.close() }
+    /// Called when a lookup or open fails (it is retried), for logging.
+    public var onError: (String) -> Void = { _ in }
+
+    public static let retryInterval: Duration = .seconds(1)
+
+    public init(spec: String, loop: EventLoop) {
+        self.spec = spec
+        self.loop = loop
+    }
+
+    /// Opens the port now, or retries every ``retryInterval`` until it can.
+    public func open() {
+        retryTimer = nil
+        let path: String
+        if spec.hasPrefix("name=") {
+            let name = String(spec.dropFirst(5))
+            guard let found = Self.findVirtioPort(named: name) else {
+                return retry("no virtio port named \(name)")
+            }
+            path = found
+        } else {
+            path = spec
+        }
+        do {
+            let fd = try FileDescriptor.open(path, flags: O_RDWR | O_NOCTTY | O_NONBLOCK)
+            if isatty(fd.rawValue) != 0 {
+                var t = termios()
+                if tcgetattr(fd.rawValue, &t) == 0 { cfmakeraw(&t); _ = tcsetattr(fd.rawValue, TCSANOW, &t) }
+            }
+            onOpen(fd, path)
+        } catch {
+            retry("open \(path): \(error)")
+        }
+    }
+
+    /// Reopens after the connection on the port closed (the host hung up), after a short pause so a port that
+    /// keeps failing cannot spin the loop.
+    public func reopen(after delay: Duration = .milliseconds(100)) {
+        guard retryTimer == nil else { return }
+        retryTimer = loop.addTimer(after: delay) { [weak self] in self?.open() }
+    }
+
+    private func retry(_ reason: String) {
+        onError("\(reason); retrying in \(Self.retryInterval)")
+        reopen(after: Self.retryInterval)
+    }
+
+    /// /sys/class/virtio-ports/*/name == name → /dev/<port>.
+    public static func findVirtioPort(named name: String, sysfs: String = "/sys/class/virtio-ports") -> String? {
+        guard let dir = opendir(sysfs) else { return nil }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let port = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if port.hasPrefix(".") { continue }
+            let text = readSmallFile("\(sysfs)/\(port)/name") ?? ""
+            if text.split(whereSeparator: { $0 == "\n" || $0 == " " }).first.map(String.init) == name { return "/dev/\(port)" }
+        }
+        return nil
+    }
+
+    private static func readSmallFile(_ path: String) -> String? {
+        guard let fd = try? FileDescriptor.open(path, flags: O_RDONLY) else { return nil }
+        defer { fd.close() }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let n = buffer.withUnsafeMutableBytes { try? fd.read(into: $0) } ?? nil
+        return n.map { String(decoding: buffer[..<$0], as: UTF8.self) }
+    }
+}
