@@ -94,7 +94,7 @@ final class Session {
 
     /// The `sessions` entry for this session.
     func info(currentConnection: UInt64?) -> SessionInfo {
-        SessionInfo(session: id, pid: pid, state: exitReport == nil ? "running" : "exited", argv0: argv0,
+        SessionInfo(session: id, pid: pid, state: exitReport == nil ? .running : .exited, argv0: argv0,
                     attached: connectionID != nil && connectionID == currentConnection, exit: exitReport?.status)
     }
 }

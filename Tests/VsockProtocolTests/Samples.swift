@@ -126,7 +126,7 @@ enum Samples {
                 tty: maybe(&rng) { TerminalSize(rows: u16(&$0), cols: u16(&$0)) }, stdin: maybe(&rng) { $0.chance(50) },
                 timeoutMs: maybe(&rng) { $0.next() }))
         case 2: message = .started(Started(session: s, pid: i32(&rng)))
-        case 3: message = .startFailed(StartFailed(session: s, errno: i32(&rng), stage: string(&rng),
+        case 3: message = .startFailed(StartFailed(session: s, errno: i32(&rng), stage: SpawnStage(rawValue: string(&rng)),
                                                    message: string(&rng, maxLength: 40)))
         case 4: message = .stdin(ref)
         case 5: message = .stdinClose(ref)
