@@ -172,6 +172,12 @@ struct HeaderSyntax {
         var decoded: [UInt8]?
         while i < b.count {
             let c = b[i]
+            // The hot path: printable ASCII other than `"` and `\`.
+            if c >= 0x20 && c < 0x80 && c != .quote && c != .backslash {
+                if decoded != nil { decoded?.append(c) }
+                i += 1
+                continue
+            }
             if c == .quote {
                 i += 1
                 if let decoded { return .decoded(decoded) }
