@@ -149,6 +149,21 @@ decode_only("unicode_escapes_in_strings",
             {"type": "exec", "session": 1, "argv": ["h\u00e9/"]},
             note="JSON string escapes are decoded")
 
+# --- control.sock (§11): the same frames, other roles -------------------------------------------------------------
+valid("hello_client_control_socket",
+      {"type": "hello", "version": 1, "role": "client", "agent": "worker/1.0", "capabilities": [], "limits": limits,
+       "window": 1048576},
+      note="a client's first frame on <state-dir>/<id>/control.sock")
+valid("hello_supervisor_control_socket",
+      {"type": "hello", "version": 1, "role": "supervisor", "agent": "fc-supervisor/0.1", "capabilities": ["pty"],
+       "limits": limits, "window": 1048576, "wall_clock_ns": 1732560000123456789},
+      note="the supervisor's first frame on control.sock")
+valid("signal_workload_session_0", {"type": "signal", "session": 0, "signal": 15},
+      note="control.sock only: session 0 is the workload (fc-supervisor kill)")
+valid("exec_control_socket", {"type": "exec", "session": 1, "argv": ["ls", "-l"], "stdin": True,
+                              "tty": {"rows": 24, "cols": 80}},
+      note="control.sock: the session id is the client's own; 0 is reserved")
+
 # --- invalid -------------------------------------------------------------------------------------------------------
 invalid("oversized_header_4gib", struct.pack(">II", 0xFFFFFFFF, 0), "oversized", "frame_too_large",
         note="prefix only; the receiver reports after these 8 bytes and skips the declared 4 GiB as it arrives")
@@ -184,6 +199,23 @@ invalid("payload_on_control_frame", frame(canonical({"type": "ping", "id": 1}), 
         "invalid_message", header={"type": "ping", "id": 1}, payload=b"x")
 invalid("payload_on_session_control_frame", frame(canonical({"type": "exit_ack", "session": 5}), b"xyz"),
         "invalid", "invalid_message", session=5, header={"type": "exit_ack", "session": 5}, payload=b"xyz")
+
+invalid("number_leading_zero", frame(b'{"id":00012,"type":"ping"}'), "invalid", "malformed_header",
+        note="not JSON (RFC 8259 has no leading zeros)")
+invalid("duplicate_key", frame(b'{"id":1,"id":2,"type":"ping"}'), "invalid", "malformed_header",
+        note="a key repeated in one object, at any depth")
+invalid("duplicate_key_escaped", frame(b'{"\\u0069d":1,"id":2,"type":"ping"}'), "invalid", "malformed_header",
+        note="keys are compared after unescaping")
+invalid("number_with_fraction", frame(b'{"id":1.5,"type":"ping"}'), "invalid", "invalid_message",
+        header={"id": 1.5, "type": "ping"})
+invalid("number_integral_fraction", frame(b'{"id":123456789012345678.9,"type":"ping"}'), "invalid",
+        "invalid_message", note="never truncated to an integer")
+invalid("number_with_exponent", frame(b'{"id":1e2,"type":"ping"}'), "invalid", "invalid_message",
+        note="2.0 and 1e2 are not integers on this wire")
+invalid("fraction_in_session", frame(b'{"session":3.0,"type":"exit_ack"}'), "invalid", "invalid_message",
+        note="a fractional session is not a valid uint32: the error carries none")
+decode_only("fraction_in_unknown_field_ignored", b'{"future":0.5,"id":7,"type":"ping"}', {"type": "ping", "id": 7},
+            note="unknown fields may hold any JSON value (§9); only fields of the message must be integers")
 
 for v in vectors:
     if v.get("note") is None:

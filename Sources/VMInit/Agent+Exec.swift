@@ -11,20 +11,20 @@ extension Agent {
     /// successful execve) or `start_failed`.
     func exec(_ request: ExecRequest, conn: FramedConnection) {
         let id = request.session
-        func fail(_ stage: String, _ errno: Int32, _ message: String) {
+        func fail(_ stage: SpawnStage, _ errno: Int32, _ message: String) {
             Log.debug("session \(id): start_failed \(stage): \(message)")
             conn.send(.startFailed(StartFailed(session: id, errno: errno, stage: stage, message: message)))
         }
         guard sessions[id] == nil else {
             return sendError(conn, .sessionExists, "session \(id) exists", session: id)
         }
-        guard !shuttingDown else { return fail("validate", 0, "vm-init is shutting down") }
+        guard !shuttingDown else { return fail(.validate, 0, "vm-init is shutting down") }
         guard sessions.count < maxSessions else {
             return sendError(conn, .resourceExhausted, "too many sessions (\(maxSessions))", session: id)
         }
-        guard let program = request.argv.first, !program.isEmpty else { return fail("validate", EINVAL, "argv is empty") }
+        guard let program = request.argv.first, !program.isEmpty else { return fail(.validate, EINVAL, "argv is empty") }
         if let tty = request.tty, tty.rows == 0 || tty.cols == 0 {
-            return fail("validate", EINVAL, "terminal size must be non-zero")
+            return fail(.validate, EINVAL, "terminal size must be non-zero")
         }
 
         var options = SpawnOptions(arguments: request.argv, environment: [])
@@ -38,7 +38,7 @@ extension Agent {
                 options.groups = resolved.groups
                 home = resolved.home
             case .failure(let error):
-                return fail("user", 0, error.message)
+                return fail(.user, 0, error.message)
             }
         }
         if let uid = request.uid { options.uid = uid }
@@ -47,7 +47,7 @@ extension Agent {
         if options.groups == nil, options.uid != nil { options.groups = [options.gid ?? 0] }
         // (uid_t)-1 means "leave unchanged" to setresuid/setresgid: the process would keep running as root.
         if options.uid == UInt32.max || options.gid == UInt32.max || options.groups?.contains(UInt32.max) == true {
-            return fail("validate", EINVAL, "uid/gid 4294967295 is not a valid id")
+            return fail(.validate, EINVAL, "uid/gid 4294967295 is not a valid id")
         }
         if let env = request.env {
             options.environment = env
@@ -62,7 +62,7 @@ extension Agent {
         options.umask = request.umask
         for limit in request.rlimits ?? [] {
             guard let number = ChildProcess.resourceLimitNumber(limit.resource) else {
-                return fail("validate", EINVAL, "unknown rlimit \"\(limit.resource.prefix(32))\"")
+                return fail(.validate, EINVAL, "unknown rlimit \"\(limit.resource.prefix(32))\"")
             }
             options.resourceLimits.append(ResourceLimitValue(resource: number, soft: limit.soft, hard: limit.hard))
         }
@@ -70,7 +70,7 @@ extension Agent {
             var numbers: [Int32] = []
             for name in caps {
                 guard let n = ChildProcess.capabilityNumber(name) else {
-                    return fail("validate", EINVAL, "unknown capability \"\(name.prefix(40))\"")
+                    return fail(.validate, EINVAL, "unknown capability \"\(name.prefix(40))\"")
                 }
                 numbers.append(n)
             }
@@ -125,7 +125,7 @@ extension Agent {
             }
         } catch {
             cleanup()
-            return fail(request.tty != nil ? "pty" : "pipes", error.errno, "\(error)")
+            return fail(request.tty != nil ? .pty : .pipes, error.errno, "\(error)")
         }
 
         let oomBaseline = oomKillCount()
@@ -139,7 +139,7 @@ extension Agent {
             case "cwd": "cannot change to \((options.workingDirectory ?? "").prefix(200)): \(error.reason)"
             default: "\(error.code) failed: \(error.reason)"
             }
-            return fail(error.code, error.errno, message)
+            return fail(SpawnStage(rawValue: error.code), error.errno, message)
         }
         for fd in childEnds { fd.close() }
 

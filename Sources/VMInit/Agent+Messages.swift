@@ -75,11 +75,10 @@ extension Agent {
                 sendError(conn, .internal, "set_time: \(error)")
             }
         case .shutdown(let request):
-            let mode = request.mode.flatMap { ShutdownMode(rawValue: $0) }
-            if request.mode != nil && mode == nil {
+            if let mode = request.mode, !mode.isDefined {
                 return sendError(conn, .invalidMessage, "shutdown mode must be reboot or poweroff")
             }
-            beginShutdown(mode: mode, graceMs: request.graceMs.map { UInt64($0) }, reason: "host request")
+            beginShutdown(mode: request.mode, graceMs: request.graceMs.map { UInt64($0) }, reason: "host request")
         case .network(let config):
             applyNetwork(config, conn: conn)
         case .error(let error):

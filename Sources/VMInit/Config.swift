@@ -40,14 +40,6 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// What to do after the shutdown sequence.
-public enum ShutdownMode: String, Sendable {
-    /// reboot(RB_AUTOBOOT): Firecracker exits on reset with `reboot=k`; QEMU with `-no-reboot`.
-    case reboot
-    /// reboot(RB_POWER_OFF).
-    case poweroff
-}
-
 /// A configuration error (bad flag or kernel command-line value).
 public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public var description: String
@@ -111,7 +103,7 @@ public struct Config: Sendable, Equatable {
             config.drainMs = n
         }
         if let v = flags["--shutdown"] {
-            guard let m = ShutdownMode(rawValue: v) else { throw ConfigError("--shutdown wants reboot or poweroff") }
+            guard let m = ShutdownMode(defined: v) else { throw ConfigError("--shutdown wants reboot or poweroff") }
             config.shutdownMode = m
         }
         if let v = flags["--etc"] {
@@ -143,7 +135,7 @@ public struct Config: Sendable, Equatable {
                 guard let n = UInt64(value) else { throw ConfigError("vminit.drain_ms: bad value \"\(value)\"") }
                 drainMs = n
             case "shutdown":
-                guard let m = ShutdownMode(rawValue: value) else { throw ConfigError("vminit.shutdown: reboot or poweroff") }
+                guard let m = ShutdownMode(defined: value) else { throw ConfigError("vminit.shutdown: reboot or poweroff") }
                 shutdownMode = m
             case "log":
                 guard let l = Log.Level(name: value) else { throw ConfigError("vminit.log: error, info or debug") }

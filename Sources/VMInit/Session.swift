@@ -92,7 +92,7 @@ final class Session {
 
     /// The `sessions` entry for this session.
     func info(attached: Bool) -> SessionInfo {
-        SessionInfo(session: id, pid: pid, state: exitReport == nil ? "running" : "exited", argv0: argv0,
+        SessionInfo(session: id, pid: pid, state: exitReport == nil ? .running : .exited, argv0: argv0,
                     attached: attached, exit: exitReport?.status)
     }
 }

@@ -189,8 +189,13 @@ extension Message {
     /// (`malformed_header`, `unknown_message` or `invalid_message`) and, when it can be read, the session.
     public static func decode(header: some Collection<UInt8>) throws(ProtocolError) -> Message {
         let data = Data(header)
+        let syntax = data.withUnsafeBytes { HeaderSyntax.check($0) }
+        if case .malformed(let reason) = syntax {
+            throw ProtocolError(.malformedHeader, "header is not strict JSON: \(reason)")
+        }
+        let message: Message
         do {
-            return try Self.decoder.decode(Message.self, from: data)
+            message = try Self.decoder.decode(Message.self, from: data)
         } catch let unknown as UnknownMessageType {
             let session = (try? Self.decoder.decode(HeaderProbe.self, from: data))?.session
             throw ProtocolError(.unknownMessage, "unknown message type \"\(unknown.type.prefix(64))\"", session: session)
@@ -201,6 +206,21 @@ extension Message {
             throw ProtocolError(.invalidMessage, "invalid \"\(type.prefix(64))\" message: \(Self.describe(error))",
                                 session: probe.session)
         }
+        // JSONDecoder reads `2.0` as 2 and `123456789012345678.9` as an integer with the fraction dropped; a
+        // field of the message written that way is refused (an unknown field may hold any number, §9).
+        if case .nonInteger(let paths) = syntax, let path = Self.fieldPath(of: paths, in: message) {
+            let name = path.joined(separator: ".").prefix(64)
+            throw ProtocolError(.invalidMessage,
+                                "invalid \"\(message.type)\" message: \"\(name)\" has a fraction or exponent; header numbers are integers",
+                                session: path == ["session"] ? nil : message.session)
+        }
+        return message
+    }
+
+    /// The first of `paths` that names a field of `message` (found in its canonical encoding).
+    private static func fieldPath(of paths: [[String]], in message: Message) -> [String]? {
+        guard let tree = try? decoder.decode(KeyTree.self, from: Data(message.encodedHeader())) else { return paths.first }
+        return paths.first { tree.contains($0[...]) }
     }
 
     /// The JSON header bytes of this message (keys sorted, so the bytes are deterministic).

@@ -105,11 +105,10 @@ public struct StartFailed: Sendable, Equatable, Codable {
     public var session: SessionID
     /// The errno value (Linux numbering), 0 when the failure was not a syscall's.
     public var errno: Int32
-    /// Where it failed: `validate`, `user`, `fork`, `pty`, `pipes`, `setsid`, `tty`, `rlimits`, `groups`,
-    /// `gid`, `uid`, `capabilities`, `no_new_privs`, `cwd`, `exec`.
-    public var stage: String
+    /// Where it failed (``SpawnStage``).
+    public var stage: SpawnStage
     public var message: String
-    public init(session: SessionID, errno: Int32, stage: String, message: String) {
+    public init(session: SessionID, errno: Int32, stage: SpawnStage, message: String) {
         self.session = session; self.errno = errno; self.stage = stage; self.message = message
     }
 }
@@ -201,13 +200,12 @@ public struct ExitReport: Sendable, Equatable, Codable {
 public struct SessionInfo: Sendable, Equatable, Codable {
     public var session: SessionID
     public var pid: Int32?
-    /// `running`, `exited` (exit retained, not yet acknowledged).
-    public var state: String
+    public var state: SessionState
     public var argv0: String?
     /// Whether a connection is currently attached.
     public var attached: Bool
     public var exit: ExitStatus?
-    public init(session: SessionID, pid: Int32?, state: String, argv0: String?, attached: Bool, exit: ExitStatus?) {
+    public init(session: SessionID, pid: Int32?, state: SessionState, argv0: String?, attached: Bool, exit: ExitStatus?) {
         self.session = session; self.pid = pid; self.state = state; self.argv0 = argv0; self.attached = attached; self.exit = exit
     }
 }
@@ -233,10 +231,10 @@ public struct SetTime: Sendable, Equatable, Codable {
 
 /// `shutdown`: terminate every process (SIGTERM, `grace_ms`, SIGKILL), sync, unmount and power off.
 public struct ShutdownRequest: Sendable, Equatable, Codable {
-    /// `reboot` (RB_AUTOBOOT: ends Firecracker with `reboot=k` and QEMU with `-no-reboot`) or `poweroff`.
-    public var mode: String?
+    /// Absent: the guest's configured default. A mode that is not ``ShutdownMode/isDefined`` is refused.
+    public var mode: ShutdownMode?
     public var graceMs: UInt32?
-    public init(mode: String? = nil, graceMs: UInt32? = nil) { self.mode = mode; self.graceMs = graceMs }
+    public init(mode: ShutdownMode? = nil, graceMs: UInt32? = nil) { self.mode = mode; self.graceMs = graceMs }
     enum CodingKeys: String, CodingKey { case mode, graceMs = "grace_ms" }
 }
 

@@ -47,7 +47,14 @@ enum Samples {
         "pong_large_id": Frame(.pong(Ping(id: 9_007_199_254_740_993))),
         "set_time": Frame(.setTime(SetTime(unixNs: 1_732_560_000_000_000_000))),
         "shutdown_default": Frame(.shutdown(ShutdownRequest())),
-        "shutdown_full": Frame(.shutdown(ShutdownRequest(mode: "poweroff", graceMs: 5000))),
+        "shutdown_full": Frame(.shutdown(ShutdownRequest(mode: .poweroff, graceMs: 5000))),
+        "hello_client_control_socket": Frame(.hello(Hello(role: .client, agent: "worker/1.0"))),
+        "hello_supervisor_control_socket": Frame(.hello(Hello(role: .supervisor, agent: "fc-supervisor/0.1",
+                                                              capabilities: ["pty"], wallClockNs: 1_732_560_000_123_456_789))),
+        "signal_workload_session_0": Frame(.signal(SignalRequest(session: 0, signal: 15))),
+        "exec_control_socket": Frame(.exec(ExecRequest(session: 1, argv: ["ls", "-l"], tty: TerminalSize(rows: 24, cols: 80),
+                                                       stdin: true))),
+        "fraction_in_unknown_field_ignored": Frame(.ping(Ping(id: 7))),
         "error_connection": Frame(.error(ErrorMessage(code: .unknownMessage, message: "unknown message type \"detach\""))),
         "error_session": Frame(.error(ErrorMessage(code: .unknownSession, message: "no session 9", session: 9))),
         "network_full": Frame(.network(NetworkConfig(
@@ -126,7 +133,7 @@ enum Samples {
                 tty: maybe(&rng) { TerminalSize(rows: u16(&$0), cols: u16(&$0)) }, stdin: maybe(&rng) { $0.chance(50) },
                 timeoutMs: maybe(&rng) { $0.next() }))
         case 2: message = .started(Started(session: s, pid: i32(&rng)))
-        case 3: message = .startFailed(StartFailed(session: s, errno: i32(&rng), stage: string(&rng),
+        case 3: message = .startFailed(StartFailed(session: s, errno: i32(&rng), stage: SpawnStage(rawValue: string(&rng)),
                                                    message: string(&rng, maxLength: 40)))
         case 4: message = .stdin(ref)
         case 5: message = .stdinClose(ref)

@@ -93,11 +93,11 @@ final class ControlClient {
             return send(.error(ErrorMessage(code: .sessionExists, message: "session \(id) is live", session: id)))
         }
         guard sessions.count < Self.maxSessions else {
-            return send(.startFailed(StartFailed(session: id, errno: EAGAIN, stage: "validate",
+            return send(.startFailed(StartFailed(session: id, errno: EAGAIN, stage: .validate,
                                                  message: "too many sessions on one control connection")))
         }
         guard let mux = host.guestMux, mux.isReady else {
-            return send(.startFailed(StartFailed(session: id, errno: ENOTCONN, stage: "validate",
+            return send(.startFailed(StartFailed(session: id, errno: ENOTCONN, stage: .validate,
                                                  message: "the guest is not connected")))
         }
         let relay = RelayedSession(clientID: id, client: self, clientWindow: hello?.window ?? ProtocolConstants.defaultWindow,

@@ -148,7 +148,7 @@ final class GuestMux {
 
     /// Asks vm-init to stop everything and power the VM off.
     func shutdown(graceMs: UInt32) {
-        connection.send(.shutdown(ShutdownRequest(mode: "reboot", graceMs: graceMs)))
+        connection.send(.shutdown(ShutdownRequest(mode: .reboot, graceMs: graceMs)))
     }
 
     private func handle(_ frame: Frame) {
