@@ -257,7 +257,7 @@ public final class Agent {
         guard let conn = connection else { return }
         let before = conn.outbound.byteCount
         do {
-            try conn.outbound.drain { (bytes) throws(SystemError) -> Int in try conn.fd.write(bytes) }
+            try conn.outbound.drain(writev: { (buffers) throws(SystemError) -> Int in try conn.fd.writev(buffers) })
         } catch {
             dropConnection(reason: "\(error)")
             return

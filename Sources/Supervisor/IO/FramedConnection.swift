@@ -129,7 +129,7 @@ final class FramedConnection {
     private func flush() {
         guard !isClosed else { return }
         do {
-            try outbound.drain { bytes in try fd.write(bytes) }
+            try outbound.drain(writev: { buffers in try fd.writev(buffers) })
         } catch {
             close(error: error as? SystemError)
             return
