@@ -45,6 +45,10 @@ public struct OutboundQueue: Sendable {
     /// The frame being written (already taken out of its lane), and how much of it is written.
     private var current: Entry?
     private var currentOffset = 0
+    /// The last write was short: the socket is probably full. The next drain probes with one segment (one cheap
+    /// syscall, as an unvectored queue would) before gathering many; a peer that does not read while frames keep
+    /// being queued (each queued frame is followed by a drain) then costs no gathering per frame.
+    private var lastWriteWasShort = false
 
     /// Bytes queued, including the unwritten rest of the frame in progress.
     public private(set) var byteCount = 0
@@ -107,7 +111,7 @@ public struct OutboundQueue: Sendable {
 
     private mutating func drain<E: Error>(maxSegments: Int, _ writev: ([UnsafeRawBufferPointer]) throws(E) -> Int) throws(E) {
         while !isEmpty {
-            let pieces = gather(maxSegments: maxSegments)
+            let pieces = gather(maxSegments: lastWriteWasShort ? 1 : maxSegments)
             let offered = pieces.reduce(0) { $0 + $1.count }
             var outcome: Result<Int, E> = .success(0)
             var buffers: [UnsafeRawBufferPointer] = []
@@ -118,7 +122,8 @@ public struct OutboundQueue: Sendable {
             // Never more than offered, whatever the closure claims: the queue's count stays consistent.
             let written = min(max(try outcome.get(), 0), offered)
             consume(written)
-            if written < offered { return }
+            lastWriteWasShort = written < offered
+            if lastWriteWasShort { return }
         }
     }
 
