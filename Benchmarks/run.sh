@@ -5,11 +5,14 @@
 #
 #   BENCH_QUICK=1  smaller sizes and fewer runs (for editing this script; figures are not meaningful)
 #   BENCH_KEEP=1   keep the work directory (/var/tmp/fcbench.PID) with every raw JSON result
+#   BENCH_ONLY=throughput  only the stdout/stdin rounds (section 2); prints a summary, leaves BENCHMARKS.md alone
+#   BENCH_BUILD=DIR  take fc-supervisor and vm-init from DIR/build instead of this tree's build/ (to compare builds)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 QUICK=${BENCH_QUICK:-0}
+ONLY=${BENCH_ONLY:-all}
 W=/var/tmp/fcbench.$$            # short: Unix socket paths are limited to 107 bytes
 R=$W/results
 mkdir -p "$R"
@@ -17,9 +20,9 @@ log() { printf '\033[1m[bench]\033[0m %s\n' "$*" >&2; }
 trap 'log "FAILED at line $LINENO: $BASH_COMMAND"' ERR
 
 if [ "$QUICK" = 1 ]; then
-    BYTES=$((128 << 20)); THRU_RUNS=2; EXEC_RUNS=30; API_RUNS=300; CONC=200; CONC_SLEEP=2; HELLO_RUNS=5; PINGS=300
+    BYTES=$((128 << 20)); THRU_ROUNDS=3; EXEC_RUNS=30; API_RUNS=300; CONC=200; CONC_SLEEP=2; HELLO_RUNS=5; PINGS=300
 else
-    BYTES=$((1 << 30)); THRU_RUNS=5; EXEC_RUNS=200; API_RUNS=2000; CONC=1000; CONC_SLEEP=6; HELLO_RUNS=20; PINGS=2000
+    BYTES=$((1 << 30)); THRU_ROUNDS=5; EXEC_RUNS=200; API_RUNS=2000; CONC=1000; CONC_SLEEP=6; HELLO_RUNS=20; PINGS=2000
 fi
 echo "$BYTES" > "$R/bytes"
 
@@ -33,14 +36,17 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 
-log "building release binaries (.build-bench)"
-swift build -c release --scratch-path .build-bench --product fc-bench >&2
+BUILT=${BENCH_BUILD:-$ROOT}
+if [ "$ONLY" != throughput ]; then
+    log "building release binaries (.build-bench)"
+    swift build -c release --scratch-path .build-bench --product fc-bench >&2
+fi
 BIN=$ROOT/.build-bench/release
 # The shipped form: static, stripped (make fc-supervisor-static, a prerequisite of make bench).
-SUP=$ROOT/build/fc-supervisor
+SUP=$BUILT/build/fc-supervisor
 [ -x "$SUP" ] || { echo "build/fc-supervisor missing: run 'make fc-supervisor-static' (make bench does)" >&2; exit 1; }
 BENCH=$BIN/fc-bench
-VMINIT=$ROOT/build/vm-init
+VMINIT=$BUILT/build/vm-init
 SIM=$ROOT/Tests/Simulator/firecracker-sim
 [ -x "$VMINIT" ] || { echo "build/vm-init missing: run 'make vm-init-static' (make bench does)" >&2; exit 1; }
 
@@ -77,12 +83,19 @@ PasswordAuthentication no
 StrictModes no
 UsePAM no
 PidFile $W/sshd.pid
+AcceptEnv SHLVL
+SetEnv SHLVL=1
 EOF
 /usr/sbin/sshd -f "$W/ssh/sshd_config"
 SSHCTL=$W/ssh/ctl
 SSH_OPTS="-F /dev/null -i $W/ssh/user -p $SSH_PORT -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 for _ in $(seq 50); do ssh $SSH_OPTS -o ControlMaster=yes -o ControlPath="$SSHCTL" -o ControlPersist=yes -fN root@127.0.0.1 && break; sleep 0.1; done
-SSH="ssh -F /dev/null -S $SSHCTL -o ControlMaster=no x"
+# Measure ssh, not root's dotfiles: bash started by sshd sources ~/.bashrc (here: pyenv, 0.1-0.5 s) unless SHLVL
+# says it is nested. The client's SetEnv does not pass through a ControlMaster mux, so sshd_config sets it too
+# (checked: SHLVL=2 and no pyenv in the session; `true` 46 ms instead of 550 ms on a loaded machine). The remote
+# command is `bash --norc --noprofile -c`, which reads no rc or profile file either.
+SSH="ssh -F /dev/null -S $SSHCTL -o ControlMaster=no -o SetEnv=SHLVL=1 x"
+NORC="bash --norc --noprofile -c"
 $SSH true
 
 # runc: a busybox container (busybox-static) sleeping in a bundle.
@@ -150,39 +163,56 @@ cmd() { printf '%-7s %-30s %s\n' "$1" "$2" "$3" >> "$R/commands.txt"; }
 hf() {
     local out=$1 opts=$2 args=()
     shift 2
-    while [ $# -gt 0 ]; do args+=(-n "$1" "$2"); cmd "${out%.json}" "$1" "$2"; shift 2; done
+    local label=${out%.json}
+    label=${label%-r1}
+    while [ $# -gt 0 ]; do
+        args+=(-n "$1" "$2")
+        case $label in *-r[0-9]*) ;; *) cmd "$label" "$1" "$2" ;; esac  # later rounds repeat round 1's commands
+        shift 2
+    done
     # shellcheck disable=SC2086
     hyperfine $opts --export-json "$R/$out" "${args[@]}" >&2
 }
 
 # ---------------------------------------------------------------------------------------------------------------
+if [ "$ONLY" != throughput ]; then
 log "1. exec round trip of true (hyperfine, $EXEC_RUNS runs each)"
 hf exec.json "-N --warmup 10 --runs $EXEC_RUNS" \
     "fc-supervisor exec" "$FCX -- true" \
-    "ssh (ControlMaster)" "$SSH true" \
+    "ssh (ControlMaster)" "$SSH $NORC true" \
     "runc exec" "runc exec $CTR true" \
     "nsenter" "nsenter -t $NS_PID -a true" \
     "spawn /bin/true" "/bin/true"
 
 log "1a. in-process API round trip ($API_RUNS runs)"
 "$BENCH" rtt --socket "$CTL" --runs "$API_RUNS" > "$R/api-supervisor.json"
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
-log "2. throughput, $((BYTES >> 20)) MiB, $THRU_RUNS runs each"
+log "2. throughput, $((BYTES >> 20)) MiB, $THRU_ROUNDS interleaved rounds (one run of each command per round)"
 # Floor: the same bytes over one Unix-socket hop (socat on both ends, 256 KiB buffers).
 socat -u -b 262144 UNIX-LISTEN:"$W/floor.sock",fork OPEN:/dev/null &
 PIDS_TO_KILL+=("$!")
 for _ in $(seq 50); do [ -S "$W/floor.sock" ] && break; sleep 0.05; done
-hf stdout.json "--warmup 1 --runs $THRU_RUNS" \
-    "fc-supervisor exec" "$FCX -- head -c $BYTES /dev/zero > /dev/null" \
-    "raw Unix-socket relay (socat)" "head -c $BYTES /dev/zero | socat -u -b 262144 STDIN UNIX-CONNECT:$W/floor.sock" \
-    "ssh (ControlMaster)" "$SSH head -c $BYTES /dev/zero > /dev/null" \
-    "runc exec" "runc exec $CTR head -c $BYTES /dev/zero > /dev/null"
-hf stdin.json "--warmup 1 --runs $THRU_RUNS" \
-    "fc-supervisor exec" "head -c $BYTES /dev/zero | $FCX -i -- sh -c 'cat > /dev/null'" \
-    "raw Unix-socket relay (socat)" "head -c $BYTES /dev/zero | socat -u -b 262144 STDIN UNIX-CONNECT:$W/floor.sock" \
-    "ssh (ControlMaster)" "head -c $BYTES /dev/zero | $SSH 'cat > /dev/null'" \
-    "runc exec" "head -c $BYTES /dev/zero | runc exec $CTR sh -c 'cat > /dev/null'"
+# The machine is noisy, so each round runs every command once, stdout then stdin, and the report takes the median
+# over rounds: a slow minute hits fc-supervisor and the raw relay alike instead of one of them.
+for round in $(seq "$THRU_ROUNDS"); do
+    warm="--warmup 0"; [ "$round" = 1 ] && warm="--warmup 1"
+    hf stdout-r$round.json "$warm --runs 1" \
+        "fc-supervisor exec" "$FCX -- head -c $BYTES /dev/zero > /dev/null" \
+        "raw Unix-socket relay (socat)" "head -c $BYTES /dev/zero | socat -u -b 262144 STDIN UNIX-CONNECT:$W/floor.sock" \
+        "ssh (ControlMaster)" "$SSH $NORC \"'head -c $BYTES /dev/zero'\" > /dev/null" \
+        "runc exec" "runc exec $CTR head -c $BYTES /dev/zero > /dev/null"
+    hf stdin-r$round.json "$warm --runs 1" \
+        "fc-supervisor exec" "head -c $BYTES /dev/zero | $FCX -i -- sh -c 'cat > /dev/null'" \
+        "raw Unix-socket relay (socat)" "head -c $BYTES /dev/zero | socat -u -b 262144 STDIN UNIX-CONNECT:$W/floor.sock" \
+        "ssh (ControlMaster)" "head -c $BYTES /dev/zero | $SSH $NORC \"'cat > /dev/null'\"" \
+        "runc exec" "head -c $BYTES /dev/zero | runc exec $CTR sh -c 'cat > /dev/null'"
+done
+if [ "$ONLY" = throughput ]; then
+    python3 "$ROOT/Benchmarks/report.py" --summary "$R"
+    exit 0
+fi
 
 # Raw bytes through the simulator's hybrid-vsock splice relay (the same hop our frames take; no framing).
 mkdir -p "$W/raw"
@@ -192,7 +222,7 @@ RAW_BOOT=$!
 PIDS_TO_KILL+=("$RAW_BOOT")
 for _ in $(seq 200); do [ -f "$W/raw/ready" ] && break; sleep 0.05; done
 : > "$R/rawsim.txt"
-for _ in $(seq "$THRU_RUNS"); do
+for _ in $(seq "$THRU_ROUNDS"); do
     echo "out $(python3 "$ROOT/Benchmarks/rawrelay.py" client "$W/raw/v.sock" out "$BYTES")" >> "$R/rawsim.txt"
     echo "in $(python3 "$ROOT/Benchmarks/rawrelay.py" client "$W/raw/v.sock" in "$BYTES")" >> "$R/rawsim.txt"
 done

@@ -24,12 +24,19 @@ public struct Frame: Sendable, Equatable {
 
     /// Appends one frame to `buffer`. The payload is copied from any contiguous byte source.
     public static func encode(_ message: Message, payload: UnsafeRawBufferPointer, into buffer: inout [UInt8]) {
-        let header = message.encodedHeader()
-        buffer.reserveCapacity(buffer.count + ProtocolConstants.prefixBytes + header.count + payload.count)
-        appendBigEndian(UInt32(header.count), to: &buffer)
-        appendBigEndian(UInt32(payload.count), to: &buffer)
-        buffer.append(contentsOf: header)
+        encodeHead(message, payloadCount: payload.count, into: &buffer, reserving: payload.count)
         buffer.append(contentsOf: payload)
+    }
+
+    /// Appends a frame's prefix and header (everything before the payload) to `buffer`, reserving room for
+    /// `reserving` more bytes. With the payload written after it (or beside it, as a second `writev` segment),
+    /// this is the frame.
+    public static func encodeHead(_ message: Message, payloadCount: Int, into buffer: inout [UInt8], reserving: Int = 0) {
+        let header = message.encodedHeader()
+        buffer.reserveCapacity(buffer.count + ProtocolConstants.prefixBytes + header.count + reserving)
+        appendBigEndian(UInt32(header.count), to: &buffer)
+        appendBigEndian(UInt32(payloadCount), to: &buffer)
+        buffer.append(contentsOf: header)
     }
 
     /// Appends one frame to `buffer`.

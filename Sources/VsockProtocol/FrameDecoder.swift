@@ -14,31 +14,94 @@ public enum DecodedFrame: Sendable, Equatable {
 ///
 /// Lengths are checked against the limits as soon as the 8-byte prefix is complete, before any buffer is
 /// reserved for the frame; an oversized frame is reported once and then skipped without being stored.
+///
+/// Copies: small frames are buffered and their payload copied out once. A large payload (at least
+/// ``directPayloadThreshold``) at the front of the stream is collected straight into its own array as the bytes
+/// arrive, and that array becomes ``Frame/payload`` as it is: one copy in all, from the read buffer.
 public struct FrameDecoder: Sendable {
     public let limits: FrameLimits
+    /// Prefixes, headers and small payloads, from `readIndex` on (consumed bytes are dropped in bulk).
     private var buffer: [UInt8] = []
     private var readIndex = 0
+    /// The payload of the frame at `readIndex`, while it is collected outside `buffer` (the frame's prefix
+    /// and header stay in `buffer`; bytes after the payload go on into `buffer`).
+    private var direct: [UInt8]?
+    private var directLength = 0
     /// Bytes of an oversized frame still to be discarded.
     private var skipRemaining: UInt64 = 0
+
+    /// Payloads at least this large are collected into their own array instead of the shared buffer.
+    public static let directPayloadThreshold = 16 * 1024
 
     public init(limits: FrameLimits = .default) {
         self.limits = limits
     }
 
     /// Bytes received but not yet returned as (part of) a frame.
-    public var bufferedByteCount: Int { buffer.count - readIndex }
+    public var bufferedByteCount: Int { buffer.count - readIndex + (direct?.count ?? 0) }
 
     /// Adds received bytes.
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
-        var bytes = bytes
-        if skipRemaining > 0 {
-            let skip = Int(min(UInt64(bytes.count), skipRemaining))
-            skipRemaining -= UInt64(skip)
-            bytes = UnsafeRawBufferPointer(rebasing: bytes[skip...])
+        var rest = bytes
+        startDirectPayloadIfLarge()
+        while !rest.isEmpty {
+            if skipRemaining > 0 {
+                let skip = Int(min(UInt64(rest.count), skipRemaining))
+                skipRemaining -= UInt64(skip)
+                rest = UnsafeRawBufferPointer(rebasing: rest[skip...])
+                continue
+            }
+            if var payload = direct, payload.count < directLength {
+                let n = min(rest.count, directLength - payload.count)
+                direct = nil  // keeps `payload` uniquely referenced while it grows
+                payload.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[..<n]))
+                direct = payload
+                rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+                continue
+            }
+            guard direct == nil, let take = bytesToCompleteFrontHead(rest.count) else {
+                compactIfWorthwhile()
+                buffer.append(contentsOf: rest)
+                return
+            }
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[..<take]))
+            rest = UnsafeRawBufferPointer(rebasing: rest[take...])
+            startDirectPayloadIfLarge()
         }
-        guard !bytes.isEmpty else { return }
-        compactIfWorthwhile()
-        buffer.append(contentsOf: bytes)
+    }
+
+    /// While the front frame may turn out to have a large payload: how many of the next `available` bytes complete
+    /// its prefix or header, so the payload after them can go to its own array. Nil: no decision is pending, all
+    /// bytes go to the buffer.
+    private func bytesToCompleteFrontHead(_ count: Int) -> Int? {
+        let buffered = buffer.count - readIndex
+        if buffered < ProtocolConstants.prefixBytes { return min(count, ProtocolConstants.prefixBytes - buffered) }
+        let headerLength = readBigEndian(at: readIndex)
+        let payloadLength = readBigEndian(at: readIndex + 4)
+        guard headerLength <= limits.maxHeaderBytes, payloadLength <= limits.maxPayloadBytes,
+              Int(payloadLength) >= Self.directPayloadThreshold else { return nil }
+        let headEnd = ProtocolConstants.prefixBytes + Int(headerLength)
+        return buffered < headEnd ? min(count, headEnd - buffered) : nil
+    }
+
+    /// Once the front frame's prefix and header are buffered and its payload is large and incomplete, moves the
+    /// payload bytes buffered so far into their own array; the rest of the payload goes there directly.
+    private mutating func startDirectPayloadIfLarge() {
+        guard direct == nil else { return }
+        let available = buffer.count - readIndex
+        guard available >= ProtocolConstants.prefixBytes else { return }
+        let headerLength = readBigEndian(at: readIndex)
+        let payloadLength = Int(readBigEndian(at: readIndex + 4))
+        let payloadStart = readIndex + ProtocolConstants.prefixBytes + Int(headerLength)
+        guard headerLength <= limits.maxHeaderBytes, payloadLength <= Int(limits.maxPayloadBytes),
+              payloadLength >= Self.directPayloadThreshold, buffer.count >= payloadStart,
+              buffer.count - payloadStart < payloadLength else { return }
+        var payload: [UInt8] = []
+        payload.reserveCapacity(payloadLength)
+        payload.append(contentsOf: buffer[payloadStart...])
+        buffer.removeSubrange(payloadStart...)
+        direct = payload
+        directLength = payloadLength
     }
 
     /// Adds received bytes.
@@ -63,15 +126,26 @@ public struct FrameDecoder: Sendable {
             let what = "frame declares header \(headerLength) B / payload \(payloadLength) B; limits are \(limits.maxHeaderBytes) B / \(limits.maxPayloadBytes) B"
             return .oversized(ProtocolError(.frameTooLarge, what))
         }
-        let total = ProtocolConstants.prefixBytes + Int(headerLength) + Int(payloadLength)
-        guard available >= total else {
-            buffer.reserveCapacity(readIndex + total)
-            return nil
-        }
         let headerStart = readIndex + ProtocolConstants.prefixBytes
         let payloadStart = headerStart + Int(headerLength)
-        let end = readIndex + total
-        readIndex = end
+        let payload: [UInt8]
+        if let direct {
+            guard direct.count == directLength else { return nil }
+            self.direct = nil
+            payload = direct
+            readIndex = payloadStart
+        } else {
+            let total = ProtocolConstants.prefixBytes + Int(headerLength) + Int(payloadLength)
+            guard available >= total else {
+                // A large payload will be collected on its own; reserve only what the buffer will hold.
+                let held = Int(payloadLength) >= Self.directPayloadThreshold ? total - Int(payloadLength) : total
+                buffer.reserveCapacity(readIndex + held)
+                return nil
+            }
+            let end = readIndex + total
+            payload = payloadLength == 0 ? [] : Array(buffer[payloadStart..<end])
+            readIndex = end
+        }
         let result: DecodedFrame
         do {
             let message = try Message.decode(header: buffer[headerStart..<payloadStart])
@@ -79,7 +153,7 @@ public struct FrameDecoder: Sendable {
                 result = .invalid(ProtocolError(.invalidMessage, "\"\(message.type)\" frames carry no payload",
                                                 session: message.session))
             } else {
-                result = .frame(Frame(message, payload: Array(buffer[payloadStart..<end])))
+                result = .frame(Frame(message, payload: payload))
             }
         } catch {
             result = .invalid(error)

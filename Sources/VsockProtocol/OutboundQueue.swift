@@ -3,16 +3,52 @@
 /// never delay a heartbeat or a signal by more than the one write in progress. `stdin_close` and `exit` go in
 /// the bulk lane, behind the data they end.
 ///
+/// A frame is stored as segments, not concatenated: its encoded prefix+header, and its payload as the caller's
+/// own array (shared, not copied). ``drain(writev:)`` hands the owner up to ``maxSegmentsPerWrite`` segments per
+/// call, so one `writev(2)` sends many frames and their payloads straight from where they were received
+/// (the shape of swift-nio's `PendingWritesManager`).
+///
 /// Bulk data is bounded by the flow-control windows, not here; the queue tracks its size so owners can
 /// measure and assert it.
 public struct OutboundQueue: Sendable {
-    private var control: [[UInt8]] = []
-    private var controlHead = 0
-    private var bulk: [[UInt8]] = []
-    private var bulkHead = 0
-    /// The frame being written, and how much of it is written.
-    private var current: [UInt8] = []
+    /// One queued frame: the bytes before its payload (or the whole frame) and the payload it shares.
+    struct Entry: Sendable {
+        var head: [UInt8]
+        var payload: ArraySlice<UInt8>
+        var count: Int { head.count + payload.count }
+    }
+
+    /// A FIFO that advances a head index instead of shifting the array on every pop.
+    struct Lane: Sendable {
+        private var items: [Entry] = []
+        private var head = 0
+        var isEmpty: Bool { head == items.count }
+        var pending: ArraySlice<Entry> { items[head...] }
+        mutating func append(_ entry: Entry) { items.append(entry) }
+        mutating func popFirst() -> Entry? {
+            guard head < items.count else { return nil }
+            let entry = items[head]
+            head += 1
+            if head == items.count { items.removeAll(keepingCapacity: items.capacity <= 1024); head = 0 }
+            return entry
+        }
+    }
+
+    /// Most segments (iovecs) offered to one `writev`; far below IOV_MAX (1024), and enough that one call
+    /// carries a whole turn's worth of frames.
+    public static let maxSegmentsPerWrite = 64
+    /// Payloads up to this size are copied behind their header: one small copy is cheaper than a second iovec.
+    static let inlinePayloadLimit = 1024
+
+    private var control = Lane()
+    private var bulk = Lane()
+    /// The frame being written (already taken out of its lane), and how much of it is written.
+    private var current: Entry?
     private var currentOffset = 0
+    /// The last write was short: the socket is probably full. The next drain probes with one segment (one cheap
+    /// syscall, as an unvectored queue would) before gathering many; a peer that does not read while frames keep
+    /// being queued (each queued frame is followed by a drain) then costs no gathering per frame.
+    private var lastWriteWasShort = false
 
     /// Bytes queued, including the unwritten rest of the frame in progress.
     public private(set) var byteCount = 0
@@ -24,42 +60,128 @@ public struct OutboundQueue: Sendable {
     /// Queues an encoded frame in the lane its message belongs to.
     public mutating func enqueue(_ frame: [UInt8], control isControl: Bool) {
         guard !frame.isEmpty else { return }
-        byteCount += frame.count
-        if isControl { control.append(frame) } else { bulk.append(frame) }
+        append(Entry(head: frame, payload: []), control: isControl)
     }
 
-    /// Encodes and queues a message.
+    /// Encodes and queues a message. The payload array is kept as it is (no copy) and written from there.
     public mutating func enqueue(_ message: Message, payload: [UInt8] = []) {
+        enqueue(message, payload: payload[...])
+    }
+
+    /// Encodes and queues a message whose payload is part of a larger array (kept, not copied).
+    public mutating func enqueue(_ message: Message, payload: ArraySlice<UInt8>) {
+        var head: [UInt8] = []
+        if payload.count <= Self.inlinePayloadLimit {
+            Frame.encodeHead(message, payloadCount: payload.count, into: &head, reserving: payload.count)
+            head.append(contentsOf: payload)
+            append(Entry(head: head, payload: []), control: message.isControl)
+        } else {
+            Frame.encodeHead(message, payloadCount: payload.count, into: &head)
+            append(Entry(head: head, payload: payload), control: message.isControl)
+        }
+    }
+
+    /// Encodes and queues a message whose payload lives in a buffer the caller reuses: it is copied once,
+    /// behind the header.
+    public mutating func enqueue(_ message: Message, payload: UnsafeRawBufferPointer) {
         var bytes: [UInt8] = []
         Frame.encode(message, payload: payload, into: &bytes)
-        enqueue(bytes, control: message.isControl)
+        append(Entry(head: bytes, payload: []), control: message.isControl)
+    }
+
+    private mutating func append(_ entry: Entry, control isControl: Bool) {
+        byteCount += entry.count
+        if isControl { control.append(entry) } else { bulk.append(entry) }
+    }
+
+    /// Calls `writev` with up to ``maxSegmentsPerWrite`` segments, in wire order, until it reports a short write
+    /// or the queue is empty. `writev` returns how many bytes it wrote from the front of the segments (0 when the
+    /// socket would block). A throw leaves the queue as it was before that call.
+    /// (Disfavoured only so that a trailing closure `drain { _ in … }` still means the one-buffer form below.)
+    @_disfavoredOverload
+    public mutating func drain<E: Error>(writev: ([UnsafeRawBufferPointer]) throws(E) -> Int) throws(E) {
+        try drain(maxSegments: Self.maxSegmentsPerWrite, writev)
     }
 
     /// Calls `write` with the next bytes to send until it reports a short write or the queue is empty.
     /// `write` returns how many bytes it wrote (0 when the socket would block).
-    public mutating func drain(_ write: (UnsafeRawBufferPointer) throws -> Int) rethrows {
-        while true {
-            if currentOffset == current.count {
-                guard let next = popNext() else { return }
-                current = next
-                currentOffset = 0
+    public mutating func drain<E: Error>(_ write: (UnsafeRawBufferPointer) throws(E) -> Int) throws(E) {
+        try drain(maxSegments: 1) { (segments) throws(E) -> Int in try write(segments[0]) }
+    }
+
+    private mutating func drain<E: Error>(maxSegments: Int, _ writev: ([UnsafeRawBufferPointer]) throws(E) -> Int) throws(E) {
+        while !isEmpty {
+            let pieces = gather(maxSegments: lastWriteWasShort ? 1 : maxSegments)
+            let offered = pieces.reduce(0) { $0 + $1.count }
+            var outcome: Result<Int, E> = .success(0)
+            var buffers: [UnsafeRawBufferPointer] = []
+            buffers.reserveCapacity(pieces.count)
+            Self.withBuffers(pieces[...], &buffers) { buffers in
+                do throws(E) { outcome = .success(try writev(buffers)) } catch { outcome = .failure(error) }
             }
-            let written = try current.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[currentOffset...])) }
-            currentOffset += written
-            byteCount -= written
-            if currentOffset < current.count { return }
+            // Never more than offered, whatever the closure claims: the queue's count stays consistent.
+            let written = min(max(try outcome.get(), 0), offered)
+            consume(written)
+            lastWriteWasShort = written < offered
+            if lastWriteWasShort { return }
         }
     }
 
-    private mutating func popNext() -> [UInt8]? {
-        if controlHead < control.count {
-            defer { controlHead += 1; if controlHead == control.count { control.removeAll(keepingCapacity: true); controlHead = 0 } }
-            return control[controlHead]
+    /// The next segments in wire order: the rest of the frame in progress, then control frames, then bulk.
+    private func gather(maxSegments: Int) -> [ArraySlice<UInt8>] {
+        var pieces: [ArraySlice<UInt8>] = []
+        func add(_ entry: Entry, from offset: Int) -> Bool {
+            if offset < entry.head.count {
+                guard pieces.count < maxSegments else { return false }
+                pieces.append(entry.head[offset...])
+            }
+            let payloadOffset = max(0, offset - entry.head.count)
+            if payloadOffset < entry.payload.count {
+                guard pieces.count < maxSegments else { return false }
+                pieces.append(entry.payload.dropFirst(payloadOffset))
+            }
+            return pieces.count < maxSegments
         }
-        if bulkHead < bulk.count {
-            defer { bulkHead += 1; if bulkHead == bulk.count { bulk.removeAll(keepingCapacity: true); bulkHead = 0 } }
-            return bulk[bulkHead]
+        if let current, !add(current, from: currentOffset) { return pieces }
+        for entry in control.pending where !add(entry, from: 0) { return pieces }
+        for entry in bulk.pending where !add(entry, from: 0) { return pieces }
+        return pieces
+    }
+
+    /// Drops `written` bytes from the front, in the order ``gather(maxSegments:)`` offered them; a frame cut short
+    /// becomes the frame in progress.
+    private mutating func consume(_ written: Int) {
+        byteCount -= written
+        var left = written
+        while left > 0 {
+            let entry: Entry
+            if let current { entry = current } else if let next = control.popFirst() ?? bulk.popFirst() {
+                entry = next
+                currentOffset = 0
+            } else {
+                return
+            }
+            let remaining = entry.count - currentOffset
+            if left >= remaining {
+                left -= remaining
+                current = nil
+                currentOffset = 0
+            } else {
+                current = entry
+                currentOffset += left
+                left = 0
+            }
         }
-        return nil
+    }
+
+    /// Pins every piece's storage for the duration of `body` (nested `withUnsafeBytes`, one level per piece:
+    /// the pointers are valid without escaping any of them).
+    private static func withBuffers(_ pieces: ArraySlice<ArraySlice<UInt8>>, _ buffers: inout [UnsafeRawBufferPointer],
+                                    _ body: ([UnsafeRawBufferPointer]) -> Void) {
+        guard let first = pieces.first else { return body(buffers) }
+        first.withUnsafeBytes { raw in
+            buffers.append(raw)
+            withBuffers(pieces.dropFirst(), &buffers, body)
+        }
     }
 }

@@ -100,12 +100,17 @@ public final class FramedConnection {
         scheduleFlush()
     }
 
-    /// Queues a message whose payload is a slice of a larger buffer.
+    /// Queues a message whose payload is a slice of a larger buffer (copied once, into the queue).
     public func send(_ message: Message, payload: UnsafeRawBufferPointer) {
         guard !isClosed, !isClosing else { return }
-        var bytes: [UInt8] = []
-        Frame.encode(message, payload: payload, into: &bytes)
-        outbound.enqueue(bytes, control: message.isControl)
+        outbound.enqueue(message, payload: payload)
+        scheduleFlush()
+    }
+
+    /// Queues a message whose payload is part of an array (a whole array is kept, not copied).
+    public func send(_ message: Message, payload: ArraySlice<UInt8>) {
+        guard !isClosed, !isClosing else { return }
+        outbound.enqueue(message, payload: payload)
         scheduleFlush()
     }
 
@@ -135,7 +140,7 @@ public final class FramedConnection {
     public func flushBlocking() {
         guard !isClosed else { return }
         try? fd.setNonBlocking(false)
-        try? outbound.drain { (bytes) throws(SystemError) -> Int in try fd.write(bytes) }
+        try? outbound.drain(writev: { (buffers) throws(SystemError) -> Int in try fd.writev(buffers) })
     }
 
     private func scheduleFlush() {
@@ -203,9 +208,9 @@ public final class FramedConnection {
         guard !isClosed else { return }
         let before = outbound.byteCount
         do {
-            try outbound.drain { (bytes) throws(SystemError) -> Int in try fd.write(bytes) }
+            try outbound.drain(writev: { (buffers) throws(SystemError) -> Int in try fd.writev(buffers) })
         } catch {
-            close(error: error as? SystemError)
+            close(error: error)
             return
         }
         if isClosing && outbound.isEmpty { close(); return }

@@ -94,4 +94,48 @@ struct FramingTests {
         #expect(maxBuffered < bytes.count)
         #expect(decoder.bufferedByteCount == 0)
     }
+
+    /// Large payloads are collected into their own array as they arrive; whatever the split (a byte at a time,
+    /// random, a frame and a half), the frames are the same, and buffered bytes count that array.
+    @Test func largePayloadsDecodeTheSameInAnySplit() {
+        var rng = SplitMix64(seed: 21)
+        var frames: [Frame] = []
+        for i in 0..<40 {
+            let size = i % 3 == 0 ? FrameDecoder.directPayloadThreshold + rng.below(200_000) : rng.below(100)
+            frames.append(Frame(.stdin(SessionRef(session: UInt32(i))), payload: rng.bytes(size)))
+            if i % 5 == 0 { frames.append(Frame(.ping(Ping(id: UInt64(i))))) }
+        }
+        let bytes = frames.flatMap { $0.encoded() }
+        let expected = frames.map { DecodedFrame.frame($0) }
+        #expect(decodeAll(bytes).results == expected)
+        for seed in 1...4 {
+            var r = SplitMix64(seed: UInt64(seed))
+            let (results, decoder) = decodeAll(bytes, chunkSize: { $0.below(seed * 70_000) + 1 }, rng: &r)
+            #expect(results == expected)
+            #expect(decoder.bufferedByteCount == 0)
+        }
+        let big = Frame(.stdout(SessionRef(session: 1)), payload: rng.bytes(FrameDecoder.directPayloadThreshold)).encoded()
+        var decoder = FrameDecoder()
+        for (i, byte) in big.enumerated() {
+            #expect(decoder.bufferedByteCount == i)
+            #expect(decoder.next() == nil)
+            decoder.append([byte])
+        }
+        #expect(decoder.next() == .frame(Frame(.stdout(SessionRef(session: 1)), payload: Array(big[(big.count - FrameDecoder.directPayloadThreshold)...]))))
+    }
+
+    /// An oversized frame right after a large one is still reported and skipped.
+    @Test func oversizedFrameAfterALargePayloadIsSkipped() {
+        let limits = FrameLimits(maxHeaderBytes: 1024, maxPayloadBytes: 64 * 1024)
+        let large = Frame(.stdout(SessionRef(session: 1)), payload: [UInt8](repeating: 3, count: 40_000))
+        let tooBig = Frame(.stdout(SessionRef(session: 1)), payload: [UInt8](repeating: 4, count: 70_000))
+        let after = Frame(.ping(Ping(id: 2)))
+        var rng = SplitMix64(seed: 3)
+        let (results, _) = decodeAll(large.encoded() + tooBig.encoded() + after.encoded(), limits: limits,
+                                     chunkSize: { $0.below(9000) + 1 }, rng: &rng)
+        #expect(results.count == 3)
+        #expect(results.first == .frame(large))
+        #expect(results.dropFirst().first?.error?.code == .frameTooLarge)
+        #expect(results.last == .frame(after))
+    }
 }

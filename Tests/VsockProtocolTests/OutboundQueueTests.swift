@@ -125,4 +125,91 @@ struct OutboundQueueTests {
         #expect(received.filter(\.message.isControl) == sentControl)
         #expect(received.filter { !$0.message.isControl } == sentBulk)
     }
+
+    /// The vectored drain: many frames per call, payload arrays written from their own storage, the same wire
+    /// bytes as the one-buffer drain.
+    @Test func oneWritevCarriesManyFramesAndPayloadsAreNotCopied() {
+        let big = [UInt8](repeating: 9, count: 4096)
+        var q = OutboundQueue()
+        q.enqueue(.stdout(SessionRef(session: 1)), payload: big)
+        q.enqueue(.ping(Ping(id: 1)))
+        q.enqueue(.stderr(SessionRef(session: 1)), payload: [1, 2, 3])
+        var calls = 0
+        var wire: [UInt8] = []
+        var payloadAddress: UnsafeRawPointer?
+        q.drain(writev: { buffers in
+            calls += 1
+            // ping (control, one segment), stdout head, stdout payload, stderr (small payload inline: one segment)
+            #expect(buffers.count == 4)
+            payloadAddress = buffers[2].baseAddress
+            for b in buffers { wire += b }
+            return buffers.reduce(0) { $0 + $1.count }
+        })
+        #expect(calls == 1 && q.isEmpty)
+        #expect(payloadAddress == big.withUnsafeBytes { $0.baseAddress }, "the payload segment is the caller's array")
+        #expect(wire == Self.ping + Frame(.stdout(SessionRef(session: 1)), payload: big).encoded()
+                + Frame(.stderr(SessionRef(session: 1)), payload: [1, 2, 3]).encoded())
+    }
+
+    @Test func writevIsOfferedAtMostTheSegmentCap() {
+        var q = OutboundQueue()
+        for i in 0..<(OutboundQueue.maxSegmentsPerWrite + 10) { q.enqueue(.ping(Ping(id: UInt64(i)))) }
+        var offered: [Int] = []
+        q.drain(writev: { buffers in offered.append(buffers.count); return buffers.reduce(0) { $0 + $1.count } })
+        #expect(offered == [OutboundQueue.maxSegmentsPerWrite, 10])
+        #expect(q.isEmpty)
+    }
+
+    /// Random frames (small, inline and segmented payloads) and random short vectored writes that stop anywhere,
+    /// mid-header or mid-payload: frames stay whole, control overtakes bulk only between frames, and a queue fed
+    /// only bulk frames puts exactly the concatenated encodings on the wire.
+    @Test func randomShortVectoredWritesKeepTheWireIdentical() {
+        var rng = SplitMix64(seed: 11)
+        var q = OutboundQueue()
+        var wire: [UInt8] = []
+        var sentControl: [Frame] = []
+        var sentBulk: [Frame] = []
+        func writeSome(_ n: Int) {
+            q.drain(writev: { buffers in
+                var left = n
+                for b in buffers where left > 0 {
+                    let k = min(b.count, left)
+                    wire += b[0..<k]
+                    left -= k
+                }
+                return n - left
+            })
+        }
+        for i in 0..<1500 {
+            if rng.chance(20) {
+                let f = Frame(.window(WindowUpdate(session: 1, bytes: UInt32(i + 1))))
+                sentControl.append(f)
+                q.enqueue(f.message)
+            } else {
+                let size = rng.chance(50) ? rng.below(3000) : rng.below(64)
+                let f = Frame(.stdout(SessionRef(session: 1)), payload: rng.bytes(size))
+                sentBulk.append(f)
+                q.enqueue(f.message, payload: f.payload)
+            }
+            if rng.chance(40) { writeSome(rng.below(5000)) }
+        }
+        while !q.isEmpty { writeSome(rng.below(5000) + 1) }
+        let received = decodeAll(wire).results.compactMap(\.frame)
+        #expect(received.filter(\.message.isControl) == sentControl)
+        #expect(received.filter { !$0.message.isControl } == sentBulk)
+        #expect(received.count == sentControl.count + sentBulk.count)
+
+        var bulkOnly = OutboundQueue()
+        for f in sentBulk.prefix(200) { bulkOnly.enqueue(f.message, payload: f.payload[...]) }
+        var bulkWire: [UInt8] = []
+        while !bulkOnly.isEmpty {
+            let n = rng.below(7000) + 1
+            bulkOnly.drain(writev: { buffers in
+                var left = n
+                for b in buffers where left > 0 { let k = min(b.count, left); bulkWire += b[0..<k]; left -= k }
+                return n - left
+            })
+        }
+        #expect(bulkWire == sentBulk.prefix(200).flatMap { $0.encoded() })
+    }
 }

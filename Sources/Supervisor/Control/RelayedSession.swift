@@ -14,11 +14,14 @@ final class RelayedSession: GuestSessionDelegate {
     var guest: GuestSession?
 
     private var clientCredit: SendWindow
-    private var pendingOutput: [(bytes: [UInt8], stderr: Bool)] = []
+    /// Output arrays as the guest connection decoded them, forwarded as they are when credit allows.
+    private var pendingOutput = ChunkQueue<(bytes: [UInt8], stderr: Bool)>()
     private var pendingOutputOffset = 0
 
     private var stdinWindow: ReceiveWindow
-    private var pendingStdin: [UInt8] = []
+    /// Stdin arrays as the client connection decoded them, and how much of the first went to the guest.
+    private var pendingStdin = ChunkQueue<[UInt8]>()
+    private var pendingStdinOffset = 0
     private var stdinCloseRequested = false
     private var stdinClosed = false
     private var exitStatus: ExitStatus?
@@ -30,8 +33,6 @@ final class RelayedSession: GuestSessionDelegate {
         self.stdinWindow = ReceiveWindow(window: stdinWindow)
     }
 
-    var pendingOutputBytes: Int { pendingOutput.reduce(0) { $0 + $1.bytes.count } - pendingOutputOffset }
-
     // MARK: client → guest
 
     func clientStdin(_ bytes: [UInt8]) {
@@ -41,7 +42,7 @@ final class RelayedSession: GuestSessionDelegate {
         do { try stdinWindow.receive(bytes.count, session: clientID) } catch {
             return client.send(.error(error.errorMessage))
         }
-        pendingStdin += bytes
+        if !bytes.isEmpty { pendingStdin.append(bytes) }
         pumpStdin()
     }
 
@@ -57,14 +58,21 @@ final class RelayedSession: GuestSessionDelegate {
 
     private func pumpStdin() {
         guard let guest, !stdinClosed else { return }
-        if !pendingStdin.isEmpty {
-            let sent = pendingStdin.withUnsafeBytes { guest.sendStdin($0) }
-            if sent > 0 {
-                pendingStdin.removeFirst(sent)
-                if let grant = stdinWindow.consume(sent) {
-                    client.send(.window(WindowUpdate(session: clientID, bytes: grant)))
-                }
-            }
+        var sent = 0
+        while let chunk = pendingStdin.first {
+            // A whole array goes out as the frame's payload segment; only the rest of a part-sent one is copied.
+            let n = pendingStdinOffset == 0
+                ? guest.sendStdin(chunk)
+                : chunk.withUnsafeBytes { guest.sendStdin(UnsafeRawBufferPointer(rebasing: $0[pendingStdinOffset...])) }
+            guard n > 0 else { break }
+            sent += n
+            pendingStdinOffset += n
+            guard pendingStdinOffset == chunk.count else { break }
+            pendingStdin.removeFirst()
+            pendingStdinOffset = 0
+        }
+        if sent > 0, let grant = stdinWindow.consume(sent) {
+            client.send(.window(WindowUpdate(session: clientID, bytes: grant)))
         }
         if stdinCloseRequested && pendingStdin.isEmpty {
             stdinClosed = true
@@ -79,9 +87,14 @@ final class RelayedSession: GuestSessionDelegate {
             let remaining = first.bytes.count - pendingOutputOffset
             let n = clientCredit.take(upTo: remaining)
             guard n > 0 else { break }
-            let slice = first.bytes[pendingOutputOffset..<(pendingOutputOffset + n)]
             let ref = SessionRef(session: clientID)
-            slice.withUnsafeBytes { client.send(first.stderr ? .stderr(ref) : .stdout(ref), payload: $0) }
+            let message: Message = first.stderr ? .stderr(ref) : .stdout(ref)
+            if n == first.bytes.count {
+                client.send(message, payload: first.bytes)  // the received array is the payload segment: no copy
+            } else {
+                let part = first.bytes[pendingOutputOffset..<(pendingOutputOffset + n)]
+                part.withUnsafeBytes { client.send(message, payload: $0) }
+            }
             guest?.outputConsumed(n)
             pendingOutputOffset += n
             if pendingOutputOffset == first.bytes.count { pendingOutput.removeFirst(); pendingOutputOffset = 0 }

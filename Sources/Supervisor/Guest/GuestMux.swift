@@ -48,6 +48,16 @@ final class GuestSession {
         return n
     }
 
+    /// Sends up to `stdinCredit` bytes of `bytes`; a whole array is queued as it is (no copy).
+    @discardableResult
+    func sendStdin(_ bytes: [UInt8]) -> Int {
+        guard !finished else { return 0 }
+        let n = stdinWindow.take(upTo: bytes.count)
+        guard n > 0 else { return 0 }
+        mux.connection.send(.stdin(SessionRef(session: id)), payload: bytes[..<n])
+        return n
+    }
+
     func closeStdin() { if !finished { mux.connection.send(.stdinClose(SessionRef(session: id))) } }
     func signal(_ signal: Int32) { if !finished { mux.connection.send(.signal(SignalRequest(session: id, signal: signal))) } }
     func resize(rows: UInt16, cols: UInt16) {

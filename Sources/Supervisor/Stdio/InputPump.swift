@@ -27,6 +27,9 @@ final class InputPump {
     /// Holds a chunk read while credit was short: never read more than credit, so this stays empty, except
     /// for terminals in canonical mode that return whole lines.
     private var carry: [UInt8] = []
+    /// How much of `carry` was sent (a head index: no shifting of the rest).
+    private var carryOffset = 0
+    private var hasCarry: Bool { carryOffset < carry.count }
 
     init(fd: FileDescriptor, loop: EventLoop, target: any StdinTarget) {
         self.fd = fd
@@ -47,8 +50,8 @@ final class InputPump {
 
     func creditChanged() {
         guard !finished else { return }
-        if !carry.isEmpty { sendCarry() }
-        guard carry.isEmpty else { return }
+        if hasCarry { sendCarry() }
+        guard !hasCarry else { return }
         if pollable {
             if registered { try? loop.modify(fd, interest: .read) }
         } else {
@@ -64,8 +67,8 @@ final class InputPump {
 
     private func readAvailable() {
         guard !finished, let target else { return }
-        if !carry.isEmpty { sendCarry() }
-        guard carry.isEmpty else {
+        if hasCarry { sendCarry() }
+        guard !hasCarry else {
             if pollable { try? loop.modify(fd, interest: []) }
             return
         }
@@ -87,14 +90,15 @@ final class InputPump {
             return
         }
         let sent = target.sendStdin(buffer.prefix(n))
-        if sent < n { carry = Array(buffer.prefix(n)[sent...]) }
-        if !pollable && carry.isEmpty { loop.post { [weak self] in self?.readAvailable() } }
+        if sent < n { carry = Array(buffer.prefix(n)[sent...]); carryOffset = 0 }
+        if !pollable && !hasCarry { loop.post { [weak self] in self?.readAvailable() } }
     }
 
     private func sendCarry() {
         guard let target else { return }
-        let sent = carry.withUnsafeBytes { target.sendStdin($0) }
-        carry.removeFirst(sent)
+        let offset = carryOffset
+        carryOffset += carry.withUnsafeBytes { target.sendStdin(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
+        if carryOffset == carry.count { carry = []; carryOffset = 0 }
     }
 }
 

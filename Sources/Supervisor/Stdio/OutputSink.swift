@@ -10,7 +10,8 @@ import LinuxSystem
 final class OutputSink {
     let fd: FileDescriptor
     private unowned let loop: EventLoop
-    private var pending: [[UInt8]] = []
+    /// Arrays as received (never merged or copied), and how much of the first is written.
+    private var pending = ChunkQueue<[UInt8]>()
     private var pendingOffset = 0
     private(set) var pendingBytes = 0
     private var registered = false
@@ -89,5 +90,36 @@ final class OutputSink {
             registered = false
         }
         if pendingBytes == 0 { onDrained() }
+    }
+}
+
+/// A FIFO that advances a head index instead of shifting its array on every removal (`Array.removeFirst` is
+/// O(n)). A removed slot is cleared at once, so a written chunk is freed then, not when the queue empties.
+struct ChunkQueue<Element> {
+    private var items: [Element?] = []
+    private var head = 0
+
+    var isEmpty: Bool { head == items.count }
+    var first: Element? { head < items.count ? items[head] : nil }
+
+    mutating func append(_ element: Element) { items.append(element) }
+
+    mutating func removeFirst() {
+        guard head < items.count else { return }
+        items[head] = nil
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: items.capacity <= 1024)
+            head = 0
+        } else if head >= 64 && head * 2 >= items.count {
+            // A queue that never quite empties still gives back the slots it has passed (amortised O(1)).
+            items.removeSubrange(0..<head)
+            head = 0
+        }
+    }
+
+    mutating func removeAll() {
+        items.removeAll()
+        head = 0
     }
 }
