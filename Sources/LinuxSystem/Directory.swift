@@ -1,16 +1,31 @@
 import Glibc
 
+/// What kind of file something is (from `st_mode` or `d_type`).
+public enum FileType: Sendable, Equatable {
+    case regular, directory, symbolicLink, fifo, socket, characterDevice, blockDevice, unknown
+
+    /// From the `S_IFMT` bits of a mode.
+    init(mode: mode_t) {
+        self = switch mode & S_IFMT {
+        case S_IFREG: .regular
+        case S_IFDIR: .directory
+        case S_IFLNK: .symbolicLink
+        case S_IFIFO: .fifo
+        case S_IFSOCK: .socket
+        case S_IFCHR: .characterDevice
+        case S_IFBLK: .blockDevice
+        default: .unknown
+        }
+    }
+}
+
 /// Directory listings (opendir/readdir). Names are decoded from `d_name` once, here.
 public enum Directory {
-    /// What kind of file an entry is, from `d_type` (`unknown` on file systems that do not report it).
-    public enum Kind: Sendable, Equatable {
-        case regular, directory, symbolicLink, other, unknown
-    }
-
     /// One directory entry (never `.` or `..`).
     public struct Entry: Sendable, Equatable {
         public var name: String
-        public var kind: Kind
+        /// From `d_type`; `unknown` on file systems that do not report it.
+        public var kind: FileType
     }
 
     /// The entries of `path`, sorted by name.
@@ -35,13 +50,16 @@ public enum Directory {
         ((try? entries(path)) ?? []).map(\.name)
     }
 
-    private static func kind(_ type: UInt8) -> Kind {
+    private static func kind(_ type: UInt8) -> FileType {
         switch Int(type) {
         case Int(DT_REG): .regular
         case Int(DT_DIR): .directory
         case Int(DT_LNK): .symbolicLink
-        case Int(DT_UNKNOWN): .unknown
-        default: .other
+        case Int(DT_FIFO): .fifo
+        case Int(DT_SOCK): .socket
+        case Int(DT_CHR): .characterDevice
+        case Int(DT_BLK): .blockDevice
+        default: .unknown
         }
     }
 }

@@ -66,17 +66,15 @@ public enum Files {
         return lstat(path, &st) == 0
     }
 
-    /// Whether `path` is a directory (symlinks followed).
-    public static func isDirectory(_ path: String) -> Bool {
+    /// The type of the file at `path` (a symlink itself when `followingSymlinks` is false); nil when there is none.
+    public static func type(of path: String, followingSymlinks: Bool = true) -> FileType? {
         var st = stat()
-        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+        guard (followingSymlinks ? stat(path, &st) : lstat(path, &st)) == 0 else { return nil }
+        return FileType(mode: st.st_mode)
     }
 
-    /// Whether `path` is a socket (not followed).
-    public static func isSocket(_ path: String) -> Bool {
-        var st = stat()
-        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK
-    }
+    /// Whether `path` is a directory (symlinks followed).
+    public static func isDirectory(_ path: String) -> Bool { type(of: path) == .directory }
 
     /// `mkdir`; an existing directory is not an error.
     public static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(SystemError) {

@@ -11,7 +11,7 @@ public enum UnixSocket {
     public static func listen(path: String, backlog: Int32 = 64) throws(SystemError) -> FileDescriptor {
         var address = try makeAddress(path)
         if Files.exists(path) {
-            guard Files.isSocket(path) else {
+            guard Files.type(of: path, followingSymlinks: false) == .socket else {
                 throw SystemError("listen", errno: EEXIST, "\(path) exists and is not a socket")
             }
             try Files.remove(path)
