@@ -357,6 +357,11 @@ int clinux_bytes_readable(int fd) {
     return ioctl(fd, FIONREAD, &n) < 0 ? -errno : n;
 }
 
+int clinux_set_pipe_size(int fd, int size) {
+    int n = fcntl(fd, F_SETPIPE_SZ, size);
+    return n < 0 ? -errno : n;
+}
+
 int clinux_set_child_subreaper(int on) { return prctl(PR_SET_CHILD_SUBREAPER, on, 0, 0, 0) < 0 ? -errno : 0; }
 int clinux_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) < 0 ? -errno : 0; }
 int clinux_set_name(const char *name) { return prctl(PR_SET_NAME, name, 0, 0, 0) < 0 ? -errno : 0; }

@@ -74,28 +74,51 @@ public enum ProcessTermination: Sendable, Equatable {
     }
 }
 
+/// Where a spawn failed: the step of the child path (or of the parent's set-up) that returned an error.
+/// Its raw value is the ``SystemError/code`` that ``ChildProcess/spawn(_:)`` throws.
+public enum SpawnStage: String, Sendable, CaseIterable {
+    case fork, pipes, setsid, tty, stdio, rlimits, groups, gid, uid, capabilities
+    case noNewPrivileges = "no_new_privs"
+    case chdir = "cwd"
+    case exec
+    case parentDeathSignal = "pdeathsig"
+    case oomScoreAdjust = "oom_score_adj"
+    /// A stage number this code does not know (a newer CLinux).
+    case unknown = "spawn"
+
+    init(clinux stage: Int32) {
+        self = switch UInt32(bitPattern: stage) {
+        case CLINUX_STAGE_FORK.rawValue: .fork
+        case CLINUX_STAGE_PIPES.rawValue: .pipes
+        case CLINUX_STAGE_SETSID.rawValue: .setsid
+        case CLINUX_STAGE_TTY.rawValue: .tty
+        case CLINUX_STAGE_STDIO.rawValue: .stdio
+        case CLINUX_STAGE_RLIMITS.rawValue: .rlimits
+        case CLINUX_STAGE_GROUPS.rawValue: .groups
+        case CLINUX_STAGE_GID.rawValue: .gid
+        case CLINUX_STAGE_UID.rawValue: .uid
+        case CLINUX_STAGE_CAPABILITIES.rawValue: .capabilities
+        case CLINUX_STAGE_NO_NEW_PRIVS.rawValue: .noNewPrivileges
+        case CLINUX_STAGE_CWD.rawValue: .chdir
+        case CLINUX_STAGE_EXEC.rawValue: .exec
+        case CLINUX_STAGE_PDEATHSIG.rawValue: .parentDeathSignal
+        case CLINUX_STAGE_OOM.rawValue: .oomScoreAdjust
+        default: .unknown
+        }
+    }
+}
+
+extension SystemError {
+    /// For an error thrown by ``ChildProcess/spawn(_:)``: the stage that failed (nil for argument validation).
+    /// Spawn failures keep the one error type; this is their typed view.
+    public var spawnStage: SpawnStage? { SpawnStage(rawValue: code) }
+}
+
 /// Process creation, waiting and signalling.
 public enum ChildProcess {
     /// The stage names reported in ``SystemError/code`` when the child failed before execve.
     public static func stageName(_ stage: Int32) -> String {
-        switch UInt32(bitPattern: stage) {
-        case CLINUX_STAGE_FORK.rawValue: "fork"
-        case CLINUX_STAGE_PIPES.rawValue: "pipes"
-        case CLINUX_STAGE_SETSID.rawValue: "setsid"
-        case CLINUX_STAGE_TTY.rawValue: "tty"
-        case CLINUX_STAGE_STDIO.rawValue: "stdio"
-        case CLINUX_STAGE_RLIMITS.rawValue: "rlimits"
-        case CLINUX_STAGE_GROUPS.rawValue: "groups"
-        case CLINUX_STAGE_GID.rawValue: "gid"
-        case CLINUX_STAGE_UID.rawValue: "uid"
-        case CLINUX_STAGE_CAPABILITIES.rawValue: "capabilities"
-        case CLINUX_STAGE_NO_NEW_PRIVS.rawValue: "no_new_privs"
-        case CLINUX_STAGE_CWD.rawValue: "cwd"
-        case CLINUX_STAGE_EXEC.rawValue: "exec"
-        case CLINUX_STAGE_PDEATHSIG.rawValue: "pdeathsig"
-        case CLINUX_STAGE_OOM.rawValue: "oom_score_adj"
-        default: "spawn"
-        }
+        SpawnStage(clinux: stage).rawValue
     }
 
     /// Forks and execs. Returns the pid once execve has succeeded (close-on-exec report pipe). When the child
@@ -160,10 +183,7 @@ public enum ChildProcess {
             }
         }
         if rc == 0 { return pid }
-        if pid > 0 {
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && Glibc.errno == EINTR {}
-        }
+        if pid > 0 { _ = try? wait(pid: pid, nonBlocking: false) }
         let name = stageName(stage)
         let program = options.arguments.first ?? ""
         throw SystemError(name, errno: err, "\(name) failed for \(program.prefix(200))")
@@ -188,13 +208,8 @@ public enum ChildProcess {
     /// Throws `ECHILD` (code `waitpid`) when there is no such child.
     public static func wait(pid: Int32 = -1, nonBlocking: Bool) throws(SystemError) -> (pid: Int32, termination: ProcessTermination)? {
         var status: Int32 = 0
-        while true {
-            let r = waitpid(pid, &status, nonBlocking ? WNOHANG : 0)
-            if r > 0 { return (r, ProcessTermination(waitStatus: status)) }
-            if r == 0 { return nil }
-            if Glibc.errno == EINTR { continue }
-            throw SystemError.last("waitpid", "pid \(pid)")
-        }
+        let r = try retryingOnEINTR("waitpid", "pid \(pid)") { waitpid(pid, &status, nonBlocking ? WNOHANG : 0) }
+        return r == 0 ? nil : (r, ProcessTermination(waitStatus: status))
     }
 
     /// `kill(pid, signal)`.

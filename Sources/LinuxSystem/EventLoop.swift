@@ -74,12 +74,8 @@ public final class EventLoop {
         if signalFD >= 0 { Glibc.close(signalFD) }
     }
 
-    /// Monotonic clock, nanoseconds.
-    public static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
+    /// Monotonic clock, nanoseconds (``Clock/now()``).
+    public static func now() -> UInt64 { Clock.now().nanoseconds }
 
     /// Number of registered descriptors (armed or not).
     public var registrationCount: Int { registrations.count }
@@ -132,9 +128,7 @@ public final class EventLoop {
     /// Calls `handler` once, on the loop, after `delay`.
     @discardableResult
     public func addTimer(after delay: Duration, _ handler: @escaping () -> Void) -> TimerID {
-        let (seconds, attoseconds) = delay.components
-        let ns = max(0, seconds) * 1_000_000_000 + max(0, attoseconds / 1_000_000_000)
-        let deadline = Self.now() &+ UInt64(clamping: ns)
+        let deadline = (Clock.now() + max(.zero, delay)).nanoseconds
         let id = nextTimerID
         nextTimerID += 1
         // Keep `timers` sorted by deadline (stable for equal deadlines).
@@ -177,12 +171,10 @@ public final class EventLoop {
         var events = [clinux_epoll_event](repeating: clinux_epoll_event(), count: 128)
         while running {
             let timeout = nextTimeoutMilliseconds()
-            let count = events.withUnsafeMutableBufferPointer {
-                clinux_epoll_wait(epollFD, $0.baseAddress, Int32($0.count), timeout)
-            }
-            if count < 0 {
-                if -count == EINTR { continue }
-                throw SystemError("epoll_wait", errno: -count)
+            let count = try retryingOnEINTR(negatedErrno: "epoll_wait") {
+                events.withUnsafeMutableBufferPointer {
+                    clinux_epoll_wait(epollFD, $0.baseAddress, Int32($0.count), timeout)
+                }
             }
             fireDueTimers()
             for i in 0..<Int(count) where running {

@@ -16,53 +16,45 @@ public struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
 
     /// Opens a path (`O_CLOEXEC` is always added).
     public static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
-        while true {
-            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
-            if fd >= 0 { return FileDescriptor(rawValue: fd) }
-            if Glibc.errno == EINTR { continue }
-            throw SystemError.last("open", path)
-        }
+        FileDescriptor(rawValue: try retryingOnEINTR("open", path) { Glibc.open(path, flags | O_CLOEXEC, mode) })
+    }
+
+    /// One `read(2)` into `buffer`: `.processed(0)` is end of file, `.wouldBlock` a non-blocking descriptor
+    /// with nothing to read. EINTR is retried.
+    public func readSome(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        try ioResult("read", description) { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
+    }
+
+    /// One `write(2)` of `bytes`: `.processed(n)` for the count written (0 only for an empty buffer),
+    /// `.wouldBlock` when a non-blocking descriptor has no room. EINTR is retried. A closed reader is an error
+    /// (`EPIPE`; SIGPIPE must be ignored).
+    public func writeSome(_ bytes: UnsafeRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        guard bytes.count > 0 else { return .processed(0) }
+        return try ioResult("write", description) { Glibc.write(rawValue, bytes.baseAddress, bytes.count) }
     }
 
     /// Reads up to `buffer.count` bytes. Returns the count (0 = end of file), or nil when a non-blocking
     /// descriptor has nothing to read (EAGAIN). EINTR is retried.
+    /// - Note: the older shape of ``readSome(into:)``; its call sites move to that, then this goes.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int? {
-        while true {
-            let n = Glibc.read(rawValue, buffer.baseAddress, buffer.count)
-            if n >= 0 { return n }
-            switch Glibc.errno {
-            case EINTR: continue
-            case EAGAIN: return nil
-            default: throw SystemError.last("read", description)
-            }
-        }
+        try readSome(into: buffer).value
     }
 
     /// Writes up to `bytes.count` bytes. Returns the count written; 0 when a non-blocking descriptor would block
     /// (EAGAIN). EINTR is retried. A closed reader is an error (`EPIPE`; SIGPIPE must be ignored).
+    /// - Note: the older shape of ``writeSome(_:)``; its call sites move to that, then this goes.
     public func write(_ bytes: UnsafeRawBufferPointer) throws(SystemError) -> Int {
-        guard bytes.count > 0 else { return 0 }
-        while true {
-            let n = Glibc.write(rawValue, bytes.baseAddress, bytes.count)
-            if n >= 0 { return n }
-            switch Glibc.errno {
-            case EINTR: continue
-            case EAGAIN: return 0
-            default: throw SystemError.last("write", description)
-            }
-        }
+        try writeSome(bytes).value ?? 0
     }
 
-    /// Writes all of `bytes`, blocking (for blocking descriptors; on EAGAIN it polls for writability).
+    /// Writes all of `bytes`, blocking (for a non-blocking descriptor it waits for room between writes).
     public func writeAll(_ bytes: UnsafeRawBufferPointer) throws(SystemError) {
         var offset = 0
         while offset < bytes.count {
-            let n = try write(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
-            if n == 0 {
-                var p = pollfd(fd: rawValue, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&p, 1, 1000)
+            switch try writeSome(UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
+            case .processed(let n): offset += n
+            case .wouldBlock: _ = try waitWritable(until: Clock.deadline(after: .seconds(1)))
             }
-            offset += n
         }
     }
 
@@ -73,6 +65,22 @@ public struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
             do throws(SystemError) { try writeAll(raw) } catch { failure = error }
         }
         if let failure { throw failure }
+    }
+
+    /// Reads until end of file or `limit` bytes, whichever comes first (blocking descriptors).
+    public func readToEnd(limit: Int = 4 << 20) throws(SystemError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 16384, alignment: 16)
+        defer { chunk.deallocate() }
+        while bytes.count < limit {
+            let want = min(chunk.count, limit - bytes.count)
+            switch try readSome(into: UnsafeMutableRawBufferPointer(rebasing: chunk[..<want])) {
+            case .processed(0): return bytes
+            case .processed(let n): bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[..<n]))
+            case .wouldBlock: _ = try waitReadable(until: Clock.deadline(after: .seconds(1)))
+            }
+        }
+        return bytes
     }
 
     /// Bytes waiting to be read (FIONREAD) on a pipe, socket or terminal.
@@ -87,36 +95,15 @@ public struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
         _ = Glibc.close(rawValue)
     }
 
-    /// Sets or clears `O_NONBLOCK`.
-    public func setNonBlocking(_ on: Bool = true) throws(SystemError) {
-        let flags = fcntl(rawValue, F_GETFL)
-        guard flags >= 0 else { throw SystemError.last("fcntl", description) }
-        let next = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK
-        if next != flags, fcntl(rawValue, F_SETFL, next) < 0 { throw SystemError.last("fcntl", description) }
-    }
-
-    /// Sets or clears `FD_CLOEXEC`.
-    public func setCloexec(_ on: Bool = true) throws(SystemError) {
-        let flags = fcntl(rawValue, F_GETFD)
-        guard flags >= 0 else { throw SystemError.last("fcntl", description) }
-        let next = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC
-        if next != flags, fcntl(rawValue, F_SETFD, next) < 0 { throw SystemError.last("fcntl", description) }
-    }
-
     /// `dup2(self, target)`: makes `target` refer to this file (target is not close-on-exec afterwards).
     @discardableResult
     public func dup2(onto target: FileDescriptor) throws(SystemError) -> FileDescriptor {
-        while true {
-            if Glibc.dup2(rawValue, target.rawValue) >= 0 { return target }
-            if Glibc.errno == EINTR { continue }
-            throw SystemError.last("dup2", "\(rawValue) -> \(target.rawValue)")
-        }
+        _ = try retryingOnEINTR("dup2", "\(rawValue) -> \(target.rawValue)") { Glibc.dup2(rawValue, target.rawValue) }
+        return target
     }
 
     /// A close-on-exec duplicate.
     public func duplicate() throws(SystemError) -> FileDescriptor {
-        let fd = fcntl(rawValue, F_DUPFD_CLOEXEC, 3)
-        guard fd >= 0 else { throw SystemError.last("dup", description) }
-        return FileDescriptor(rawValue: fd)
+        FileDescriptor(rawValue: try retryingOnEINTR("dup", description) { fcntl(rawValue, F_DUPFD_CLOEXEC, 3) })
     }
 }

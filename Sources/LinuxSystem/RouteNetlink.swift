@@ -80,15 +80,15 @@ public final class RouteNetlink {
         append(&message, seq)
         append(&message, UInt32(0))             // nlmsg_pid: the kernel
         message += body
-        let sent = message.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-        guard sent == message.count else { throw SystemError.last("netlink send", what) }
+        let sent = try retryingOnEINTR("netlink send", what) {
+            message.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        }
+        guard sent == message.count else { throw SystemError("netlink send", errno: EMSGSIZE, what) }
 
         var buffer = [UInt8](repeating: 0, count: 8192)
         while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError.last("netlink recv", what)
+            let n = try retryingOnEINTR("netlink recv", what) {
+                buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             }
             var offset = 0
             while offset + 16 <= n {

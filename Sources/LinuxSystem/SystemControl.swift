@@ -77,6 +77,12 @@ public enum SystemControl {
         guard rc == 0 else { throw SystemError("ioctl", errno: -rc, "SIOCSIFFLAGS \(name)") }
     }
 
+    /// The kernel index of a network interface (`if_nametoindex`), nil when there is no such interface.
+    public static func interfaceIndex(_ name: String) -> Int32? {
+        let index = if_nametoindex(name)
+        return index > 0 ? Int32(bitPattern: index) : nil
+    }
+
     /// PR_SET_CHILD_SUBREAPER.
     public static func setChildSubreaper(_ on: Bool = true) throws(SystemError) {
         let rc = clinux_set_child_subreaper(on ? 1 : 0)

@@ -10,12 +10,11 @@ public enum UnixSocket {
     /// any other kind of file there is an error (`EEXIST`).
     public static func listen(path: String, backlog: Int32 = 64) throws(SystemError) -> FileDescriptor {
         var address = try makeAddress(path)
-        var st = stat()
-        if lstat(path, &st) == 0 {
-            guard (st.st_mode & S_IFMT) == S_IFSOCK else {
+        if Files.exists(path) {
+            guard Files.type(of: path, followingSymlinks: false) == .socket else {
                 throw SystemError("listen", errno: EEXIST, "\(path) exists and is not a socket")
             }
-            unlink(path)
+            try Files.remove(path)
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw SystemError.last("socket", path) }
@@ -54,15 +53,15 @@ public enum UnixSocket {
         var address = try makeAddress(path)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError.last("socket", path) }
-        while true {
-            let rc = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+        do {
+            _ = try retryingOnEINTR("connect", path) {
+                withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                    }
                 }
             }
-            if rc == 0 { break }
-            if Glibc.errno == EINTR { continue }
-            let error = SystemError.last("connect", path)
+        } catch {
             Glibc.close(fd)
             throw error
         }
@@ -102,5 +101,26 @@ public enum UnixSocket {
             raw[bytes.count] = 0
         }
         return address
+    }
+}
+
+/// Who is at the other end of a connected AF_UNIX socket (SO_PEERCRED: the peer's credentials when it
+/// connected).
+public struct PeerCredentials: Sendable, Equatable {
+    public var pid: Int32
+    public var uid: UInt32
+    public var gid: UInt32
+}
+
+extension UnixSocket {
+    /// The peer's pid, uid and gid (SO_PEERCRED).
+    public static func peerCredentials(_ fd: FileDescriptor) throws(SystemError) -> PeerCredentials {
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; } (Glibc hides the type without _GNU_SOURCE).
+        var cred: (pid: Int32, uid: UInt32, gid: UInt32) = (0, UInt32.max, UInt32.max)
+        var length = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
+        guard getsockopt(fd.rawValue, SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0 else {
+            throw SystemError.last("getsockopt", "SO_PEERCRED \(fd)")
+        }
+        return PeerCredentials(pid: cred.pid, uid: cred.uid, gid: cred.gid)
     }
 }

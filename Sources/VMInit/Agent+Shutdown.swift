@@ -47,15 +47,11 @@ extension Agent {
     /// Whether any process other than this one is alive, kernel threads and zombies aside. (`kill(-1, 0)`
     /// cannot tell: in a real VM it also succeeds for kernel threads, so shutdown always waited the full grace.)
     static func userProcessExists() -> Bool {
-        guard let dir = opendir("/proc") else { return kill(-1, 0) == 0 }
-        defer { closedir(dir) }
+        guard let entries = try? Directory.entries("/proc") else { return (try? ChildProcess.signal(-1, 0)) != nil }
         let me = getpid()
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            guard let pid = Int32(name), pid != me else { continue }
-            guard let stat = readTextFile("/proc/\(pid)/stat", limit: 4096),
+        for entry in entries {
+            guard let pid = Int32(entry.name), pid != me else { continue }
+            guard let stat = try? Files.readText("/proc/\(pid)/stat", limit: 4096),
                   let close = stat.lastIndex(of: ")") else { continue }
             // After "pid (comm)": state ppid pgrp session tty_nr tpgid flags …
             let fields = stat[stat.index(after: close)...].split(separator: " ")
@@ -70,7 +66,7 @@ extension Agent {
         for session in sessions.values where session.isRunning {
             try? ChildProcess.signalGroup(session.pid, signal)
         }
-        if isInit { _ = kill(-1, signal) }
+        if isInit { try? ChildProcess.signal(-1, signal) }
     }
 
     /// The last step. Never returns.
@@ -98,6 +94,6 @@ extension Agent {
         }
         do { try SystemControl.reboot(.powerOff) } catch { Log.error("power off: \(error)") }
         // Nothing else is possible; exiting PID 1 panics the kernel, so wait forever instead.
-        while true { pause() }
+        while true { Clock.sleep(.seconds(3600)) }
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import LinuxSystem
 
 /// vm-init's log: one line per event on stderr (the console when PID 1). Never throws, never allocates much.
 public enum Log {
@@ -29,15 +30,7 @@ public enum Log {
         guard at <= level else { return }
         let tag = at == .error ? "error" : at == .info ? "info" : "debug"
         let line = "vm-init[\(getpid())] \(tag): \(message)\n"
-        let bytes = Array(line.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(2, $0.baseAddress! + offset, bytes.count - offset) }
-            if n <= 0 {
-                if n < 0 && errno == EINTR { continue }
-                return
-            }
-            offset += n
-        }
+        // A closed or broken stderr loses the line: there is nowhere else to report it.
+        try? FileDescriptor.standardError.writeAll(Array(line.utf8))
     }
 }

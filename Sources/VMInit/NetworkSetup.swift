@@ -59,21 +59,16 @@ struct NetworkSetup {
     /// The kernel name and index of the interface `reference` names (a MAC or an interface name).
     func resolveInterface(_ reference: String) throws(NetworkSetupError) -> (name: String, index: Int32) {
         if let mac = Self.parseMAC(reference) {
-            for name in listDirectory(sysClassNet) {
-                guard let address = readSmallFile("\(sysClassNet)/\(name)/address") else { continue }
-                if address.trimmingSpaces() == mac {
-                    let index = if_nametoindex(name)
-                    if index > 0 { return (name, Int32(bitPattern: index)) }
-                }
+            for name in Directory.names(sysClassNet) where Files.readValue("\(sysClassNet)/\(name)/address") == mac {
+                if let index = SystemControl.interfaceIndex(name) { return (name, index) }
             }
             throw .invalid("no interface has MAC \(mac)")
         }
         guard !reference.isEmpty, reference.utf8.count < 16, !reference.contains("/") else {
             throw .invalid("bad interface name \"\(reference.prefix(40))\"")
         }
-        let index = if_nametoindex(reference)
-        guard index > 0 else { throw .invalid("no interface named \"\(reference)\"") }
-        return (reference, Int32(bitPattern: index))
+        guard let index = SystemControl.interfaceIndex(reference) else { throw .invalid("no interface named \"\(reference)\"") }
+        return (reference, index)
     }
 
     /// Validates and applies `config`; returns the configured interface names in request order.
@@ -174,51 +169,12 @@ struct NetworkSetup {
 
     // MARK: - Files
 
+    /// Replaces `<etcDirectory>/<name>` in one step. /etc/resolv.conf is often a symlink (systemd): the rename
+    /// replaces the link itself, not its target.
     private func writeFile(_ name: String, _ text: String) throws(NetworkSetupError) {
         let path = "\(etcDirectory)/\(name)"
-        let temporary = path + ".vm-init.tmp"
-        do {
-            let fd = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o644)
-            defer { fd.close() }
-            try fd.writeAll(Array(text.utf8))
-        } catch { throw .failed("write \(path): \(error)") }
-        // /etc/resolv.conf is often a symlink (systemd); replace the link itself, not its target.
-        guard rename(temporary, path) == 0 else {
-            let e = SystemError.last("rename", path)
-            unlink(temporary)
-            throw .failed("\(e)")
+        do { try Files.writeAtomically(path, text, temporarySuffix: ".vm-init.tmp") } catch {
+            throw .failed("write \(path): \(error)")
         }
-    }
-
-    private func readSmallFile(_ path: String) -> String? {
-        guard let fd = try? FileDescriptor.open(path, flags: O_RDONLY | O_CLOEXEC) else { return nil }
-        defer { fd.close() }
-        var buffer = [UInt8](repeating: 0, count: 256)
-        // try? flattens the read's `Int?` (nil: would block) and the error into one optional.
-        guard let n = try? buffer.withUnsafeMutableBytes({ (b) throws(SystemError) in try fd.read(into: b) }) else {
-            return nil
-        }
-        return String(decoding: buffer[0..<n], as: UTF8.self)
-    }
-
-    private func listDirectory(_ path: String) -> [String] {
-        guard let dir = opendir(path) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
-}
-
-extension String {
-    fileprivate func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while let c = s.last, c == "\n" || c == " " || c == "\r" { s = s.dropLast() }
-        return String(s)
     }
 }

@@ -1,4 +1,4 @@
-import Glibc
+import LinuxSystem
 
 /// A resolved identity for a process.
 public struct ResolvedUser: Sendable, Equatable {
@@ -34,7 +34,7 @@ public struct UserDatabase: Sendable {
 
     /// Reads the files (missing files are empty databases).
     public static func load(passwdPath: String = "/etc/passwd", groupPath: String = "/etc/group") -> UserDatabase {
-        UserDatabase(passwd: readTextFile(passwdPath) ?? "", group: readTextFile(groupPath) ?? "")
+        UserDatabase(passwd: (try? Files.readText(passwdPath)) ?? "", group: (try? Files.readText(groupPath)) ?? "")
     }
 
     /// Resolves `name`, `uid` or `uid:gid` (a group may also be a name: `user:group`).
@@ -79,23 +79,14 @@ public struct UserDatabase: Sendable {
     }
 }
 
-/// Reads a whole (small) file as text; nil when it cannot be opened.
+/// Reads a whole (small) file as text; nil when it cannot be read.
+/// - Note: kept for the call site in Agent.swift; they move to ``Files/readText(_:limit:)``.
 func readTextFile(_ path: String, limit: Int = 4 << 20) -> String? {
-    readFileBytes(path, limit: limit).map { String(decoding: $0, as: UTF8.self) }
+    try? Files.readText(path, limit: limit)
 }
 
-/// Reads a whole (small) file; nil when it cannot be opened.
+/// Reads a whole (small) file; nil when it cannot be read.
+/// - Note: kept for the tests' call site; it moves to ``Files/readAll(_:limit:)``.
 func readFileBytes(_ path: String, limit: Int = 4 << 20) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 16384)
-    while bytes.count < limit {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { break }
-        bytes.append(contentsOf: chunk[0..<n])
-    }
-    return bytes
+    try? Files.readAll(path, limit: limit)
 }

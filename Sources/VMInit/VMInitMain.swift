@@ -11,7 +11,7 @@ public enum VMInitMain {
         ensureStandardDescriptors()
         SystemControl.ignoreSignal(SIGPIPE)
         var arguments = rawArguments
-        if arguments.isEmpty, let cmdline = readTextFile("/proc/self/cmdline") {
+        if arguments.isEmpty, let cmdline = try? Files.readText("/proc/self/cmdline") {
             arguments = cmdline.split(separator: "\0").map(String.init)
         }
         let flags = Array(arguments.dropFirst())
@@ -19,7 +19,7 @@ public enum VMInitMain {
         var config = Config()
         do {
             config = try Config.load(arguments: isInit ? flags.filter { $0.hasPrefix("--") || !$0.contains("=") && !$0.isEmpty } : flags,
-                                     readProcCmdline: { readTextFile("/proc/cmdline") })
+                                     readProcCmdline: { try? Files.readText("/proc/cmdline") })
         } catch {
             if !isInit {
                 Log.error("\(error)")
@@ -29,6 +29,9 @@ public enum VMInitMain {
             Log.error("configuration: \(error); using defaults")
         }
         Log.level = config.logLevel
+        // Every session holds several descriptors; the default soft limit of 1024 would cap PID 1 (and, through
+        // inheritance, the workloads) long before memory does. vminitd's adjustLimits does the same.
+        do { try ResourceLimits.raiseOpenFilesToMaximum() } catch { Log.error("RLIMIT_NOFILE: \(error)") }
 
         if isInit {
             // A trap or fault must end in a deliberate reset, never in "Attempted to kill init".
@@ -59,13 +62,13 @@ public enum VMInitMain {
 
     /// Opens /dev/null on any of fds 0–2 that are closed, so later descriptors never land on them.
     static func ensureStandardDescriptors() {
-        for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) < 0 {
-            let opened = open("/dev/console", O_RDWR | O_NOCTTY)
-            let target = opened >= 0 ? opened : open("/dev/null", O_RDWR)
-            if target >= 0 && target != fd {
-                _ = dup2(target, fd)
-                close(target)
-            }
+        for fd in [FileDescriptor.standardInput, .standardOutput, .standardError] where !fd.isOpen {
+            let opened = (try? FileDescriptor.open("/dev/console", flags: O_RDWR | O_NOCTTY))
+                ?? (try? FileDescriptor.open("/dev/null", flags: O_RDWR))
+            // The lowest free number is `fd` itself; dup2 then clears close-on-exec, which children need.
+            guard let opened else { continue }
+            _ = try? opened.dup2(onto: fd)
+            if opened != fd { opened.close() }
         }
     }
 }

@@ -105,6 +105,9 @@ unsigned long clinux_ms_bind(void);
 /// FIONREAD: bytes waiting to be read on a pipe, socket or terminal. Returns the count or -errno.
 int clinux_bytes_readable(int fd);
 
+/// F_SETPIPE_SZ (hidden by Glibc's Swift overlay without _GNU_SOURCE). Returns the granted size or -errno.
+int clinux_set_pipe_size(int fd, int size);
+
 /// prctl helpers. Return 0 or -errno.
 int clinux_set_child_subreaper(int on);
 int clinux_set_pdeathsig(int sig);
