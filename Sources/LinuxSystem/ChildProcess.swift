@@ -76,7 +76,7 @@ public enum ProcessTermination: Sendable, Equatable {
 
 /// Where a spawn failed: the step of the child path (or of the parent's set-up) that returned an error.
 /// Its raw value is the ``SystemError/code`` that ``ChildProcess/spawn(_:)`` throws.
-public enum SpawnStage: String, Sendable, CaseIterable {
+public enum ChildSetupStep: String, Sendable, CaseIterable {
     case fork, pipes, setsid, tty, stdio, rlimits, groups, gid, uid, capabilities
     case noNewPrivileges = "no_new_privs"
     case chdir = "cwd"
@@ -111,14 +111,14 @@ public enum SpawnStage: String, Sendable, CaseIterable {
 extension SystemError {
     /// For an error thrown by ``ChildProcess/spawn(_:)``: the stage that failed (nil for argument validation).
     /// Spawn failures keep the one error type; this is their typed view.
-    public var spawnStage: SpawnStage? { SpawnStage(rawValue: code) }
+    public var childSetupStep: ChildSetupStep? { ChildSetupStep(rawValue: code) }
 }
 
 /// Process creation, waiting and signalling.
 public enum ChildProcess {
     /// The stage names reported in ``SystemError/code`` when the child failed before execve.
     public static func stageName(_ stage: Int32) -> String {
-        SpawnStage(clinux: stage).rawValue
+        ChildSetupStep(clinux: stage).rawValue
     }
 
     /// Forks and execs. Returns the pid once execve has succeeded (close-on-exec report pipe). When the child

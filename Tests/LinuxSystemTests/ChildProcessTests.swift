@@ -20,7 +20,7 @@ struct ChildProcessTests {
         for program in ["/nonexistent/program", "no-such-program-in-path"] {
             #expect { _ = try run([program]) } throws: { error in
                 guard let error = error as? SystemError else { return false }
-                return error.spawnStage == .exec && error.code == "exec" && error.errno == ENOENT
+                return error.childSetupStep == .exec && error.code == "exec" && error.errno == ENOENT
             }
         }
     }
@@ -28,7 +28,7 @@ struct ChildProcessTests {
     @Test func badWorkingDirectoryFailsAtChdir() {
         #expect { _ = try run(["/bin/true"]) { $0.workingDirectory = "/nonexistent/directory" } } throws: { error in
             guard let error = error as? SystemError else { return false }
-            return error.spawnStage == .chdir && error.errno == ENOENT
+            return error.childSetupStep == .chdir && error.errno == ENOENT
         }
     }
 
@@ -37,13 +37,13 @@ struct ChildProcessTests {
         defer { try? Files.removeTree(directory) }
         try Files.writeAtomically(directory + "/script", "#!/bin/sh\n", mode: 0o644)
         #expect { _ = try run([directory + "/script"]) } throws: { error in
-            (error as? SystemError)?.spawnStage == .exec && (error as? SystemError)?.errno == EACCES
+            (error as? SystemError)?.childSetupStep == .exec && (error as? SystemError)?.errno == EACCES
         }
     }
 
     @Test func emptyArgvIsRejectedBeforeFork() {
         #expect { _ = try ChildProcess.spawn(SpawnOptions(arguments: [])) } throws: { error in
-            (error as? SystemError)?.spawnStage == nil && (error as? SystemError)?.errno == EINVAL
+            (error as? SystemError)?.childSetupStep == nil && (error as? SystemError)?.errno == EINVAL
         }
     }
 
