@@ -30,7 +30,14 @@ public enum Log {
         guard at <= level else { return }
         let tag = at == .error ? "error" : at == .info ? "info" : "debug"
         let line = "vm-init[\(getpid())] \(tag): \(message)\n"
-        // A closed or broken stderr loses the line: there is nowhere else to report it.
-        try? FileDescriptor.standardError.writeAll(Array(line.utf8))
+        // A closed, broken or full (non-blocking) stderr loses the rest of the line: PID 1 must never wait on
+        // its console, and there is nowhere else to report it.
+        let bytes = Array(line.utf8)
+        var offset = 0
+        while offset < bytes.count, case .processed(let n)? = bytes.withUnsafeBytes({ raw in
+            try? FileDescriptor.standardError.writeSome(UnsafeRawBufferPointer(rebasing: raw[offset...]))
+        }) {
+            offset += n
+        }
     }
 }
