@@ -4,7 +4,7 @@ BUILD_DIR    ?= build
 STATIC_FLAGS := -c release --static-swift-stdlib -Xswiftc -static-executable
 SHARED       ?= $(abspath ../shared)
 
-.PHONY: all check demo deps build release vm-init-static fc-supervisor-static test test-protocol test-simulator fuzz fuzz-smoke check-sanitizers check-asan check-tsan bench guest-kernel guest-image e2e clean
+.PHONY: all check demo deps build release lint vm-init-static fc-supervisor-static test test-protocol test-simulator fuzz fuzz-smoke check-sanitizers check-asan check-tsan bench guest-kernel guest-image e2e clean
 
 all: build
 
@@ -46,14 +46,20 @@ fc-supervisor-static:
 	strip -o $(BUILD_DIR)/fc-supervisor .build-static/release/fc-supervisor
 	@file $(BUILD_DIR)/fc-supervisor
 
-## Every test rung that runs on this machine: protocol units, vm-init as PID 1 in namespaces, the supervisor
-## against the Firecracker simulator, the simulator's own conformance tests, and CI's share of fuzzing.
-test: vm-init-static guest-kernel
-	$(SWIFT) build
-	$(SWIFT) test --no-parallel
+## Every test rung that runs on this machine: the layer checks (each module imports only what Package.swift
+## lets it; raw libc calls only in LinuxSystem/CLinux), protocol units, LinuxSystem and VsockTransport units,
+## vm-init as PID 1 in namespaces, the supervisor against the Firecracker simulator, real VMs under QEMU, the
+## simulator's own conformance tests, and CI's share of fuzzing.
+test: vm-init-static guest-kernel lint
+	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
+	$(SWIFT) test --skip-build --no-parallel
 	python3 -m pytest -q Tests/Simulator
 	python3 Protocol/check_schema.py
 	$(MAKE) fuzz-smoke
+
+## LinuxSystem is the only door to libc: a raw libc call anywhere else in Sources/ fails (file:line listed).
+lint:
+	bash scripts/lint-syscalls.sh
 
 ## The guest kernel at build/vmlinux: the prebuilt $(SHARED)/guest-kernel/vmlinux when GuestImage/kernel.config
 ## matches its config-6.1 (sha256), else built from Debian's linux-source-6.1 (5.5–15 min on 2 cores).
