@@ -75,31 +75,7 @@ public final class VMSupervisor: ControlHost {
     // MARK: - Boot
 
     private func prepareStateDirectory() throws(SupervisorError) {
-        do {
-            try Files.makeDirectories(config.stateRoot, mode: 0o755)
-            try Files.makeDirectories(state.path, mode: 0o700)
-        } catch {
-            throw SupervisorError(.badArguments, "cannot create the state directory \(state.path): \(error)", cause: error)
-        }
-        let fd: FileDescriptor
-        do { fd = try FileDescriptor.open(state.pidFile, flags: O_RDWR | O_CREAT, mode: 0o644) } catch {
-            throw SupervisorError(.badArguments, "\(error)", cause: error)
-        }
-        let locked: Bool
-        do { locked = try fd.tryLockExclusive() } catch {
-            fd.close()
-            throw SupervisorError(.badArguments, "cannot lock \(state.pidFile): \(error)", cause: error)
-        }
-        guard locked else {
-            let owner = (try? Files.readAll(state.pidFile)).map(Self.firstWord) ?? "?"
-            fd.close()
-            throw SupervisorError(.badArguments, "VM \(config.id) is already supervised (pid \(owner.prefix(12)))")
-        }
-        lock = fd
-        // The lock, not the pid, is what excludes a second supervisor: a pid file left unwritten only makes the
-        // "already supervised" message less helpful, so its write errors are not fatal.
-        try? fd.truncate(to: 0)
-        try? fd.writeAll(Array("\(getpid())\n".utf8), atOffset: 0)
+        lock = try state.acquire(stateRoot: config.stateRoot, id: config.id)
         cleanStaleState()
         events.update { $0.state = "booting" }
     }
@@ -107,7 +83,7 @@ public final class VMSupervisor: ControlHost {
     /// A previous supervisor for this id died (we hold its lock now): kill its VMM if it survived, and remove
     /// its sockets so Firecracker can bind them again.
     private func cleanStaleState() {
-        if let text = try? Files.readAll(state.vmmPidFile), let pid = Int32(Self.firstWord(text)),
+        if let text = try? Files.readAll(state.vmmPidFile), let pid = Int32(StateDirectory.firstWord(text)),
            pid > 1, let cmdline = try? Files.readAll("/proc/\(pid)/cmdline"),
            String(decoding: cmdline, as: UTF8.self).contains(config.id) {
             log("killing VMM pid \(pid) left by a previous supervisor of \(config.id)")
@@ -117,11 +93,6 @@ public final class VMSupervisor: ControlHost {
                      state.vmmPidFile, state.eventsFile, state.stateFile] {
             try? Files.remove(path)
         }
-    }
-
-    /// A pid file's contents without the newline.
-    private static func firstWord(_ bytes: [UInt8]) -> String {
-        String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.map(String.init) ?? ""
     }
 
     private func installSignalHandlers() throws(SupervisorError) {
