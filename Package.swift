@@ -45,7 +45,7 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
         .target(name: "AddressAllocator", dependencies: ["CSQLite", "CLibPQ"]),
         .executableTarget(name: "fc-addr", dependencies: [
-            "AddressAllocator", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "AddressAllocator", "LinuxSystem", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "vm-init", dependencies: ["VMInit"]),
         .executableTarget(name: "fc-supervisor", dependencies: ["SupervisorCLI", "Supervisor", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -3,7 +3,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import Glibc
 import LinuxSystem
 
 /// A client for Firecracker's HTTP API on its Unix socket: one keep-alive connection, one request at a time
@@ -26,7 +25,7 @@ public final class FirecrackerAPIClient {
 
     /// Waits until the API socket accepts connections and answers `GET /`, or the deadline passes.
     /// `vmmAlive` is polled so a VMM that died early fails fast instead of at the deadline.
-    public func waitUntilReady(deadline: ContinuousClock.Instant, vmmAlive: () -> Bool) throws(FirecrackerAPIError) {
+    public func waitUntilReady(deadline: Clock.Instant, vmmAlive: () -> Bool) throws(FirecrackerAPIError) {
         var lastError: (any Error & Sendable)?
         while true {
             do {
@@ -42,12 +41,11 @@ public final class FirecrackerAPIClient {
             }
             disconnect()
             guard vmmAlive() else { throw FirecrackerAPIError(.vmmExited, "the VMM exited before its API socket was ready") }
-            guard ContinuousClock.now < deadline else {
+            guard !deadline.hasPassed else {
                 throw FirecrackerAPIError(.unreachable, "the VMM's API socket \(socketPath) did not answer in time",
                                           cause: lastError)
             }
-            var pause = timespec(tv_sec: 0, tv_nsec: 5_000_000)
-            _ = nanosleep(&pause, nil)
+            Clock.sleep(.milliseconds(5))
         }
     }
 
@@ -101,7 +99,7 @@ public final class FirecrackerAPIClient {
         do { try fd.writeAll(HTTPRequestEncoder.encode(method: method, path: path, body: body)) } catch {
             throw FirecrackerAPIError(.connectionFailed, "\(where_): cannot send", cause: error)
         }
-        let deadline = ContinuousClock.now + timeout
+        let deadline = Clock.deadline(after: timeout)
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
             do {
@@ -109,15 +107,11 @@ public final class FirecrackerAPIClient {
             } catch {
                 throw FirecrackerAPIError(.malformedResponse, "\(where_): bad response", cause: error)
             }
-            let remaining = deadline - ContinuousClock.now
-            guard remaining > .zero else { throw FirecrackerAPIError(.timedOut, "\(where_): no answer within \(timeout)") }
-            var pfd = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
-            let (seconds, attoseconds) = remaining.components
-            let ms = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
-            guard poll(&pfd, 1, ms) >= 0 || Glibc.errno == EINTR else {
-                throw FirecrackerAPIError(.connectionFailed, "\(where_): poll", cause: SystemError.last("poll"))
+            let readable: Bool
+            do { readable = try fd.waitReadable(until: deadline) } catch {
+                throw FirecrackerAPIError(.connectionFailed, "\(where_): poll", cause: error)
             }
-            guard pfd.revents != 0 else { continue }
+            guard readable else { throw FirecrackerAPIError(.timedOut, "\(where_): no answer within \(timeout)") }
             let n: Int?
             do { n = try buffer.withUnsafeMutableBytes { (raw) throws(SystemError) in try fd.read(into: raw) } } catch {
                 throw FirecrackerAPIError(.connectionFailed, "\(where_): cannot read the answer", cause: error)

@@ -1,3 +1,5 @@
+import Glibc
+import LinuxSystem
 import VMM
 
 /// The per-VM state directory, `<state-root>/<id>/`, and what lives in it:
@@ -41,5 +43,40 @@ public struct StateDirectory: Sendable {
             throw SupervisorError(.badArguments,
                                   "socket path \(socket) is longer than 107 bytes: use a shorter --state-dir or --id")
         }
+    }
+
+    /// Creates the directory and takes `supervisor.pid`'s lock, writing our pid into it. Returns the locked
+    /// descriptor: the lock lasts while it is open. Fails when another supervisor holds it.
+    func acquire(stateRoot: String, id: String) throws(SupervisorError) -> FileDescriptor {
+        do {
+            try Files.makeDirectories(stateRoot, mode: 0o755)
+            try Files.makeDirectories(path, mode: 0o700)
+        } catch {
+            throw SupervisorError(.badArguments, "cannot create the state directory \(path): \(error)", cause: error)
+        }
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(pidFile, flags: O_RDWR | O_CREAT, mode: 0o644) } catch {
+            throw SupervisorError(.badArguments, "\(error)", cause: error)
+        }
+        let locked: Bool
+        do { locked = try fd.tryLockExclusive() } catch {
+            fd.close()
+            throw SupervisorError(.badArguments, "cannot lock \(pidFile): \(error)", cause: error)
+        }
+        guard locked else {
+            let owner = (try? Files.readAll(pidFile)).map(Self.firstWord) ?? "?"
+            fd.close()
+            throw SupervisorError(.badArguments, "VM \(id) is already supervised (pid \(owner.prefix(12)))")
+        }
+        // The lock, not the pid, is what excludes a second supervisor: a pid file left unwritten only makes the
+        // "already supervised" message less helpful, so its write errors are not fatal.
+        try? fd.truncate(to: 0)
+        try? fd.writeAll(Array("\(getpid())\n".utf8), atOffset: 0)
+        return fd
+    }
+
+    /// A pid file's contents without the newline.
+    static func firstWord(_ bytes: [UInt8]) -> String {
+        String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.map(String.init) ?? ""
     }
 }

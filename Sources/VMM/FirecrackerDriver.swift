@@ -1,5 +1,4 @@
 import FirecrackerAPI
-import Glibc
 import LinuxSystem
 import VsockTransport
 
@@ -27,7 +26,7 @@ final class FirecrackerDriver: VMMDriver {
         self.layout = FirecrackerLayout(config: config, paths: paths)
     }
 
-    func boot(deadline: ContinuousClock.Instant) throws(VMMError) {
+    func boot(deadline: Clock.Instant) throws(VMMError) {
         removeStaleSockets()
         try prepareJail()
         // Firecracker writes the guest console and (until the logger is set) its log to stdout.
@@ -70,10 +69,12 @@ final class FirecrackerDriver: VMMDriver {
         try api.put("/entropy", FirecrackerAPI.Entropy())
     }
 
-    func connectGuest(deadline: ContinuousClock.Instant) throws(VMMError) -> (FileDescriptor, [UInt8]) {
+    func connectGuest(deadline: Clock.Instant) throws(VMMError) -> (FileDescriptor, [UInt8]) {
         let dialer = HybridVsockDialer(udsPath: layout.vsockOnHost, port: config.vsockPort)
+        // The dialer still measures with the standard library's clock: same instant, other clock.
+        let dialDeadline = ContinuousClock.now + Clock.now().duration(to: deadline)
         do {
-            let connection = try dialer.connect(deadline: deadline, shouldContinue: { [weak self] in self?.process?.isRunning ?? false })
+            let connection = try dialer.connect(deadline: dialDeadline, shouldContinue: { [weak self] in self?.process?.isRunning ?? false })
             return (connection.fd, connection.leftover)
         } catch {
             // The VMM went away under the handshake: a boot failure; otherwise vm-init never answered in time.
@@ -95,24 +96,26 @@ final class FirecrackerDriver: VMMDriver {
         if let jail = layout.jailRoot {
             // The jail holds copies of the kernel and drives and the jailer's pid file (created O_EXCL: a leftover
             // one makes the next jailer fail). Remove the whole per-id jail directory.
-            removeTree(String(jail.dropLast("/root".count)))
+            try? Files.removeTree(String(jail.dropLast("/root".count)))
         }
     }
 
     private func removeStaleSockets() {
-        for path in [layout.apiSocketOnHost, layout.vsockOnHost] { unlink(path) }
+        for path in [layout.apiSocketOnHost, layout.vsockOnHost] { try? Files.remove(path) }
         // Guest-initiated listeners `<uds>_<port>` (none are made by us, but a previous owner may have).
         let directory = String(layout.vsockOnHost.prefix(upTo: layout.vsockOnHost.lastIndex(of: "/") ?? layout.vsockOnHost.startIndex))
         let prefix = String(layout.vsockOnHost.split(separator: "/").last ?? "") + "_"
-        for name in listDirectory(directory) where name.hasPrefix(prefix) { unlink(directory + "/" + name) }
+        for name in Directory.names(directory) where name.hasPrefix(prefix) { try? Files.remove(directory + "/" + name) }
     }
 
     /// Under the jailer: the chroot must contain the kernel, initrd and drives, owned by the jail's uid/gid.
     private func prepareJail() throws(VMMError) {
         guard let jailer = config.jailer, let root = layout.jailRoot else { return }
-        removeTree(String(root.dropLast("/root".count)))
-        guard mkdirs(root, mode: 0o755) else {
-            throw VMMError(.bootFailed, "cannot create the jail \(root): \(String(cString: strerror(errno)))")
+        do {
+            try Files.removeTree(String(root.dropLast("/root".count)))
+            try Files.makeDirectories(root, mode: 0o755)
+        } catch {
+            throw VMMError(.bootFailed, "cannot create the jail \(root): \(error)", cause: error)
         }
         var files = [(config.kernel, layout.kernel)]
         if let initrd = config.initrd, let inJail = layout.initrd { files.append((initrd, inJail)) }
@@ -120,11 +123,13 @@ final class FirecrackerDriver: VMMDriver {
         for (source, target) in zip(config.extraDrives, layout.extraDrives) { files.append((source, target)) }
         for (source, target) in files {
             // A hard link is instant and shares the blocks; across file systems fall back to a copy.
-            if link(source, target) != 0 && !copyFile(source, target) {
-                throw VMMError(.bootFailed, "cannot place \(source) into the jail at \(target)")
+            do { try Files.hardLink(source, to: target) } catch {
+                do { try Files.copy(source, to: target) } catch {
+                    throw VMMError(.bootFailed, "cannot place \(source) into the jail at \(target): \(error)", cause: error)
+                }
             }
-            guard chown(target, jailer.uid, jailer.gid) == 0 else {
-                throw VMMError(.bootFailed, "cannot chown \(target) to \(jailer.uid):\(jailer.gid)")
+            do { try Files.changeOwner(target, uid: jailer.uid, gid: jailer.gid) } catch {
+                throw VMMError(.bootFailed, "cannot chown \(target) to \(jailer.uid):\(jailer.gid): \(error)", cause: error)
             }
         }
     }

@@ -84,11 +84,12 @@ public final class HostNetwork {
     /// Namespace (created if missing), stale TAP removal, TAP creation, host addresses, link up.
     public func setUp() throws(VMMError) {
         if let ns = config.netns {
-            if access("/run/netns/\(ns)", F_OK) != 0 {
+            if !Files.exists("/run/netns/\(ns)") {
                 try ip(["netns", "add", ns], what: "create network namespace \(ns)")
                 createdNetns = true
-                _ = writeFile(netnsMarker, ns + "\n")
-            } else if access(netnsMarker, F_OK) == 0 {
+                // Without the marker a killed supervisor's successor leaves the namespace behind: log, go on.
+                do { try Files.writeAtomically(netnsMarker, ns + "\n") } catch { log("cannot record \(netnsMarker): \(error)") }
+            } else if Files.exists(netnsMarker) {
                 createdNetns = true   // left by a previous (killed) supervisor of this VM: still ours to delete
             }
         }
@@ -119,7 +120,7 @@ public final class HostNetwork {
         if createdNetns, let ns = config.netns {
             createdNetns = false
             if (try? ip(["netns", "del", ns], what: "delete namespace")) == nil { log("could not delete namespace \(ns)") }
-            unlink(netnsMarker)
+            try? Files.remove(netnsMarker)
         }
     }
 

@@ -28,7 +28,7 @@ final class QEMUDriver: VMMDriver {
         self.environment = environment
     }
 
-    func boot(deadline: ContinuousClock.Instant) throws(VMMError) {
+    func boot(deadline: Clock.Instant) throws(VMMError) {
         removeSockets()
         do { listener = try UnixSocket.listen(path: paths.channelSocket, backlog: 1) } catch {
             throw VMMError(.bootFailed, "cannot listen on \(paths.channelSocket): \(error)", cause: error)
@@ -37,7 +37,8 @@ final class QEMUDriver: VMMDriver {
                                                  cacheDirectory: config.stateRoot, environment: environment)
         let arguments = QEMUCommandLine(config: config, paths: paths, accelerator: accelerator,
                                         tscKHz: QEMUCommandLine.hostTSCKHz()).arguments
-        writeFile(paths.qemuCommandLine, ([config.qemuBin] + arguments).joined(separator: " ") + "\n")
+        // For humans debugging a boot: losing it is not a boot failure.
+        try? Files.writeAtomically(paths.qemuCommandLine, ([config.qemuBin] + arguments).joined(separator: " ") + "\n")
         // With a VM namespace, QEMU runs inside it (nsenter execs QEMU: same pid) so it finds the TAP there.
         let (binary, argv) = config.network.netnsPath.map { ("/usr/bin/nsenter", ["--net=\($0)", "--", config.qemuBin] + arguments) }
             ?? (config.qemuBin, arguments)
@@ -55,12 +56,12 @@ final class QEMUDriver: VMMDriver {
     }
 
     /// Accepts QEMU's connection on channel.sock (QEMU connects at start-up, before the guest runs).
-    func connectGuest(deadline: ContinuousClock.Instant) throws(VMMError) -> (FileDescriptor, [UInt8]) {
+    func connectGuest(deadline: Clock.Instant) throws(VMMError) -> (FileDescriptor, [UInt8]) {
         guard let listener else { throw VMMError(.bootFailed, "QEMU channel socket not set up") }
         defer {
             listener.close()
             self.listener = nil
-            unlink(paths.channelSocket)
+            try? Files.remove(paths.channelSocket)
         }
         while true {
             do {
@@ -71,12 +72,13 @@ final class QEMUDriver: VMMDriver {
             guard process?.isRunning ?? false else {
                 throw VMMError(.bootFailed, "QEMU exited before connecting its channel\(vmmLogTail())")
             }
-            let remaining = deadline - ContinuousClock.now
-            guard remaining > .zero else {
+            guard !deadline.hasPassed else {
                 throw VMMError(.guestUnreachable, "QEMU did not connect to \(paths.channelSocket) within the boot deadline")
             }
-            var pfd = pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)
-            _ = poll(&pfd, 1, Int32(clamping: min(remaining.milliseconds + 1, 50)))
+            // Short waits, so a QEMU that died is noticed within 50 ms rather than at the boot deadline.
+            do { _ = try listener.waitReadable(until: min(deadline, Clock.deadline(after: .milliseconds(50)))) } catch {
+                throw VMMError(.guestUnreachable, "poll on \(paths.channelSocket): \(error)", cause: error)
+            }
         }
     }
 
@@ -96,16 +98,16 @@ final class QEMUDriver: VMMDriver {
         listener = nil
         qmp = nil
         removeSockets()
-        unlink(paths.qemuCommandLine)
+        try? Files.remove(paths.qemuCommandLine)
     }
 
     private func removeSockets() {
-        unlink(paths.channelSocket)
-        unlink(paths.qmpSocket)
+        try? Files.remove(paths.channelSocket)
+        try? Files.remove(paths.qmpSocket)
     }
 
     private func vmmLogTail() -> String {
-        guard let bytes = readFile(paths.vmmLog) else { return "" }
+        guard let bytes = try? Files.readAll(paths.vmmLog) else { return "" }
         let lines = String(decoding: bytes.suffix(2000), as: UTF8.self).split(separator: "\n").suffix(3)
         return lines.isEmpty ? "" : " (vmm.log: \(lines.joined(separator: " | ")))"
     }
@@ -177,7 +179,7 @@ struct QEMUCommandLine {
 
     /// The host CPU's clock in kHz from /proc/cpuinfo (`cpu MHz`), 0 when unknown.
     static func hostTSCKHz() -> Int {
-        guard let bytes = readFile("/proc/cpuinfo", limit: 64 * 1024) else { return 0 }
+        guard let bytes = try? Files.readAll("/proc/cpuinfo", limit: 64 * 1024) else { return 0 }
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("cpu MHz") {
             guard let colon = line.firstIndex(of: ":"),
                   let mhz = Double(line[line.index(after: colon)...].qemuTrimmed(" \t")) else { continue }
@@ -200,19 +202,18 @@ enum QEMUAccelerator: String {
         for entry in environment where entry.hasPrefix("FC_SUPERVISOR_QEMU_ACCEL=") {
             if let forced = QEMUAccelerator(rawValue: String(entry.dropFirst("FC_SUPERVISOR_QEMU_ACCEL=".count))) { return forced }
         }
-        let kvm = Glibc.open("/dev/kvm", O_RDWR | O_CLOEXEC)
-        guard kvm >= 0 else { return .tcg }
-        Glibc.close(kvm)
-        let bootID = readFile("/proc/sys/kernel/random/boot_id").map { String(decoding: $0, as: UTF8.self) }?
-            .qemuTrimmed(" \n") ?? "?"
+        guard let kvm = try? FileDescriptor.open("/dev/kvm", flags: O_RDWR) else { return .tcg }
+        kvm.close()
+        let bootID = Files.readValue("/proc/sys/kernel/random/boot_id") ?? "?"
         let key = "\(bootID) \(qemuBin) \(kernel)"
         let cacheFile = cacheDirectory + "/qemu-accel"
-        if let cached = readFile(cacheFile).map({ String(decoding: $0, as: UTF8.self) }) {
+        if let cached = try? Files.readText(cacheFile) {
             let lines = cached.split(separator: "\n")
             if lines.count == 2, lines[0] == key, let answer = QEMUAccelerator(rawValue: String(lines[1])) { return answer }
         }
         let answer: QEMUAccelerator = probeKVM(qemuBin: qemuBin, kernel: kernel, environment: environment) ? .kvm : .tcg
-        writeFile(cacheFile, "\(key)\n\(answer.rawValue)\n")
+        // Only a cache: without it the next start probes again.
+        try? Files.writeAtomically(cacheFile, "\(key)\n\(answer.rawValue)\n")
         return answer
     }
 
@@ -220,20 +221,12 @@ enum QEMUAccelerator: String {
         guard let devNull = try? FileDescriptor.open("/dev/null", flags: O_RDWR) else { return false }
         defer { devNull.close() }
         // QEMU's stderr goes to an unlinked temporary file, so an emulation failure is seen at once.
-        var template = Array("/tmp/fc-kvm-probe-XXXXXX".utf8CString)
-        let errFD = template.withUnsafeMutableBufferPointer { buffer -> Int32 in
-            guard let base = buffer.baseAddress else { return -1 }
-            let fd = mkstemp(base)
-            if fd >= 0 { unlink(base) }
-            return fd
-        }
-        guard errFD >= 0 else { return false }
-        _ = fcntl(errFD, F_SETFD, FD_CLOEXEC)
-        let errors = FileDescriptor(rawValue: errFD)
+        guard let (errors, errorsPath) = try? Files.makeTemporaryFile(prefix: "/tmp/fc-kvm-probe-") else { return false }
+        try? Files.remove(errorsPath)
         defer { errors.close() }
         func failedVisibly() -> Bool {
             var buffer = [UInt8](repeating: 0, count: 4096)
-            let n = buffer.withUnsafeMutableBytes { pread(errFD, $0.baseAddress, $0.count, 0) }
+            let n = (try? buffer.withUnsafeMutableBytes { (raw) throws(SystemError) in try errors.read(into: raw, atOffset: 0) }) ?? 0
             guard n > 0 else { return false }
             let text = String(decoding: buffer[..<n], as: UTF8.self)
             return text.contains("KVM internal error") || text.contains("emulation failure") || text.contains("failed to initialize")
@@ -245,8 +238,8 @@ enum QEMUAccelerator: String {
                                                  standardInput: devNull, standardOutput: devNull, standardError: errors,
                                                  newProcessGroup: true, parentDeathSignal: SIGKILL) else { return false }
         let process = VMMProcess(pid: pid)
-        let deadline = ContinuousClock.now + .seconds(2)
-        while process.isRunning && ContinuousClock.now < deadline && !failedVisibly() { sleep(for: .milliseconds(10)) }
+        let deadline = Clock.deadline(after: .seconds(2))
+        while process.isRunning && !deadline.hasPassed && !failedVisibly() { Clock.sleep(.milliseconds(10)) }
         if process.isRunning {
             process.waitOrKill(timeout: .zero)
             return false

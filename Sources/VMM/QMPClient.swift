@@ -3,7 +3,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import Glibc
 import LinuxSystem
 
 /// A client for QEMU's machine protocol (QMP) on a Unix socket.
@@ -28,17 +27,17 @@ final class QMPClient {
     private var log: (String) -> Void = { _ in }
 
     /// Connects to `path` and negotiates capabilities, retrying the connect until `deadline` while `alive()`.
-    init(path: String, deadline: ContinuousClock.Instant, alive: () -> Bool) throws(VMMError) {
+    init(path: String, deadline: Clock.Instant, alive: () -> Bool) throws(VMMError) {
         var lastError: SystemError?
         var connected: FileDescriptor?
         while connected == nil {
             do { connected = try UnixSocket.connect(path: path) } catch {
                 lastError = error
                 guard alive() else { throw VMMError(.bootFailed, "QEMU exited before its QMP socket appeared") }
-                guard ContinuousClock.now < deadline else {
+                guard !deadline.hasPassed else {
                     throw VMMError(.bootFailed, "QMP socket \(path) not reachable: \(error)", cause: error)
                 }
-                sleep(for: .milliseconds(5))
+                Clock.sleep(.milliseconds(5))
             }
         }
         guard let connected else { throw VMMError(.bootFailed, "QMP socket \(path) not reachable", cause: lastError) }
@@ -154,15 +153,15 @@ final class QMPClient {
     }
 
     /// Reads until a command reply (or, when `acceptGreeting`, the greeting), blocking under `deadline`.
-    private func readReply(deadline: ContinuousClock.Instant, acceptGreeting: Bool) throws(VMMError) -> QMPReply {
+    private func readReply(deadline: Clock.Instant, acceptGreeting: Bool) throws(VMMError) -> QMPReply {
         while true {
             if let reply = try nextReply(acceptGreeting: acceptGreeting) { return reply }
             guard buffer.count <= maxLine else { throw VMMError(.bootFailed, "QMP: reply line too long") }
-            let remaining = deadline - ContinuousClock.now
-            guard remaining > .zero else { throw VMMError(.bootFailed, "QMP: no reply before the deadline") }
-            var pfd = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&pfd, 1, Int32(clamping: remaining.milliseconds + 1))
-            guard ready > 0 else { continue }
+            let readable: Bool
+            do { readable = try fd.waitReadable(until: deadline) } catch {
+                throw VMMError(.bootFailed, "QMP: \(error)", cause: error)
+            }
+            guard readable else { throw VMMError(.bootFailed, "QMP: no reply before the deadline") }
             var chunk = [UInt8](repeating: 0, count: 8192)
             let n: Int?
             do { n = try chunk.withUnsafeMutableBytes { (raw) throws(SystemError) in try fd.read(into: raw) } } catch {

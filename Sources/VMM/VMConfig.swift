@@ -65,7 +65,9 @@ public struct VMConfig: Sendable {
         var args = ["reboot=k", "panic=1", "nomodule", "quiet", "i8042.noaux", "i8042.nomux", "i8042.nopnp",
                     "i8042.dumbkbd", "swiotlb=noforce"]
         args += console ? ["console=ttyS0"] : ["8250.nr_uarts=0"]
-        if vmm == .firecracker && rootfs == nil && initrd == nil { args.append("rdinit=/sbin/init") }
+        // vm-init is /sbin/init in an initrd (or in an initramfs built into the kernel); the kernel's default
+        // rdinit is /init, so name it. A rootfs without an initrd is mounted by Firecracker's own root=.
+        if vmm == .firecracker && (initrd != nil || rootfs == nil) { args.append("rdinit=/sbin/init") }
         args.append("vminit.port=\(vsockPort)")
         return args.joined(separator: " ")
     }

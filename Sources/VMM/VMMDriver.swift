@@ -7,9 +7,9 @@ public protocol VMMDriver: AnyObject {
     var process: VMMProcess? { get }
     /// Launches the VMM, configures the VM and starts it. Returns when the guest kernel has been started.
     /// Blocks, under `deadline`: it runs before the supervisor's event loop.
-    func boot(deadline: ContinuousClock.Instant) throws(VMMError)
+    func boot(deadline: Clock.Instant) throws(VMMError)
     /// Opens the byte stream to vm-init: bytes already read past any handshake are returned with it.
-    func connectGuest(deadline: ContinuousClock.Instant) throws(VMMError) -> (FileDescriptor, [UInt8])
+    func connectGuest(deadline: Clock.Instant) throws(VMMError) -> (FileDescriptor, [UInt8])
     /// Asks the guest to shut down through the VMM itself (Ctrl-Alt-Del, power button, then `quit`), for when
     /// vm-init does not power off. Never blocks: requests are written and answered on `loop`, later steps are
     /// `loop` timers, and failures are reported through `log`. The caller bounds the whole stop.
@@ -46,7 +46,8 @@ public final class VMMProcess {
             let pid = try ChildProcess.launch(path, arguments: arguments, environment: environment,
                                               standardInput: devNull, standardOutput: output, standardError: output,
                                               newProcessGroup: true, parentDeathSignal: SIGKILL)
-            writeFile(pidFile, "\(pid)\n")
+            // Only for a later start's crash clean-up: a VMM that runs without it is still a booted VMM.
+            try? Files.writeAtomically(pidFile, "\(pid)\n")
             return VMMProcess(pid: pid)
         } catch {
             throw VMMError(.bootFailed, "cannot start \(path): \(error)", cause: error)
@@ -66,8 +67,8 @@ public final class VMMProcess {
     /// Waits up to `timeout` for the process to exit; then SIGKILLs and reaps it. Blocks: for teardown, after
     /// the event loop has ended.
     public func waitOrKill(timeout: Duration) {
-        let deadline = ContinuousClock.now + timeout
-        while isRunning && ContinuousClock.now < deadline { sleep(for: .milliseconds(5)) }
+        let deadline = Clock.deadline(after: timeout)
+        while isRunning && !deadline.hasPassed { Clock.sleep(.milliseconds(5)) }
         if isRunning {
             try? ChildProcess.signal(pid, SIGKILL)
             if let result = try? ChildProcess.wait(pid: pid, nonBlocking: false) { termination = result.termination }

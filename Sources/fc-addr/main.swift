@@ -2,7 +2,7 @@
 //   fc-addr (--db PATH | --postgres CONNINFO) --prefix PREFIX (allocate ID... | release ID... | list)
 import AddressAllocator
 import ArgumentParser
-import Glibc
+import LinuxSystem
 
 struct FCAddr: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,8 +41,7 @@ struct FCAddr: ParsableCommand {
             }
         } catch {
             // An allocator failure (not a usage error): one line on stderr, exit status 1.
-            let line = Array("fc-addr: \(error)\n".utf8)
-            _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            try? FileDescriptor.standardError.writeAll(Array("fc-addr: \(error)\n".utf8))
             throw ExitCode.failure
         }
     }

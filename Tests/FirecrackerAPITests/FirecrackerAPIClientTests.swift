@@ -63,10 +63,10 @@ import Testing
     @Test func waitUntilReadyNeedsAnAnswerToGET() throws {
         let server = try StubHTTPServer(script: [.status(200, body: "{}")])
         let client = FirecrackerAPIClient(socketPath: server.path)
-        try client.waitUntilReady(deadline: .now + .seconds(5), vmmAlive: { true })
+        try client.waitUntilReady(deadline: Clock.deadline(after: .seconds(5)), vmmAlive: { true })
         #expect(server.requests.first?.requestLine == "GET / HTTP/1.1")
         let gone = FirecrackerAPIClient(socketPath: server.path + ".missing")
-        #expect(throws: FirecrackerAPIError.self) { try gone.waitUntilReady(deadline: .now + .seconds(5), vmmAlive: { false }) }
+        #expect(throws: FirecrackerAPIError.self) { try gone.waitUntilReady(deadline: Clock.deadline(after: .seconds(5)), vmmAlive: { false }) }
     }
 
     /// The event-loop request: the loop keeps turning (a timer fires) while the answer is outstanding, and

@@ -60,11 +60,12 @@ final class EventLog {
     func record(_ event: String, pid: Int32? = nil, exitCode: Int32? = nil, message: String? = nil) {
         let entry = SupervisorEvent(event: event, timeNs: SystemControl.wallClockNanoseconds(), id: id, pid: pid,
                                     exitCode: exitCode, message: message, elapsedMs: (elapsedMs * 1000).rounded() / 1000)
-        appendLine(directory.eventsFile, String(decoding: JSONBody.encode(entry), as: UTF8.self))
+        // The event log is a record for observers: a full disk must not stop the VM.
+        try? Files.appendLine(directory.eventsFile, String(decoding: JSONBody.encode(entry), as: UTF8.self))
     }
 
     func update(_ change: (inout SupervisorState) -> Void) {
         change(&current)
-        writeFile(directory.stateFile, JSONBody.encode(current, pretty: true) + [10])
+        try? Files.writeAtomically(directory.stateFile, JSONBody.encode(current, pretty: true) + [10])
     }
 }

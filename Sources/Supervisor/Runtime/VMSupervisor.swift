@@ -37,7 +37,7 @@ public final class VMSupervisor: ControlHost {
     private var stopping = false
     private var forwardedSignals = 0
     private var warnings = 0
-    private var terminal: TerminalMode?
+    private var terminal: Terminal.RawMode?
     /// TAP and namespace of this VM, when `--create-tap` / `--netns` ask for them.
     private var hostNetwork: HostNetwork?
 
@@ -75,22 +75,7 @@ public final class VMSupervisor: ControlHost {
     // MARK: - Boot
 
     private func prepareStateDirectory() throws(SupervisorError) {
-        guard mkdirs(config.stateRoot, mode: 0o755), mkdirs(state.path, mode: 0o700) else {
-            throw SupervisorError(.badArguments, "cannot create the state directory \(state.path): \(String(cString: strerror(errno)))")
-        }
-        let fd: FileDescriptor
-        do { fd = try FileDescriptor.open(state.pidFile, flags: O_RDWR | O_CREAT, mode: 0o644) } catch {
-            throw SupervisorError(.badArguments, "\(error)")
-        }
-        guard flock(fd.rawValue, LOCK_EX | LOCK_NB) == 0 else {
-            let owner = readFile(state.pidFile).map(Self.firstWord) ?? "?"
-            fd.close()
-            throw SupervisorError(.badArguments, "VM \(config.id) is already supervised (pid \(owner.prefix(12)))")
-        }
-        lock = fd
-        _ = ftruncate(fd.rawValue, 0)
-        let pidText = Array("\(getpid())\n".utf8)
-        _ = pidText.withUnsafeBytes { pwrite(fd.rawValue, $0.baseAddress, $0.count, 0) }
+        lock = try state.acquire(stateRoot: config.stateRoot, id: config.id)
         cleanStaleState()
         events.update { $0.state = "booting" }
     }
@@ -98,21 +83,16 @@ public final class VMSupervisor: ControlHost {
     /// A previous supervisor for this id died (we hold its lock now): kill its VMM if it survived, and remove
     /// its sockets so Firecracker can bind them again.
     private func cleanStaleState() {
-        if let text = readFile(state.vmmPidFile), let pid = Int32(Self.firstWord(text)),
-           pid > 1, let cmdline = readFile("/proc/\(pid)/cmdline"),
+        if let text = try? Files.readAll(state.vmmPidFile), let pid = Int32(StateDirectory.firstWord(text)),
+           pid > 1, let cmdline = try? Files.readAll("/proc/\(pid)/cmdline"),
            String(decoding: cmdline, as: UTF8.self).contains(config.id) {
             log("killing VMM pid \(pid) left by a previous supervisor of \(config.id)")
-            kill(pid, SIGKILL)
+            try? ChildProcess.signal(pid, SIGKILL)
         }
         for path in [state.controlSocket, state.apiSocket, state.vsockSocket, state.qmpSocket, state.channelSocket,
                      state.vmmPidFile, state.eventsFile, state.stateFile] {
-            unlink(path)
+            try? Files.remove(path)
         }
-    }
-
-    /// A pid file's contents without the newline.
-    private static func firstWord(_ bytes: [UInt8]) -> String {
-        String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.map(String.init) ?? ""
     }
 
     private func installSignalHandlers() throws(SupervisorError) {
@@ -128,7 +108,7 @@ public final class VMSupervisor: ControlHost {
     }
 
     private func bootAndAttach() throws(SupervisorError) {
-        let deadline = ContinuousClock.now + config.bootTimeout
+        let deadline = Clock.deadline(after: config.bootTimeout)
         if config.network.createTap || config.network.netns != nil {
             let network = HostNetwork(config: config.network, tap: config.tap, stateDirectory: state.path,
                                       log: { [unowned self] in self.log($0) })
@@ -165,7 +145,7 @@ public final class VMSupervisor: ControlHost {
             warn("control socket unavailable: \(error)")
         }
         // Readiness is vm-init's hello, not the socket.
-        let remaining = deadline - ContinuousClock.now
+        let remaining = Clock.now().duration(to: deadline)
         loop.addTimer(after: max(remaining, .milliseconds(1))) { [unowned self] in
             guard self.mux?.guestHello == nil, !self.stopping else { return }
             self.fail(.guestUnreachable, "vm-init did not say hello within the boot deadline")
@@ -209,13 +189,14 @@ public final class VMSupervisor: ControlHost {
     private func startWorkload(_ spec: WorkloadSpec, on mux: GuestMux) {
         var size: TerminalSize?
         if spec.tty {
-            size = TerminalMode.currentSize(of: .standardOutput) ?? TerminalSize(rows: 24, cols: 80)
-            if TerminalMode.isTerminal(.standardInput) {
-                let terminal = TerminalMode(fd: .standardInput)
-                terminal.enterRawMode()
+            size = Terminal.size(of: .standardOutput).map { TerminalSize(rows: $0.rows, cols: $0.cols) } ?? TerminalSize(rows: 24, cols: 80)
+            if Terminal.isTerminal(.standardInput) {
+                let terminal = Terminal.RawMode(fd: .standardInput)
+                // Without raw mode keys are line-buffered and Ctrl-C stays local: degraded, not broken.
+                try? terminal.enter()
                 self.terminal = terminal
                 try? loop.onSignal(SIGWINCH) { [unowned self] _ in
-                    if let size = TerminalMode.currentSize(of: .standardOutput) {
+                    if let size = Terminal.size(of: .standardOutput) {
                         self.workloadSession?.resize(rows: size.rows, cols: size.cols)
                     }
                 }
@@ -382,9 +363,9 @@ public final class VMSupervisor: ControlHost {
             $0.exitCode = exitCode
         }
         if keepState {
-            for path in [state.controlSocket, state.apiSocket, state.vsockSocket] { unlink(path) }
+            for path in [state.controlSocket, state.apiSocket, state.vsockSocket] { try? Files.remove(path) }
         } else {
-            removeTree(state.path)
+            do { try Files.removeTree(state.path) } catch { warn("cannot remove \(state.path): \(error)") }
         }
         lock?.close()
     }

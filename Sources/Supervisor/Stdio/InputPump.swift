@@ -2,7 +2,7 @@ import Glibc
 import LinuxSystem
 
 /// Where an ``InputPump`` sends what it reads, within the credit the receiver granted.
-protocol StdinTarget: AnyObject {
+package protocol StdinTarget: AnyObject {
     /// Bytes that may be sent now.
     var stdinCredit: Int { get }
     /// Sends the bytes (never more than `stdinCredit`); returns how many were taken.

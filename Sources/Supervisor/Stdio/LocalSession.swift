@@ -3,13 +3,13 @@ import LinuxSystem
 import VsockProtocol
 
 /// How a session attached to local descriptors ended.
-enum LocalSessionOutcome: Equatable {
+package enum LocalSessionOutcome: Equatable {
     case exited(ExitStatus)
     case startFailed(StartFailed)
     case lost(String)
 
     /// The process exit code for the CLI: the workload's, docker's 125/126/127 for start failures.
-    var exitCode: Int32 {
+    package var exitCode: Int32 {
         switch self {
         case .exited(let status): status.shellStatus
         case .startFailed(let failure): SupervisorExitCode.forStartFailure(errno: failure.errno).rawValue
@@ -20,7 +20,7 @@ enum LocalSessionOutcome: Equatable {
 
 /// The remote end a ``LocalSession`` talks to: a guest session (for `run`) or a control-socket session (for
 /// `exec`). It grants stdin credit and takes output credit back.
-protocol RemoteSession: StdinTarget {
+package protocol RemoteSession: StdinTarget {
     func outputConsumed(_ count: Int)
     func signal(_ signal: Int32)
     func resize(rows: UInt16, cols: UInt16)
@@ -31,9 +31,9 @@ extension GuestSession: RemoteSession {}
 /// A session whose stdio is local file descriptors: the supervisor's own for `run`, the exec client's for
 /// `exec`. Output is written without blocking the loop and credited back only once written; input is read only
 /// while the remote grants credit; the outcome is reported after all output has been written.
-final class LocalSession {
+package final class LocalSession {
     private unowned let loop: EventLoop
-    weak var remote: (any RemoteSession)?
+    package weak var remote: (any RemoteSession)?
     private let stdout: OutputSink
     private let stderr: OutputSink
     private var input: InputPump?
@@ -41,10 +41,10 @@ final class LocalSession {
     private var outcome: LocalSessionOutcome?
     private var reported = false
     private(set) var pid: Int32?
-    var onStarted: (Int32) -> Void = { _ in }
-    var onFinished: (LocalSessionOutcome) -> Void = { _ in }
+    package var onStarted: (Int32) -> Void = { _ in }
+    package var onFinished: (LocalSessionOutcome) -> Void = { _ in }
 
-    init(loop: EventLoop, stdin: FileDescriptor?, stdout: FileDescriptor, stderr: FileDescriptor) {
+    package init(loop: EventLoop, stdin: FileDescriptor?, stdout: FileDescriptor, stderr: FileDescriptor) {
         self.loop = loop
         self.stdout = OutputSink(fd: stdout, loop: loop)
         self.stderr = OutputSink(fd: stderr, loop: loop)
@@ -60,7 +60,7 @@ final class LocalSession {
     private let stdinFD: FileDescriptor?
 
     /// The process started: begin forwarding stdin.
-    func started(pid: Int32) {
+    package func started(pid: Int32) {
         self.pid = pid
         onStarted(pid)
         guard let stdinFD, let remote, input == nil else { return }
@@ -69,13 +69,13 @@ final class LocalSession {
         pump.start()
     }
 
-    func output(_ bytes: [UInt8], stderr isStderr: Bool) {
+    package func output(_ bytes: [UInt8], stderr isStderr: Bool) {
         (isStderr ? stderr : stdout).write(bytes)
     }
 
-    func stdinCreditChanged() { input?.creditChanged() }
+    package func stdinCreditChanged() { input?.creditChanged() }
 
-    func finish(_ outcome: LocalSessionOutcome) {
+    package func finish(_ outcome: LocalSessionOutcome) {
         guard self.outcome == nil else { return }
         self.outcome = outcome
         input?.stop()
@@ -83,7 +83,7 @@ final class LocalSession {
     }
 
     /// Restores descriptor flags; call before exiting.
-    func close() {
+    package func close() {
         input?.stop()
         stdout.close()
         stderr.close()

@@ -1,4 +1,3 @@
-import Glibc
 import LinuxSystem
 
 /// Writes output bytes to a local descriptor (the supervisor's or an exec client's stdout/stderr) without
@@ -16,7 +15,8 @@ final class OutputSink {
     private(set) var pendingBytes = 0
     private var registered = false
     private let pollable: Bool
-    private var restoreFlags: Int32?
+    /// Whether ``close()`` must make the descriptor blocking again (it was blocking when handed to us).
+    private var restoreBlocking = false
     private(set) var broken = false
     /// Called with the number of bytes written (or discarded) after each write.
     var onConsumed: (Int) -> Void = { _ in }
@@ -26,24 +26,19 @@ final class OutputSink {
     init(fd: FileDescriptor, loop: EventLoop) {
         self.fd = fd
         self.loop = loop
-        var st = stat()
-        fstat(fd.rawValue, &st)
-        let type = st.st_mode & S_IFMT
-        pollable = (type == S_IFIFO || type == S_IFSOCK)
-        if pollable {
-            let flags = fcntl(fd.rawValue, F_GETFL)
-            if flags >= 0 && flags & O_NONBLOCK == 0 {
-                restoreFlags = flags
-                _ = fcntl(fd.rawValue, F_SETFL, flags | O_NONBLOCK)
-            }
+        let type = try? fd.fileType()
+        pollable = type == .fifo || type == .socket
+        // A descriptor whose flags cannot be read or set stays as it is: writes then block, but still arrive.
+        if pollable, (try? fd.isNonBlocking()) == false, (try? fd.setNonBlocking()) != nil {
+            restoreBlocking = true
         }
     }
 
     /// Puts the descriptor's flags back as they were and stops watching it.
     func close() {
         if registered { loop.unregister(fd); registered = false }
-        if let restoreFlags { _ = fcntl(fd.rawValue, F_SETFL, restoreFlags) }
-        restoreFlags = nil
+        if restoreBlocking { try? fd.setNonBlocking(false) }
+        restoreBlocking = false
     }
 
     var isIdle: Bool { pendingBytes == 0 }

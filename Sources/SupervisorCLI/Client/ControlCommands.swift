@@ -22,11 +22,10 @@ public enum ControlCommands {
         do { try fd.writeAll(bytes) } catch { throw SupervisorError(.startFailed, "\(error)") }
         var decoder = FrameDecoder()
         var buffer = [UInt8](repeating: 0, count: 4096)
-        let deadline = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < deadline {
-            var pfd = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
-            _ = poll(&pfd, 1, 200)
-            guard pfd.revents != 0 else { continue }
+        let deadline = Clock.deadline(after: .seconds(5))
+        // No pong in time, or the connection closed: the message was written, which is all a one-shot command
+        // can know.
+        while (try? fd.waitReadable(until: deadline)) == true {
             guard let n = try? buffer.withUnsafeMutableBytes({ raw in try fd.read(into: raw) }) ?? 0, n > 0 else { return }
             decoder.append(buffer[..<n])
             while let item = decoder.next() {
@@ -41,32 +40,39 @@ public enum ControlCommands {
     /// The state of VM `id`; nil when no supervisor runs it.
     public static func state(stateRoot: String, id: String) -> SupervisorState? {
         let directory = StateDirectory(root: stateRoot, id: id)
-        guard let bytes = readFile(directory.stateFile),
+        guard let bytes = try? Files.readAll(directory.stateFile),
               var state = try? JSONBody.decode(SupervisorState.self, from: bytes) else { return nil }
-        if kill(state.supervisorPid, 0) != 0 && errno == ESRCH { state.state = "stopped" }
+        // Signal 0 checks that the process exists; a supervisor killed with -9 never wrote "stopped".
+        do { try ChildProcess.signal(state.supervisorPid, 0) } catch where error.errno == ESRCH { state.state = "stopped" } catch {}
         return state
     }
 
     /// Ids of the VMs with a state directory under `stateRoot`.
     public static func list(stateRoot: String) -> [SupervisorState] {
-        listDirectory(stateRoot).sorted().compactMap { state(stateRoot: stateRoot, id: $0) }
+        Directory.names(stateRoot).compactMap { state(stateRoot: stateRoot, id: $0) }
     }
 
     /// Copies `events.jsonl` to stdout; with `follow`, keeps reading until the supervisor is gone.
     public static func events(stateRoot: String, id: String, follow: Bool) throws(SupervisorError) {
         let path = StateDirectory(root: stateRoot, id: id).eventsFile
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SupervisorError(.startFailed, "VM \(id) has no events (\(path))") }
-        defer { close(fd) }
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(path, flags: O_RDONLY) } catch {
+            throw SupervisorError(.startFailed, "VM \(id) has no events (\(path))", cause: error)
+        }
+        defer { fd.close() }
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let n = (try? buffer.withUnsafeMutableBytes { (raw) throws(SystemError) in try fd.readSome(into: raw) })?.value ?? 0
             if n > 0 {
-                _ = buffer.withUnsafeBytes { write(1, $0.baseAddress, n) }
+                do { try FileDescriptor.standardOutput.writeAll(Array(buffer[..<n])) } catch {
+                    throw SupervisorError(.startFailed, "cannot write the events: \(error)", cause: error)
+                }
                 continue
             }
+            // The file only grows while the supervisor lives: at its end, poll for more lines (a file cannot be
+            // waited on with poll).
             guard follow, let current = state(stateRoot: stateRoot, id: id), current.state != "stopped" else { return }
-            usleep(100_000)
+            Clock.sleep(.milliseconds(100))
         }
     }
 }

@@ -1,5 +1,6 @@
 import Glibc
 import LinuxSystem
+import Supervisor
 import VsockProtocol
 import VsockTransport
 
@@ -22,7 +23,7 @@ public final class ExecClient {
     private let options: ExecOptions
     private var local: LocalSession?
     private var remote: ControlRemoteSession?
-    private var terminal: TerminalMode?
+    private var terminal: Terminal.RawMode?
     private var exitCode: Int32 = SupervisorExitCode.guestLost.rawValue
     private static let sessionID: SessionID = 1
 
@@ -48,7 +49,7 @@ public final class ExecClient {
         SystemControl.ignoreSignal(SIGPIPE)
         var size: TerminalSize?
         if options.tty {
-            size = TerminalMode.currentSize(of: .standardOutput) ?? TerminalMode.currentSize(of: .standardInput)
+            size = (Terminal.size(of: .standardOutput) ?? Terminal.size(of: .standardInput)).map { TerminalSize(rows: $0.rows, cols: $0.cols) }
                 ?? TerminalSize(rows: 24, cols: 80)
         }
         let local = LocalSession(loop: loop, stdin: options.interactive ? .standardInput : nil,
@@ -75,11 +76,12 @@ public final class ExecClient {
             }
             if options.tty {
                 try loop.onSignal(SIGWINCH) { [unowned self] _ in
-                    if let size = TerminalMode.currentSize(of: .standardOutput) { self.remote?.resize(rows: size.rows, cols: size.cols) }
+                    if let size = Terminal.size(of: .standardOutput) { self.remote?.resize(rows: size.rows, cols: size.cols) }
                 }
-                if options.interactive && TerminalMode.isTerminal(.standardInput) {
-                    let terminal = TerminalMode(fd: .standardInput)
-                    terminal.enterRawMode()
+                if options.interactive && Terminal.isTerminal(.standardInput) {
+                    let terminal = Terminal.RawMode(fd: .standardInput)
+                    // Without raw mode keys are line-buffered and Ctrl-C stays local: degraded, not broken.
+                    try? terminal.enter()
                     self.terminal = terminal
                 }
             }
