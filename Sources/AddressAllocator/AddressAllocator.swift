@@ -74,7 +74,7 @@ public final class SQLiteAddressAllocator: AddressAllocating, AddressStore {
     public func lookup(instanceID: String) throws(AllocatorError) -> String? {
         let stmt = try prepare("SELECT address FROM allocations WHERE instance_id = ?1")
         defer { sqlite3_finalize(stmt) }
-        try bind(stmt, 1, instanceID)
+        try bindParameter(stmt, 1, instanceID)
         let rc = sqlite3_step(stmt)
         switch rc {
         case SQLITE_ROW:
@@ -91,7 +91,7 @@ public final class SQLiteAddressAllocator: AddressAllocating, AddressStore {
         try validate(instanceID)
         let stmt = try prepare("DELETE FROM allocations WHERE instance_id = ?1")
         defer { sqlite3_finalize(stmt) }
-        try bind(stmt, 1, instanceID)
+        try bindParameter(stmt, 1, instanceID)
         let rc = sqlite3_step(stmt)
         guard rc == SQLITE_DONE else { throw error("delete", rc) }
         return sqlite3_changes(db) > 0
@@ -117,8 +117,8 @@ public final class SQLiteAddressAllocator: AddressAllocating, AddressStore {
     func claim(instanceID: String, address: String) throws(AllocatorError) -> Bool {
         let stmt = try prepare("INSERT INTO allocations (instance_id, address) VALUES (?1, ?2)")
         defer { sqlite3_finalize(stmt) }
-        try bind(stmt, 1, instanceID)
-        try bind(stmt, 2, address)
+        try bindParameter(stmt, 1, instanceID)
+        try bindParameter(stmt, 2, address)
         let rc = sqlite3_step(stmt)
         if rc == SQLITE_DONE { return true }
         if rc & 0xff == SQLITE_CONSTRAINT { return false }
@@ -143,7 +143,7 @@ public final class SQLiteAddressAllocator: AddressAllocating, AddressStore {
         return stmt
     }
 
-    private func bind(_ stmt: OpaquePointer?, _ index: Int32, _ value: String) throws(AllocatorError) {
+    private func bindParameter(_ stmt: OpaquePointer?, _ index: Int32, _ value: String) throws(AllocatorError) {
         // SQLITE_TRANSIENT: SQLite copies the bytes before the call returns.
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
         let rc = sqlite3_bind_text(stmt, index, value, -1, transient)

@@ -105,11 +105,11 @@ public struct OutboundQueue: Sendable {
 
     /// Calls `write` with the next bytes to send until it reports a short write or the queue is empty.
     /// `write` returns how many bytes it wrote (0 when the socket would block).
-    public mutating func drain<E: Error>(_ write: (UnsafeRawBufferPointer) throws(E) -> Int) throws(E) {
-        try drain(maxSegments: 1) { (segments) throws(E) -> Int in try write(segments[0]) }
+    public mutating func drain<E: Error>(_ writeOne: (UnsafeRawBufferPointer) throws(E) -> Int) throws(E) {
+        try drain(maxSegments: 1) { (segments) throws(E) -> Int in try writeOne(segments[0]) }
     }
 
-    private mutating func drain<E: Error>(maxSegments: Int, _ writev: ([UnsafeRawBufferPointer]) throws(E) -> Int) throws(E) {
+    private mutating func drain<E: Error>(maxSegments: Int, _ writeSegments: ([UnsafeRawBufferPointer]) throws(E) -> Int) throws(E) {
         while !isEmpty {
             let pieces = gather(maxSegments: lastWriteWasShort ? 1 : maxSegments)
             let offered = pieces.reduce(0) { $0 + $1.count }
@@ -117,7 +117,7 @@ public struct OutboundQueue: Sendable {
             var buffers: [UnsafeRawBufferPointer] = []
             buffers.reserveCapacity(pieces.count)
             Self.withBuffers(pieces[...], &buffers) { buffers in
-                do throws(E) { outcome = .success(try writev(buffers)) } catch { outcome = .failure(error) }
+                do throws(E) { outcome = .success(try writeSegments(buffers)) } catch { outcome = .failure(error) }
             }
             // Never more than offered, whatever the closure claims: the queue's count stays consistent.
             let written = min(max(try outcome.get(), 0), offered)
