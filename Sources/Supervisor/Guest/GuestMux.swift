@@ -222,7 +222,8 @@ final class GuestMux {
             onNetworkApplied = nil
             completion?(.applied(m))
         case .exec, .stdin, .stdinClose, .signal, .resize, .exitAck, .attach, .setTime, .shutdown, .network:
-            connection.send(.error(ErrorMessage(code: .invalidState,
+            // PROTOCOL.md §4: a known message in the wrong direction is `invalid_message`.
+            connection.send(.error(ErrorMessage(code: .invalidMessage,
                                                 message: "\"\(frame.message.type)\" is a host message",
                                                 session: frame.message.session)))
         }
