@@ -57,12 +57,13 @@ def canonical(header):
 class Conn:
     """One connection: strict frame decoding, every received header checked for strict, canonical JSON."""
 
-    def __init__(self, path, role, send_hello=True, read_hello=True, window=1 << 20):
+    def __init__(self, path, role, send_hello=True, read_hello=True, window=1 << 20, limits=DEFAULT_LIMITS):
         self.sock = socket.socket(socket.AF_UNIX)
         self.sock.connect(path)
         self.buf = b""
         self.role = role
         self.window = window
+        self.limits = limits
         self.peer_hello = None
         self.ping_id = 1000
         if send_hello:
@@ -74,7 +75,7 @@ class Conn:
                 raise AssertionError(f"first frame is not hello: {h}")
 
     def hello(self, **over):
-        h = {"type": "hello", "version": 1, "role": self.role, "capabilities": [], "limits": DEFAULT_LIMITS,
+        h = {"type": "hello", "version": 1, "role": self.role, "capabilities": [], "limits": self.limits,
              "window": self.window}
         h.update(over)
         return h
@@ -97,7 +98,7 @@ class Conn:
         while True:
             if len(self.buf) >= 8:
                 hlen, plen = struct.unpack(">II", self.buf[:8])
-                if hlen > DEFAULT_LIMITS["max_header"] or plen > DEFAULT_LIMITS["max_payload"]:
+                if hlen > self.limits["max_header"] or plen > self.limits["max_payload"]:
                     raise AssertionError(f"peer sent a frame beyond our limits: H={hlen} P={plen}")
                 if len(self.buf) >= 8 + hlen + plen:
                     raw, payload = self.buf[8:8 + hlen], self.buf[8 + hlen:8 + hlen + plen]
@@ -180,6 +181,8 @@ def run_session(c, session, argv, **fields):
             out += p
         elif h["type"] == "stderr":
             err += p
+        if p:  # §5.3: the output was consumed; give the credit back
+            c.send({"type": "window", "session": session, "bytes": len(p)})
         if h["type"] in ("exit", "start_failed", "error"):
             return h, out, err, frames
 
@@ -283,6 +286,8 @@ BAD_FRAMES = [  # (what, header bytes, payload, code, session): §2 strict JSON,
     ("network: MTU 20", b'{"interfaces":[{"mtu":20,"name":"cf0"}],"type":"network"}', b"", "invalid_message", None),
     ("set_time the kernel refuses", b'{"type":"set_time","unix_ns":-1}', b"", "internal", None),
     ("unknown session", b'{"session":999,"signal":15,"type":"signal"}', b"", "unknown_session", 999),
+    ("signal 99 to an unknown session: the session first", b'{"session":999,"signal":99,"type":"signal"}', b"",
+     "unknown_session", 999),
     ("stdin for an unknown session", b'{"session":999,"type":"stdin"}', b"ab", "unknown_session", 999),
     ("window for an unknown session", b'{"bytes":1,"session":999,"type":"window"}', b"", "unknown_session", 999),
     ("exit_ack for an unknown session", b'{"session":999,"type":"exit_ack"}', b"", "unknown_session", 999),
@@ -548,6 +553,25 @@ CONTROL_BAD_FRAMES = [f for f in BAD_FRAMES if not f[0].startswith(("network:", 
 ]
 
 
+def c_wait_ready(path):
+    """§11: until vm-init has said hello, exec is refused with start_failed validate errno 107 (ENOTCONN)."""
+    c = Conn(path, "client")
+    deadline, sid, refused = time.monotonic() + 60, 100, 0
+    while True:
+        sid += 1
+        end, _, _, _ = run_session(c, sid, ["true"])
+        if end["type"] == "exit" or time.monotonic() > deadline:
+            break
+        check_ok = end["type"] == "start_failed" and (end.get("stage"), end.get("errno")) == ("validate", 107)
+        if not check_ok:
+            break
+        refused += 1
+        time.sleep(0.1)
+    check("§11 exec once the guest is ready" + (" (after ENOTCONN refusals)" if refused else ""),
+          end["type"] == "exit" and status_ok(end, code=0), end)
+    c.close()
+
+
 def c_opening(path):
     c = Conn(path, "client", send_hello=False)
     h = c.peer_hello
@@ -576,12 +600,13 @@ def c_opening(path):
 
 
 def c_sessions(path):
-    a, b = Conn(path, "client", window=4096), Conn(path, "client")
+    a = Conn(path, "client", window=4096, limits={"max_header": 65536, "max_payload": 1000})
+    b = Conn(path, "client")
     end, out, err, frames = run_session(a, 1, ["sh", "-c", "head -c 10000 /dev/zero; printf err >&2; exit 3"])
-    big = [p for h, p in frames if h["type"] in ("stdout", "stderr") and len(p) > 4096]
+    big = [len(p) for h, p in frames if len(p) > 1000]
     check("§11 exec: started first, with a pid", frames[0][0]["type"] == "started"
           and isinstance(frames[0][0].get("pid"), int), frames[0][0])
-    check("§11 output within the client's window", out == b"\0" * 10000 and err == b"err" and status_ok(end, code=3)
+    check("§11/§3 output within the client's window and max_payload", out == b"\0" * 10000 and err == b"err" and status_ok(end, code=3)
           and not big, (len(out), err, end))
     a.send({"type": "exit_ack", "session": 1})
     a.send({"type": "window", "session": 1, "bytes": 4096})
@@ -629,7 +654,7 @@ def main():
                  ("tty", g_tty), ("reattach", g_reattach), ("two connections", g_two_connections),
                  ("shutdown", g_shutdown)]
     else:
-        steps = [("opening", c_opening), ("framing", lambda p: g_framing(p, "client", CONTROL_BAD_FRAMES)),
+        steps = [("ready", c_wait_ready), ("opening", c_opening), ("framing", lambda p: g_framing(p, "client", CONTROL_BAD_FRAMES)),
                  ("sessions", c_sessions), ("workload", c_workload_and_shutdown)]
     for name, fn in steps:
         section(name, fn, path)

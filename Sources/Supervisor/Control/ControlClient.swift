@@ -67,11 +67,14 @@ final class ControlClient {
             // A client returns credit for output it wrote after the session ended: late grants are normal.
             sessions[m.session]?.clientGrantedOutput(m.bytes)
         case .signal(let m):
-            // PROTOCOL.md §4.10: Linux numbering 1–64; checked here because session 0 never reaches vm-init.
+            // PROTOCOL.md §4.10: an unknown session first, then the range 1–64 (checked here for session 0,
+            // which never reaches vm-init, and so for every session alike).
+            let relay = m.session == 0 ? nil : relayed(m.session)
+            guard m.session == 0 || relay != nil else { return }
             guard (1...64).contains(m.signal) else {
                 return refuse(frame.message, "signal \(m.signal) out of range 1–64")
             }
-            if m.session == 0 { host.signalWorkload(m.signal) } else { relayed(m.session)?.guest?.signal(m.signal) }
+            if let relay { relay.guest?.signal(m.signal) } else { host.signalWorkload(m.signal) }
         case .resize(let m):
             relayed(m.session)?.guest?.resize(rows: m.rows, cols: m.cols)
         case .ping(let m):
