@@ -9,7 +9,7 @@ extension NamespaceTests {
     @Suite struct Conformance {
         @Test func independentPythonClientMeetsNoSurprise() throws {
             try withGuest { guest in
-                _ = try guest.connect().close()  // vm-init listens
+                try guest.connect().close()  // vm-init listens
                 let client = try ChildUnderTest("/usr/bin/env",
                                                 ["python3", RepoPath.file("Protocol/conformance.py"), "guest", guest.socketPath],
                                                 mergeStandardError: true)
