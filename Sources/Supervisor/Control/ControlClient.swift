@@ -53,12 +53,10 @@ final class ControlClient {
     func close() { connection.close() }
 
     private func handle(_ frame: Frame) {
-        // The connection's state machine let this through: a `hello` is the accepted first one.
-        if case .hello(let h) = frame.message {
-            hello = h
-            return
-        }
         switch frame.message {
+        case .hello(let h):
+            // The connection's state machine let this through: it is the accepted first one.
+            hello = h
         case .exec(let request):
             exec(request)
         case .stdin(let ref):
@@ -69,19 +67,36 @@ final class ControlClient {
             // A client returns credit for output it wrote after the session ended: late grants are normal.
             sessions[m.session]?.clientGrantedOutput(m.bytes)
         case .signal(let m):
-            if m.session == 0 { host.signalWorkload(m.signal) } else { relayed(m.session)?.guest?.signal(m.signal) }
+            // PROTOCOL.md §4.10: an unknown session first, then the range 1–64 (checked here for session 0,
+            // which never reaches vm-init, and so for every session alike).
+            let relay = m.session == 0 ? nil : relayed(m.session)
+            guard m.session == 0 || relay != nil else { return }
+            guard (1...64).contains(m.signal) else {
+                return refuse(frame.message, "signal \(m.signal) out of range 1–64")
+            }
+            if let relay { relay.guest?.signal(m.signal) } else { host.signalWorkload(m.signal) }
         case .resize(let m):
             relayed(m.session)?.guest?.resize(rows: m.rows, cols: m.cols)
         case .ping(let m):
             send(.pong(m))
         case .shutdown:
             host.requestStop(reason: "stop requested on the control socket")
-        case .exitAck, .error, .pong, .hello, .sessions, .attach, .setTime, .network, .networkApplied:
+        case .exitAck, .error, .pong:
+            // §11: the supervisor acknowledges exits to vm-init itself; errors are never answered; pongs are
+            // only answers to pings this side never sends.
             break
-        case .started, .startFailed, .stdout, .stderr, .exit:
-            send(.error(ErrorMessage(code: .invalidState, message: "\"\(frame.message.type)\" is not a client message",
-                                     session: frame.message.session)))
+        case .attach, .sessions, .setTime, .network:
+            // §11: these concern the guest connection, which the supervisor owns.
+            refuse(frame.message, "\"\(frame.message.type)\" is not served on control.sock")
+        case .started, .startFailed, .stdout, .stderr, .exit, .networkApplied:
+            // §4: a known message in the wrong direction.
+            refuse(frame.message, "\"\(frame.message.type)\" is sent by the supervisor, not a client")
         }
+    }
+
+    /// Answers `invalid_message` with the frame's session, if any.
+    private func refuse(_ message: Message, _ text: String) {
+        send(.error(ErrorMessage(code: .invalidMessage, message: text, session: message.session)))
     }
 
     private func exec(_ request: ExecRequest) {
@@ -101,7 +116,8 @@ final class ControlClient {
                                                  message: "the guest is not connected")))
         }
         let relay = RelayedSession(clientID: id, client: self, clientWindow: hello?.window ?? ProtocolConstants.defaultWindow,
-                                   stdinWindow: Self.window)
+                                   clientMaxPayload: hello?.limits.maxPayloadBytes ?? FrameLimits.default.maxPayloadBytes,
+                                   stdinWindow: Self.window, stdinAllowed: request.stdin == true)
         sessions[id] = relay
         relay.guest = mux.exec(request, delegate: relay)
     }

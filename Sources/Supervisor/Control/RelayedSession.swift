@@ -14,6 +14,10 @@ final class RelayedSession: GuestSessionDelegate {
     var guest: GuestSession?
 
     private var clientCredit: SendWindow
+    /// The client's `hello.limits.max_payload`: output frames to it are split to fit (PROTOCOL.md §3).
+    private let clientMaxPayload: Int
+    /// The exec had `"stdin": true` (PROTOCOL.md §4.5: otherwise `stdin` is `invalid_state`).
+    private let stdinAllowed: Bool
     /// Output arrays as the guest connection decoded them, forwarded as they are when credit allows.
     private var pendingOutput = ChunkQueue<(bytes: [UInt8], stderr: Bool)>()
     private var pendingOutputOffset = 0
@@ -26,16 +30,24 @@ final class RelayedSession: GuestSessionDelegate {
     private var stdinClosed = false
     private var exitStatus: ExitStatus?
 
-    init(clientID: SessionID, client: ControlClient, clientWindow: UInt32, stdinWindow: UInt32) {
+    init(clientID: SessionID, client: ControlClient, clientWindow: UInt32, clientMaxPayload: UInt32,
+         stdinWindow: UInt32, stdinAllowed: Bool) {
         self.clientID = clientID
         self.client = client
         self.clientCredit = SendWindow(initial: clientWindow)
+        // A client announcing max_payload 0 could never get output; one byte per frame still makes progress.
+        self.clientMaxPayload = max(1, Int(clientMaxPayload))
+        self.stdinAllowed = stdinAllowed
         self.stdinWindow = ReceiveWindow(window: stdinWindow)
     }
 
     // MARK: client → guest
 
     func clientStdin(_ bytes: [UInt8]) {
+        guard stdinAllowed else {
+            return client.send(.error(ErrorMessage(code: .invalidState, message: "session \(clientID) was started without stdin",
+                                                   session: clientID)))
+        }
         guard !stdinCloseRequested else {
             return client.send(.error(ErrorMessage(code: .invalidState, message: "stdin after stdin_close", session: clientID)))
         }
@@ -85,7 +97,7 @@ final class RelayedSession: GuestSessionDelegate {
     private func pumpOutput() {
         while let first = pendingOutput.first {
             let remaining = first.bytes.count - pendingOutputOffset
-            let n = clientCredit.take(upTo: remaining)
+            let n = clientCredit.take(upTo: min(remaining, clientMaxPayload))
             guard n > 0 else { break }
             let ref = SessionRef(session: clientID)
             let message: Message = first.stderr ? .stderr(ref) : .stdout(ref)

@@ -188,7 +188,8 @@ final class GuestMux {
             if case .stderr = frame.message { isStderr = true }
             session.delegate?.guestSession(session, output: frame.payload, stderr: isStderr)
         case .window(let m):
-            // vm-init returns credit for stdin it discarded after the process ended: late grants are normal.
+            // A grant crossing our exit_ack is normal (PROTOCOL.md §5.3: a host keeps no retained sessions, so
+            // it ignores a window for any session it does not know).
             guard let session = sessions[m.session] else { return }
             do { try session.stdinWindow.grant(m.bytes, session: m.session) } catch {
                 connection.send(.error(error.errorMessage))
@@ -222,7 +223,8 @@ final class GuestMux {
             onNetworkApplied = nil
             completion?(.applied(m))
         case .exec, .stdin, .stdinClose, .signal, .resize, .exitAck, .attach, .setTime, .shutdown, .network:
-            connection.send(.error(ErrorMessage(code: .invalidState,
+            // PROTOCOL.md §4: a known message in the wrong direction is `invalid_message`.
+            connection.send(.error(ErrorMessage(code: .invalidMessage,
                                                 message: "\"\(frame.message.type)\" is a host message",
                                                 session: frame.message.session)))
         }
@@ -230,6 +232,8 @@ final class GuestMux {
 
     private func live(_ id: SessionID) -> GuestSession? {
         guard let session = sessions[id] else {
+            // PROTOCOL.md §6: a frame about a session that does not exist (here) is answered `unknown_session`.
+            connection.send(.error(ErrorMessage(code: .unknownSession, message: "no session \(id)", session: id)))
             onWarning("guest sent a frame for unknown session \(id)")
             return nil
         }
