@@ -1,4 +1,3 @@
-import Glibc
 import LinuxSystem
 import VsockTransport
 
@@ -16,11 +15,14 @@ final class ControlServer {
         self.path = path
         self.loop = loop
         self.host = host
-        let oldMask = umask(0o177)
-        defer { umask(oldMask) }
-        listener = try Listener.unix(path: path, backlog: 256, loop: loop)
-        guard chmod(path, 0o600) == 0 else {
-            let error = SystemError.last("chmod", path)
+        // Created 0600 (umask 0177), so the socket never exists with a wider mode; chmod again in case the file
+        // system ignores the mask.
+        listener = try SystemControl.withFileCreationMask(0o177) { () throws(SystemError) in
+            try Listener.unix(path: path, backlog: 256, loop: loop)
+        }
+        do {
+            try Files.changeMode(path, 0o600)
+        } catch {
             listener.close()
             throw error
         }
@@ -28,13 +30,11 @@ final class ControlServer {
         try listener.start()
     }
 
-    var clientCount: Int { clients.count }
-
     func close() {
         listener.close()
         for client in clients.values { client.close() }
         clients.removeAll()
-        unlink(path)
+        try? Files.remove(path)  // already gone is fine: nothing else to clean
     }
 
     private func accepted(_ fd: FileDescriptor) {
@@ -51,10 +51,7 @@ final class ControlServer {
 
     /// Defence in depth beside the 0600 mode: only our own uid or root may talk to us (SO_PEERCRED).
     private func peerIsAllowed(_ fd: FileDescriptor) -> Bool {
-        // struct ucred { pid_t pid; uid_t uid; gid_t gid; } (Glibc hides the type without _GNU_SOURCE).
-        var cred: (pid: Int32, uid: UInt32, gid: UInt32) = (0, UInt32.max, UInt32.max)
-        var length = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
-        guard getsockopt(fd.rawValue, SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0 else { return false }
-        return cred.uid == 0 || cred.uid == getuid()
+        guard let peer = try? UnixSocket.peerCredentials(fd) else { return false }
+        return peer.uid == 0 || peer.uid == SystemControl.userID
     }
 }
