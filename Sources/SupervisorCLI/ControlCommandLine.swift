@@ -61,7 +61,7 @@ struct List: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the VMs under the state directory.")
     @OptionGroup var state: StateOptions
     func run() throws {
-        for vm in ControlCommands.list(stateRoot: state.stateDir) { print("\(vm.id)\t\(vm.state)\t\(vm.vmm)") }
+        for vm in ControlCommands.list(stateRoot: state.stateDir) { print("\(vm.id)\t\(vm.state.rawValue)\t\(vm.vmm)") }
     }
 }
 

@@ -4,8 +4,11 @@ import VMM
 
 /// One line of `events.jsonl`.
 public struct SupervisorEvent: Codable, Sendable, Equatable {
-    /// `booted`, `ready`, `started`, `exited`, `stopping`, `stopped`, `error`.
-    public var event: String
+    public enum Kind: String, Codable, Sendable {
+        case booted, ready, started, exited, stopping, stopped, error, network
+        case networkApplied = "network_applied"
+    }
+    public var event: Kind
     /// Wall clock, nanoseconds since the Unix epoch.
     public var timeNs: Int64
     public var id: String
@@ -23,8 +26,10 @@ public struct SupervisorEvent: Codable, Sendable, Equatable {
 
 /// The VM's state as `fc-supervisor state` reports it (`state.json`).
 public struct SupervisorState: Codable, Sendable, Equatable {
-    /// `booting`, `running`, `stopping`, `stopped`.
-    public var state: String
+    public enum Phase: String, Codable, Sendable {
+        case booting, running, stopping, stopped
+    }
+    public var state: Phase
     public var id: String
     public var vmm: String
     public var supervisorPid: Int32
@@ -51,13 +56,13 @@ final class EventLog {
     init(directory: StateDirectory, id: String, vmm: VMMKind) {
         self.directory = directory
         self.id = id
-        current = SupervisorState(state: "booting", id: id, vmm: vmm.rawValue, supervisorPid: getpid(),
+        current = SupervisorState(state: .booting, id: id, vmm: vmm.rawValue, supervisorPid: getpid(),
                                   stateDir: directory.path)
     }
 
     var elapsedMs: Double { Double(EventLoop.now() - startedAt) / 1e6 }
 
-    func record(_ event: String, pid: Int32? = nil, exitCode: Int32? = nil, message: String? = nil) {
+    func record(_ event: SupervisorEvent.Kind, pid: Int32? = nil, exitCode: Int32? = nil, message: String? = nil) {
         let entry = SupervisorEvent(event: event, timeNs: SystemControl.wallClockNanoseconds(), id: id, pid: pid,
                                     exitCode: exitCode, message: message, elapsedMs: (elapsedMs * 1000).rounded() / 1000)
         // The event log is a record for observers: a full disk must not stop the VM.

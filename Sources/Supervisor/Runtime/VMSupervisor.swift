@@ -61,7 +61,7 @@ public final class VMSupervisor: ControlHost {
             try loop.run()
         } catch let error as SupervisorError {
             log(error.message)
-            events.record("error", message: error.message)
+            events.record(.error, message: error.message)
             exitCode = exitCode ?? error.exitCode.rawValue
         } catch {
             log("\(error)")
@@ -77,7 +77,7 @@ public final class VMSupervisor: ControlHost {
     private func prepareStateDirectory() throws(SupervisorError) {
         lock = try state.acquire(stateRoot: config.stateRoot, id: config.id)
         cleanStaleState()
-        events.update { $0.state = "booting" }
+        events.update { $0.state = .booting }
     }
 
     /// A previous supervisor for this id died (we hold its lock now): kill its VMM if it survived, and remove
@@ -114,14 +114,14 @@ public final class VMSupervisor: ControlHost {
                                       log: { [unowned self] in self.log($0) })
             hostNetwork = network
             do { try network.setUp() } catch { throw SupervisorError(error) }
-            events.record("network", message: "tap \(config.tap ?? "-") netns \(config.network.netns ?? "-")")
+            events.record(.network, message: "tap \(config.tap ?? "-") netns \(config.network.netns ?? "-")")
         }
         let driver = makeDriver()
         self.driver = driver
         let fd: FileDescriptor, leftover: [UInt8]
         do {
             try driver.boot(deadline: deadline)
-            events.record("booted", pid: driver.process?.pid)
+            events.record(.booted, pid: driver.process?.pid)
             events.update { $0.vmmPid = driver.process?.pid }
             (fd, leftover) = try driver.connectGuest(deadline: deadline)
         } catch {
@@ -166,9 +166,9 @@ public final class VMSupervisor: ControlHost {
 
     private func guestReady(_ hello: Hello) {
         let bootMs = events.elapsedMs
-        events.record("ready", message: hello.agent)
+        events.record(.ready, message: hello.agent)
         events.update {
-            $0.state = "running"
+            $0.state = .running
             $0.bootMs = (bootMs * 10).rounded() / 10
         }
         guard let spec = pendingWorkload, let mux else { return }
@@ -178,7 +178,7 @@ public final class VMSupervisor: ControlHost {
         mux.configureNetwork(config.network.guestMessage(mac: config.effectiveGuestMAC)) { [unowned self] reply in
             switch reply {
             case .applied(let applied):
-                self.events.record("network_applied", message: (applied.interfaces ?? []).joined(separator: ","))
+                self.events.record(.networkApplied, message: (applied.interfaces ?? []).joined(separator: ","))
                 self.startWorkload(spec, on: mux)
             case .refused(let error):
                 self.fail(.bootFailed, "guest network configuration failed: \(error.code): \(error.message)")
@@ -205,7 +205,7 @@ public final class VMSupervisor: ControlHost {
         let local = LocalSession(loop: loop, stdin: spec.attachStdin ? .standardInput : nil,
                                  stdout: .standardOutput, stderr: .standardError)
         local.onStarted = { [unowned self] pid in
-            self.events.record("started", pid: pid)
+            self.events.record(.started, pid: pid)
             self.events.update { $0.workloadPid = pid }
         }
         local.onFinished = { [unowned self] outcome in self.workloadFinished(outcome) }
@@ -222,14 +222,14 @@ public final class VMSupervisor: ControlHost {
     private func workloadFinished(_ outcome: LocalSessionOutcome) {
         switch outcome {
         case .exited(let status):
-            events.record("exited", exitCode: status.shellStatus,
+            events.record(.exited, exitCode: status.shellStatus,
                           message: status.signal.map { "killed by signal \($0)" + (status.oomKilled ? " (OOM)" : "") })
         case .startFailed(let failure):
             log("cannot start the workload: \(failure.message) (\(failure.stage), errno \(failure.errno))")
-            events.record("exited", exitCode: outcome.exitCode, message: "start failed: \(failure.message)")
+            events.record(.exited, exitCode: outcome.exitCode, message: "start failed: \(failure.message)")
         case .lost(let reason):
             log(reason)  // exit 122 must come with a reason on stderr
-            events.record("error", message: reason)
+            events.record(.error, message: reason)
         }
         exitCode = outcome.exitCode
         events.update { $0.exitCode = outcome.exitCode }
@@ -293,8 +293,8 @@ public final class VMSupervisor: ControlHost {
     private func beginStop(reason: String) {
         guard !stopping else { return }
         stopping = true
-        events.record("stopping", message: reason)
-        events.update { $0.state = "stopping" }
+        events.record(.stopping, message: reason)
+        events.update { $0.state = .stopping }
         // The control socket stays open until teardown: `state`, `ping` and `kill` still get answers.
         if let mux, mux.isReady {
             mux.shutdown(graceMs: 2000)
@@ -311,7 +311,7 @@ public final class VMSupervisor: ControlHost {
     /// The VMM's own shutdown request; it never blocks the loop (``VMMDriver/requestGuestShutdown(on:log:)``).
     private func askVMMToStop() {
         guard let driver, driver.process?.isRunning == true else { return }
-        events.record("stopping", message: "asking the VMM to shut the guest down")
+        events.record(.stopping, message: "asking the VMM to shut the guest down")
         driver.requestGuestShutdown(on: loop, log: { [unowned self] in self.log($0) })
     }
 
@@ -337,7 +337,7 @@ public final class VMSupervisor: ControlHost {
 
     private func fail(_ code: SupervisorExitCode, _ message: String) {
         log(message)
-        events.record("error", message: message)
+        events.record(.error, message: message)
         if exitCode == nil { exitCode = code.rawValue }
         beginStop(reason: message)
     }
@@ -357,9 +357,9 @@ public final class VMSupervisor: ControlHost {
         }
         driver?.cleanup()
         hostNetwork?.tearDown()
-        events.record("stopped", exitCode: exitCode)
+        events.record(.stopped, exitCode: exitCode)
         events.update {
-            $0.state = "stopped"
+            $0.state = .stopped
             $0.exitCode = exitCode
         }
         if keepState {

@@ -43,7 +43,7 @@ public enum ControlCommands {
         guard let bytes = try? Files.readAll(directory.stateFile),
               var state = try? JSONBody.decode(SupervisorState.self, from: bytes) else { return nil }
         // Signal 0 checks that the process exists; a supervisor killed with -9 never wrote "stopped".
-        do { try ChildProcess.signal(state.supervisorPid, 0) } catch where error.errno == ESRCH { state.state = "stopped" } catch {}
+        do { try ChildProcess.signal(state.supervisorPid, 0) } catch where error.errno == ESRCH { state.state = .stopped } catch {}
         return state
     }
 
@@ -71,7 +71,7 @@ public enum ControlCommands {
             }
             // The file only grows while the supervisor lives: at its end, poll for more lines (a file cannot be
             // waited on with poll).
-            guard follow, let current = state(stateRoot: stateRoot, id: id), current.state != "stopped" else { return }
+            guard follow, let current = state(stateRoot: stateRoot, id: id), current.state != .stopped else { return }
             Clock.sleep(.milliseconds(100))
         }
     }
