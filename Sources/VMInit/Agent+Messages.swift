@@ -66,7 +66,8 @@ extension Agent {
             session.exitSent = false
             flushPending(session)
         case .sessions:
-            let list = sessions.values.sorted { $0.id < $1.id }.map { $0.info(attached: attachedConnection($0) != nil) }
+            // `attached` answers for the asking connection (§4.15), not for "attached to any connection".
+            let list = sessions.values.sorted { $0.id < $1.id }.map { $0.info(attached: $0.connectionID == conn.id) }
             conn.send(.sessions(SessionList(sessions: list)))
         case .ping(let ping):
             conn.send(.pong(ping))

@@ -42,7 +42,7 @@ public final class FrameChannel {
     }
 
     /// The next frame, waiting at most until `deadline`. A malformed frame is `.protocolViolation`; EOF is `.closed`.
-    public func receive(deadline: ContinuousClock.Instant) throws(TransportError) -> Frame {
+    public func receive(deadline: Clock.Instant) throws(TransportError) -> Frame {
         while true {
             if let item = decoder.next() {
                 switch item {
@@ -51,7 +51,10 @@ public final class FrameChannel {
                     throw TransportError(.protocolViolation, "bad frame: \(error)")
                 }
             }
-            guard waitReadable(fd, until: deadline) else { throw TransportError(.timeout, "no frame before the deadline") }
+            // A failed wait (a bad descriptor) falls through to the read, which reports the error.
+            guard (try? fd.waitReadable(until: deadline)) ?? true else {
+                throw TransportError(.timeout, "no frame before the deadline")
+            }
             var n: Int?
             var failure: SystemError?
             buffer.withUnsafeMutableBytes { raw in
@@ -64,8 +67,13 @@ public final class FrameChannel {
         }
     }
 
+    /// ``receive(deadline:)`` for callers that keep their deadlines on the standard library's clock.
+    public func receive(deadline: ContinuousClock.Instant) throws(TransportError) -> Frame {
+        try receive(deadline: Clock.Instant(deadline))
+    }
+
     public func receive(timeout: Duration) throws(TransportError) -> Frame {
-        try receive(deadline: ContinuousClock.now + timeout)
+        try receive(deadline: Clock.deadline(after: timeout))
     }
 
     /// Frames until one matches `predicate` (the skipped ones are returned too, in order).
@@ -73,7 +81,7 @@ public final class FrameChannel {
                         deadline: ContinuousClock.Instant) throws(TransportError) -> [Frame] {
         var frames: [Frame] = []
         while true {
-            let frame = try receive(deadline: deadline)
+            let frame = try receive(deadline: Clock.Instant(deadline))
             frames.append(frame)
             if predicate(frame) { return frames }
         }

@@ -93,7 +93,9 @@ extension NamespaceTests {
                 try sync(first, 10)
                 #expect(try first.run(ExecRequest(session: 6, argv: ["echo", "first"])).stdoutText == "first\n")
                 #expect(try second.run(ExecRequest(session: 7, argv: ["echo", "second"])).stdoutText == "second\n")
-                #expect(try listed(second).first { $0.session == 5 }?.attached == true)
+                // `attached` is per asking connection (§4.15): true only where the output goes.
+                #expect(try listed(second).first { $0.session == 5 }?.attached == false)
+                #expect(try listed(first).first { $0.session == 5 }?.attached == true)
 
                 // Session 5 moves to the second connection: its rest goes there, none to the first.
                 second.results[5] = SessionResult()
