@@ -55,15 +55,17 @@ public final class FrameChannel {
             guard (try? fd.waitReadable(until: deadline)) ?? true else {
                 throw TransportError(.timeout, "no frame before the deadline")
             }
-            var n: Int?
+            var result: IOResult<Int> = .wouldBlock
             var failure: SystemError?
             buffer.withUnsafeMutableBytes { raw in
-                do throws(SystemError) { n = try fd.read(into: raw) } catch { failure = error }
+                do throws(SystemError) { result = try fd.readSome(into: raw) } catch { failure = error }
             }
             if let failure { throw TransportError(.system, "receive", cause: failure) }
-            guard let n else { continue }
-            if n == 0 { throw TransportError(.closed, "the peer closed the connection") }
-            decoder.append(buffer[..<n])
+            switch result {
+            case .wouldBlock: continue
+            case .processed(0): throw TransportError(.closed, "the peer closed the connection")
+            case .processed(let n): decoder.append(buffer[..<n])
+            }
         }
     }
 

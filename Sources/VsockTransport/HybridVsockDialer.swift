@@ -73,10 +73,11 @@ public struct HybridVsockDialer: Sendable {
                 }
                 guard received.count <= 64 else { fd.close(); return .failure("handshake reply too long") }
                 guard (try? fd.waitReadable(until: deadline)) ?? true else { fd.close(); return .failure("no OK within \(attemptTimeout)") }
-                let n = try chunk.withUnsafeMutableBytes { (raw) throws(SystemError) in try fd.read(into: raw) }
-                guard let n else { continue }
-                if n == 0 { fd.close(); return .failure("EOF before OK (guest not listening yet)") }
-                received += chunk[..<n]
+                switch try chunk.withUnsafeMutableBytes({ (raw) throws(SystemError) in try fd.readSome(into: raw) }) {
+                case .wouldBlock: continue
+                case .processed(0): fd.close(); return .failure("EOF before OK (guest not listening yet)")
+                case .processed(let n): received += chunk[..<n]
+                }
             }
         } catch {
             fd.close()

@@ -37,8 +37,8 @@ public final class SerialPort {
         }
         do {
             let fd = try FileDescriptor.open(path, flags: O_RDWR | O_NOCTTY | O_NONBLOCK)
-            // Raw mode: the line carries binary frames. Best effort, as before: a port that refuses it still
-            // carries bytes, and the host would see framing errors rather than nothing.
+            // Raw mode: the line carries binary frames. Best effort: a port that refuses it still carries bytes
+            // (the host then sees framing errors, which say more than a port that never opens).
             if Terminal.isTerminal(fd) {
                 do { try Terminal.makeRaw(fd) } catch { onError("raw mode on \(path): \(error)") }
             }
