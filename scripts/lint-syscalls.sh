@@ -8,15 +8,11 @@
 #     `send(.error(…))`, `poll()`): libc functions take positional arguments, so these are Swift functions;
 #   - comment lines. Every file is checked, whatever it imports: libc's functions leak into a module through
 #     any module that imports Glibc.
-# Escapes:
-#   scripts/lint-syscalls.allow   one path per line (relative to the repository root, `#` comments): files
-#                                 still waiting for migration. Meant to be empty.
-#   `// lint-syscalls: allow`     on the line itself, for a call that must stay (say why beside it).
+# Escape: `// lint-syscalls: allow` on the line itself, for a call that must stay (say why beside it).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-allow_file="scripts/lint-syscalls.allow"
 
 # I/O, descriptors, files, directories, sockets, polling, sleeping, terminals, processes, limits.
 calls=(
@@ -43,29 +39,11 @@ matcher='
     }
 '
 
-allowed=()
-if [[ -f "$allow_file" ]]; then
-    while IFS= read -r line; do
-        line="${line%%#*}"
-        line="${line//[[:space:]]/}"
-        [[ -n "$line" ]] && allowed+=("$line")
-    done <"$allow_file"
-fi
-
-is_allowed() {
-    local entry
-    for entry in "${allowed[@]+"${allowed[@]}"}"; do
-        [[ "$1" == "$entry" ]] && return 0
-    done
-    return 1
-}
-
 hits=0
 while IFS= read -r -d '' file; do
     case "$file" in
         Sources/LinuxSystem/* | Sources/CLinux/*) continue ;;
     esac
-    is_allowed "$file" && continue
     while IFS= read -r hit; do
         echo "$hit"
         hits=$((hits + 1))
@@ -76,4 +54,4 @@ if ((hits > 0)); then
     echo "lint-syscalls: $hits raw libc call(s) outside LinuxSystem; call (or add) a LinuxSystem wrapper." >&2
     exit 1
 fi
-echo "lint-syscalls: ok (${#allowed[@]} file(s) allowlisted in $allow_file)"
+echo "lint-syscalls: ok"

@@ -58,7 +58,7 @@ extension Agent {
         options.searchPath = options.environment.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) }
             ?? Self.defaultPath
         // A passwd home that does not exist (nobody's /nonexistent) is not an error: fall back to /.
-        options.workingDirectory = request.cwd ?? home.flatMap { isDirectory($0) ? $0 : nil } ?? "/"
+        options.workingDirectory = request.cwd ?? home.flatMap { Files.isDirectory($0) ? $0 : nil } ?? "/"
         options.umask = request.umask
         for limit in request.rlimits ?? [] {
             guard let number = ChildProcess.resourceLimitNumber(limit.resource) else {
@@ -106,7 +106,7 @@ extension Agent {
                 try out.readEnd.setNonBlocking()
                 try err.readEnd.setNonBlocking()
                 // A 256 KiB pipe lets one read take a whole frame's worth (best effort: the default is 64 KiB).
-                _ = fcntl(out.readEnd.rawValue, 1031 /* F_SETPIPE_SZ, hidden by Glibc without _GNU_SOURCE */, Int32(Session.maxChunk))
+                _ = try? out.readEnd.setPipeCapacity(Session.maxChunk)
                 outputs[.stdout] = out.readEnd
                 outputs[.stderr] = err.readEnd
                 options.standardOutput = out.writeEnd
@@ -204,7 +204,7 @@ extension Agent {
             grantStdin(session, consumed: payload.count)
             return
         }
-        session.stdinBuffer.append(contentsOf: payload)
+        session.stdin.append(payload)  // the frame's array, kept as it is
         writeStdin(session)
     }
 
@@ -225,12 +225,10 @@ extension Agent {
     func writeStdin(_ session: Session) {
         guard !session.stdinDone else { return }
         if let fd = stdinTarget(session) {
-            while session.stdinPending > 0 {
+            while let (_, bytes) = session.stdin.front {
                 let written: Int
                 do {
-                    written = try session.stdinBuffer.withUnsafeBytes { (raw) throws(SystemError) in
-                        try fd.write(UnsafeRawBufferPointer(rebasing: raw[session.stdinHead...]))
-                    }
+                    written = try bytes.withUnsafeBytes { (raw) throws(SystemError) in try fd.write(raw) }
                 } catch {
                     // EPIPE: the process closed its stdin. Drop what is left.
                     Log.debug("session \(session.id): stdin: \(error)")
@@ -238,15 +236,8 @@ extension Agent {
                     return
                 }
                 if written == 0 { break }
-                session.stdinHead += written
+                session.stdin.consume(written)
                 grantStdin(session, consumed: written)
-            }
-            if session.stdinPending == 0 {
-                session.stdinBuffer.removeAll(keepingCapacity: session.stdinBuffer.capacity <= 1 << 20)
-                session.stdinHead = 0
-            } else if session.stdinHead > 256 * 1024 {
-                session.stdinBuffer.removeSubrange(0..<session.stdinHead)
-                session.stdinHead = 0
             }
         } else if session.stdinPending > 0 {
             finishStdin(session)
@@ -262,8 +253,7 @@ extension Agent {
     /// Stops stdin for good: closes the pipe (EOF for the process) or sends ^D on a terminal.
     func finishStdin(_ session: Session) {
         let dropped = session.stdinPending
-        session.stdinBuffer = []
-        session.stdinHead = 0
+        session.stdin.removeAll()
         if dropped > 0 { grantStdin(session, consumed: dropped) }
         session.stdinDone = true
         if let fd = session.stdinFD {
@@ -283,8 +273,3 @@ extension Agent {
     }
 }
 
-/// Whether `path` is an existing directory.
-func isDirectory(_ path: String) -> Bool {
-    var st = stat()
-    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
-}

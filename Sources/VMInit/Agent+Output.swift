@@ -58,7 +58,7 @@ extension Agent {
         guard let fd = session.outputs.removeValue(forKey: stream) else { return }
         loop.unregister(fd)
         fd.close()
-        if session.tty { session.stdinDone = true; session.stdinBuffer = []; session.stdinHead = 0 }
+        if session.tty { session.stdinDone = true; session.stdin.removeAll() }
         checkFinished(session)
     }
 
@@ -71,9 +71,8 @@ extension Agent {
                 let credit = session.sendWindow.take(upTo: want)
                 guard credit > 0, let (stream, bytes) = session.takePending(upTo: credit) else { break }
                 let ref = SessionRef(session: session.id)
-                bytes.withUnsafeBytes {
-                    conn.send(stream == .stdout ? .stdout(ref) : .stderr(ref), payload: $0)
-                }
+                // The slice shares the pending chunk's storage: the connection keeps it until written (no copy).
+                conn.send(stream == .stdout ? .stdout(ref) : .stderr(ref), payload: bytes)
             }
             trySendExit(session, conn)
         }

@@ -18,16 +18,14 @@ final class Session {
     /// The stdin pipe's write end (nil for a tty, for `stdin: false`, and once closed).
     var stdinFD: FileDescriptor?
     var stdinEnabled: Bool
-    var stdinBuffer: [UInt8] = []
-    var stdinHead = 0
+    /// Stdin received and not yet written to the process: the frames' payload arrays, kept as they came.
+    var stdin = ByteQueue<Untagged>()
     var stdinCloseRequested = false
     var stdinDone = false
     var receiveWindow: ReceiveWindow
     var sendWindow: SendWindow
     /// Output read from the process but not yet handed to a connection (bounded by ``Agent/pendingCap``).
-    var pending: [(stream: OutputStream, bytes: [UInt8])] = []
-    var pendingHead = 0
-    var pendingBytes = 0
+    var pending = ByteQueue<OutputStream>()
     var termination: ProcessTermination?
     var oomBaseline: UInt64?
     var drainDeadlinePassed = false
@@ -53,42 +51,27 @@ final class Session {
     }
 
     var isRunning: Bool { termination == nil }
-    var stdinPending: Int { stdinBuffer.count - stdinHead }
+    var stdinPending: Int { stdin.byteCount }
+    var pendingBytes: Int { pending.byteCount }
 
-    /// Appends output read from the process.
-    /// Appends output; consecutive reads of one stream are merged into chunks of up to ``maxChunk`` bytes so
-    /// frames carry large payloads (fewer headers, syscalls and wake-ups per byte on every hop).
+    /// Appends output read from the process; consecutive reads of one stream are merged into chunks of up to
+    /// ``maxChunk`` bytes so frames carry large payloads (fewer headers, syscalls and wake-ups per byte on every
+    /// hop).
     func appendPending(_ stream: OutputStream, _ bytes: UnsafeRawBufferPointer) {
-        if pending.count > pendingHead, let last = pending.indices.last, pending[last].stream == stream,
-           pending[last].bytes.count + bytes.count <= Self.maxChunk {
-            pending[last].bytes.append(contentsOf: bytes)
-        } else {
-            pending.append((stream, Array(bytes)))
-        }
-        pendingBytes += bytes.count
+        pending.append(copying: bytes, tag: stream, mergeLimit: Self.maxChunk)
     }
 
     /// Largest pending chunk (and so stdio frame payload) vm-init builds.
     static let maxChunk = 256 * 1024
 
-    /// Removes up to `count` bytes from the front chunk; returns them with their stream.
-    func takePending(upTo count: Int) -> (OutputStream, [UInt8])? {
-        guard pendingHead < pending.count, count > 0 else { return nil }
-        let chunk = pending[pendingHead]
-        if chunk.bytes.count <= count {
-            pendingHead += 1
-            if pendingHead == pending.count { pending.removeAll(keepingCapacity: true); pendingHead = 0 }
-            pendingBytes -= chunk.bytes.count
-            return (chunk.stream, chunk.bytes)
-        }
-        let head = Array(chunk.bytes[0..<count])
-        pending[pendingHead].bytes = Array(chunk.bytes[count...])
-        pendingBytes -= count
-        return (chunk.stream, head)
+    /// Removes up to `count` bytes from the front chunk; returns them with their stream. The bytes share the
+    /// chunk's storage (nothing is copied).
+    func takePending(upTo count: Int) -> (OutputStream, ArraySlice<UInt8>)? {
+        pending.take(upTo: count).map { ($0.tag, $0.bytes) }
     }
 
-    /// Size of the next pending chunk.
-    var nextPendingCount: Int { pendingHead < pending.count ? pending[pendingHead].bytes.count : 0 }
+    /// Size of what is left of the next pending chunk.
+    var nextPendingCount: Int { pending.front?.bytes.count ?? 0 }
 
     /// The `sessions` entry for this session.
     func info(attached: Bool) -> SessionInfo {

@@ -79,14 +79,3 @@ public struct UserDatabase: Sendable {
     }
 }
 
-/// Reads a whole (small) file as text; nil when it cannot be read.
-/// - Note: kept for the call site in Agent.swift; they move to ``Files/readText(_:limit:)``.
-func readTextFile(_ path: String, limit: Int = 4 << 20) -> String? {
-    try? Files.readText(path, limit: limit)
-}
-
-/// Reads a whole (small) file; nil when it cannot be read.
-/// - Note: kept for the tests' call site; it moves to ``Files/readAll(_:limit:)``.
-func readFileBytes(_ path: String, limit: Int = 4 << 20) -> [UInt8]? {
-    try? Files.readAll(path, limit: limit)
-}

@@ -42,7 +42,7 @@ public final class FrameChannel {
     }
 
     /// The next frame, waiting at most until `deadline`. A malformed frame is `.protocolViolation`; EOF is `.closed`.
-    public func receive(deadline: ContinuousClock.Instant) throws(TransportError) -> Frame {
+    public func receive(deadline: Clock.Instant) throws(TransportError) -> Frame {
         while true {
             if let item = decoder.next() {
                 switch item {
@@ -51,21 +51,31 @@ public final class FrameChannel {
                     throw TransportError(.protocolViolation, "bad frame: \(error)")
                 }
             }
-            guard waitReadable(fd, until: deadline) else { throw TransportError(.timeout, "no frame before the deadline") }
-            var n: Int?
+            // A failed wait (a bad descriptor) falls through to the read, which reports the error.
+            guard (try? fd.waitReadable(until: deadline)) ?? true else {
+                throw TransportError(.timeout, "no frame before the deadline")
+            }
+            var result: IOResult<Int> = .wouldBlock
             var failure: SystemError?
             buffer.withUnsafeMutableBytes { raw in
-                do throws(SystemError) { n = try fd.read(into: raw) } catch { failure = error }
+                do throws(SystemError) { result = try fd.readSome(into: raw) } catch { failure = error }
             }
             if let failure { throw TransportError(.system, "receive", cause: failure) }
-            guard let n else { continue }
-            if n == 0 { throw TransportError(.closed, "the peer closed the connection") }
-            decoder.append(buffer[..<n])
+            switch result {
+            case .wouldBlock: continue
+            case .processed(0): throw TransportError(.closed, "the peer closed the connection")
+            case .processed(let n): decoder.append(buffer[..<n])
+            }
         }
     }
 
+    /// ``receive(deadline:)`` for callers that keep their deadlines on the standard library's clock.
+    public func receive(deadline: ContinuousClock.Instant) throws(TransportError) -> Frame {
+        try receive(deadline: Clock.Instant(deadline))
+    }
+
     public func receive(timeout: Duration) throws(TransportError) -> Frame {
-        try receive(deadline: ContinuousClock.now + timeout)
+        try receive(deadline: Clock.deadline(after: timeout))
     }
 
     /// Frames until one matches `predicate` (the skipped ones are returned too, in order).
@@ -73,7 +83,7 @@ public final class FrameChannel {
                         deadline: ContinuousClock.Instant) throws(TransportError) -> [Frame] {
         var frames: [Frame] = []
         while true {
-            let frame = try receive(deadline: deadline)
+            let frame = try receive(deadline: Clock.Instant(deadline))
             frames.append(frame)
             if predicate(frame) { return frames }
         }

@@ -46,7 +46,7 @@ public struct HybridVsockDialer: Sendable {
                 throw TransportError(.unreachable,
                                      "guest port \(port) not reachable through \(udsPath) after \(attempts) attempts: \(lastFailure)")
             }
-            pause(for: retryInterval)
+            Clock.sleep(retryInterval)
         }
     }
 
@@ -58,7 +58,7 @@ public struct HybridVsockDialer: Sendable {
         do {
             try fd.writeAll(Array("CONNECT \(port)\n".utf8))
             var received: [UInt8] = []
-            let deadline = ContinuousClock.now + attemptTimeout
+            let deadline = Clock.deadline(after: attemptTimeout)
             var chunk = [UInt8](repeating: 0, count: 4096)
             while true {
                 if let newline = received.firstIndex(of: UInt8(ascii: "\n")) {
@@ -72,11 +72,12 @@ public struct HybridVsockDialer: Sendable {
                                                hostPort: hostPort, attempts: 0))
                 }
                 guard received.count <= 64 else { fd.close(); return .failure("handshake reply too long") }
-                guard waitReadable(fd, until: deadline) else { fd.close(); return .failure("no OK within \(attemptTimeout)") }
-                let n = try chunk.withUnsafeMutableBytes { (raw) throws(SystemError) in try fd.read(into: raw) }
-                guard let n else { continue }
-                if n == 0 { fd.close(); return .failure("EOF before OK (guest not listening yet)") }
-                received += chunk[..<n]
+                guard (try? fd.waitReadable(until: deadline)) ?? true else { fd.close(); return .failure("no OK within \(attemptTimeout)") }
+                switch try chunk.withUnsafeMutableBytes({ (raw) throws(SystemError) in try fd.readSome(into: raw) }) {
+                case .wouldBlock: continue
+                case .processed(0): fd.close(); return .failure("EOF before OK (guest not listening yet)")
+                case .processed(let n): received += chunk[..<n]
+                }
             }
         } catch {
             fd.close()

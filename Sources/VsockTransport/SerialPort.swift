@@ -37,9 +37,10 @@ public final class SerialPort {
         }
         do {
             let fd = try FileDescriptor.open(path, flags: O_RDWR | O_NOCTTY | O_NONBLOCK)
-            if isatty(fd.rawValue) != 0 {
-                var t = termios()
-                if tcgetattr(fd.rawValue, &t) == 0 { cfmakeraw(&t); _ = tcsetattr(fd.rawValue, TCSANOW, &t) }
+            // Raw mode: the line carries binary frames. Best effort: a port that refuses it still carries bytes
+            // (the host then sees framing errors, which say more than a port that never opens).
+            if Terminal.isTerminal(fd) {
+                do { try Terminal.makeRaw(fd) } catch { onError("raw mode on \(path): \(error)") }
             }
             onOpen(fd, path)
         } catch {
@@ -61,24 +62,10 @@ public final class SerialPort {
 
     /// /sys/class/virtio-ports/*/name == name → /dev/<port>.
     public static func findVirtioPort(named name: String, sysfs: String = "/sys/class/virtio-ports") -> String? {
-        guard let dir = opendir(sysfs) else { return nil }
-        defer { closedir(dir) }
-        while let entry = readdir(dir) {
-            let port = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if port.hasPrefix(".") { continue }
-            let text = readSmallFile("\(sysfs)/\(port)/name") ?? ""
+        for port in Directory.names(sysfs) where !port.hasPrefix(".") {
+            let text = Files.readValue("\(sysfs)/\(port)/name") ?? ""
             if text.split(whereSeparator: { $0 == "\n" || $0 == " " }).first.map(String.init) == name { return "/dev/\(port)" }
         }
         return nil
-    }
-
-    private static func readSmallFile(_ path: String) -> String? {
-        guard let fd = try? FileDescriptor.open(path, flags: O_RDONLY) else { return nil }
-        defer { fd.close() }
-        var buffer = [UInt8](repeating: 0, count: 256)
-        let n = buffer.withUnsafeMutableBytes { try? fd.read(into: $0) } ?? nil
-        return n.map { String(decoding: buffer[..<$0], as: UTF8.self) }
     }
 }

@@ -16,22 +16,20 @@ struct FuzzSplitter {
 
 /// A non-blocking AF_UNIX stream socketpair: [0] for the code under test, [1] for the fuzzer.
 func fuzzSocketPair() -> (FileDescriptor, FileDescriptor) {
-    var fds: [Int32] = [-1, -1]
-    guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
-                     0, &fds) == 0 else {
-        fatalError("socketpair: errno \(errno)")  // environment failure, not a finding
+    do { return try UnixSocket.socketPair(nonBlocking: true) } catch {
+        fatalError("\(error)")  // environment failure, not a finding
     }
-    return (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
 }
 
 /// Writes all of `bytes` to a non-blocking socket whose peer is drained by `drain` when it is full.
 func fuzzWriteAll(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, drain: () -> Void) {
     var offset = 0
     while offset < bytes.count {
-        let n = Glibc.write(fd.rawValue, bytes.baseAddress! + offset, bytes.count - offset)
-        if n > 0 { offset += n; continue }
-        if n < 0 && (errno == EAGAIN || errno == EINTR) { drain(); continue }
-        return  // peer closed: the code under test dropped the connection
+        switch try? fd.writeSome(UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
+        case .processed(let n): offset += n
+        case .wouldBlock: drain()
+        case nil: return  // peer closed: the code under test dropped the connection
+        }
     }
 }
 
@@ -91,10 +89,6 @@ struct FuzzOutputChecker {
 
 /// One-time process setup: no SIGPIPE, enough descriptors.
 func fuzzProcessSetup() {
-    signal(SIGPIPE, SIG_IGN)
-    var limit = rlimit()
-    if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-    }
+    SystemControl.ignoreSignal(SIGPIPE)
+    _ = try? ResourceLimits.raiseOpenFilesToMaximum()
 }

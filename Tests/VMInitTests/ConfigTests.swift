@@ -1,3 +1,4 @@
+import LinuxSystem
 import Testing
 @testable import VMInit
 
@@ -53,7 +54,7 @@ struct OOMCounterTests {
         #expect(parse("oom_kill 12a\n") == nil)
         #expect(parse("") == nil)
         // The real file on this machine has the counter (CONFIG_VM_EVENT_COUNTERS is on in Debian's kernel).
-        let real = readFileBytes("/proc/vmstat").flatMap(OOMCounter.parse)
+        let real = (try? Files.readAll("/proc/vmstat")).flatMap(OOMCounter.parse)
         #expect(real != nil && real == oomKillCount())
     }
 }
