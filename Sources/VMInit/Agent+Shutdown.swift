@@ -71,8 +71,10 @@ extension Agent {
 
     /// The last step. Never returns.
     func finalizeShutdown(_ mode: ShutdownMode) -> Never {
-        // Best effort: give queued frames (exits) one last blocking chance.
-        for conn in connections.values { conn.flushBlocking() }
+        // Best effort: queued frames (exits) get one last chance, bounded so that a host that stopped reading
+        // cannot hold the power-off.
+        let deadline = Clock.deadline(after: .seconds(1))
+        for conn in connections.values { conn.flush(until: deadline) }
         guard isInit else {
             Log.info("shutdown complete (not PID 1: exiting)")
             exit(0)

@@ -136,11 +136,21 @@ public final class FramedConnection {
     /// Writes what the stream takes now, instead of at the end of the loop turn.
     public func flushNow() { flush() }
 
-    /// Last resort before the process ends (vm-init powering off): write what is queued, blocking.
-    public func flushBlocking() {
-        guard !isClosed else { return }
-        try? fd.setNonBlocking(false)
-        try? outbound.drain(writev: { (buffers) throws(SystemError) -> Int in try fd.writev(buffers) })
+    /// Last chance before the process ends (vm-init powering off): writes what is queued, waiting for the peer
+    /// to take it, but never past `deadline`, so a host that stopped reading cannot hold the power-off forever.
+    /// Returns whether everything was written.
+    @discardableResult
+    public func flush(until deadline: Clock.Instant) -> Bool {
+        while !isClosed {
+            do {
+                try outbound.drain(writev: { (buffers) throws(SystemError) -> Int in try fd.writev(buffers) })
+                if outbound.isEmpty { return true }
+                guard try fd.waitWritable(until: deadline) else { return false }
+            } catch {
+                return false
+            }
+        }
+        return outbound.isEmpty
     }
 
     private func scheduleFlush() {

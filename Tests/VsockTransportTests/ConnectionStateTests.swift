@@ -89,6 +89,19 @@ import VsockTransport
         #expect(sent < 8 << 20, "closed only after \(sent) bytes")
     }
 
+    /// vm-init's last flush before power-off waits for a slow host but never past its deadline, so a host that
+    /// stopped reading cannot hold PID 1 forever.
+    @Test func finalFlushGivesUpAtItsDeadlineWhenThePeerDoesNotRead() throws {
+        let pair = try Pair(state: nil, options: .vmInit)
+        let chunk = [UInt8](repeating: 0x62, count: 1 << 20)
+        for _ in 0..<8 { pair.connection.send(.stdout(SessionRef(session: 1)), payload: chunk) }
+        let started = ContinuousClock.now
+        #expect(!pair.connection.flush(until: Clock.deadline(after: .milliseconds(300))))
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .milliseconds(250) && waited < .seconds(3), "waited \(waited)")
+        #expect(pair.connection.queuedBytes > 0)
+    }
+
     /// Frames queued in one loop turn go out together, control before bulk, and `onDrained` fires once the
     /// queue falls below the threshold.
     @Test func queuedFramesFlushAtTheEndOfTheTurnAndReportDraining() throws {
