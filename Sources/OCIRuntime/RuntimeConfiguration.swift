@@ -34,6 +34,15 @@ public struct RuntimeConfiguration: Sendable, Equatable {
     public var memoryMiB: Int
     public var bootTimeout: Duration
 
+    /// The values an absent key leaves: VMConfig's binaries, a small VM, VMConfig's boot timeout.
+    public init(kernel: String, initramfs: String? = nil, vmm: VMMKind = .firecracker,
+                firecrackerBinary: String = "firecracker", qemuBinary: String = "qemu-system-x86_64",
+                jailer: JailerConfig? = nil, vcpus: Int = 1, memoryMiB: Int = 512, bootTimeout: Duration = .seconds(60)) {
+        self.kernel = kernel; self.initramfs = initramfs; self.vmm = vmm; self.firecrackerBinary = firecrackerBinary
+        self.qemuBinary = qemuBinary; self.jailer = jailer; self.vcpus = vcpus; self.memoryMiB = memoryMiB
+        self.bootTimeout = bootTimeout
+    }
+
     public static let defaultPath = "/etc/fc-supervisor/config.json"
     public static let environmentVariable = "FC_SUPERVISOR_CONFIG"
     /// Configuration files are a few hundred bytes.
@@ -82,43 +91,43 @@ public struct RuntimeConfiguration: Sendable, Equatable {
         let file = try JSONDiagnostics.decode(File.self, from: bytes, what: what, code: .invalidConfiguration)
         func invalid(_ problem: String) -> OCIError { OCIError(.invalidConfiguration, "\(what): \(problem)") }
         guard let kernel = file.kernel, !kernel.isEmpty else { throw invalid("kernel is required") }
-        let vmm: VMMKind
+        var configuration = RuntimeConfiguration(kernel: HostPath.joined(directory, kernel))
         if let name = file.vmm {
             guard let kind = VMMKind(rawValue: name) else { throw invalid("vmm \(quoted(name, limit: 40)) is not one of firecracker, qemu") }
-            vmm = kind
-        } else {
-            vmm = .firecracker
+            configuration.vmm = kind
         }
-        let defaults = file.defaults ?? Defaults()
-        let vcpus = defaults.vcpus ?? 1
-        guard (1...VMSizing.maximumVCPUs).contains(vcpus) else { throw invalid("defaults.vcpus must be 1–\(VMSizing.maximumVCPUs)") }
-        let memoryMiB = defaults.memoryMiB ?? 512
-        guard memoryMiB >= 16 else { throw invalid("defaults.memory_mib must be at least 16") }
-        let timeoutMs = defaults.bootTimeoutMs ?? 60_000
-        guard timeoutMs > 0 else { throw invalid("defaults.boot_timeout_ms must be positive") }
-
-        func resolvedPath(_ p: String) -> String { HostPath.joined(directory, p) }
-        func binary(_ p: String) -> String { p.contains("/") ? resolvedPath(p) : p }
-        var jailer: JailerConfig?
+        if let vcpus = file.defaults?.vcpus {
+            guard (1...VMSizing.maximumVCPUs).contains(vcpus) else { throw invalid("defaults.vcpus must be 1–\(VMSizing.maximumVCPUs)") }
+            configuration.vcpus = vcpus
+        }
+        if let memoryMiB = file.defaults?.memoryMiB {
+            guard memoryMiB >= 16 else { throw invalid("defaults.memory_mib must be at least 16") }
+            configuration.memoryMiB = memoryMiB
+        }
+        if let timeoutMs = file.defaults?.bootTimeoutMs {
+            guard timeoutMs > 0 else { throw invalid("defaults.boot_timeout_ms must be positive") }
+            configuration.bootTimeout = .milliseconds(timeoutMs)
+        }
+        // A path with a `/` is relative to the file's directory; a bare binary name is left for PATH.
+        func binary(_ p: String) -> String { p.contains("/") ? HostPath.joined(directory, p) : p }
+        configuration.initramfs = file.initramfs.map { HostPath.joined(directory, $0) }
+        if let bin = file.firecrackerBinary { configuration.firecrackerBinary = binary(bin) }
+        if let bin = file.qemuBinary { configuration.qemuBinary = binary(bin) }
         if let j = file.jailer {
             guard let bin = j.binary, !bin.isEmpty, let uid = j.uid, let gid = j.gid else {
                 throw invalid("jailer needs binary, uid and gid")
             }
-            var config = JailerConfig(jailerBin: binary(bin), uid: uid, gid: gid)
-            if let base = j.chrootBase { config.chrootBase = resolvedPath(base) }
+            var jailer = JailerConfig(jailerBin: binary(bin), uid: uid, gid: gid)
+            if let base = j.chrootBase { jailer.chrootBase = HostPath.joined(directory, base) }
             if let version = j.cgroupVersion {
                 guard version == 1 || version == 2 else { throw invalid("jailer.cgroup_version must be 1 or 2") }
-                config.cgroupVersion = version
+                jailer.cgroupVersion = version
             }
-            config.cgroups = j.cgroups ?? []
-            config.resourceLimits = j.resourceLimits ?? []
-            jailer = config
+            jailer.cgroups = j.cgroups ?? []
+            jailer.resourceLimits = j.resourceLimits ?? []
+            configuration.jailer = jailer
         }
-        return RuntimeConfiguration(
-            kernel: resolvedPath(kernel), initramfs: file.initramfs.map(resolvedPath), vmm: vmm,
-            firecrackerBinary: binary(file.firecrackerBinary ?? "firecracker"),
-            qemuBinary: binary(file.qemuBinary ?? "qemu-system-x86_64"), jailer: jailer,
-            vcpus: vcpus, memoryMiB: memoryMiB, bootTimeout: .milliseconds(timeoutMs))
+        return configuration
     }
 
     /// A VM configuration with everything this file says; a bundle's ``VMOptions`` go on top.
@@ -201,8 +210,6 @@ public struct RuntimeConfiguration: Sendable, Equatable {
             case vcpus
             case memoryMiB = "memory_mib", bootTimeoutMs = "boot_timeout_ms"
         }
-
-        init() {}
 
         init(from decoder: any Decoder) throws {
             try JSONDiagnostics.rejectUnknownKeys(decoder, known: Set(CodingKeys.allCases.map(\.rawValue)))
