@@ -8,17 +8,22 @@ import Foundation
 enum JSONDiagnostics {
     static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], what: String,
                                      code: OCIError.Code) throws(OCIError) -> T {
+        // The strict scan first: JSONDecoder accepts a trailing comma that Go's decoder, and so runc, refuses,
+        // and it names no position.
+        if let position = JSONPosition.firstError(in: bytes) {
+            throw OCIError(code, "\(what): invalid JSON at \(position)")
+        }
         do {
             return try JSONDecoder().decode(type, from: Data(bytes))
         } catch let error as DecodingError {
-            throw OCIError(code, "\(what): " + describe(error, in: bytes), cause: OpaqueError(error))
+            throw OCIError(code, "\(what): " + describe(error), cause: OpaqueError(error))
         } catch {
             throw OCIError(code, "\(what) is not valid JSON", cause: OpaqueError(error))
         }
     }
 
-    /// A `DecodingError` as `where: what`, with the line and column of a syntax error.
-    static func describe(_ error: DecodingError, in bytes: [UInt8]) -> String {
+    /// A `DecodingError` as `where: what`.
+    static func describe(_ error: DecodingError) -> String {
         switch error {
         case .typeMismatch(let type, let context):
             return "\(keyPath(context.codingPath)): expected \(typeName(type))"
@@ -27,8 +32,7 @@ enum JSONDiagnostics {
         case .keyNotFound(let key, let context):
             return "\(keyPath(context.codingPath + [key])) is missing"
         case .dataCorrupted(let context) where context.codingPath.isEmpty:
-            // The decoder names no position; the scan finds it (nil: the syntax is fine, say what the decoder said).
-            return JSONPosition.firstError(in: bytes).map { "invalid JSON at \($0)" } ?? context.debugDescription
+            return context.debugDescription
         case .dataCorrupted(let context):
             return "\(keyPath(context.codingPath)): \(context.debugDescription)"
         @unknown default:

@@ -1,15 +1,15 @@
 /// Where a JSON text first goes wrong, as `line L, column C` (1-based, columns in bytes).
 ///
-/// `JSONDecoder` says only "not valid JSON"; a runtime user editing config.json by hand needs the place. This
-/// scan runs only after the decoder has refused the text, so it checks syntax and nothing else (no limits on
-/// numbers, no duplicate keys) and stops at the first error.
+/// `JSONDecoder` says only "not valid JSON", and accepts some text that is not JSON (a trailing comma) which Go's
+/// decoder, and so runc, refuses. This RFC 8259 syntax scan runs before it: syntax only (no limits on numbers,
+/// no duplicate keys), stopping at the first error, linear in the text (config.json is a few KiB).
 struct JSONPosition {
     private let b: [UInt8]
     private var i = 0
 
     private init(_ bytes: [UInt8]) { b = bytes }
 
-    /// Nil when the text is syntactically valid (the decoder refused it for another reason).
+    /// Nil when the text is syntactically valid JSON.
     static func firstError(in bytes: [UInt8]) -> String? {
         var scan = JSONPosition(bytes)
         do throws(Stop) {

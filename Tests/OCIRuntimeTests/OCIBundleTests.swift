@@ -90,6 +90,9 @@ struct OCIBundleTests {
         let fixture = try BundleFixture()
         try fixture.writeConfig("{\n  \"ociVersion\": \"1.0.2\",\n  \"process\": {\"args\": [\"sh\" \"x\"]}\n}\n")
         expectBad(fixture, .invalidJSON, "config.json: invalid JSON at line 3, column 29")
+        // Go refuses a trailing comma, though JSONDecoder would take it.
+        try fixture.writeConfig("{\"ociVersion\": \"1.0.2\", \"process\": {\"args\": [\"sh\",], \"cwd\": \"/\"}}")
+        expectBad(fixture, .invalidJSON, "config.json: invalid JSON at line 1, column 51")
         try fixture.writeConfig("")
         expectBad(fixture, .invalidJSON, "config.json: invalid JSON at line 1, column 1")
         try fixture.writeConfig("{\"ociVersion\": \"1.0.2\"} x")
@@ -255,6 +258,7 @@ struct JSONPositionTests {
             ("{\"a\": \"x\ty\"}", "line 1, column 9"),
             ("{\"a\": \"\\q\"}", "line 1, column 9"),
             ("[1,\n2,\n]", "line 3, column 1"),
+            ("{\"a\": 1,}", "line 1, column 9"),
             ("{\"a\" 1}", "line 1, column 6"),
             ("{\"a\": 1", "line 1, column 8"),
             ("  ", "line 1, column 3"),
