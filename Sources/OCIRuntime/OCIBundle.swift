@@ -25,8 +25,10 @@ public struct OCIBundle: Sendable {
         guard let absolute = HostPath.absolute(path), let directory = HostPath.resolved(absolute) else {
             throw OCIError(.bundleNotFound, "bundle \(quoted(path)) cannot be resolved")
         }
-        guard Files.isDirectory(directory) else {
-            throw OCIError(.bundleNotFound, "bundle \(quoted(path)) is not a directory")
+        switch Files.type(of: directory) {
+        case .directory?: break
+        case nil: throw OCIError(.bundleNotFound, "bundle \(quoted(path)) does not exist")
+        default: throw OCIError(.bundleNotFound, "bundle \(quoted(path)) is not a directory")
         }
         let configPath = directory + "/config.json"
         guard Files.exists(configPath) else {

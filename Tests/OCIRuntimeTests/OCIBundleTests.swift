@@ -44,6 +44,14 @@ struct OCIBundleTests {
         #expect(!bundle.readonlyRoot)
     }
 
+    @Test func relativeBundlePathIsTakenFromTheCurrentDirectory() throws {
+        let fixture = try BundleFixture()
+        try fixture.writeConfig(BundleFixture.validSpec())
+        let cwd = try #require(Files.readLink("/proc/self/cwd"))
+        let up = String(repeating: "../", count: cwd.split(separator: "/").count)
+        #expect(try OCIBundle.load(path: up + fixture.bundle.dropFirst()).path == fixture.bundle)
+    }
+
     @Test func absoluteRootfsOutsideTheBundleIsAllowed() throws {
         // podman and CRI hand over an overlay mount point somewhere else.
         let fixture = try BundleFixture()
@@ -82,7 +90,10 @@ struct OCIBundleTests {
 
     @Test func missingBundleOrConfig() throws {
         let fixture = try BundleFixture()
-        expectBad(fixture, .bundleNotFound, "bundle \"\(fixture.temp.path)/nope\" is not a directory", path: fixture.temp.path + "/nope")
+        try fixture.writeConfig("{}")
+        expectBad(fixture, .bundleNotFound, "bundle \"\(fixture.bundle)/config.json\" is not a directory", path: fixture.bundle + "/config.json")
+        try Files.remove(fixture.bundle + "/config.json")
+        expectBad(fixture, .bundleNotFound, "bundle \"\(fixture.temp.path)/nope\" does not exist", path: fixture.temp.path + "/nope")
         expectBad(fixture, .bundleNotFound, "bundle \"\(fixture.bundle)\" has no config.json")
     }
 
