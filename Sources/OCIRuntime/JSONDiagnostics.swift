@@ -56,8 +56,9 @@ enum JSONDiagnostics {
         case is Bool.Type: "a boolean"
         case is Int.Type, is Int64.Type: "an integer"
         case is UInt.Type, is UInt32.Type, is UInt64.Type: "a non-negative integer"
-        case is [String].Type, is [UInt32].Type: "an array"
-        default: "an object or array"
+        case is [String: Any].Type: "an object"
+        case is [Any].Type: "an array"
+        default: "a \(type)"
         }
     }
 

@@ -44,7 +44,7 @@ public struct OCIBundle: Sendable {
         return try load(directory: directory, spec: try decodeSpec(bytes))
     }
 
-    /// The checks that follow parsing, in the order runc meets the same problems.
+    /// The checks that follow parsing; the first failure is the one reported.
     static func load(directory: String, spec: OCISpec) throws(OCIError) -> OCIBundle {
         try checkVersion(spec.ociVersion)
         guard let process = spec.process else { throw OCIError(.invalidProcess, "config.json has no process") }

@@ -116,6 +116,14 @@ struct OCIBundleTests {
         expectBad(fixture, .invalidJSON, "config.json: process.user.uid: expected a non-negative integer")
         try fixture.writeConfig(#"{"ociVersion": "1.0.2", "process": {"rlimits": [{"hard": 1, "soft": 1}]}}"#)
         expectBad(fixture, .invalidJSON, "config.json: process.rlimits[0].type is missing")
+        try fixture.writeConfig("[]")
+        expectBad(fixture, .invalidJSON, "config.json: top level: expected an object")
+        try fixture.writeConfig(#"{"ociVersion": "1.0.2", "mounts": {}}"#)
+        expectBad(fixture, .invalidJSON, "config.json: mounts: expected an array")
+        try fixture.writeConfig(#"{"ociVersion": "1.0.2", "process": {"terminal": 1}}"#)
+        expectBad(fixture, .invalidJSON, "config.json: process.terminal: expected a boolean")
+        try fixture.writeConfig(#"{"ociVersion": "1.0.2", "process": {"args": null, "cwd": 5}}"#)
+        expectBad(fixture, .invalidJSON, "config.json: process.cwd: expected a string")
     }
 
     @Test func ociVersionMajorMustBeOne() throws {
