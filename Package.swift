@@ -34,6 +34,7 @@ let package = Package(
         .target(name: "VMM", dependencies: ["FirecrackerAPI", "VsockTransport", "VsockProtocol", "LinuxSystem", "CLinux"],
                 exclude: ["NETWORKING.md"]),
         .target(name: "Supervisor", dependencies: ["VMM", "FirecrackerAPI", "VsockTransport", "VsockProtocol", "LinuxSystem", "CLinux"]),
+        .target(name: "OCIRuntime", dependencies: ["VMM", "VsockProtocol", "LinuxSystem"]),
         .target(name: "SupervisorCLI", dependencies: [
             "Supervisor", "VMM", "VsockTransport", "VsockProtocol", "LinuxSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -59,6 +60,7 @@ let package = Package(
         .testTarget(name: "FirecrackerAPITests", dependencies: ["FirecrackerAPI", "LinuxSystem", "TestSupport"]),
         .testTarget(name: "AddressAllocatorTests", dependencies: ["AddressAllocator", "TestSupport"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "VMM", "VsockProtocol", "VsockTransport", "LinuxSystem", "TestSupport"]),
+        .testTarget(name: "OCIRuntimeTests", dependencies: ["OCIRuntime", "VMM", "VsockProtocol", "LinuxSystem", "TestSupport"]),
         .testTarget(name: "SupervisorCLITests", dependencies: ["SupervisorCLI", "TestSupport"]),
         /// Boots real VMs (QEMU, the prebuilt guest kernel) through the fc-supervisor executable.
         .testTarget(name: "E2ETests", dependencies: ["TestSupport"]),

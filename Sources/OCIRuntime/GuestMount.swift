@@ -1,0 +1,63 @@
+import LinuxSystem
+
+/// One of `config.json`'s mounts, as the VM will honour it.
+///
+/// The guest has its own kernel, so kernel file systems are simply mounted again inside it. A host *file* bind
+/// mount (resolv.conf, hosts, hostname, podman's .containerenv) is copied into the guest before the workload
+/// starts. A host *directory* cannot be shared without a shared file system device (virtio-fs), which neither
+/// VMM is given here, so it is refused by name rather than silently left out.
+public enum GuestMount: Sendable, Equatable {
+    /// A file system vm-init mounts in the guest: `type` is one of ``guestTypes``.
+    case fileSystem(type: String, source: String, destination: String, options: [String])
+    /// A regular host file (symlinks resolved) copied to `destination`; read-only when the options say `ro`.
+    case copiedFile(source: String, destination: String, readonly: Bool)
+
+    /// The file system types a guest kernel provides by itself.
+    public static let guestTypes: Set<String> = ["proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2"]
+
+    public var destination: String {
+        switch self {
+        case .fileSystem(_, _, let destination, _), .copiedFile(_, let destination, _): destination
+        }
+    }
+
+    /// Classifies `mount`; throws for one the VM cannot honour, naming its destination.
+    static func classify(_ mount: OCISpec.Mount, bundle: String) throws(OCIError) -> GuestMount {
+        guard let destination = mount.destination, destination.hasPrefix("/") else {
+            throw OCIError(.unsupportedMount, "mount destination \(quoted(mount.destination ?? "")) is not an absolute path")
+        }
+        let options = mount.options ?? []
+        let type = mount.type ?? ""
+        // runc treats `bind`/`rbind` in the options as a bind mount whatever the type says (often "none").
+        if type == "bind" || options.contains("bind") || options.contains("rbind") {
+            return try copiedFile(mount.source ?? "", destination: destination, options: options, bundle: bundle)
+        }
+        guard guestTypes.contains(type) else {
+            let what = type.isEmpty ? "has no type" : "has type \(quoted(type, limit: 40))"
+            throw OCIError(.unsupportedMount,
+                           "mount \(destination) \(what), which the VM cannot mount (supported: bind mounts of files, \(guestTypes.sorted().joined(separator: ", ")))")
+        }
+        return .fileSystem(type: type, source: mount.source ?? type, destination: destination, options: options)
+    }
+
+    /// A bind mount's source: relative to the bundle or absolute, symlinks followed (/etc/resolv.conf is often a
+    /// link); it must be a regular file.
+    private static func copiedFile(_ source: String, destination: String, options: [String],
+                                   bundle: String) throws(OCIError) -> GuestMount {
+        guard !source.isEmpty else { throw OCIError(.unsupportedMount, "bind mount \(destination) has no source") }
+        guard let resolved = HostPath.resolved(HostPath.joined(bundle, source)) else {
+            throw OCIError(.unsupportedMount, "bind mount \(destination): source \(quoted(source)): too many levels of symbolic links")
+        }
+        switch Files.type(of: resolved) {
+        case .regular?:
+            return .copiedFile(source: resolved, destination: destination, readonly: options.contains("ro"))
+        case .directory?:
+            throw OCIError(.unsupportedMount,
+                           "bind mount \(destination): host directory \(resolved) cannot be shared with the VM (only single files are copied in)")
+        case nil:
+            throw OCIError(.unsupportedMount, "bind mount \(destination): source \(resolved) does not exist")
+        default:
+            throw OCIError(.unsupportedMount, "bind mount \(destination): source \(resolved) is not a regular file")
+        }
+    }
+}

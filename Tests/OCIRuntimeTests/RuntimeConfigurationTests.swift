@@ -1,0 +1,108 @@
+import LinuxSystem
+import OCIRuntime
+import Testing
+import TestSupport
+import VMM
+
+/// The runtime configuration file: where it is found, what it holds, one line for every problem.
+struct RuntimeConfigurationTests {
+    @Test func resolutionOrderIsFlagThenEnvironmentThenDefault() {
+        let env = ["FC_SUPERVISOR_CONFIG": "/env/config.json"]
+        #expect(RuntimeConfiguration.locate(flag: "/flag.json", environment: env) == ("/flag.json", .flag))
+        #expect(RuntimeConfiguration.locate(flag: nil, environment: env) == ("/env/config.json", .environment))
+        #expect(RuntimeConfiguration.locate(flag: nil, environment: [:]) == ("/etc/fc-supervisor/config.json", .defaultPath))
+        // Empty counts as unset.
+        #expect(RuntimeConfiguration.locate(flag: "", environment: env) == ("/env/config.json", .environment))
+        #expect(RuntimeConfiguration.locate(flag: nil, environment: ["FC_SUPERVISOR_CONFIG": ""]).source == .defaultPath)
+    }
+
+    @Test func missingFileSaysWhereThePathCameFrom() throws {
+        let temp = try TemporaryDirectory(prefix: "/var/tmp/oci-config-")
+        defer { temp.remove() }
+        let missing = temp.file("nope.json")
+        expectOCIError(.configurationNotFound, "runtime configuration \(missing) does not exist (from --config)") {
+            _ = try RuntimeConfiguration.load(flag: missing, environment: ["FC_SUPERVISOR_CONFIG": "/etc/passwd"])
+        }
+        expectOCIError(.configurationNotFound, "runtime configuration \(missing) does not exist (from FC_SUPERVISOR_CONFIG)") {
+            _ = try RuntimeConfiguration.load(flag: nil, environment: ["FC_SUPERVISOR_CONFIG": missing])
+        }
+        expectOCIError(.configurationNotFound,
+                       "runtime configuration \(missing) does not exist (write it, or name another file with --config FILE or FC_SUPERVISOR_CONFIG)") {
+            _ = try RuntimeConfiguration.load(path: missing, source: .defaultPath)
+        }
+    }
+
+    @Test func fullFileMapsOntoAVMConfig() throws {
+        let temp = try TemporaryDirectory(prefix: "/var/tmp/oci-config-")
+        defer { temp.remove() }
+        try Files.writeAtomically(temp.file("config.json"), """
+            {"kernel": "vmlinux", "initramfs": "/abs/initrd.cpio", "vmm": "qemu",
+             "firecracker_binary": "bin/firecracker", "qemu_binary": "qemu-system-x86_64",
+             "jailer": {"binary": "/usr/bin/jailer", "uid": 900, "gid": 901, "chroot_base": "/srv/j",
+                        "cgroup_version": 1, "cgroups": ["cpu.shares=10"], "resource_limits": ["no-file=64"]},
+             "defaults": {"vcpus": 2, "memory_mib": 384, "boot_timeout_ms": 5000}}
+            """)
+        let configuration = try RuntimeConfiguration.load(flag: nil, environment: ["FC_SUPERVISOR_CONFIG": temp.file("config.json")])
+        #expect(configuration.kernel == temp.path + "/vmlinux")
+        #expect(configuration.initramfs == "/abs/initrd.cpio")
+        #expect(configuration.firecrackerBinary == temp.path + "/bin/firecracker")
+        #expect(configuration.qemuBinary == "qemu-system-x86_64")
+
+        let vm = configuration.vmConfig(id: "c1")
+        #expect(vm.id == "c1")
+        #expect(vm.kernel == temp.path + "/vmlinux" && vm.initrd == "/abs/initrd.cpio" && vm.vmm == .qemu)
+        #expect(vm.firecrackerBin == temp.path + "/bin/firecracker" && vm.qemuBin == "qemu-system-x86_64")
+        #expect(vm.vcpus == 2 && vm.memoryMiB == 384 && vm.bootTimeout == .milliseconds(5000))
+        var jailer = JailerConfig(jailerBin: "/usr/bin/jailer", uid: 900, gid: 901)
+        jailer.chrootBase = "/srv/j"
+        jailer.cgroupVersion = 1
+        jailer.cgroups = ["cpu.shares=10"]
+        jailer.resourceLimits = ["no-file=64"]
+        #expect(vm.jailer == jailer)
+        #expect(vm.network.tapOwner == 900)
+
+        // A bundle's options go on top.
+        var sized = vm
+        VMOptions(vcpus: 4).apply(to: &sized)
+        #expect(sized.vcpus == 4 && sized.memoryMiB == 384)
+    }
+
+    @Test func minimalFileTakesDefaults() throws {
+        let temp = try TemporaryDirectory(prefix: "/var/tmp/oci-config-")
+        defer { temp.remove() }
+        try Files.writeAtomically(temp.file("c.json"), #"{"kernel": "/boot/vmlinux"}"#)
+        let configuration = try RuntimeConfiguration.load(path: temp.file("c.json"), source: .flag)
+        #expect(configuration == RuntimeConfiguration(
+            kernel: "/boot/vmlinux", initramfs: nil, vmm: .firecracker, firecrackerBinary: "firecracker",
+            qemuBinary: "qemu-system-x86_64", jailer: nil, vcpus: 1, memoryMiB: 512, bootTimeout: .seconds(60)))
+    }
+
+    @Test func badFilesGiveOneLine() throws {
+        let temp = try TemporaryDirectory(prefix: "/var/tmp/oci-config-")
+        defer { temp.remove() }
+        let path = temp.file("config.json")
+        let cases: [(String, String)] = [
+            ("{\"kernel\": \"/k\",\n \"vmm\": qemu}", "invalid JSON at line 2, column 9"),
+            (#"{"vmm": "qemu"}"#, "kernel is required"),
+            (#"{"kernel": ""}"#, "kernel is required"),
+            (#"{"kernel": "/k", "vmm": "xen"}"#, "vmm \"xen\" is not one of firecracker, qemu"),
+            (#"{"kernel": "/k", "kernal": "/k"}"#,
+             "kernal: unknown key (known: defaults, firecracker_binary, initramfs, jailer, kernel, qemu_binary, vmm)"),
+            (#"{"kernel": "/k", "defaults": {"memory": 5}}"#,
+             "defaults.memory: unknown key (known: boot_timeout_ms, memory_mib, vcpus)"),
+            (#"{"kernel": "/k", "defaults": {"vcpus": "2"}}"#, "defaults.vcpus: expected an integer"),
+            (#"{"kernel": "/k", "defaults": {"vcpus": 0}}"#, "defaults.vcpus must be 1–32"),
+            (#"{"kernel": "/k", "defaults": {"memory_mib": 8}}"#, "defaults.memory_mib must be at least 16"),
+            (#"{"kernel": "/k", "defaults": {"boot_timeout_ms": 0}}"#, "defaults.boot_timeout_ms must be positive"),
+            (#"{"kernel": "/k", "jailer": {"binary": "/j", "uid": 1}}"#, "jailer needs binary, uid and gid"),
+            (#"{"kernel": "/k", "jailer": {"binary": "/j", "uid": 1, "gid": 1, "cgroup_version": 3}}"#,
+             "jailer.cgroup_version must be 1 or 2"),
+        ]
+        for (text, problem) in cases {
+            try Files.writeAtomically(path, text)
+            expectOCIError(.invalidConfiguration, "runtime configuration \(path): \(problem)") {
+                _ = try RuntimeConfiguration.load(path: path, source: .flag)
+            }
+        }
+    }
+}
