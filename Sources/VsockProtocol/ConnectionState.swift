@@ -3,15 +3,9 @@
 ///
 /// - `host` / `guest`: the supervisor and vm-init on the guest connection (PROTOCOL.md §7).
 /// - `client` / `supervisor`: an exec or control client and the supervisor on `control.sock` (PROTOCOL.md §11).
-public struct PeerRole: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+public struct PeerRole: WireName {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
-    public var description: String { rawValue }
 
     public static let host = PeerRole(rawValue: "host")
     public static let guest = PeerRole(rawValue: "guest")

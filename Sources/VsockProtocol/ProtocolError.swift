@@ -2,15 +2,9 @@
 ///
 /// A string on the wire; the constants below are part of the contract (see Protocol/PROTOCOL.md) and are
 /// never renamed. Codes this build does not know decode fine and compare unequal to all of them.
-public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+public struct ErrorCode: WireName {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
-    public var description: String { rawValue }
 
     /// A frame declared a header or payload longer than the receiver's limits. Its bytes are skipped.
     public static let frameTooLarge = ErrorCode(rawValue: "frame_too_large")

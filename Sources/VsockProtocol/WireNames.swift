@@ -1,20 +1,31 @@
-// Typed wire strings. Like ``ErrorCode`` and ``PeerRole``: a string on the wire, named constants for the values
-// this version defines, and unknown values decode (a newer peer may send them) and compare unequal to all.
-// A string literal converts, so `stage == "exec"` in a test reads like the wire.
+/// A string on the wire with named constants for the values this protocol version defines (``ErrorCode``,
+/// ``PeerRole``, ``SpawnStage``, ``ShutdownMode``, ``SessionState``). Unknown values decode (a newer peer may
+/// send them) and compare unequal to every constant; a string literal converts, so `stage == "exec"` in a test
+/// reads like the wire. It encodes as the bare string.
+public protocol WireName: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible,
+    ExpressibleByStringLiteral where RawValue == String {
+    init(rawValue: String)
+    /// Every value this protocol version defines.
+    static var allDefined: [Self] { get }
+}
 
-/// `start_failed.stage`: where starting the process failed. The names after `cwd` come from vm-init's spawn
-/// path (`clinux_spawn_stage` in Sources/CLinux, named by `ChildProcess.stageName`); new stages may be added.
-public struct SpawnStage: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible,
-    ExpressibleByStringLiteral {
-    public var rawValue: String
-    public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { rawValue = value }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+extension WireName {
+    public init(stringLiteral value: String) { self.init(rawValue: value) }
+    public init(from decoder: any Decoder) throws { self.init(rawValue: try decoder.singleValueContainer().decode(String.self)) }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(rawValue)
     }
     public var description: String { rawValue }
+    /// Whether this protocol version defines the value.
+    public var isDefined: Bool { Self.allDefined.contains(self) }
+}
+
+/// `start_failed.stage`: where starting the process failed. The names after `cwd` come from vm-init's spawn
+/// path (`clinux_spawn_stage` in Sources/CLinux, named by `ChildProcess.stageName`); new stages may be added.
+public struct SpawnStage: WireName {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
 
     /// The request was refused before anything ran: empty argv, zero terminal size, unknown rlimit or
     /// capability, uid 4294967295, shutting down, or (from the supervisor) no guest connection.
@@ -49,17 +60,9 @@ public struct SpawnStage: RawRepresentable, Hashable, Sendable, Codable, CustomS
 }
 
 /// `shutdown.mode`: how the guest ends after stopping every process.
-public struct ShutdownMode: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible,
-    ExpressibleByStringLiteral {
+public struct ShutdownMode: WireName {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { rawValue = value }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
-    public var description: String { rawValue }
 
     /// reboot(RB_AUTOBOOT): Firecracker exits on reset with `reboot=k`; QEMU with `-no-reboot`.
     public static let reboot = ShutdownMode(rawValue: "reboot")
@@ -74,22 +77,12 @@ public struct ShutdownMode: RawRepresentable, Hashable, Sendable, Codable, Custo
         guard Self.allDefined.contains(ShutdownMode(rawValue: name)) else { return nil }
         self.init(rawValue: name)
     }
-
-    public var isDefined: Bool { Self.allDefined.contains(self) }
 }
 
 /// `sessions[].state`: where a session listed by the guest is.
-public struct SessionState: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible,
-    ExpressibleByStringLiteral {
+public struct SessionState: WireName {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { rawValue = value }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
-    public var description: String { rawValue }
 
     /// Starting or running (a session whose `exec` is still starting is listed as running, without `pid`).
     public static let running = SessionState(rawValue: "running")
