@@ -91,7 +91,7 @@ fuzz-smoke:
 ## (check-asan), then ThreadSanitizer (check-tsan), each in its own scratch path. FC_SANITIZER tells the tests
 ## (crash-handler tests are skipped: the sanitizer runtime owns the fatal signals; RSS bounds allow for shadow
 ## memory). The 64 MiB output-tail test runs 10 times instead of 100. Tests/Sanitizers/ holds the suppressions.
-SAN_FILTER ?= VsockProtocolTests|VMInitTests|SupervisorTests
+SAN_FILTER ?= VsockProtocolTests|LinuxSystemTests|VsockTransportTests|VMInitTests|SupervisorTests
 SAN_ENV = VMINIT_TAIL_RUNS=$${VMINIT_TAIL_RUNS:-10}
 check-sanitizers: check-asan check-tsan
 
