@@ -74,7 +74,7 @@ public enum Message: Sendable, Equatable {
     public static let knownTypes: Set<String> = [
         "hello", "exec", "started", "start_failed", "stdin", "stdin_close", "stdout", "stderr", "window", "signal",
         "resize", "exit", "exit_ack", "attach", "sessions", "ping", "pong", "set_time", "shutdown", "error",
-        "network", "network_applied",
+        "network", "network_applied", "lifecycle", "lifecycle_done",
     ]
 
     /// The session a message concerns, if any.
