@@ -36,6 +36,9 @@ public enum Message: Sendable, Equatable {
     /// Host: configure the guest's network. Answered by `network_applied` or `error`.
     case network(NetworkConfig)
     case networkApplied(NetworkApplied)
+    /// Host: make a root file system the root of every later process. Answered by `container_ready` or `error`.
+    case container(ContainerRequest)
+    case containerReady(ContainerReady)
 
     /// The wire name in the `type` field.
     public var type: String {
@@ -62,6 +65,8 @@ public enum Message: Sendable, Equatable {
         case .error: "error"
         case .network: "network"
         case .networkApplied: "network_applied"
+        case .container: "container"
+        case .containerReady: "container_ready"
         }
     }
 
@@ -69,7 +74,7 @@ public enum Message: Sendable, Equatable {
     public static let knownTypes: Set<String> = [
         "hello", "exec", "started", "start_failed", "stdin", "stdin_close", "stdout", "stderr", "window", "signal",
         "resize", "exit", "exit_ack", "attach", "sessions", "ping", "pong", "set_time", "shutdown", "error",
-        "network", "network_applied",
+        "network", "network_applied", "container", "container_ready",
     ]
 
     /// The session a message concerns, if any.
@@ -84,7 +89,8 @@ public enum Message: Sendable, Equatable {
         case .resize(let m): m.session
         case .exit(let m): m.session
         case .error(let m): m.session
-        case .hello, .sessions, .ping, .pong, .setTime, .shutdown, .network, .networkApplied: nil
+        case .hello, .sessions, .ping, .pong, .setTime, .shutdown, .network, .networkApplied, .container,
+             .containerReady: nil
         }
     }
 
@@ -138,6 +144,8 @@ extension Message: Codable {
         case "error": self = .error(try ErrorMessage(from: decoder))
         case "network": self = .network(try NetworkConfig(from: decoder))
         case "network_applied": self = .networkApplied(try NetworkApplied(from: decoder))
+        case "container": self = .container(try ContainerRequest(from: decoder))
+        case "container_ready": self = .containerReady(try ContainerReady(from: decoder))
         default:
             throw UnknownMessageType(type: type)
         }
@@ -164,6 +172,8 @@ extension Message: Codable {
         case .error(let m): try m.encode(to: encoder)
         case .network(let m): try m.encode(to: encoder)
         case .networkApplied(let m): try m.encode(to: encoder)
+        case .container(let m): try m.encode(to: encoder)
+        case .containerReady(let m): try m.encode(to: encoder)
         }
     }
 }
@@ -213,6 +223,9 @@ extension Message {
             throw ProtocolError(.invalidMessage,
                                 "invalid \"\(message.type)\" message: \"\(name)\" has a fraction or exponent; header numbers are integers",
                                 session: path == ["session"] ? nil : message.session)
+        }
+        if let problem = message.rangeProblem {
+            throw ProtocolError(.invalidMessage, "invalid \"\(message.type)\" message: \(problem)", session: message.session)
         }
         return message
     }

@@ -222,7 +222,9 @@ final class GuestMux {
             let completion = onNetworkApplied
             onNetworkApplied = nil
             completion?(.applied(m))
-        case .exec, .stdin, .stdinClose, .signal, .resize, .exitAck, .attach, .setTime, .shutdown, .network:
+        case .containerReady:
+            onWarning("guest sent container_ready without a container request")  // the lead's branch answers it
+        case .exec, .stdin, .stdinClose, .signal, .resize, .exitAck, .attach, .setTime, .shutdown, .network, .container:
             // PROTOCOL.md §4: a known message in the wrong direction is `invalid_message`.
             connection.send(.error(ErrorMessage(code: .invalidMessage,
                                                 message: "\"\(frame.message.type)\" is a host message",
