@@ -73,6 +73,17 @@ public enum Files {
         return FileType(mode: st.st_mode)
     }
 
+    /// `symlink(target, path)`: a symbolic link at `path` pointing to `target`.
+    public static func makeSymlink(_ path: String, to target: String) throws(SystemError) {
+        guard symlink(target, path) == 0 else { throw SystemError.last("symlink", path) }
+    }
+
+    /// `access(path, X_OK)` for a non-directory: nil when it may be executed, else the errno (ENOENT, EACCES, …).
+    public static func executableError(_ path: String) -> Int32? {
+        if isDirectory(path) { return EACCES }
+        return access(path, X_OK) == 0 ? nil : Glibc.errno
+    }
+
     /// Whether `path` is a directory (symlinks followed).
     public static func isDirectory(_ path: String) -> Bool { type(of: path) == .directory }
 
