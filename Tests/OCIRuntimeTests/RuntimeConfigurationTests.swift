@@ -36,7 +36,7 @@ struct RuntimeConfigurationTests {
         let temp = try TemporaryDirectory(prefix: "/var/tmp/oci-config-")
         defer { temp.remove() }
         try Files.writeAtomically(temp.file("config.json"), """
-            {"kernel": "vmlinux", "initramfs": "/abs/initrd.cpio", "vmm": "qemu",
+            {"kernel": "vmlinux", "initramfs": "/abs/initrd.cpio", "vmm": "qemu", "image_cache": "images",
              "firecracker_binary": "bin/firecracker", "qemu_binary": "qemu-system-x86_64",
              "jailer": {"binary": "/usr/bin/jailer", "uid": 900, "gid": 901, "chroot_base": "/srv/j",
                         "cgroup_version": 1, "cgroups": ["cpu.shares=10"], "resource_limits": ["no-file=64"]},
@@ -47,6 +47,7 @@ struct RuntimeConfigurationTests {
         #expect(configuration.initramfs == "/abs/initrd.cpio")
         #expect(configuration.firecrackerBinary == temp.path + "/bin/firecracker")
         #expect(configuration.qemuBinary == "qemu-system-x86_64")
+        #expect(configuration.imageCache == temp.path + "/images")
 
         let vm = configuration.vmConfig(id: "c1")
         #expect(vm.id == "c1")
@@ -74,7 +75,8 @@ struct RuntimeConfigurationTests {
         let configuration = try RuntimeConfiguration.load(path: temp.file("c.json"), source: .flag)
         #expect(configuration == RuntimeConfiguration(
             kernel: "/boot/vmlinux", initramfs: nil, vmm: .firecracker, firecrackerBinary: "firecracker",
-            qemuBinary: "qemu-system-x86_64", jailer: nil, vcpus: 1, memoryMiB: 512, bootTimeout: .seconds(60)))
+            qemuBinary: "qemu-system-x86_64", jailer: nil, vcpus: 1, memoryMiB: 512, bootTimeout: .seconds(60),
+            imageCache: "/var/lib/fc-supervisor/images"))
     }
 
     @Test func badFilesGiveOneLine() throws {
@@ -87,7 +89,9 @@ struct RuntimeConfigurationTests {
             (#"{"kernel": ""}"#, "kernel is required"),
             (#"{"kernel": "/k", "vmm": "xen"}"#, "vmm \"xen\" is not one of firecracker, qemu"),
             (#"{"kernel": "/k", "kernal": "/k"}"#,
-             "kernal: unknown key (known: defaults, firecracker_binary, initramfs, jailer, kernel, qemu_binary, vmm)"),
+             "kernal: unknown key (known: defaults, firecracker_binary, image_cache, initramfs, jailer, kernel, qemu_binary, vmm)"),
+            (#"{"kernel": "/k", "image_cache": ""}"#, "image_cache must not be empty"),
+            (#"{"kernel": "/k", "image_cache": 3}"#, "image_cache: expected a string"),
             (#"{"kernel": "/k", "defaults": {"memory": 5}}"#,
              "defaults.memory: unknown key (known: boot_timeout_ms, memory_mib, vcpus)"),
             (#"{"kernel": "/k", "defaults": {"vcpus": "2"}}"#, "defaults.vcpus: expected an integer"),
