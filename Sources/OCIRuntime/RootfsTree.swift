@@ -51,11 +51,13 @@ struct RootfsTree: Sendable {
             record.append(contentsOf: relative.utf8)
             record.append(0)
             record.append(typeCode(status.type))
-            for field in [UInt64(status.permissions), UInt64(status.uid), UInt64(status.gid), UInt64(bitPattern: status.size),
-                          UInt64(bitPattern: status.modifiedNanoseconds), UInt64(bitPattern: status.changedNanoseconds),
-                          status.inode, status.deviceNumber] {
-                for shift in stride(from: 0, to: 64, by: 8) { record.append(UInt8(truncatingIfNeeded: field >> UInt64(shift))) }
-            }
+            // Eight little-endian 64-bit fields in a fixed order.
+            let fields = (UInt64(status.permissions).littleEndian, UInt64(status.uid).littleEndian,
+                          UInt64(status.gid).littleEndian, UInt64(bitPattern: status.size).littleEndian,
+                          UInt64(bitPattern: status.modifiedNanoseconds).littleEndian,
+                          UInt64(bitPattern: status.changedNanoseconds).littleEndian,
+                          status.inode.littleEndian, status.deviceNumber.littleEndian)
+            withUnsafeBytes(of: fields) { record.append(contentsOf: $0) }
             if let target { record.append(contentsOf: target.utf8) }
             record.append(0)
             hasher.update(record)
