@@ -1,3 +1,4 @@
+import Foundation
 import LinuxSystem
 import OCIRuntime
 import Testing
@@ -108,5 +109,58 @@ struct RuntimeConfigurationTests {
                 _ = try RuntimeConfiguration.load(path: path, source: .flag)
             }
         }
+    }
+
+    /// `scripts/runtime-config.sh` (`make runtime-config`) with its output; stdin closed.
+    private func runtimeConfigScript(_ arguments: [String], path: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [RepoPath.file("scripts/runtime-config.sh")] + arguments
+        process.environment = ["PATH": path]
+        let pipe = Foundation.Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func makeRuntimeConfigWritesAFileThatLoads() throws {
+        let temp = try TemporaryDirectory(prefix: "/var/tmp/oci-config-")
+        defer { temp.remove() }
+        let build = temp.file("build")
+        try Files.makeDirectories(build)
+        try Files.writeAtomically(build + "/vmlinux", "kernel")
+        // PATH without firecracker (only what the script and QEMU need): QEMU is chosen.
+        let bin = temp.file("bin")
+        try Files.makeDirectories(bin)
+        for tool in ["python3", "dirname", "mkdir", "qemu-system-x86_64"] {
+            let real = try #require(["/usr/bin/", "/bin/"].map { $0 + tool }.first { Files.exists($0) })
+            try FileManager.default.createSymbolicLink(atPath: bin + "/" + tool, withDestinationPath: real)
+        }
+
+        let missing = try runtimeConfigScript(["--build-dir", build], path: bin)
+        #expect(missing.status == 1)
+        #expect(missing.output == "runtime-config.sh: no initramfs at \(build)/initramfs.cpio (run: make initramfs)\n")
+        #expect(!Files.exists(build + "/config.json"))
+
+        try Files.writeAtomically(build + "/initramfs.cpio", "cpio")
+        let written = try runtimeConfigScript(["--build-dir", build], path: bin)
+        #expect(written.status == 0, "\(written.output)")
+        let configuration = try RuntimeConfiguration.load(path: build + "/config.json", source: .flag)
+        #expect(configuration == RuntimeConfiguration(
+            kernel: build + "/vmlinux", initramfs: build + "/initramfs.cpio", vmm: .qemu,
+            qemuBinary: bin + "/qemu-system-x86_64", vcpus: 1, memoryMiB: 512, imageCache: build + "/images"))
+        #expect(Files.isDirectory(build + "/images"))
+        // The paths are relative to the file: the build directory can move.
+        let text = try Files.readText(build + "/config.json")
+        #expect(text.contains("\"kernel\": \"vmlinux\"") && text.contains("\"image_cache\": \"images\""))
+
+        // Another output file: the paths are relative to its own directory.
+        let elsewhere = try runtimeConfigScript(["--build-dir", build, "--out", temp.file("c.json")], path: bin)
+        #expect(elsewhere.status == 0)
+        let moved = try RuntimeConfiguration.load(path: temp.file("c.json"), source: .flag)
+        #expect(moved.kernel == build + "/vmlinux" && moved.imageCache == build + "/images")
     }
 }
