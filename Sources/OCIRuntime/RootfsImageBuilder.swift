@@ -47,8 +47,10 @@ enum RootfsImageBuilder {
     /// Runs `mkfs.ext4` on the existing (sized) file `target`; one-line errors.
     static func run(rootfs: String, owner: (uid: UInt32, gid: UInt32), inodes: Int, target: String,
                     searchPath: String) throws(OCIError) {
+        // A relative path starting with `-` would be read as an option.
+        func operand(_ path: String) -> String { path.hasPrefix("/") ? path : "./" + path }
         let arguments = ["mkfs.ext4", "-q", "-F"] + formatOptions
-            + ["-N", String(inodes), "-E", "root_owner=\(owner.uid):\(owner.gid)", "-d", rootfs, target]
+            + ["-N", String(inodes), "-E", "root_owner=\(owner.uid):\(owner.gid)", "-d", operand(rootfs), operand(target)]
         let output: Pipe
         let input: FileDescriptor
         do {
@@ -81,15 +83,16 @@ enum RootfsImageBuilder {
             throw OCIError(.imageUnavailable, "mkfs.ext4 for \(rootfs): \(error)", cause: error)
         }
         guard status != .exited(0) else { return }
-        // mkfs's last line names the problem (`__populate_fs: Permission denied while trying to open "x"`,
-        // `No space left on device`, `Could not allocate block`).
+        // mkfs names the problem over a few lines, the file (by its name) before the summary:
+        // `do_write_internal: Permission denied while opening "shadow" to copy` … `mkfs.ext4: Permission denied
+        // while populating file system`; so all of them, joined.
         let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters() }.filter { !$0.isEmpty }
         let how = switch status {
         case .exited(let code)?: "exit status \(code)"
         case .signaled(let signal, _)?: "killed by signal \(signal)"
         case nil: "no exit status"
         }
-        let reason = lines.last.map { String($0.prefix(300)) } ?? how
+        let reason = lines.isEmpty ? how : String(lines.joined(separator: "; ").prefix(400))
         throw OCIError(.imageUnavailable, "mkfs.ext4 could not build the image of \(rootfs): \(reason)")
     }
 }

@@ -109,8 +109,14 @@ struct RootfsImageCacheTests {
         try Files.writeAtomically(setup.cache + "/.\(digest).tmp-ab12cd", "half an image")
 
         // mkfs that writes into the target, then fails with a message: the message is the error.
-        let noisy = try setup.fakeMkfs(#"for a; do t="$a"; done; echo junk > "$t"; echo "mkfs.ext4: disk on fire" >&2; exit 3"#)
-        expectOCIError(.imageUnavailable, "mkfs.ext4 could not build the image of \(setup.root): mkfs.ext4: disk on fire") {
+        let noisy = try setup.fakeMkfs(#"""
+            for a; do t="$a"; done; echo junk > "$t"
+            echo 'do_write_internal: Permission denied while opening "shadow" to copy' >&2
+            echo "mkfs.ext4: Permission denied while populating file system  " >&2; exit 3
+            """#)
+        expectOCIError(.imageUnavailable, "mkfs.ext4 could not build the image of \(setup.root): "
+                       + #"do_write_internal: Permission denied while opening "shadow" to copy; "#
+                       + "mkfs.ext4: Permission denied while populating file system") {
             _ = try RootfsImageCache(directory: setup.cache, searchPath: noisy).image(for: setup.root)
         }
         #expect(setup.cacheListing() == [])
@@ -135,6 +141,32 @@ struct RootfsImageCacheTests {
             _ = try RootfsImageCache(directory: setup.cache).image(for: setup.temp.file("gone"))
         }
         #expect(setup.cacheListing() == [])
+    }
+
+    @Test func fullCacheFileSystemIsRefusedBeforeMkfs() throws {
+        let setup = try Setup()
+        try Files.writeAtomically(setup.root + "/blob", [UInt8](repeating: 1, count: 4 << 20))
+        try Files.makeDirectories(setup.cache)
+        try Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", setup.cache])
+        defer { try? Self.run("/bin/umount", [setup.cache]) }
+        do {
+            _ = try RootfsImageCache(directory: setup.cache).image(for: setup.root)
+            Issue.record("a 2 MiB cache file system took a 4 MiB tree")
+        } catch {
+            #expect(error.code == .imageUnavailable)
+            #expect(error.message.hasPrefix("not enough space for the image of \(setup.root) in \(setup.cache): needs about "))
+            #expect(error.message.hasSuffix(" MiB, 2 MiB free"))
+        }
+        #expect(setup.cacheListing() == [])
+    }
+
+    static func run(_ tool: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw HarnessError("\(tool) \(arguments) failed") }
     }
 
     @Test func concurrentCallersBuildOnce() throws {
