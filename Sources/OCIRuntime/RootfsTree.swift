@@ -90,6 +90,10 @@ struct RootfsTree: Sendable {
                 let path = relative.isEmpty ? entry.name : relative + "/" + entry.name
                 let status: FileStatus
                 do { status = try Files.status(root + "/" + path) } catch {
+                    // Directory listings decode names as UTF-8, repairing bad bytes: such a name cannot be found again.
+                    if entry.name.unicodeScalars.contains("\u{FFFD}") {
+                        throw OCIError(.invalidRootfs, "\(directory) holds a file name that is not UTF-8 (not supported): \(entry.name)")
+                    }
                     throw OCIError(.invalidRootfs, "cannot stat \(root)/\(path): \(error.reason)", cause: error)
                 }
                 var target: String?

@@ -113,6 +113,16 @@ struct RootfsTreeTests {
         expectOCIError(.invalidRootfs, "cannot stat rootfs \(temp.file("none")): No such file or directory") {
             _ = try RootfsTree.scan(temp.file("none"), salt: "")
         }
+        try Files.makeDirectories(temp.file("latin1"))
+        try Files.writeAtomically(temp.file("latin1") + "/caf\u{E9}", "") // valid UTF-8: fine
+        #expect(try RootfsTree.scan(temp.file("latin1"), salt: "").entries == 2)
+        let badName: [CChar] = Array((temp.file("latin1") + "/caf").utf8CString.dropLast()) + [CChar(bitPattern: 0xE9), 0]
+        let fd = badName.withUnsafeBufferPointer { creat($0.baseAddress!, 0o644) }
+        #expect(fd >= 0)
+        close(fd)
+        expectOCIError(.invalidRootfs, "\(temp.file("latin1")) holds a file name that is not UTF-8 (not supported): caf\u{FFFD}") {
+            _ = try RootfsTree.scan(temp.file("latin1"), salt: "")
+        }
         try Files.writeAtomically(temp.file("file"), "x")
         expectOCIError(.invalidRootfs, "rootfs \(temp.file("file")) is not a directory") {
             _ = try RootfsTree.scan(temp.file("file"), salt: "")
