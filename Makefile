@@ -4,7 +4,7 @@ BUILD_DIR    ?= build
 STATIC_FLAGS := -c release --static-swift-stdlib -Xswiftc -static-executable
 SHARED       ?= $(abspath ../shared)
 
-.PHONY: all check demo deps build release lint vm-init-static fc-supervisor-static test test-protocol test-simulator fuzz fuzz-smoke check-sanitizers check-asan check-tsan bench guest-kernel guest-image e2e clean
+.PHONY: all check demo deps build release lint vm-init-static fc-supervisor-static initramfs runtime-config test test-protocol test-simulator fuzz fuzz-smoke check-sanitizers check-asan check-tsan bench guest-kernel guest-image e2e clean
 
 all: build
 
@@ -73,6 +73,16 @@ BUSYBOX      ?= --busybox
 guest-image: vm-init-static
 	bash GuestImage/build-image.sh $(BUSYBOX) $(if $(GUEST_SOURCE),--source $(GUEST_SOURCE)) \
 		--initrd $(BUILD_DIR)/initrd.cpio --rootfs $(BUILD_DIR)/rootfs.ext4
+
+## The constant initramfs of OCI mode at build/initramfs.cpio: vm-init alone (no busybox, no shell). The
+## workload's root is the bundle's rootfs, attached as an ext4 image (/dev/vda) from the image cache.
+initramfs: vm-init-static
+	bash GuestImage/build-image.sh --initrd $(BUILD_DIR)/initramfs.cpio
+
+## build/config.json, the runtime configuration for what the build made (kernel, initramfs, the VMM: QEMU
+## where Firecracker or a working KVM is missing; image cache build/images). Use: fc-supervisor --config FILE.
+runtime-config: guest-kernel initramfs
+	bash scripts/runtime-config.sh --build-dir $(BUILD_DIR)
 
 ## End-to-end tests only: real VMs under QEMU (fc-supervisor run --vmm qemu), ~20 s on 2 cores.
 e2e: vm-init-static guest-kernel
