@@ -4,7 +4,7 @@ BUILD_DIR    ?= build
 STATIC_FLAGS := -c release --static-swift-stdlib -Xswiftc -static-executable
 SHARED       ?= $(abspath ../shared)
 
-.PHONY: all check demo deps build release lint vm-init-static fc-supervisor-static test test-protocol test-simulator fuzz fuzz-smoke check-sanitizers check-asan check-tsan bench guest-kernel guest-image e2e clean
+.PHONY: all check demo deps build release lint vm-init-static fc-supervisor-static test test-protocol test-simulator fuzz fuzz-smoke check-sanitizers check-asan check-tsan bench test-oci guest-kernel guest-image e2e clean
 
 all: build
 
@@ -56,6 +56,13 @@ test: vm-init-static guest-kernel lint
 	python3 -m pytest -q Tests/Simulator
 	python3 Protocol/check_schema.py
 	$(MAKE) fuzz-smoke
+	$(MAKE) test-oci
+
+## containerd's go-runc driving runc and fc-supervisor (Tests/GoRunc, GOPATH mode against Debian's packages):
+## every observable result of both, compared field by field (Tests/GoRunc/README.md). OCI_ONLY=runc skips
+## fc-supervisor; without its runc command line (or build/config.json) that half is skipped with a message.
+test-oci:
+	bash Tests/GoRunc/test-oci.sh
 
 ## LinuxSystem is the only door to libc: a raw libc call anywhere else in Sources/ fails (file:line listed).
 lint:

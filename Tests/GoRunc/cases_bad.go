@@ -45,8 +45,14 @@ func badBundle(ctx context.Context, h *harness, r *record, name string, breakIt 
 	if err != nil {
 		r.set("leftovers", h.leftovers(ctx, id))
 	}
-	r.expect("refused", !call["ok"].(bool), runcRefuses)
+	refused := !call["ok"].(bool)
+	r.set("refused", refused)
 	if runcRefuses {
+		r.expect("refused", refused, true)
+	}
+	// However a runtime refuses a bundle, it does so like runc: exit 1, one line naming the problem on stderr and
+	// in the --log file, nothing left behind.
+	if refused {
 		r.expect("exit", call["exit"], 1)
 		r.expect("stderr one line", len(stderr) == 1, true)
 		r.expect("log error lines", len(msgs), 1)
