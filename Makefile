@@ -110,9 +110,11 @@ check-tsan:
 	$(SWIFT) build --scratch-path .build-tsan --sanitize=thread --build-tests
 	$(SAN_ENV) FC_SANITIZER=thread $(SWIFT) test --scratch-path .build-tsan --sanitize=thread --skip-build --no-parallel --filter '$(SAN_FILTER)'
 
-## Benchmarks: writes BENCHMARKS.md.
+## Benchmarks: writes BENCHMARKS.md. BENCH_OCI=1 adds section 7 (go-runc against fc-supervisor's runc command line
+## and runc: Benchmarks/oci.sh); BENCH_ONLY=oci measures and rewrites only that section.
 bench: vm-init-static fc-supervisor-static
-	bash Benchmarks/run.sh
+	if [ "$(BENCH_ONLY)" != oci ]; then bash Benchmarks/run.sh; fi
+	if [ "$(BENCH_ONLY)" = oci ] || [ "$(BENCH_OCI)" = 1 ]; then bash Benchmarks/oci.sh; fi
 
 clean:
 	rm -rf .build .build-* $(BUILD_DIR)
