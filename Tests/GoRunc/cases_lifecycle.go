@@ -211,6 +211,7 @@ func caseDeleteForce(ctx context.Context, h *harness, r *record) {
 	r.set("second", errInfo(h.rc.Delete(ctx, s.id, &runc.DeleteOpts{Force: true})))
 	r.set("never_existed", errInfo(h.rc.Delete(ctx, idFor("delete_force", "none"), &runc.DeleteOpts{Force: true})))
 	r.set("leftovers", h.leftovers(ctx, s.id))
+	r.expect("leftovers", r.fields["leftovers"], map[string]any{"listed": false, "state_dir": false, "processes": 0})
 	r.expect("first", r.fields["first"], map[string]any{"ok": true})
 	r.expect("second", r.fields["second"], map[string]any{"ok": true})
 	r.expect("never existed", r.fields["never_existed"], map[string]any{"ok": true})

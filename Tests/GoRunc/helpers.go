@@ -251,7 +251,29 @@ func (h *harness) leftovers(ctx context.Context, id string) map[string]any {
 	}
 	_, statErr := os.Stat(filepath.Join(h.root, id))
 	m["state_dir"] = statErr == nil
+	m["processes"] = processesNaming(id)
 	return m
+}
+
+// processesNaming counts live processes whose command line contains s (a leftover runtime, supervisor or VMM
+// names the container id in its arguments or state paths). Zombies have an empty command line and do not count.
+func processesNaming(s string) int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return -1
+	}
+	self := strconv.Itoa(os.Getpid())
+	n := 0
+	for _, e := range entries {
+		if e.Name() == self || e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(cmdline, []byte(s)) {
+			n++
+		}
+	}
+	return n
 }
 
 // statusOf is `state`'s status, or "error: <msg>".
