@@ -72,6 +72,7 @@ func caseLifecycle(ctx context.Context, h *harness, r *record) {
 	defer s.out.close()
 	created := time.Since(t0)
 	st1, c1 := h.statusOf(ctx, s.id)
+	r.set("create_existing", h.createExisting(ctx, s))
 	if err := h.rc.Start(ctx, s.id); err != nil {
 		r.fail("start: %v", err)
 		return
@@ -131,6 +132,23 @@ func caseLifecycle(ctx context.Context, h *harness, r *record) {
 	r.expect("kill stopped", r.fields["kill_stopped"], "container not running")
 	r.expect("state after delete", st4, "error: container does not exist")
 	r.expect("stopped pid", r.fields["stopped_pid"], 0)
+}
+
+// createExisting: a second Create with the id of a created container fails (runc's text, in the --log file)
+// and leaves the first one as it was.
+func (h *harness) createExisting(ctx context.Context, s *started) map[string]any {
+	out, err := newCaptured(0, 0)
+	if err != nil {
+		return map[string]any{"pipe_error": err.Error()}
+	}
+	defer out.close()
+	out.closeStdin()
+	mark := h.logMark()
+	err = h.rc.Create(ctx, s.id, s.bundle, &runc.CreateOpts{IO: out.io, PidFile: filepath.Join(s.bundle, "second.pid")})
+	m := errInfo(err)
+	m["log_errors"], _ = h.logErrors(mark)
+	m["first_status"], _ = h.statusOf(ctx, s.id)
+	return m
 }
 
 // Kill with SIGTERM: the workload traps it (it is its pid namespace's init under runc, so an untrapped TERM would

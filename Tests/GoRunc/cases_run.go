@@ -81,3 +81,35 @@ func caseRunSelfKillInit(ctx context.Context, h *harness, r *record) {
 	runForeground(ctx, h, r, "run_self_kill_init", []string{"sh", "-c", `kill -9 $$; echo survived`}, 0,
 		[]string{"survived"}, []string{})
 }
+
+// Run of a command that is not in the rootfs: the runtime fails (exit 1, runc's `executable file not found in
+// $PATH`, which podman maps to 127), the workload never runs, nothing is left.
+func caseRunMissingCmd(ctx context.Context, h *harness, r *record) {
+	id := idFor("run_missing_cmd", "c")
+	bundle, err := h.bundle("run_missing_cmd", nil, "nosuchcmd")
+	if err != nil {
+		r.fail("bundle: %v", err)
+		return
+	}
+	out, err := newCaptured(0, 0)
+	if err != nil {
+		r.fail("pipe io: %v", err)
+		return
+	}
+	defer out.close()
+	out.closeStdin()
+	mark := h.logMark()
+	status, err := h.rc.Run(ctx, id, bundle, &runc.CreateOpts{IO: out.io})
+	if c, ok := out.io.(runc.StartCloser); ok {
+		_ = c.CloseAfterStart()
+	}
+	out.wait(10 * time.Second)
+	r.set("status", status)
+	r.set("call", errInfo(err))
+	msgs, _ := h.logErrors(mark)
+	r.set("log_errors", msgs)
+	r.set("stderr", lines(out.stderr.String()))
+	r.set("leftovers", h.leftovers(ctx, id))
+	r.expect("status", status, 1)
+	r.expect("leftovers", r.fields["leftovers"], map[string]any{"listed": false, "state_dir": false, "processes": 0})
+}

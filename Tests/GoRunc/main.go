@@ -40,6 +40,7 @@ var cases = []caseDef{
 	{"run_exit3", 90 * time.Second, caseRunExit3},
 	{"run_exit137", 90 * time.Second, caseRunExit137},
 	{"run_self_kill_init", 90 * time.Second, caseRunSelfKillInit},
+	{"run_missing_cmd", 90 * time.Second, caseRunMissingCmd},
 	{"lifecycle", 120 * time.Second, caseLifecycle},
 	{"exec", 180 * time.Second, caseExec},
 	{"kill_term", 90 * time.Second, caseKillTerm},
