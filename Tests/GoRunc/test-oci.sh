@@ -19,6 +19,8 @@ export GO111MODULE=off GOPATH=/usr/share/gocode:$ROOT/.build-go GOCACHE=$ROOT/.b
 for d in github.com/containerd/go-runc github.com/opencontainers/runtime-spec/specs-go; do
     [ -d "/usr/share/gocode/src/$d" ] || { echo "test-oci: /usr/share/gocode/src/$d missing (make deps)" >&2; exit 1; }
 done
+log "compare.py's own tests"
+python3 -m pytest -q -p no:cacheprovider Tests/GoRunc/test_compare.py >&2
 log "building go-runc-conformance and memhog"
 (cd Tests/GoRunc && go vet . && go build -o "$B/go-runc-conformance" .)
 (cd Tests/GoRunc/memhog && CGO_ENABLED=0 go build -o "$B/memhog" .)
