@@ -20,6 +20,13 @@ N=${BENCH_OCI_RUNS:-7}
 W=/var/tmp/fcbench-oci.$$
 mkdir -p "$W"
 trap 'rm -rf "$W"' EXIT
+# speaks_runc BIN: BIN answers go-runc's `list --format=json` with JSON (null or an array), i.e. has runc's CLI.
+speaks_runc() {
+    local out
+    out=$("$1" --root "/var/tmp/oci-probe.$$" list --format=json 2>/dev/null) || { rm -rf "/var/tmp/oci-probe.$$"; return 1; }
+    rm -rf "/var/tmp/oci-probe.$$"
+    case $out in null*|"["*) return 0 ;; *) return 1 ;; esac
+}
 log() { printf '\033[1m[bench-oci]\033[0m %s\n' "$*" >&2; }
 
 export GO111MODULE=off GOPATH=/usr/share/gocode:$ROOT/.build-go GOCACHE=$ROOT/.build-go/cache GOFLAGS=
@@ -44,8 +51,8 @@ if [ ! -x "$FC" ]; then
     FC_NOTE="no fc-supervisor binary at $FC"
 elif [ ! -f "$FC_SUPERVISOR_CONFIG" ]; then
     FC_NOTE="no runtime configuration at $FC_SUPERVISOR_CONFIG (make runtime-config)"
-elif ! "$FC" --root /var/tmp/oci-bench-fc list --format json 2>/dev/null | grep -q '^\(null\|\[\)'; then
-    FC_NOTE="$FC does not speak runc's command line (list --format json)"
+elif ! speaks_runc "$FC"; then
+    FC_NOTE="$FC does not speak runc's command line (list --format=json)"
 elif ! measure fc "$FC"; then
     FC_NOTE="the go-runc latency case failed against fc-supervisor: $(grep -m1 FAILED "$W/fc.err" || true)"
 fi

@@ -14,6 +14,13 @@ cd "$ROOT"
 B=$ROOT/build
 OUT=$B/oci
 mkdir -p "$OUT" "$ROOT/.build-go"
+# speaks_runc BIN: BIN answers go-runc's `list --format=json` with JSON (null or an array), i.e. has runc's CLI.
+speaks_runc() {
+    local out
+    out=$("$1" --root "/var/tmp/oci-probe.$$" list --format=json 2>/dev/null) || { rm -rf "/var/tmp/oci-probe.$$"; return 1; }
+    rm -rf "/var/tmp/oci-probe.$$"
+    case $out in null*|"["*) return 0 ;; *) return 1 ;; esac
+}
 log() { printf '\033[1m[test-oci]\033[0m %s\n' "$*" >&2; }
 export GO111MODULE=off GOPATH=/usr/share/gocode:$ROOT/.build-go GOCACHE=$ROOT/.build-go/cache GOFLAGS=
 for d in github.com/containerd/go-runc github.com/opencontainers/runtime-spec/specs-go; do
@@ -50,8 +57,8 @@ if [ "${OCI_ONLY:-}" != runc ]; then
     if [ ! -f "$FC_SUPERVISOR_CONFIG" ] && grep -q '^runtime-config:' Makefile; then
         make runtime-config >&2
     fi
-    # The runc command line is there when `list --format json` answers with JSON (null or an array).
-    if [ -f "$FC_SUPERVISOR_CONFIG" ] && "$FC" --root /var/tmp/oci-fc list --format json 2>/dev/null | grep -q '^\(null\|\[\)'; then
+    # The runc command line is there when `list --format=json` (go-runc's List) answers with JSON (null or an array).
+    if [ -f "$FC_SUPERVISOR_CONFIG" ] && speaks_runc "$FC"; then
         # fc-supervisor's failures are reported by the checker, field by field: do not stop at the program's status.
         run fc-supervisor "$FC" /var/tmp/oci-fc || log "go-runc against fc-supervisor reported problems (see the checker)"
         OTHER=fc-supervisor
@@ -59,7 +66,7 @@ if [ "${OCI_ONLY:-}" != runc ]; then
         echo "test-oci: $FC does not speak runc's command line (or $FC_SUPERVISOR_CONFIG is missing)" >&2
         exit 1
     else
-        log "SKIPPED fc-supervisor: $FC does not answer 'list --format json' yet, or $FC_SUPERVISOR_CONFIG is missing"
+        log "SKIPPED fc-supervisor: $FC does not answer 'list --format=json' yet, or $FC_SUPERVISOR_CONFIG is missing"
     fi
 fi
 if [ -z "$OTHER" ]; then
