@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"time"
 
 	runc "github.com/containerd/go-runc"
@@ -76,6 +77,7 @@ func caseExec(ctx context.Context, h *harness, r *record) {
 		out.close()
 		r.expect("exec stdin stdout", r.fields["exec_stdin_stdout"], []string{"line 1", "line 2", "eof"})
 	}
+	h.execDetached(ctx, r, s.id)
 	// A missing command: runc fails the exec itself (255) and says why.
 	missing := specs.Process{Args: []string{"nosuchcmd"}, Env: []string{basePath}, Cwd: "/"}
 	err = h.rc.Exec(ctx, s.id, missing, &runc.ExecOpts{})
@@ -131,6 +133,42 @@ func caseExec(ctx context.Context, h *harness, r *record) {
 	r.expect("resume running", r.fields["resume_running"], "container not paused")
 	r.expect("exec after delete", r.fields["exec_after_delete"].(map[string]any)["msg"],
 		"exec failed: container does not exist")
+}
+
+// execDetached is containerd's exec: `exec --detach --pid-file P` returns once the process started; the pid-file
+// process (reparented to us, the subreaper) relays its output and exits with its status.
+func (h *harness) execDetached(ctx context.Context, r *record, id string) {
+	p := specs.Process{Args: []string{"sh", "-c", "sleep 1; echo detached; exit 6"}, Env: []string{basePath}, Cwd: "/"}
+	out, err := newCaptured(0, 0)
+	if err != nil {
+		r.fail("pipe io: %v", err)
+		return
+	}
+	defer out.close()
+	out.closeStdin()
+	pidFile := filepath.Join(h.bundleDir, "exec-detached.pid")
+	t0 := time.Now()
+	err = h.rc.Exec(ctx, id, p, &runc.ExecOpts{IO: out.io, Detach: true, PidFile: pidFile})
+	r.set("exec_detached_call", errInfo(err))
+	if err != nil {
+		return
+	}
+	// The process sleeps 1 s first: a runtime that waited for it would have taken that long to return.
+	r.set("exec_detached_returned_early", time.Since(t0) < time.Second)
+	pid, err := runc.ReadPidFile(pidFile)
+	if err != nil {
+		r.fail("exec pid file: %v", err)
+		return
+	}
+	status, err := waitPid(pid, 30*time.Second)
+	if err != nil {
+		r.fail("wait for the exec pid-file process: %v", err)
+	}
+	out.wait(10 * time.Second)
+	r.set("exec_detached_pid_exit", status)
+	r.set("exec_detached_stdout", lines(out.stdout.String()))
+	r.expect("detached exec exit", status, 6)
+	r.expect("detached exec stdout", lines(out.stdout.String()), []string{"detached"})
 }
 
 // Latency: bundle → workload started (Create+Start returned) for a first VM and a second one from the same

@@ -76,6 +76,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "prctl(PR_SET_CHILD_SUBREAPER):", e)
 		os.Exit(1)
 	}
+	runc.Monitor = lazyMonitor{}
 	h, err := newHarness(*runtimePath, *root, *bundleDir, *script, *helper, *n)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
