@@ -85,14 +85,32 @@ func caseBadMissingRootfs(ctx context.Context, h *harness, r *record) {
 	badBundle(ctx, h, r, "bad_missing_rootfs", func(b string) error { return os.RemoveAll(filepath.Join(b, "rootfs")) }, true)
 }
 
-// A bind mount whose relative source leaves the bundle: runc 1.1.5 joins it onto the bundle and mounts it;
-// issue 15 asks fc-supervisor to refuse it.
+// A bind mount whose relative source leaves the bundle: a single file (/etc/hostname), so that a runtime that
+// copies host files into the VM must refuse it for the escape itself. runc 1.1.5 joins the source onto the bundle
+// and mounts it; issue 15 asks fc-supervisor to refuse a relative path that escapes the bundle.
 func caseBadMountEscape(ctx context.Context, h *harness, r *record) {
 	badBundle(ctx, h, r, "bad_mount_escape", func(b string) error {
 		return editConfig(b, func(c map[string]any) {
 			mounts, _ := c["mounts"].([]any)
-			c["mounts"] = append(mounts, map[string]any{"destination": "/mnt/escape", "type": "bind",
-				"source": "../../../../etc", "options": []any{"rbind", "ro"}})
+			c["mounts"] = append(mounts, map[string]any{"destination": "/etc/escaped", "type": "bind",
+				"source": "../../../../../../../../etc/hostname", "options": []any{"bind", "ro"}})
+		})
+	}, false)
+}
+
+// root.path relative and outside the bundle (a complete rootfs of another bundle): runc 1.1.5 uses it; issue 15
+// asks fc-supervisor to refuse it.
+func caseBadRootEscape(ctx context.Context, h *harness, r *record) {
+	if _, err := h.bundle("bad_root_escape-other", nil, "true"); err != nil {
+		r.fail("bundle: %v", err)
+		return
+	}
+	badBundle(ctx, h, r, "bad_root_escape", func(b string) error {
+		if err := os.RemoveAll(filepath.Join(b, "rootfs")); err != nil {
+			return err
+		}
+		return editConfig(b, func(c map[string]any) {
+			c["root"] = map[string]any{"path": "../bad_root_escape-other/rootfs", "readonly": true}
 		})
 	}, false)
 }

@@ -3,11 +3,13 @@
 
     compare.py [--fields README.md] [-v] REFERENCE.json OTHER.json
 
-The field classes are read from the tables of README.md ("Must agree", "Must match", "Legitimately differ"), so
+The field classes are read from the tables of README.md ("Must agree", "Must match", "Required of fc-supervisor",
+"Legitimately differ"), so
 the documentation and the check cannot drift apart. A field is a dotted path into `cases` (objects are flattened,
 lists and `annotations` compare whole); patterns are shell-style (`bad_*.leftovers.*`), first class that matches
-wins in the order agree, match, differ. Every field present in either file must be classified. "Must agree":
-present in both and equal; "Must match": every value present matches the row's regex.
+wins in the order agree, match, required, differ. Every field present in either file must be classified. "Must
+agree": present in both and equal; "Must match": every value present matches the row's regex; "Required of":
+the second file's value (it must be there) matches, when the two files come from different runtimes.
 Prints one line per disagreement and exits 1 if there is any.
 """
 import fnmatch
@@ -16,13 +18,13 @@ import re
 import sys
 from pathlib import Path
 
-HEADINGS = {"must agree": "agree", "must match": "match", "legitimately differ": "differ"}
+HEADINGS = {"must agree": "agree", "must match": "match", "required of": "required", "legitimately differ": "differ"}
 ROW = re.compile(r"^\|\s*`([^`]+)`\s*\|(.*)\|\s*$")
 
 
 def load_classes(readme):
     """[(class, pattern, regex-or-None)] from README.md's three tables, in file order within each class."""
-    rules, current = {"agree": [], "match": [], "differ": []}, None
+    rules, current = {"agree": [], "match": [], "required": [], "differ": []}, None
     for line in Path(readme).read_text().splitlines():
         if line.startswith("#"):
             title = line.lstrip("#").strip().lower()
@@ -31,15 +33,15 @@ def load_classes(readme):
         m = ROW.match(line)
         if current and m:
             regex = None
-            if current == "match":
+            if current in ("match", "required"):
                 r = re.match(r"\s*`([^`]+)`", m.group(2))
                 if not r:
-                    sys.exit(f"compare.py: {readme}: a 'Must match' row needs a `regex` column: {line}")
+                    sys.exit(f"compare.py: {readme}: a '{current}' row needs a `regex` column: {line}")
                 regex = re.compile(r.group(1).replace(r"\|", "|"))  # `\|`: a | inside a table cell
             rules[current].append((m.group(1), regex))
     if not rules["agree"]:
         sys.exit(f"compare.py: no 'Must agree' table in {readme}")
-    return [(c, p, r) for c in ("agree", "match", "differ") for p, r in rules[c]]
+    return [(c, p, r) for c in ("agree", "match", "required", "differ") for p, r in rules[c]]
 
 
 def flatten(value, path=""):
@@ -94,9 +96,14 @@ def main(argv):
                 if v is not missing and not regex.search(json.dumps(v)):
                     print(f"NO-MATCH {path}: {name}={show(v)} does not match /{regex.pattern}/")
                     problems += 1
+        elif cls == "required":
+            # Issue 15's stricter rules bind the runtime under test, not runc (skipped runc-vs-runc).
+            if b_name != a_name and (b is missing or not regex.search(json.dumps(b))):
+                print(f"REQUIRED {path}: {b_name}={show(b)} does not match /{regex.pattern}/")
+                problems += 1
         elif cls == "differ" and verbose and a != b:
             print(f"(differs, documented) {path}: {a_name}={show(a)} {b_name}={show(b)}")
-    compared = sum(1 for p in set(ref) | set(other) if classify(rules, p)[0] in ("agree", "match"))
+    compared = sum(1 for p in set(ref) | set(other) if classify(rules, p)[0] in ("agree", "match", "required"))
     print(f"compare.py: {compared} fields compared, {problems} disagreement(s) "
           f"({a_name}: {args[0]}, {b_name}: {args[1]})", file=sys.stderr)
     return 1 if problems else 0

@@ -53,6 +53,7 @@ var cases = []caseDef{
 	{"bad_oci_version", 60 * time.Second, caseBadOCIVersion},
 	{"bad_missing_rootfs", 60 * time.Second, caseBadMissingRootfs},
 	{"bad_mount_escape", 60 * time.Second, caseBadMountEscape},
+	{"bad_root_escape", 60 * time.Second, caseBadRootEscape},
 	{"latency", 300 * time.Second, caseLatency},
 }
 
