@@ -14,10 +14,12 @@ TITLE = "## 7. OCI runtime through go-runc"
 
 
 def latency(results, name):
+    """The latency case's record, or None when it did not complete (a failed run still writes its file)."""
     try:
-        return json.loads((results / f"{name}.json").read_text())["cases"]["latency"]
+        r = json.loads((results / f"{name}.json").read_text())["cases"]["latency"]
     except (OSError, ValueError, KeyError):
         return None
+    return r if "first_ms" in r and "exec_median_ms" in r and not r.get("problems") else None
 
 
 def fmt(v):
