@@ -56,7 +56,7 @@ func badBundle(ctx context.Context, h *harness, r *record, name string, breakIt 
 		r.expect("exit", call["exit"], 1)
 		r.expect("stderr one line", len(stderr) == 1, true)
 		r.expect("log error lines", len(msgs), 1)
-		r.expect("leftovers", r.fields["leftovers"], map[string]any{"listed": false, "state_dir": false, "processes": 0})
+		r.expect("leftovers", r.get("leftovers"), map[string]any{"listed": false, "state_dir": false, "processes": 0})
 		if len(stderr) == 1 && len(msgs) == 1 {
 			r.expect("stderr is the log message", stderr[0], msgs[0])
 		}

@@ -63,8 +63,8 @@ func caseExec(ctx context.Context, h *harness, r *record) {
 		r.set("exec_stderr", lines(out.stderr.String()))
 		out.close()
 		r.expect("exec status", status, 5)
-		r.expect("exec stdout", r.fields["exec_stdout"], []string{"FOO=bar", "/home/user", "1000", "1000", "user"})
-		r.expect("exec stderr", r.fields["exec_stderr"], []string{"err"})
+		r.expect("exec stdout", r.get("exec_stdout"), []string{"FOO=bar", "/home/user", "1000", "1000", "user"})
+		r.expect("exec stderr", r.get("exec_stderr"), []string{"err"})
 	}
 	// stdin through exec, as root in /.
 	cat := specs.Process{Args: []string{"sh", "-c", "cat; echo eof"}, Env: []string{basePath}, Cwd: "/"}
@@ -75,7 +75,7 @@ func caseExec(ctx context.Context, h *harness, r *record) {
 		r.set("exec_stdin_status", status)
 		r.set("exec_stdin_stdout", lines(out.stdout.String()))
 		out.close()
-		r.expect("exec stdin stdout", r.fields["exec_stdin_stdout"], []string{"line 1", "line 2", "eof"})
+		r.expect("exec stdin stdout", r.get("exec_stdin_stdout"), []string{"line 1", "line 2", "eof"})
 	}
 	h.execDetached(ctx, r, s.id)
 	// A missing command: runc fails the exec itself (255) and says why.
@@ -125,13 +125,13 @@ func caseExec(ctx context.Context, h *harness, r *record) {
 	}
 	r.set("exec_after_delete", errInfo(h.rc.Exec(ctx, s.id, cat, &runc.ExecOpts{})))
 
-	r.expect("list status", r.fields["list_status"], "running")
-	r.expect("stats", r.fields["stats_call"], map[string]any{"ok": true})
-	r.expect("exec missing exit", r.fields["exec_missing"].(map[string]any)["exit"], 255)
-	r.expect("paused", r.fields["paused_status"], "paused")
-	r.expect("resumed", r.fields["resumed_status"], "running")
-	r.expect("resume running", r.fields["resume_running"], "container not paused")
-	r.expect("exec after delete", r.fields["exec_after_delete"].(map[string]any)["msg"],
+	r.expect("list status", r.get("list_status"), "running")
+	r.expect("stats", r.get("stats_call"), map[string]any{"ok": true})
+	r.expect("exec missing exit", r.get("exec_missing").(map[string]any)["exit"], 255)
+	r.expect("paused", r.get("paused_status"), "paused")
+	r.expect("resumed", r.get("resumed_status"), "running")
+	r.expect("resume running", r.get("resume_running"), "container not paused")
+	r.expect("exec after delete", r.get("exec_after_delete").(map[string]any)["msg"],
 		"exec failed: container does not exist")
 }
 

@@ -125,13 +125,13 @@ func caseLifecycle(ctx context.Context, h *harness, r *record) {
 	r.expect("statuses", []string{st1, st2, st3}, []string{"created", "running", "stopped"})
 	r.expect("pid-file process exit", status, 7)
 	r.expect("stdout", lines(s.out.stdout.String()), []string{"started", "got go"})
-	r.expect("start running", r.fields["start_running"], "cannot start an already running container")
-	r.expect("delete running", r.fields["delete_running"],
+	r.expect("start running", r.get("start_running"), "cannot start an already running container")
+	r.expect("delete running", r.get("delete_running"),
 		"cannot delete container "+s.id+" that is not stopped: running")
-	r.expect("start stopped", r.fields["start_stopped"], "cannot start a container that has stopped")
-	r.expect("kill stopped", r.fields["kill_stopped"], "container not running")
+	r.expect("start stopped", r.get("start_stopped"), "cannot start a container that has stopped")
+	r.expect("kill stopped", r.get("kill_stopped"), "container not running")
 	r.expect("state after delete", st4, "error: container does not exist")
-	r.expect("stopped pid", r.fields["stopped_pid"], 0)
+	r.expect("stopped pid", r.get("stopped_pid"), 0)
 }
 
 // createExisting: a second Create with the id of a created container fails (runc's text, in the --log file)
@@ -175,7 +175,7 @@ func caseKillTerm(ctx context.Context, h *harness, r *record) {
 	r.set("stdout", lines(s.out.stdout.String()))
 	r.expect("pid-file process exit", status, 42)
 	r.expect("stdout", lines(s.out.stdout.String()), []string{"ready", "got TERM"})
-	r.expect("status after", r.fields["status_after"], "stopped")
+	r.expect("status after", r.get("status_after"), "stopped")
 }
 
 // Kill --all with SIGTERM: every process of the container gets it; the two sleeps die, the shell's trap runs.
@@ -229,10 +229,10 @@ func caseDeleteForce(ctx context.Context, h *harness, r *record) {
 	r.set("second", errInfo(h.rc.Delete(ctx, s.id, &runc.DeleteOpts{Force: true})))
 	r.set("never_existed", errInfo(h.rc.Delete(ctx, idFor("delete_force", "none"), &runc.DeleteOpts{Force: true})))
 	r.set("leftovers", h.leftovers(ctx, s.id))
-	r.expect("leftovers", r.fields["leftovers"], map[string]any{"listed": false, "state_dir": false, "processes": 0})
-	r.expect("first", r.fields["first"], map[string]any{"ok": true})
-	r.expect("second", r.fields["second"], map[string]any{"ok": true})
-	r.expect("never existed", r.fields["never_existed"], map[string]any{"ok": true})
+	r.expect("leftovers", r.get("leftovers"), map[string]any{"listed": false, "state_dir": false, "processes": 0})
+	r.expect("first", r.get("first"), map[string]any{"ok": true})
+	r.expect("second", r.get("second"), map[string]any{"ok": true})
+	r.expect("never existed", r.get("never_existed"), map[string]any{"ok": true})
 	r.expect("pid-file process exit", status, 128+9)
 	r.expect("state after", st, "error: container does not exist")
 }
@@ -251,7 +251,7 @@ func caseErrors(ctx context.Context, h *harness, r *record) {
 	_, err = h.rc.State(ctx, "bad/id")
 	r.set("state_invalid_id", errInfo(err))
 	for _, k := range []string{"state", "kill", "start", "delete", "pause", "ps"} {
-		r.expect(k, r.fields[k].(map[string]any)["msg"], "container does not exist")
-		r.expect(k+" exit", r.fields[k].(map[string]any)["exit"], 1)
+		r.expect(k, r.get(k).(map[string]any)["msg"], "container does not exist")
+		r.expect(k+" exit", r.get(k).(map[string]any)["exit"], 1)
 	}
 }

@@ -111,5 +111,5 @@ func caseRunMissingCmd(ctx context.Context, h *harness, r *record) {
 	r.set("stderr", lines(out.stderr.String()))
 	r.set("leftovers", h.leftovers(ctx, id))
 	r.expect("status", status, 1)
-	r.expect("leftovers", r.fields["leftovers"], map[string]any{"listed": false, "state_dir": false, "processes": 0})
+	r.expect("leftovers", r.get("leftovers"), map[string]any{"listed": false, "state_dir": false, "processes": 0})
 }

@@ -191,6 +191,9 @@ func (h *harness) logErrors(mark int64) (msgs []string, badLines int) {
 // waitPid waits (we are a subreaper) for the pid-file process and returns its status as a shell reports it:
 // the exit code, or 128+n for signal n. -1 with an error when it is not our descendant or the wait timed out.
 func waitPid(pid int, d time.Duration) (int, error) {
+	if pid <= 0 { // Wait4(0 or -1) would reap any child, one of os/exec's runtime processes included
+		return -1, fmt.Errorf("no pid to wait for (%d)", pid)
+	}
 	type res struct {
 		status int
 		err    error

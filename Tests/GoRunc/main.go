@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -96,10 +97,11 @@ func main() {
 			continue
 		}
 		r := h.runCase(c)
-		results[c.name] = r.fields
+		fields, problems := r.close()
+		results[c.name] = fields
 		status := "ok"
-		if len(r.problems) > 0 {
-			status = "FAILED: " + strings.Join(r.problems, "; ")
+		if len(problems) > 0 {
+			status = "FAILED: " + strings.Join(problems, "; ")
 			bad++
 		}
 		fmt.Fprintf(os.Stderr, "[go-runc] %-20s %6.2fs %s\n", c.name, r.seconds, status)
@@ -119,16 +121,49 @@ func main() {
 
 // record is one case's output: observable results (fields) plus what went wrong (problems: a call that failed
 // unexpectedly, a timeout, or an answer that differs from runc's known one).
+// A case that overran its timeout may still be running when the results are written: after `closed` its writes
+// are dropped (mu guards fields and problems).
 type record struct {
+	mu       sync.Mutex
+	closed   bool
 	fields   map[string]any
 	problems []string
 	seconds  float64
 }
 
-func (r *record) set(key string, value any) { r.fields[key] = value }
+func (r *record) set(key string, value any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed {
+		r.fields[key] = value
+	}
+}
+
+// get reads a field the case itself set (for its expectations).
+func (r *record) get(key string) any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.fields[key]
+}
 
 func (r *record) fail(format string, args ...any) {
-	r.problems = append(r.problems, fmt.Sprintf(format, args...))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed {
+		r.problems = append(r.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// close ends the case's writes, records the problems among the fields and returns them.
+func (r *record) close() (map[string]any, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	if len(r.problems) > 0 {
+		sort.Strings(r.problems)
+		r.fields["problems"] = r.problems
+	}
+	return r.fields, r.problems
 }
 
 // expect records a mismatch with runc's known answer (from the contract and runc 1.1.5 itself).
@@ -193,10 +228,6 @@ func (h *harness) runCase(c caseDef) *record {
 	}
 	r.seconds = time.Since(start).Seconds()
 	h.cleanup(c.name)
-	if len(r.problems) > 0 {
-		sort.Strings(r.problems)
-		r.set("problems", r.problems)
-	}
 	return r
 }
 
