@@ -4,7 +4,7 @@ BUILD_DIR    ?= build
 STATIC_FLAGS := -c release --static-swift-stdlib -Xswiftc -static-executable
 SHARED       ?= $(abspath ../shared)
 
-.PHONY: all check demo deps build release lint vm-init-static fc-supervisor-static initramfs runtime-config test test-protocol test-simulator fuzz fuzz-smoke check-sanitizers check-asan check-tsan bench guest-kernel guest-image e2e clean
+.PHONY: all check demo deps build release lint vm-init-static fc-supervisor-static initramfs runtime-config test test-protocol test-simulator fuzz fuzz-smoke check-sanitizers check-asan check-tsan bench test-oci guest-kernel guest-image e2e clean
 
 all: build
 
@@ -56,6 +56,13 @@ test: vm-init-static guest-kernel lint
 	python3 -m pytest -q Tests/Simulator
 	python3 Protocol/check_schema.py
 	$(MAKE) fuzz-smoke
+	$(MAKE) test-oci
+
+## containerd's go-runc driving runc and fc-supervisor (Tests/GoRunc, GOPATH mode against Debian's packages):
+## every observable result of both, compared field by field (Tests/GoRunc/README.md). OCI_ONLY=runc skips
+## fc-supervisor; without its runc command line (or build/config.json) that half is skipped with a message.
+test-oci:
+	bash Tests/GoRunc/test-oci.sh
 
 ## LinuxSystem is the only door to libc: a raw libc call anywhere else in Sources/ fails (file:line listed).
 lint:
@@ -113,9 +120,11 @@ check-tsan:
 	$(SWIFT) build --scratch-path .build-tsan --sanitize=thread --build-tests
 	$(SAN_ENV) FC_SANITIZER=thread $(SWIFT) test --scratch-path .build-tsan --sanitize=thread --skip-build --no-parallel --filter '$(SAN_FILTER)'
 
-## Benchmarks: writes BENCHMARKS.md.
+## Benchmarks: writes BENCHMARKS.md. BENCH_OCI=1 adds section 7 (go-runc against fc-supervisor's runc command line
+## and runc: Benchmarks/oci.sh); BENCH_ONLY=oci measures and rewrites only that section.
 bench: vm-init-static fc-supervisor-static
-	bash Benchmarks/run.sh
+	if [ "$(BENCH_ONLY)" != oci ]; then bash Benchmarks/run.sh; fi
+	if [ "$(BENCH_ONLY)" = oci ] || [ "$(BENCH_OCI)" = 1 ]; then bash Benchmarks/oci.sh; fi
 
 clean:
 	rm -rf .build .build-* $(BUILD_DIR)
