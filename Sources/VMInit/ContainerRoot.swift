@@ -81,7 +81,7 @@ struct ContainerRootBuilder {
         try prepareRoot()
         try switchRoot()
         for (mount, options) in mounts { try apply(mount, options) }
-        for (file, bytes) in files { try write(file, bytes) }
+        for (file, bytes) in files { try writeFile(file, bytes) }
         if let hostname = request.hostname {
             do { try SystemControl.setHostname(hostname) } catch { throw .step("hostname", error) }
         }
@@ -199,7 +199,7 @@ struct ContainerRootBuilder {
         }
     }
 
-    private func write(_ file: ContainerFile, _ bytes: [UInt8]) throws(ContainerError) {
+    private func writeFile(_ file: ContainerFile, _ bytes: [UInt8]) throws(ContainerError) {
         let path = Self.normalized(file.path)
         let mode = mode_t(file.mode ?? 0o644)
         do {
