@@ -223,7 +223,8 @@ final class GuestMux {
             onNetworkApplied = nil
             completion?(.applied(m))
         case .containerReady:
-            onWarning("guest sent container_ready without a container request")  // the lead's branch answers it
+            // Only ever the reply to a `container` (PROTOCOL.md §4.24), which this mux does not send yet.
+            onWarning("guest sent container_ready without a container request")
         case .exec, .stdin, .stdinClose, .signal, .resize, .exitAck, .attach, .setTime, .shutdown, .network, .container:
             // PROTOCOL.md §4: a known message in the wrong direction is `invalid_message`.
             connection.send(.error(ErrorMessage(code: .invalidMessage,
