@@ -11,6 +11,8 @@ CONTROL_BAD_FRAMES = [f for f in BAD_FRAMES if not f[0].startswith(("network:", 
     ("sessions is not served", b'{"type":"sessions"}', b"", "invalid_message", None),
     ("set_time is not served", b'{"type":"set_time","unix_ns":1}', b"", "invalid_message", None),
     ("network is not served", b'{"type":"network"}', b"", "invalid_message", None),
+    ("container is not served", b'{"root":{"source":"/dev/vda","type":"ext4","writable":true},"type":"container"}', b"",
+     "invalid_message", None),
     ("exit is supervisor-to-client", b'{"code":0,"core_dumped":false,"oom_killed":false,"output_truncated":false,'
      b'"session":4,"type":"exit"}', b"", "invalid_message", 4),
     ("exec session 0", b'{"argv":["true"],"session":0,"type":"exec"}', b"", "invalid_message", 0),

@@ -2,7 +2,7 @@
 from conformance_lib import (CEILING, Conn, check, errors, of, run_session, status_ok)
 
 
-GUEST_CAPS = {"pty", "rlimits", "capabilities", "attach", "set_time", "shutdown", "oom", "network"}
+GUEST_CAPS = {"pty", "rlimits", "capabilities", "attach", "set_time", "shutdown", "oom", "network", "container"}
 
 
 def g_opening(path):
@@ -85,6 +85,10 @@ BAD_FRAMES = [  # (what, header bytes, payload, code, session): §2 strict JSON,
     ("stdout is G->H", b'{"session":1,"type":"stdout"}', b"", "invalid_message", 1),
     ("started is G->H", b'{"pid":3,"session":2,"type":"started"}', b"", "invalid_message", 2),
     ("network_applied is G->H", b'{"type":"network_applied"}', b"", "invalid_message", None),
+    ("container_ready is G->H", b'{"type":"container_ready"}', b"", "invalid_message", None),
+    ("container without root", b'{"hostname":"c1","type":"container"}', b"", "invalid_message", None),
+    ("exec: oom_score_adj 1001", b'{"argv":["true"],"oom_score_adj":1001,"session":4,"type":"exec"}', b"",
+     "invalid_message", 4),
     ("shutdown mode", b'{"mode":"halt","type":"shutdown"}', b"", "invalid_message", None),
     ("set_time with a string", b'{"type":"set_time","unix_ns":"1"}', b"", "invalid_message", None),
     ("network: bad address", b'{"interfaces":[{"addresses":["10.0.0.300/24"],"name":"cf0"}],"type":"network"}',

@@ -130,6 +130,20 @@ valid("network_full",
 valid("network_empty", {"type": "network"})
 valid("network_applied", {"type": "network_applied", "interfaces": ["eth0"]})
 valid("error_session", {"type": "error", "code": "unknown_session", "message": "no session 9", "session": 9})
+valid("exec_oom_score_adj", {"type": "exec", "session": 3, "argv": ["sh"], "oom_score_adj": -999},
+      note="oom_score_adj is -1000..1000")
+valid("container_full",
+      {"type": "container",
+       "root": {"source": "/dev/vda", "type": "ext4", "options": ["ro"], "writable": True},
+       "mounts": [{"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+                  {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755"]},
+                  {"destination": "/sys/fs/cgroup", "type": "cgroup"}],
+       "files": [{"path": "/etc/resolv.conf", "mode": 420, "data": "bmFtZXNlcnZlciAxMC4wLjAuMQo="}],
+       "hostname": "c1",
+       "check": {"argv0": "sh", "path": "/usr/sbin:/usr/bin:/sbin:/bin", "cwd": "/"}})
+valid("container_minimal", {"type": "container", "root": {"source": "/dev/vda", "type": "erofs", "writable": False}})
+valid("container_ready", {"type": "container_ready", "root": "/"})
+valid("container_ready_empty", {"type": "container_ready"})
 
 # --- valid but not canonical: decode only --------------------------------------------------------------------------
 decode_only("unknown_optional_fields_ignored",
@@ -206,6 +220,21 @@ invalid("field_wrong_type", frame(canonical({"type": "exec", "session": 4, "argv
 invalid("session_not_uint32", frame(canonical({"type": "exit_ack", "session": 4294967296})), "invalid",
         "invalid_message", header={"type": "exit_ack", "session": 4294967296},
         note="the session cannot be attributed, so the error carries none")
+invalid("exec_oom_score_adj_out_of_range",
+        frame(canonical({"type": "exec", "session": 6, "argv": ["sh"], "oom_score_adj": 1001})), "invalid",
+        "invalid_message", session=6, header={"type": "exec", "session": 6, "argv": ["sh"], "oom_score_adj": 1001},
+        note="outside -1000..1000")
+invalid("container_without_root", frame(canonical({"type": "container", "hostname": "c1"})), "invalid",
+        "invalid_message", header={"type": "container", "hostname": "c1"})
+invalid("container_root_without_writable",
+        frame(canonical({"type": "container", "root": {"source": "/dev/vda", "type": "ext4"}})), "invalid",
+        "invalid_message", header={"type": "container", "root": {"source": "/dev/vda", "type": "ext4"}})
+invalid("container_file_mode_out_of_range",
+        frame(canonical({"type": "container", "root": {"source": "/dev/vda", "type": "ext4", "writable": True},
+                         "files": [{"path": "/a", "mode": 4096, "data": ""}]})), "invalid", "invalid_message",
+        header={"type": "container", "root": {"source": "/dev/vda", "type": "ext4", "writable": True},
+                "files": [{"path": "/a", "mode": 4096, "data": ""}]},
+        note="mode is 0..0o7777")
 invalid("payload_on_control_frame", frame(canonical({"type": "ping", "id": 1}), b"x"), "invalid",
         "invalid_message", header={"type": "ping", "id": 1}, payload=b"x")
 invalid("payload_on_session_control_frame", frame(canonical({"type": "exit_ack", "session": 5}), b"xyz"),

@@ -131,7 +131,8 @@ public final class Agent {
         var timings = boot.timings
         timings["connected"] = SystemControl.bootTimeMicroseconds()
         conn.send(.hello(Hello(role: .guest, agent: "vm-init/0.1",
-                               capabilities: ["pty", "rlimits", "capabilities", "attach", "set_time", "shutdown", "oom", "network"],
+                               capabilities: ["pty", "rlimits", "capabilities", "attach", "set_time", "shutdown", "oom", "network",
+                                              "container"],
                                limits: .default, window: ourWindow,
                                wallClockNs: SystemControl.wallClockNanoseconds(), bootTimings: timings)))
         return conn

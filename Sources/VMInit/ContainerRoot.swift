@@ -81,7 +81,7 @@ struct ContainerRootBuilder {
         try prepareRoot()
         try switchRoot()
         for (mount, options) in mounts { try apply(mount, options) }
-        for (file, bytes) in files { try write(file, bytes) }
+        for (file, bytes) in files { try writeFile(file, bytes) }
         if let hostname = request.hostname {
             do { try SystemControl.setHostname(hostname) } catch { throw .step("hostname", error) }
         }
@@ -116,7 +116,8 @@ struct ContainerRootBuilder {
             }
         } catch { throw .step("mount root \(source) (\(request.root.type))", error) }
         do {
-            try SystemControl.mount("overlay", on: root, type: "overlay", flags: [],
+            // The root's flags (nosuid, …) belong on the mount processes see; `ro` comes last (PROTOCOL.md §4.23 step 7).
+            try SystemControl.mount("overlay", on: root, type: "overlay", flags: rootOptions.flags.subtracting(.readOnly),
                                     data: "lowerdir=\(lower),upperdir=\(upper),workdir=\(work)")
         } catch { throw .step("overlay on the root", error) }
 
@@ -199,7 +200,7 @@ struct ContainerRootBuilder {
         }
     }
 
-    private func write(_ file: ContainerFile, _ bytes: [UInt8]) throws(ContainerError) {
+    private func writeFile(_ file: ContainerFile, _ bytes: [UInt8]) throws(ContainerError) {
         let path = Self.normalized(file.path)
         let mode = mode_t(file.mode ?? 0o644)
         do {

@@ -15,7 +15,7 @@ extension NamespaceTests {
             try Files.makeDirectories(dir.path + "/bin")
             try Files.makeDirectories(dir.path + "/etc")
             try Files.copy("/bin/busybox", to: dir.path + "/bin/busybox", mode: 0o755)
-            for applet in ["sh", "cat", "hostname", "echo", "stat", "ls", "mkdir"] {
+            for applet in ["sh", "cat", "hostname", "echo", "stat", "ls", "mkdir", "tty", "grep"] {
                 try Files.makeSymlink(dir.path + "/bin/" + applet, to: "busybox")
             }
             try Files.writeAtomically(dir.path + "/etc/marker", "container\n")
@@ -79,7 +79,7 @@ extension NamespaceTests {
                 #expect(try run(client, 6, ["cat", "/etc/app/conf"]).stdoutText == "secret\n")
                 #expect(!Files.exists(rootfs.path + "/etc/app"))
                 // The host's file system is gone from view: only the container's /bin.
-                #expect(try run(client, 7, ["ls", "/bin"]).stdoutText.split(separator: "\n").count == 8)
+                #expect(try run(client, 7, ["ls", "/bin"]).stdoutText.split(separator: "\n").count == 10)
                 let oom = try run(client, 8, ["cat", "/proc/self/oom_score_adj"], oomScoreAdj: 500)
                 #expect(oom.stdoutText == "500\n")
                 #expect(try run(client, 9, ["cat", "/proc/self/oom_score_adj"]).stdoutText == "0\n")
@@ -105,6 +105,31 @@ extension NamespaceTests {
                 #expect(try run(client, 2, ["cat", "/etc/resolv.conf"]).stdoutText == "nameserver 10.0.0.1\n")
                 #expect(try run(client, 3, ["sh", "-c", "echo t > /tmp/t && cat /tmp/t"]).stdoutText == "t\n")
                 #expect(!Files.exists(rootfs.path + "/etc/resolv.conf"))
+            }
+        }
+
+        /// OCI configs mount a tmpfs on /dev and a devpts below it: vm-init mounts devtmpfs instead (here the
+        /// host's, whose mount points already exist, so nothing outside the namespace changes), and terminal
+        /// sessions get their pty from the container's devpts instance.
+        @Test func devTmpfsBecomesDevtmpfsAndTerminalsWork() throws {
+            let rootfs = try makeRootfs()
+            defer { rootfs.remove() }
+            try withGuest { guest in
+                let client = try guest.connect()
+                let dev = [ContainerMount(destination: "/dev", type: "tmpfs", source: "tmpfs",
+                                          options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+                           ContainerMount(destination: "/dev/pts", type: "devpts", source: "devpts",
+                                          options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"])]
+                let reply = try create(client, request(rootfs.path, writable: true, mounts: dev))
+                #expect(reply == .containerReady(ContainerReady(root: "/")), "\(reply)")
+                let mounts = try run(client, 1, ["grep", "-E", " /dev(/pts)? ", "/proc/self/mountinfo"]).stdoutText
+                #expect(mounts.contains(" /dev rw,nosuid") && mounts.contains("- devtmpfs "), "\(mounts)")
+                #expect(mounts.contains(" /dev/pts rw,nosuid,noexec") && mounts.contains("- devpts "), "\(mounts)")
+                #expect(try run(client, 2, ["sh", "-c", "echo x > /dev/null && cat /dev/null && echo ok"]).stdoutText == "ok\n")
+                let tty = try client.run(ExecRequest(session: 3, argv: ["tty"], env: ["PATH=/bin"],
+                                                     tty: TerminalSize(rows: 24, cols: 80)))
+                #expect(tty.stdoutText.hasPrefix("/dev/pts/"), "\(tty.stdoutText)")
+                #expect(tty.exit?.status == ExitStatus(code: 0))
             }
         }
 

@@ -73,6 +73,19 @@ enum Samples {
             hosts: [HostsEntry(address: "fd00:1::1", names: ["gateway"])], hostname: "vm-1"))),
         "network_empty": Frame(.network(NetworkConfig())),
         "network_applied": Frame(.networkApplied(NetworkApplied(interfaces: ["eth0"]))),
+        "exec_oom_score_adj": Frame(.exec(ExecRequest(session: 3, argv: ["sh"], oomScoreAdj: -999))),
+        "container_full": Frame(.container(ContainerRequest(
+            root: ContainerRoot(source: "/dev/vda", type: "ext4", options: ["ro"], writable: true),
+            mounts: [ContainerMount(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
+                     ContainerMount(destination: "/dev", type: "tmpfs", source: "tmpfs",
+                                    options: ["nosuid", "strictatime", "mode=755"]),
+                     ContainerMount(destination: "/sys/fs/cgroup", type: "cgroup")],
+            files: [ContainerFile(path: "/etc/resolv.conf", mode: 0o644, bytes: Array("nameserver 10.0.0.1\n".utf8))],
+            hostname: "c1", check: ContainerCheck(argv0: "sh", path: "/usr/sbin:/usr/bin:/sbin:/bin", cwd: "/")))),
+        "container_minimal": Frame(.container(ContainerRequest(root: ContainerRoot(source: "/dev/vda", type: "erofs",
+                                                                                   writable: false)))),
+        "container_ready": Frame(.containerReady(ContainerReady(root: "/"))),
+        "container_ready_empty": Frame(.containerReady(ContainerReady())),
         // decode-only vectors
         "unknown_optional_fields_ignored": Frame(.started(Started(session: 1, pid: 2))),
         "whitespace_unsorted_escaped": Frame(.stdout(SessionRef(session: 3)), payload: Array("ok".utf8)),
@@ -138,7 +151,8 @@ enum Samples {
                 },
                 capabilities: maybe(&rng) { strings(&$0) }, noNewPrivs: maybe(&rng) { $0.chance(50) },
                 tty: maybe(&rng) { TerminalSize(rows: u16(&$0), cols: u16(&$0)) }, stdin: maybe(&rng) { $0.chance(50) },
-                timeoutMs: maybe(&rng) { $0.next() }))
+                timeoutMs: maybe(&rng) { $0.next() },
+                oomScoreAdj: maybe(&rng) { Int32($0.below(2001)) - 1000 }))
         case 2: message = .started(Started(session: s, pid: i32(&rng)))
         case 3: message = .startFailed(StartFailed(session: s, errno: i32(&rng), stage: SpawnStage(rawValue: string(&rng)),
                                                    message: string(&rng, maxLength: 40)))
@@ -183,8 +197,26 @@ enum Samples {
                 hosts: maybe(&rng) { r in (0..<r.below(3)).map { _ in HostsEntry(address: string(&r), names: strings(&r)) } },
                 hostname: maybe(&rng) { string(&$0) }))
         case 20: message = .networkApplied(NetworkApplied(interfaces: maybe(&rng) { strings(&$0) }))
-        case 21: message = .lifecycle(LifecycleRequest(action: lifecycleAction(&rng)))
-        case 22: message = .lifecycleDone(LifecycleDone(action: lifecycleAction(&rng), pid: maybe(&rng) { i32(&$0) }))
+        case 21:
+            let options: (inout SplitMix64) -> [String]? = { r in maybe(&r) { strings(&$0) } }
+            message = .container(ContainerRequest(
+                root: ContainerRoot(source: string(&rng), type: string(&rng), options: options(&rng), writable: rng.chance(50)),
+                mounts: maybe(&rng) { r in
+                    (0..<r.below(3)).map { _ in
+                        ContainerMount(destination: string(&r), type: string(&r), source: maybe(&r) { string(&$0) },
+                                       options: options(&r))
+                    }
+                },
+                files: maybe(&rng) { r in
+                    (0..<r.below(3)).map { _ in
+                        ContainerFile(path: string(&r), mode: maybe(&r) { UInt32($0.below(0o10000)) }, bytes: r.bytes(r.below(20)))
+                    }
+                },
+                hostname: maybe(&rng) { string(&$0) },
+                check: maybe(&rng) { ContainerCheck(argv0: string(&$0), path: maybe(&$0) { string(&$0) }, cwd: maybe(&$0) { string(&$0) }) }))
+        case 22: message = .containerReady(ContainerReady(root: maybe(&rng) { string(&$0) }))
+        case 23: message = .lifecycle(LifecycleRequest(action: lifecycleAction(&rng)))
+        case 24: message = .lifecycleDone(LifecycleDone(action: lifecycleAction(&rng), pid: maybe(&rng) { i32(&$0) }))
         default:
             let code = rng.chance(80) ? ErrorCode.allDefined[rng.below(ErrorCode.allDefined.count)]
                                       : ErrorCode(rawValue: string(&rng))
@@ -196,7 +228,7 @@ enum Samples {
     }
 
     /// Number of message types `randomFrame(typeIndex:)` covers.
-    static let typeCount = 24
+    static let typeCount = 26
 
     private static func lifecycleAction(_ rng: inout SplitMix64) -> LifecycleAction {
         rng.chance(80) ? LifecycleAction.allDefined[rng.below(LifecycleAction.allDefined.count)] : LifecycleAction(rawValue: string(&rng))
