@@ -166,6 +166,9 @@ static void child_path(const struct clinux_spawn_attr *a, int report_fd, pid_t p
         child_fail(report_fd, CLINUX_STAGE_STDIO);
     // Nothing else leaks into the program (best effort; our own descriptors are close-on-exec already).
     syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+    for (size_t i = 0; i < a->nkeep_fds; i++) {
+        if (a->keep_fds[i] > 2 && fcntl(a->keep_fds[i], F_SETFD, 0) < 0) child_fail(report_fd, CLINUX_STAGE_STDIO);
+    }
 
     for (size_t i = 0; i < a->nrlimits; i++) {
         struct rlimit rl = { (rlim_t)a->rlimits[i].soft, (rlim_t)a->rlimits[i].hard };

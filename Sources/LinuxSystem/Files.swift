@@ -73,6 +73,13 @@ public enum Files {
         return FileType(mode: st.st_mode)
     }
 
+    /// The uid owning `path` (symlinks followed); nil when it cannot be examined.
+    public static func ownerID(_ path: String) -> UInt32? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return st.st_uid
+    }
+
     /// Whether `path` is a directory (symlinks followed).
     public static func isDirectory(_ path: String) -> Bool { type(of: path) == .directory }
 

@@ -68,6 +68,9 @@ struct clinux_spawn_attr {
     int parent_death_signal;
     /// Nonzero: write `oom_score_adj` to /proc/self/oom_score_adj (failure ignored).
     int set_oom_score_adj; int oom_score_adj;
+    /// Descriptors (each >= 3) the program inherits unchanged: close-on-exec is cleared on them after every
+    /// other descriptor >= 3 was marked close-on-exec.
+    size_t nkeep_fds; const int *keep_fds;
 };
 
 /// Forks and execs. Returns 0 and the pid when execve succeeded. Returns -1 when the child failed before
