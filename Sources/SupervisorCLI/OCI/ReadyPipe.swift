@@ -47,11 +47,11 @@ enum ReadyPipe {
 
         var reported: Bool { fd == nil }
 
-        func ready() { send("ok") }
+        func ready() { deliver("ok") }
 
-        func failed(_ message: String) { send("error: " + message.split(whereSeparator: \.isNewline).joined(separator: " ")) }
+        func failed(_ message: String) { deliver("error: " + message.split(whereSeparator: \.isNewline).joined(separator: " ")) }
 
-        private func send(_ line: String) {
+        private func deliver(_ line: String) {
             guard let fd else { return }
             // A caller that is gone no longer cares; nothing else to tell it.
             try? fd.writeAll(Array((line + "\n").utf8))
