@@ -160,6 +160,17 @@ valid("hello_supervisor_control_socket",
       note="the supervisor's first frame on control.sock")
 valid("signal_workload_session_0", {"type": "signal", "session": 0, "signal": 15},
       note="control.sock only: session 0 is the workload (fc-supervisor kill)")
+valid("signal_all_control_socket", {"type": "signal", "session": 0, "signal": 9, "all": True},
+      note="control.sock only: the workload and every live exec session (runc kill --all)")
+valid("lifecycle_start", {"type": "lifecycle", "action": "start"},
+      note="control.sock only: start the workload that runc's create left waiting")
+valid("lifecycle_pause", {"type": "lifecycle", "action": "pause"}, note="control.sock only")
+valid("lifecycle_done_start", {"type": "lifecycle_done", "action": "start", "pid": 42},
+      note="control.sock only: pid is the workload's pid in the guest")
+valid("lifecycle_done_resume", {"type": "lifecycle_done", "action": "resume"}, note="control.sock only")
+valid("error_lifecycle_invalid_state",
+      {"type": "error", "code": "invalid_state", "message": "cannot start an already running container"},
+      note="control.sock: a lifecycle request in the wrong state gets runc's text")
 valid("exec_control_socket", {"type": "exec", "session": 1, "argv": ["ls", "-l"], "stdin": True,
                               "tty": {"rows": 24, "cols": 80}},
       note="control.sock: the session id is the client's own; 0 is reserved")

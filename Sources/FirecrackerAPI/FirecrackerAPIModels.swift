@@ -87,6 +87,13 @@ public enum FirecrackerAPI {
         public static let sendCtrlAltDel = Action(actionType: "SendCtrlAltDel")
     }
 
+    /// `PATCH /vm`: pauses or resumes a running microVM (v1.16.1 `Vm`; `state` is `Paused` or `Resumed`).
+    public struct VMState: Encodable, Sendable, Equatable {
+        public var state: String
+        public static let paused = VMState(state: "Paused")
+        public static let resumed = VMState(state: "Resumed")
+    }
+
     /// Error body of every 4xx answer.
     public struct Fault: Decodable, Sendable { public var faultMessage: String
         enum CodingKeys: String, CodingKey { case faultMessage = "fault_message" }

@@ -32,7 +32,7 @@ public enum SupervisorExitCode: Int32, Sendable {
     public init(vmmError: VMMError) {
         switch vmmError.code {
         case .invalidConfiguration: self = .badArguments
-        case .bootFailed: self = .bootFailed
+        case .bootFailed, .requestFailed: self = .bootFailed
         case .guestUnreachable: self = .guestUnreachable
         }
     }

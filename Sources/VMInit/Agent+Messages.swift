@@ -86,6 +86,9 @@ extension Agent {
             Log.info("host reported error \(error.code): \(error.message.prefix(200))")
         case .pong:
             break
+        case .lifecycle, .lifecycleDone:
+            // PROTOCOL.md §11: control.sock only; the supervisor never forwards them.
+            sendError(conn, .invalidMessage, "\"\(frame.message.type)\" is served on control.sock, not by vm-init")
         case .started, .startFailed, .stdout, .stderr, .exit, .networkApplied:
             sendError(conn, .invalidMessage, "\"\(frame.message.type)\" is sent by the guest, not the host",
                       session: frame.message.session)

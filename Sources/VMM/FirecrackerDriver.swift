@@ -91,6 +91,17 @@ final class FirecrackerDriver: VMMDriver {
         }
     }
 
+    func setPaused(_ paused: Bool, on loop: EventLoop, completion: @escaping (VMMError?) -> Void) {
+        guard let api, process?.isRunning == true else { return completion(VMMError(.requestFailed, "Firecracker is not running")) }
+        let body: FirecrackerAPI.VMState = paused ? .paused : .resumed
+        api.send("PATCH", "/vm", body, on: loop, timeout: Self.shutdownRequestTimeout) { result in
+            switch result {
+            case .success: completion(nil)
+            case .failure(let error): completion(VMMError(.requestFailed, "PATCH /vm \(body.state): \(error)"))
+            }
+        }
+    }
+
     func cleanup() {
         removeStaleSockets()
         if let jail = layout.jailRoot {

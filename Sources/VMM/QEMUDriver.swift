@@ -93,6 +93,14 @@ final class QEMUDriver: VMMDriver {
         }
     }
 
+    func setPaused(_ paused: Bool, on loop: EventLoop, completion: @escaping (VMMError?) -> Void) {
+        guard let process, process.isRunning, let qmp else {
+            return completion(VMMError(.requestFailed, "QEMU is not running"))
+        }
+        // QMP `stop` halts the vCPUs (the VM's status becomes "paused"); `cont` resumes them.
+        qmp.send(paused ? "stop" : "cont", on: loop, log: { _ in }, completion: completion)
+    }
+
     func cleanup() {
         listener?.close()
         listener = nil

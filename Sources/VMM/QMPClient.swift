@@ -22,7 +22,12 @@ final class QMPClient {
     private let maxLine = 1 << 20
     /// Loop mode: commands not yet written, and the names of those written but not yet answered.
     private var unsent: [UInt8] = []
-    private var awaiting: [String] = []
+    private var awaiting: [Pending] = []
+    /// A command written (or queued) and not yet answered, with who wants to know the answer.
+    private struct Pending {
+        var name: String
+        var completion: ((VMMError?) -> Void)?
+    }
     private weak var loop: EventLoop?
     private var log: (String) -> Void = { _ in }
 
@@ -62,20 +67,23 @@ final class QMPClient {
     }
 
     /// Sends `name` without blocking: the line is written when the socket takes it and the reply is read on
-    /// `loop`; an error reply or a broken socket is reported through `log`.
-    func send(_ name: String, on loop: EventLoop, log: @escaping (String) -> Void) {
+    /// `loop`. `completion` (on the loop) gets nil for a `return` and the error for an error reply or a broken
+    /// socket; without one, errors are reported through `log`.
+    func send(_ name: String, on loop: EventLoop, log: @escaping (String) -> Void,
+              completion: ((VMMError?) -> Void)? = nil) {
         if self.loop == nil {
             self.log = log
             do {
                 try fd.setNonBlocking()
                 try loop.register(fd, interest: .read) { [unowned self] events in self.ready(events) }
             } catch {
-                return log("QMP \(name): \(error)")
+                let failure = VMMError(.requestFailed, "QMP \(name): \(error)", cause: error)
+                return completion.map { $0(failure) } ?? log(failure.message)
             }
             self.loop = loop
         }
         unsent += Self.line(name)
-        awaiting.append(name)
+        awaiting.append(Pending(name: name, completion: completion))
         flush()
     }
 
@@ -93,7 +101,7 @@ final class QMPClient {
         if events.contains(.writable) { flush() }
         guard events.contains(.readable) || events.contains(.hangup) || events.contains(.error) else { return }
         // After `quit`, QEMU closing (or resetting) the socket is the expected answer.
-        let quitting = awaiting.last == "quit"
+        let quitting = awaiting.last?.name == "quit"
         var chunk = [UInt8](repeating: 0, count: 8192)
         while true {
             let n: Int?
@@ -106,8 +114,12 @@ final class QMPClient {
         }
         do throws(VMMError) {
             while let reply = try nextReply(acceptGreeting: false) {
-                let name = awaiting.isEmpty ? "?" : awaiting.removeFirst()
-                try check(reply, name: name)
+                let pending = awaiting.isEmpty ? Pending(name: "?") : awaiting.removeFirst()
+                do throws(VMMError) { try check(reply, name: pending.name) } catch {
+                    pending.completion.map { $0(error) } ?? log(error.message)
+                    continue
+                }
+                pending.completion?(nil)
             }
             guard buffer.count <= maxLine else { return stopWatching("QMP: reply line too long") }
         } catch {
@@ -131,7 +143,12 @@ final class QMPClient {
         loop?.unregister(fd)
         loop = nil
         unsent.removeAll()
+        // Whoever waits for an answer gets one: the socket is gone.
+        let orphaned = awaiting
         awaiting.removeAll()
+        for pending in orphaned {
+            pending.completion?(VMMError(.requestFailed, "QMP \(pending.name): " + (reason ?? "QEMU closed the socket")))
+        }
     }
 
     // MARK: - Replies

@@ -14,6 +14,9 @@ public protocol VMMDriver: AnyObject {
     /// vm-init does not power off. Never blocks: requests are written and answered on `loop`, later steps are
     /// `loop` timers, and failures are reported through `log`. The caller bounds the whole stop.
     func requestGuestShutdown(on loop: EventLoop, log: @escaping (String) -> Void)
+    /// Pauses (stops the vCPUs, keeps memory and devices) or resumes the VM through the VMM. Never blocks: the
+    /// request is answered on `loop`, and `completion` runs there once, with nil or the VMM's refusal.
+    func setPaused(_ paused: Bool, on loop: EventLoop, completion: @escaping (VMMError?) -> Void)
     /// Removes the sockets and files the VMM leaves behind (Firecracker never unlinks anything).
     func cleanup()
 }

@@ -8,6 +8,8 @@ public struct VMMError: Error, Sendable, CustomStringConvertible {
         case bootFailed
         /// The VMM runs, but the guest's channel to vm-init never opened before the boot deadline.
         case guestUnreachable
+        /// A request to a running VMM (pause, resume) was refused or not answered.
+        case requestFailed
     }
 
     public var code: Code

@@ -36,6 +36,9 @@ public enum Message: Sendable, Equatable {
     /// Host: configure the guest's network. Answered by `network_applied` or `error`.
     case network(NetworkConfig)
     case networkApplied(NetworkApplied)
+    /// control.sock only (§11): start the held workload, pause or resume the VM.
+    case lifecycle(LifecycleRequest)
+    case lifecycleDone(LifecycleDone)
 
     /// The wire name in the `type` field.
     public var type: String {
@@ -62,6 +65,8 @@ public enum Message: Sendable, Equatable {
         case .error: "error"
         case .network: "network"
         case .networkApplied: "network_applied"
+        case .lifecycle: "lifecycle"
+        case .lifecycleDone: "lifecycle_done"
         }
     }
 
@@ -69,7 +74,7 @@ public enum Message: Sendable, Equatable {
     public static let knownTypes: Set<String> = [
         "hello", "exec", "started", "start_failed", "stdin", "stdin_close", "stdout", "stderr", "window", "signal",
         "resize", "exit", "exit_ack", "attach", "sessions", "ping", "pong", "set_time", "shutdown", "error",
-        "network", "network_applied",
+        "network", "network_applied", "lifecycle", "lifecycle_done",
     ]
 
     /// The session a message concerns, if any.
@@ -84,7 +89,7 @@ public enum Message: Sendable, Equatable {
         case .resize(let m): m.session
         case .exit(let m): m.session
         case .error(let m): m.session
-        case .hello, .sessions, .ping, .pong, .setTime, .shutdown, .network, .networkApplied: nil
+        case .hello, .sessions, .ping, .pong, .setTime, .shutdown, .network, .networkApplied, .lifecycle, .lifecycleDone: nil
         }
     }
 
@@ -138,6 +143,8 @@ extension Message: Codable {
         case "error": self = .error(try ErrorMessage(from: decoder))
         case "network": self = .network(try NetworkConfig(from: decoder))
         case "network_applied": self = .networkApplied(try NetworkApplied(from: decoder))
+        case "lifecycle": self = .lifecycle(try LifecycleRequest(from: decoder))
+        case "lifecycle_done": self = .lifecycleDone(try LifecycleDone(from: decoder))
         default:
             throw UnknownMessageType(type: type)
         }
@@ -164,6 +171,8 @@ extension Message: Codable {
         case .error(let m): try m.encode(to: encoder)
         case .network(let m): try m.encode(to: encoder)
         case .networkApplied(let m): try m.encode(to: encoder)
+        case .lifecycle(let m): try m.encode(to: encoder)
+        case .lifecycleDone(let m): try m.encode(to: encoder)
         }
     }
 }

@@ -133,7 +133,12 @@ public struct SignalRequest: Sendable, Equatable, Codable {
     public var session: SessionID
     /// Linux signal number (1–64).
     public var signal: Int32
-    public init(session: SessionID, signal: Int32) { self.session = session; self.signal = signal }
+    /// control.sock only, with session 0 (§11): the workload and every live exec session of every client get
+    /// the signal (runc's `kill --all`). vm-init ignores it.
+    public var all: Bool?
+    public init(session: SessionID, signal: Int32, all: Bool? = nil) {
+        self.session = session; self.signal = signal; self.all = all
+    }
 }
 
 /// `resize`: set the session's terminal size (ignored without a tty).

@@ -117,7 +117,7 @@ import Testing
         #expect(status("booting") == .created)
         #expect(status("created") == .created)
         #expect(status("running", workload: 7) == .running)
-        #expect(status("running") == .created)
+        #expect(status("running") == .running)
         #expect(status("paused", workload: 7) == .paused)
         #expect(status("running", workload: 7, exit: 0) == .stopped)
         #expect(status("stopping", workload: 7) == .stopped)

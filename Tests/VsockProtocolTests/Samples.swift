@@ -51,6 +51,13 @@ enum Samples {
         "hello_client_control_socket": Frame(.hello(Hello(role: .client, agent: "worker/1.0"))),
         "hello_supervisor_control_socket": Frame(.hello(Hello(role: .supervisor, agent: "fc-supervisor/0.1",
                                                               capabilities: ["pty"], wallClockNs: 1_732_560_000_123_456_789))),
+        "signal_all_control_socket": Frame(.signal(SignalRequest(session: 0, signal: 9, all: true))),
+        "lifecycle_start": Frame(.lifecycle(LifecycleRequest(action: .start))),
+        "lifecycle_pause": Frame(.lifecycle(LifecycleRequest(action: .pause))),
+        "lifecycle_done_start": Frame(.lifecycleDone(LifecycleDone(action: .start, pid: 42))),
+        "lifecycle_done_resume": Frame(.lifecycleDone(LifecycleDone(action: .resume))),
+        "error_lifecycle_invalid_state": Frame(.error(ErrorMessage(code: .invalidState,
+                                                                   message: "cannot start an already running container"))),
         "signal_workload_session_0": Frame(.signal(SignalRequest(session: 0, signal: 15))),
         "exec_control_socket": Frame(.exec(ExecRequest(session: 1, argv: ["ls", "-l"], tty: TerminalSize(rows: 24, cols: 80),
                                                        stdin: true))),
@@ -140,7 +147,7 @@ enum Samples {
         case 6: message = .stdout(ref)
         case 7: message = .stderr(ref)
         case 8: message = .window(WindowUpdate(session: s, bytes: u32(&rng)))
-        case 9: message = .signal(SignalRequest(session: s, signal: i32(&rng)))
+        case 9: message = .signal(SignalRequest(session: s, signal: i32(&rng), all: maybe(&rng) { $0.chance(50) }))
         case 10: message = .resize(ResizeRequest(session: s, rows: u16(&rng), cols: u16(&rng)))
         case 11: message = .exit(ExitReport(session: s, status: exitStatus(&rng)))
         case 12: message = .exitAck(ref)
@@ -176,6 +183,8 @@ enum Samples {
                 hosts: maybe(&rng) { r in (0..<r.below(3)).map { _ in HostsEntry(address: string(&r), names: strings(&r)) } },
                 hostname: maybe(&rng) { string(&$0) }))
         case 20: message = .networkApplied(NetworkApplied(interfaces: maybe(&rng) { strings(&$0) }))
+        case 21: message = .lifecycle(LifecycleRequest(action: lifecycleAction(&rng)))
+        case 22: message = .lifecycleDone(LifecycleDone(action: lifecycleAction(&rng), pid: maybe(&rng) { i32(&$0) }))
         default:
             let code = rng.chance(80) ? ErrorCode.allDefined[rng.below(ErrorCode.allDefined.count)]
                                       : ErrorCode(rawValue: string(&rng))
@@ -187,5 +196,9 @@ enum Samples {
     }
 
     /// Number of message types `randomFrame(typeIndex:)` covers.
-    static let typeCount = 22
+    static let typeCount = 24
+
+    private static func lifecycleAction(_ rng: inout SplitMix64) -> LifecycleAction {
+        rng.chance(80) ? LifecycleAction.allDefined[rng.below(LifecycleAction.allDefined.count)] : LifecycleAction(rawValue: string(&rng))
+    }
 }

@@ -7,10 +7,14 @@ import VsockTransport
 protocol ControlHost: AnyObject {
     /// The guest connection, once vm-init has said hello.
     var guestMux: GuestMux? { get }
-    /// Delivers a signal to the main workload's process group (control session 0).
-    func signalWorkload(_ signal: Int32)
+    /// Delivers a signal to the main workload's process group (control session 0); with `all`, to every live
+    /// session in the VM as well.
+    func signalWorkload(_ signal: Int32, all: Bool)
     /// Stops the workload and the VM (`fc-supervisor stop`).
     func requestStop(reason: String)
+    /// Starts the held workload, or pauses or resumes the VM; `reply` is called once, on the loop, with the
+    /// answer for the client (`lifecycle_done`, or an `error` without session).
+    func lifecycle(_ action: LifecycleAction, reply: @escaping (Result<LifecycleDone, ErrorMessage>) -> Void)
 }
 
 /// One connection on the control socket: an `fc-supervisor exec` (or any protocol client).
@@ -74,13 +78,24 @@ final class ControlClient {
             guard (1...64).contains(m.signal) else {
                 return refuse(frame.message, "signal \(m.signal) out of range 1–64")
             }
-            if let relay { relay.guest?.signal(m.signal) } else { host.signalWorkload(m.signal) }
+            if let relay { relay.guest?.signal(m.signal) } else { host.signalWorkload(m.signal, all: m.all == true) }
         case .resize(let m):
             relayed(m.session)?.guest?.resize(rows: m.rows, cols: m.cols)
         case .ping(let m):
             send(.pong(m))
         case .shutdown:
             host.requestStop(reason: "stop requested on the control socket")
+        case .lifecycle(let request):
+            guard request.action.isDefined else {
+                return refuse(frame.message, "lifecycle action \"\(request.action)\" is not start, pause or resume")
+            }
+            // The client may have gone by the time a pause completes: sending on a closed connection is a no-op.
+            host.lifecycle(request.action) { [weak self] result in
+                switch result {
+                case .success(let done): self?.send(.lifecycleDone(done))
+                case .failure(let refusal): self?.send(.error(refusal))
+                }
+            }
         case .exitAck, .error, .pong:
             // §11: the supervisor acknowledges exits to vm-init itself; errors are never answered; pongs are
             // only answers to pings this side never sends.
@@ -88,7 +103,7 @@ final class ControlClient {
         case .attach, .sessions, .setTime, .network:
             // §11: these concern the guest connection, which the supervisor owns.
             refuse(frame.message, "\"\(frame.message.type)\" is not served on control.sock")
-        case .started, .startFailed, .stdout, .stderr, .exit, .networkApplied:
+        case .started, .startFailed, .stdout, .stderr, .exit, .networkApplied, .lifecycleDone:
             // §4: a known message in the wrong direction.
             refuse(frame.message, "\"\(frame.message.type)\" is sent by the supervisor, not a client")
         }

@@ -222,12 +222,18 @@ final class GuestMux {
             let completion = onNetworkApplied
             onNetworkApplied = nil
             completion?(.applied(m))
-        case .exec, .stdin, .stdinClose, .signal, .resize, .exitAck, .attach, .setTime, .shutdown, .network:
+        case .exec, .stdin, .stdinClose, .signal, .resize, .exitAck, .attach, .setTime, .shutdown, .network, .lifecycle,
+             .lifecycleDone:
             // PROTOCOL.md §4: a known message in the wrong direction is `invalid_message`.
             connection.send(.error(ErrorMessage(code: .invalidMessage,
                                                 message: "\"\(frame.message.type)\" is a host message",
                                                 session: frame.message.session)))
         }
+    }
+
+    /// Sends `signal` to every live session's process group (the workload and every relayed exec session).
+    func signalAll(_ signal: Int32) {
+        for session in sessions.values { session.signal(signal) }
     }
 
     private func live(_ id: SessionID) -> GuestSession? {

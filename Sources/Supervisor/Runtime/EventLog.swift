@@ -1,12 +1,18 @@
 import Glibc
 import LinuxSystem
 import VMM
+import VsockProtocol
 
 /// One line of `events.jsonl`.
 public struct SupervisorEvent: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {
         case booted, ready, started, exited, stopping, stopped, error, network
         case networkApplied = "network_applied"
+        /// The VM is ready and its workload waits for `lifecycle start` (runc's `create`).
+        case created
+        case paused, resumed
+        /// The guest's OOM killer ended the workload (its exit says `oom_killed`).
+        case oom
     }
     public var event: Kind
     /// Wall clock, nanoseconds since the Unix epoch.
@@ -27,7 +33,8 @@ public struct SupervisorEvent: Codable, Sendable, Equatable {
 /// The VM's state as `fc-supervisor state` reports it (`state.json`).
 public struct SupervisorState: Codable, Sendable, Equatable {
     public enum Phase: String, Codable, Sendable {
-        case booting, running, stopping, stopped
+        /// `created`: ready, the workload held until `lifecycle start`; `paused`: the VM's vCPUs are stopped.
+        case booting, created, running, paused, stopping, stopped
     }
     public var state: Phase
     public var id: String
@@ -36,13 +43,17 @@ public struct SupervisorState: Codable, Sendable, Equatable {
     public var vmmPid: Int32?
     public var workloadPid: Int32?
     public var exitCode: Int32?
+    /// How the workload ended, losslessly (signal, core dump, OOM, truncated output), once it has.
+    public var exit: ExitStatus?
+    /// How many times the guest's OOM killer ended the workload (0 or 1 today: exec sessions are not counted).
+    public var oomKills: Int?
     public var bootMs: Double?
     public var stateDir: String
 
     enum CodingKeys: String, CodingKey {
-        case state, id, vmm
+        case state, id, vmm, exit
         case supervisorPid = "supervisor_pid", vmmPid = "vmm_pid", workloadPid = "workload_pid"
-        case exitCode = "exit_code", bootMs = "boot_ms", stateDir = "state_dir"
+        case exitCode = "exit_code", oomKills = "oom_kills", bootMs = "boot_ms", stateDir = "state_dir"
     }
 }
 

@@ -11,7 +11,7 @@ import VsockTransport
 /// signals. Only the boot (API calls, vsock handshake) blocks, before the loop starts, under the boot deadline;
 /// stopping never blocks it (the VMM's shutdown request is answered on the loop), so the control socket keeps
 /// answering until the VM is gone.
-public final class VMSupervisor: ControlHost {
+public final class VMSupervisor {
     public let config: VMConfig
     public var stopTimeout: Duration = .seconds(10)
     /// Keep the state directory after exit (for debugging); sockets are removed regardless.
@@ -23,23 +23,37 @@ public final class VMSupervisor: ControlHost {
     /// How long a stop may take in all before the VMM is killed.
     static let stopBound: Duration = .seconds(10)
 
-    private let state: StateDirectory
-    private let loop: EventLoop
-    private var driver: (any VMMDriver)?
-    private var events: EventLog
-    private var lock: FileDescriptor?
-    private var mux: GuestMux?
-    private var control: ControlServer?
-    private var workload: LocalSession?
-    private var workloadSession: GuestSession?
-    private var workloadAdapter: GuestSessionAdapter?
-    private var exitCode: Int32?
-    private var stopping = false
-    private var forwardedSignals = 0
-    private var warnings = 0
-    private var terminal: Terminal.RawMode?
+    /// runc's `create`: once the VM is ready the workload waits for `lifecycle start` on control.sock.
+    public var holdWorkload = false
+    /// Called once: with nil when the VM reached `created` (``holdWorkload``) or the workload started, else with
+    /// the error that ended the boot. `create` waits for it before it writes the pid file and returns.
+    public var onCreated: ((SupervisorError?) -> Void)?
+    /// The OCI runtime's rule: every catchable signal the supervisor receives goes to the workload as it is (the
+    /// supervisor stands in for the workload's pid), with no SIGKILL escalation on a second SIGTERM.
+    public var forwardSignalsVerbatim = false
+
+    let state: StateDirectory
+    let loop: EventLoop
+    var driver: (any VMMDriver)?
+    var events: EventLog
+    var lock: FileDescriptor?
+    var mux: GuestMux?
+    var control: ControlServer?
+    var workload: LocalSession?
+    var workloadSession: GuestSession?
+    var workloadAdapter: GuestSessionAdapter?
+    /// The workload held by ``holdWorkload`` until `lifecycle start`, and the answer that start is waiting for.
+    var heldWorkload: WorkloadSpec?
+    var pendingStartReply: ((Result<LifecycleDone, ErrorMessage>) -> Void)?
+    /// The phase a `pause` left (`created` or `running`), restored by `resume`.
+    var phaseBeforePause: SupervisorState.Phase?
+    var exitCode: Int32?
+    var stopping = false
+    var forwardedSignals = 0
+    var warnings = 0
+    var terminal: Terminal.RawMode?
     /// TAP and namespace of this VM, when `--create-tap` / `--netns` ask for them.
-    private var hostNetwork: HostNetwork?
+    var hostNetwork: HostNetwork?
 
     public init(config: VMConfig, log: @escaping (String) -> Void) throws(SupervisorError) {
         do { try config.validate() } catch { throw SupervisorError(error) }
@@ -63,9 +77,11 @@ public final class VMSupervisor: ControlHost {
             log(error.message)
             events.record(.error, message: error.message)
             exitCode = exitCode ?? error.exitCode.rawValue
+            reportCreated(error)
         } catch {
             log("\(error)")
             exitCode = exitCode ?? SupervisorExitCode.bootFailed.rawValue
+            reportCreated(SupervisorError(.bootFailed, "\(error)"))
         }
         tearDown()
         return exitCode ?? SupervisorExitCode.guestLost.rawValue
@@ -97,7 +113,7 @@ public final class VMSupervisor: ControlHost {
 
     private func installSignalHandlers() throws(SupervisorError) {
         do {
-            for signal in [SIGINT, SIGTERM, SIGHUP] {
+            for signal in forwardSignalsVerbatim ? Self.relayedSignals : [SIGINT, SIGTERM, SIGHUP] {
                 try loop.onSignal(signal) { [unowned self] info in self.received(signal: info.signal) }
             }
             try loop.onSignal(SIGCHLD) { [unowned self] _ in self.checkVMM() }
@@ -168,25 +184,41 @@ public final class VMSupervisor: ControlHost {
         let bootMs = events.elapsedMs
         events.record(.ready, message: hello.agent)
         events.update {
-            $0.state = .running
+            if !self.holdWorkload { $0.state = .running }
             $0.bootMs = (bootMs * 10).rounded() / 10
         }
         guard let spec = pendingWorkload, let mux else { return }
         pendingWorkload = nil
-        guard config.network.configuresGuest else { return startWorkload(spec, on: mux) }
+        guard config.network.configuresGuest else { return workloadReady(spec, on: mux) }
         // The workload starts once the guest's network is configured.
         mux.configureNetwork(config.network.guestMessage(mac: config.effectiveGuestMAC)) { [unowned self] reply in
             switch reply {
             case .applied(let applied):
                 self.events.record(.networkApplied, message: (applied.interfaces ?? []).joined(separator: ","))
-                self.startWorkload(spec, on: mux)
+                self.workloadReady(spec, on: mux)
             case .refused(let error):
                 self.fail(.bootFailed, "guest network configuration failed: \(error.code): \(error.message)")
             }
         }
     }
 
-    private func startWorkload(_ spec: WorkloadSpec, on mux: GuestMux) {
+    /// The guest is ready for the workload: start it, or hold it until `lifecycle start` (runc's `created`).
+    private func workloadReady(_ spec: WorkloadSpec, on mux: GuestMux) {
+        guard holdWorkload else { return startWorkload(spec, on: mux) }
+        heldWorkload = spec
+        events.record(.created)
+        events.update { $0.state = .created }
+        reportCreated(nil)
+    }
+
+    /// Tells ``onCreated`` once.
+    func reportCreated(_ error: SupervisorError?) {
+        guard let report = onCreated else { return }
+        onCreated = nil
+        report(error)
+    }
+
+    func startWorkload(_ spec: WorkloadSpec, on mux: GuestMux) {
         var size: TerminalSize?
         if spec.tty {
             size = Terminal.size(of: .standardOutput).map { TerminalSize(rows: $0.rows, cols: $0.cols) } ?? TerminalSize(rows: 24, cols: 80)
@@ -206,12 +238,23 @@ public final class VMSupervisor: ControlHost {
                                  stdout: .standardOutput, stderr: .standardError)
         local.onStarted = { [unowned self] pid in
             self.events.record(.started, pid: pid)
-            self.events.update { $0.workloadPid = pid }
+            self.events.update {
+                $0.workloadPid = pid
+                $0.state = .running
+            }
+            self.reportCreated(nil)
+            self.answerStart(.success(LifecycleDone(action: .start, pid: pid)))
         }
         local.onFinished = { [unowned self] outcome in self.workloadFinished(outcome) }
         let adapter = GuestSessionAdapter(local: local)
-        let request = ExecRequest(session: 0, argv: spec.argv, env: spec.env.isEmpty ? nil : spec.env, cwd: spec.cwd,
+        var request = ExecRequest(session: 0, argv: spec.argv, env: spec.env.isEmpty ? nil : spec.env, cwd: spec.cwd,
                                   user: spec.user, tty: size, stdin: spec.attachStdin)
+        if var complete = spec.request {
+            complete.stdin = spec.attachStdin
+            // The bundle's console size stands unless the supervisor's own terminal says otherwise.
+            if complete.tty != nil, let size { complete.tty = size }
+            request = complete
+        }
         let session = mux.exec(request, delegate: adapter)
         local.remote = session
         workload = local
@@ -222,151 +265,27 @@ public final class VMSupervisor: ControlHost {
     private func workloadFinished(_ outcome: LocalSessionOutcome) {
         switch outcome {
         case .exited(let status):
+            if status.oomKilled { events.record(.oom, message: "the guest's OOM killer ended the workload") }
             events.record(.exited, exitCode: status.shellStatus,
                           message: status.signal.map { "killed by signal \($0)" + (status.oomKilled ? " (OOM)" : "") })
+            events.update {
+                $0.exit = status
+                $0.oomKills = ($0.oomKills ?? 0) + (status.oomKilled ? 1 : 0)
+            }
         case .startFailed(let failure):
             log("cannot start the workload: \(failure.message) (\(failure.stage), errno \(failure.errno))")
             events.record(.exited, exitCode: outcome.exitCode, message: "start failed: \(failure.message)")
+            let error = SupervisorError(SupervisorExitCode.forStartFailure(errno: failure.errno), failure.message)
+            reportCreated(error)
+            answerStart(.failure(ErrorMessage(code: .internal, message: failure.message)))
         case .lost(let reason):
             log(reason)  // exit 122 must come with a reason on stderr
             events.record(.error, message: reason)
+            answerStart(.failure(ErrorMessage(code: .internal, message: reason)))
         }
         exitCode = outcome.exitCode
         events.update { $0.exitCode = outcome.exitCode }
         beginStop(reason: "the workload ended")
     }
 
-    // MARK: - ControlHost
-
-    /// The guest connection for new exec sessions: none once the VM is stopping.
-    var guestMux: GuestMux? { stopping ? nil : mux }
-
-    func signalWorkload(_ signal: Int32) {
-        workloadSession?.signal(signal)
-    }
-
-    func requestStop(reason: String) {
-        if let session = workloadSession, !session.finished {
-            // Like SIGTERM to the supervisor: the workload gets SIGTERM, then SIGKILL after the stop timeout.
-            forward(SIGTERM)
-        } else {
-            beginStop(reason: reason)
-        }
-    }
-
-    // MARK: - Signals
-
-    private func received(signal: Int32) {
-        guard let session = workloadSession, !session.finished else {
-            // Nothing to forward to (still booting, or already stopping): stop now.
-            if exitCode == nil { exitCode = 128 + signal }
-            beginStop(reason: "signal \(signal)")
-            return
-        }
-        forward(signal)
-    }
-
-    private func forward(_ signal: Int32) {
-        guard let session = workloadSession else { return }
-        forwardedSignals += 1
-        if forwardedSignals > 1 && (signal == SIGTERM || signal == SIGINT) {
-            log("second stop request: killing the workload")
-            session.signal(SIGKILL)
-            return
-        }
-        session.signal(signal)
-        if signal == SIGTERM || signal == SIGINT {
-            loop.addTimer(after: stopTimeout) { [weak session, unowned self] in
-                guard let session, !session.finished else { return }
-                session.signal(SIGKILL)
-                // A guest that ignores SIGKILL too (hung or hostile) must not hold the supervisor forever.
-                self.loop.addTimer(after: .seconds(5)) { [weak session, unowned self] in
-                    guard let session, !session.finished else { return }
-                    self.fail(.guestLost, "the guest did not report the workload's exit after SIGKILL")
-                }
-            }
-        }
-    }
-
-    // MARK: - Stop
-
-    private func beginStop(reason: String) {
-        guard !stopping else { return }
-        stopping = true
-        events.record(.stopping, message: reason)
-        events.update { $0.state = .stopping }
-        // The control socket stays open until teardown: `state`, `ping` and `kill` still get answers.
-        if let mux, mux.isReady {
-            mux.shutdown(graceMs: 2000)
-            // vm-init powers the VM off within its grace; one that does not (hung, hostile) gets the VMM's request.
-            loop.addTimer(after: Self.guestShutdownGrace) { [unowned self] in self.askVMMToStop() }
-        } else {
-            askVMMToStop()
-        }
-        // The VMM exits once the guest is off: wait for that, bounded; teardown kills a VMM still running.
-        loop.addTimer(after: Self.stopBound) { [unowned self] in self.loop.stop() }
-        checkVMM()
-    }
-
-    /// The VMM's own shutdown request; it never blocks the loop (``VMMDriver/requestGuestShutdown(on:log:)``).
-    private func askVMMToStop() {
-        guard let driver, driver.process?.isRunning == true else { return }
-        events.record(.stopping, message: "asking the VMM to shut the guest down")
-        driver.requestGuestShutdown(on: loop, log: { [unowned self] in self.log($0) })
-    }
-
-    private func checkVMM() {
-        guard let process = driver?.process, !process.isRunning else { return }
-        if !stopping {
-            let how = process.termination.map { "\($0)" } ?? "unknown"
-            fail(.guestLost, "the VMM exited unexpectedly (\(how))")
-            return
-        }
-        // Let queued local output drain before leaving.
-        if workload.map({ _ in exitCode != nil }) ?? true { loop.stop() }
-    }
-
-    private func guestClosed(_ error: SystemError?) {
-        guard !stopping else {
-            // The workload's session ends first (lost with the connection); still say why the connection went.
-            if let error { log("the guest connection closed: \(error)") }
-            return
-        }
-        fail(.guestLost, "the guest connection closed" + (error.map { ": \($0)" } ?? ""))
-    }
-
-    private func fail(_ code: SupervisorExitCode, _ message: String) {
-        log(message)
-        events.record(.error, message: message)
-        if exitCode == nil { exitCode = code.rawValue }
-        beginStop(reason: message)
-    }
-
-    private func warn(_ message: String) {
-        warnings += 1
-        if warnings <= 20 { log("warning: \(message)") }
-        if warnings == 20 { log("warning: further guest warnings suppressed") }
-    }
-
-    private func tearDown() {
-        terminal?.restore()
-        workload?.close()
-        control?.close()
-        if let process = driver?.process {
-            process.waitOrKill(timeout: stopping ? .seconds(2) : .zero)
-        }
-        driver?.cleanup()
-        hostNetwork?.tearDown()
-        events.record(.stopped, exitCode: exitCode)
-        events.update {
-            $0.state = .stopped
-            $0.exitCode = exitCode
-        }
-        if keepState {
-            for path in [state.controlSocket, state.apiSocket, state.vsockSocket] { try? Files.remove(path) }
-        } else {
-            do { try Files.removeTree(state.path) } catch { warn("cannot remove \(state.path): \(error)") }
-        }
-        lock?.close()
-    }
 }

@@ -3,6 +3,7 @@ import LinuxSystem
 import Supervisor
 import VMM
 import VsockProtocol
+import VsockTransport
 
 /// The one-shot control commands: `state`, `events`, `kill`, `stop`, `list`.
 public enum ControlCommands {
@@ -34,6 +35,35 @@ public enum ControlCommands {
                     if case .error(let e) = frame.message { throw SupervisorError(.startFailed, "\(e.code): \(e.message)") }
                 }
             }
+        }
+    }
+
+    /// Asks the supervisor of VM `id` to start its held workload, or to pause or resume the VM, and waits for
+    /// the answer. A refusal is `invalid_state` with runc's text (`cannot start an already running container`,
+    /// `container not running`, …), which becomes the error's message unchanged.
+    public static func lifecycle(_ action: LifecycleAction, stateRoot: String, id: String,
+                                 timeout: Duration = .seconds(30)) throws(SupervisorError) -> LifecycleDone {
+        let path = StateDirectory(root: stateRoot, id: id).controlSocket
+        let channel: FrameChannel
+        do { channel = try FrameChannel.connect(unixPath: path) } catch {
+            throw SupervisorError(.startFailed, "container not running (\(path): \(error))", cause: error)
+        }
+        defer { channel.close() }
+        let deadline = Clock.deadline(after: timeout)
+        do {
+            try channel.send(.hello(Hello(role: .client, agent: "fc-supervisor/0.1")))
+            try channel.send(.lifecycle(LifecycleRequest(action: action)))
+            while true {
+                switch try channel.receive(deadline: deadline).message {
+                case .lifecycleDone(let done) where done.action == action: return done
+                case .error(let refusal) where refusal.session == nil: throw SupervisorError(.startFailed, refusal.message)
+                default: continue  // the supervisor's hello
+                }
+            }
+        } catch let error as SupervisorError {
+            throw error
+        } catch {
+            throw SupervisorError(.startFailed, "\(action) \(id): \(error)", cause: error)
         }
     }
 

@@ -84,7 +84,7 @@ enum Containers {
     /// runc's four answers from what the supervisor recorded and whether it still lives:
     /// - the supervisor gone (or never recorded: a create that did not finish) → `stopped`;
     /// - the workload's exit recorded, or the supervisor stopping → `stopped` (it only powers the VM off now);
-    /// - `paused` → `paused`; the workload started (`running`, or a workload pid) → `running`;
+    /// - `paused` → `paused`; `running` (the workload started) → `running`;
     /// - anything earlier (booting, created: the workload held for `start`) → `created`.
     static func status(recorded pid: Int32, alive: Bool, snapshot: SupervisorSnapshot?) -> ContainerState.Status {
         guard pid > 0, alive else { return .stopped }
@@ -93,7 +93,7 @@ enum Containers {
         switch snapshot.state {
         case "stopping", "stopped": return .stopped
         case "paused": return .paused
-        case "running": return snapshot.workloadPid != nil ? .running : .created
+        case "running": return .running
         default: return .created
         }
     }

@@ -116,7 +116,7 @@ struct RuncRunCommand: RuncSubcommand {
 
 struct RuncKillCommand: RuncSubcommand {
     static let configuration = CommandConfiguration(commandName: "kill", abstract: "Send a signal to the container's workload.")
-    @Flag(name: [.customShort("a"), .long], help: "Also every exec session.") var all = false
+    @Flag(name: [.customShort("a"), .long], help: "The workload and every exec session.") var all = false
     @Argument var id: String
     @Argument(help: "Number, NAME or SIGNAME (default SIGTERM).") var signal = "SIGTERM"
 
@@ -127,8 +127,7 @@ struct RuncKillCommand: RuncSubcommand {
             if all { return 0 }
             throw RuntimeFailure("container not running")
         }
-        try Signalling.signal(container, number, root: globals.root)
-        if all { for pid in container.execPids { try? ChildProcess.signal(pid, number) } }
+        try Signalling.signal(container, number, all: all, root: globals.root)
         return 0
     }
 }
@@ -166,11 +165,11 @@ enum Signalling {
     /// supervisor exits with its status); a created container's held workload has no process yet, so the
     /// signal goes to the supervisor, which then stops with 128+SIG. Should the control socket be gone, the
     /// supervisor gets the signal directly (it relays catchable ones; SIGKILL ends it and its VM).
-    static func signal(_ container: Container, _ signal: Int32, root: String) throws(RuntimeFailure) {
+    /// `all`: the workload and every exec session (the supervisor's `signal.all`).
+    static func signal(_ container: Container, _ signal: Int32, all: Bool = false, root: String) throws(RuntimeFailure) {
         if container.status == .running || container.status == .paused {
-            if (try? ControlCommands.send(.signal(SignalRequest(session: 0, signal: signal)), stateRoot: root, id: container.record.id)) != nil {
-                return
-            }
+            let request = SignalRequest(session: 0, signal: signal, all: all ? true : nil)
+            if (try? ControlCommands.send(.signal(request), stateRoot: root, id: container.record.id)) != nil { return }
         }
         do { try ChildProcess.signal(container.pid, signal) } catch where error.errno == ESRCH {
             throw RuntimeFailure("container not running")

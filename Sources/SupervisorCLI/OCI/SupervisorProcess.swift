@@ -33,15 +33,12 @@ enum SupervisorProcess {
         }
         let log = SupervisorLog(StateDirectory(root: globals.root, id: id))
         let supervisor: VMSupervisor
-        var workload: WorkloadSpec
+        let workload: WorkloadSpec
         do {
             let bundle = try OCIBundle.load(path: bundlePath)
             let configuration = try RuntimeConfiguration.load(flag: globals.config, environment: SelfSpawn.environmentDictionary)
             let plan = try ContainerPlan.make(bundle: bundle, configuration: configuration, root: globals.root, id: id)
-            let request = try bundle.process.execRequest(session: 0)
-            workload = WorkloadSpec(argv: request.argv, env: request.env ?? [], cwd: request.cwd,
-                                    user: "\(request.uid ?? 0):\(request.gid ?? 0)", tty: false, attachStdin: true)
-            workload.request = request
+            workload = WorkloadSpec(request: try bundle.process.execRequest(session: 0))
             supervisor = try VMSupervisor(config: plan.vm, log: log.write)
             plan.configure(supervisor)
         } catch let error as OCIError {
