@@ -1,0 +1,142 @@
+import Foundation
+import Glibc
+import LinuxSystem
+import TestSupport
+import Testing
+
+/// runc's command line against real VMs (QEMU): bundles whose config.json runs busybox `sh -c …` from the
+/// test initramfs (until the bundle's rootfs becomes the VM's root, the workload runs in the initramfs).
+///
+/// The test process is a child subreaper, as conmon and containerd's shim are: the pid-file process (the
+/// container's supervisor, spawned by `create`) and detached exec relays are reparented to it when the call
+/// that spawned them exits, so their exit statuses can be checked here.
+@Suite(.serialized) struct OCIRuntimeE2ETests {
+    let env: E2EEnvironment
+    let temp: TemporaryDirectory
+    let config: String
+    /// Short: `<root>/<id>/vsock.sock_…` must fit a Unix socket path.
+    var root: String { temp.path + "/r" }
+
+    init() throws {
+        env = try E2EEnvironment.get()
+        try SystemControl.setChildSubreaper()
+        temp = try TemporaryDirectory(prefix: "/tmp/fcoci-")
+        config = temp.file("config.json")
+        try Files.writeAtomically(config, """
+            {"kernel": "\(env.kernel)", "initramfs": "\(env.initrd)", "vmm": "qemu",
+             "defaults": {"vcpus": 1, "memory_mib": 256, "boot_timeout_ms": 30000}}
+            """)
+    }
+
+    /// A bundle directory running `sh -c script`.
+    private func bundle(_ name: String, _ script: String) throws -> String {
+        let path = temp.file("bundle-" + name)
+        try Files.makeDirectories(path + "/rootfs")
+        let process: [String: Any] = ["args": ["sh", "-c", script], "cwd": "/", "env": ["PATH=/bin:/sbin:/usr/bin:/usr/sbin"]]
+        let spec: [String: Any] = ["ociVersion": "1.0.2", "process": process, "root": ["path": "rootfs"], "annotations": ["test": name]]
+        try Files.writeAtomically(path + "/config.json", Array(try JSONSerialization.data(withJSONObject: spec)))
+        return path
+    }
+
+    private func runtime(_ arguments: [String], timeout: Double = 90) throws -> Completed {
+        try runToEnd(env.supervisor, ["--root", root, "--config", config] + arguments, timeout: timeout)
+    }
+
+    /// Waits for `pid` (reparented to this subreaper) and returns how it ended.
+    private func reap(_ pid: Int32, timeout: Double = 60) -> ProcessTermination? {
+        var result: ProcessTermination?
+        _ = Deadline(seconds: timeout).poll(every: 0.05) {
+            result = (try? ChildProcess.wait(pid: pid, nonBlocking: true))??.termination
+            return result != nil
+        }
+        return result
+    }
+
+    private func status(_ id: String) throws -> String? {
+        let state = try runtime(["state", id])
+        guard state.status == 0, let object = try JSONSerialization.jsonObject(with: Data(state.stdout.utf8)) as? [String: Any] else { return nil }
+        return object["status"] as? String
+    }
+
+    @Test func createStartExecKillDelete() throws {
+        defer { temp.remove() }
+        let b = try bundle("life", "echo started; exec sleep 1000")
+        let pidFile = temp.file("c1.pid")
+        let create = try ChildUnderTest(env.supervisor, ["--root", root, "--config", config, "create", "--bundle", b, "--pid-file", pidFile, "c1"])
+        let created = create.wait(timeout: 90)
+        #expect(created == .exited(0), "\(create.stderr)")
+        let pidText = FileContents.text(pidFile) ?? ""
+        #expect(!pidText.hasSuffix("\n"))
+        let pid = try #require(Int32(pidText))
+        #expect(processExists(pid))
+        #expect(try status("c1") == "created")
+        #expect(!create.stdout.contains("started"))  // held until start
+
+        let start = try runtime(["start", "c1"])
+        #expect(start.status == 0, "\(start)")
+        #expect(try status("c1") == "running")
+        // The workload's stdout is create's, which the supervisor inherited (create itself has exited).
+        #expect(Deadline(seconds: 30).poll(every: 0.05) { create.stdout.contains("started\n") })
+        let again = try runtime(["start", "c1"])
+        #expect(again.status == 1 && again.stderr.contains("cannot start an already running container"))
+
+        let exec = try runtime(["exec", "c1", "sh", "-c", "echo out; echo err >&2; exit 5"])
+        #expect(exec.status == 5, "\(exec)")
+        #expect(exec.stdout == "out\n" && exec.stderr == "err\n")
+
+        let processFile = temp.file("process.json")
+        try Files.writeAtomically(processFile, #"{"args":["sh","-c","echo $FOO; pwd"],"cwd":"/proc","env":["FOO=bar"],"user":{"uid":0,"gid":0}}"#)
+        let withProcess = try runtime(["exec", "--process", processFile, "c1"])
+        #expect(withProcess.status == 0 && withProcess.stdout == "bar\n/proc\n", "\(withProcess)")
+
+        let missing = try runtime(["exec", "c1", "nosuchcmd"])
+        #expect(missing.status == 255 && missing.stderr.contains("exec failed:"), "\(missing)")
+
+        let relayPidFile = temp.file("exec.pid")
+        let detached = try runtime(["exec", "--detach", "--pid-file", relayPidFile, "c1", "sh", "-c", "sleep 2; exit 4"])
+        #expect(detached.status == 0, "\(detached)")
+        let relay = try #require(FileContents.text(relayPidFile).flatMap { Int32($0) })
+        #expect(try runtime(["ps", "--format", "json", "c1"]).stdout == "[\(pid),\(relay)]\n")
+        #expect(reap(relay) == .exited(4))
+
+        let kill = try runtime(["kill", "c1"])
+        #expect(kill.status == 0, "\(kill)")
+        #expect(reap(pid) == .exited(143))
+        #expect(try status("c1") == "stopped")
+        let killStopped = try runtime(["kill", "c1", "KILL"])
+        #expect(killStopped.status == 1 && killStopped.stderr.contains("container not running"))
+
+        #expect(try runtime(["delete", "c1"]).status == 0)
+        #expect(!Files.exists(root + "/c1"))
+        let gone = try runtime(["state", "c1"])
+        #expect(gone.status == 1 && gone.stderr.contains("container does not exist"))
+    }
+
+    @Test func runInTheForegroundExitsWithTheWorkloadsStatus() throws {
+        defer { temp.remove() }
+        for (script, expected) in [("echo zero", Int32(0)), ("echo three; exit 3", 3), ("kill -9 $$", 137)] {
+            let id = "run\(expected)"
+            let run = try runtime(["run", "--bundle", try bundle(id, script), id])
+            #expect(run.status == expected, "\(script): \(run)")
+            if expected != 137 { #expect(run.stdout.hasSuffix(expected == 0 ? "zero\n" : "three\n"), "\(run)") }
+            // Without --keep, a foreground run leaves nothing.
+            #expect(!Files.exists(root + "/" + id))
+        }
+    }
+
+    @Test func badBundlesLeaveNothingBehind() throws {
+        defer { temp.remove() }
+        let empty = temp.file("empty")
+        try Files.makeDirectories(empty)
+        let broken = try bundle("broken", "true")
+        try Files.writeAtomically(broken + "/config.json", "{\"ociVersion\": ")
+        let noRoot = try bundle("noroot", "true")
+        try Files.removeTree(noRoot + "/rootfs")
+        for (path, text) in [(empty, "has no config.json"), (broken, "invalid JSON"), (noRoot, "does not exist")] {
+            let create = try runtime(["create", "--bundle", path, "bad"])
+            #expect(create.status == 1, "\(create)")
+            #expect(create.stderr.split(separator: "\n").count == 1 && create.stderr.contains(text), "\(create.stderr)")
+            #expect(Directory.names(root).isEmpty)
+        }
+    }
+}
