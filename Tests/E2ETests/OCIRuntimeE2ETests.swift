@@ -38,8 +38,8 @@ import Testing
         return path
     }
 
-    private func runtime(_ arguments: [String], timeout: Double = 90) throws -> Completed {
-        try runToEnd(env.supervisor, ["--root", root, "--config", config] + arguments, timeout: timeout)
+    private func runtime(_ arguments: [String], input: String? = nil, timeout: Double = 90) throws -> Completed {
+        try runToEnd(env.supervisor, ["--root", root, "--config", config] + arguments, input: input.map { Array($0.utf8) }, timeout: timeout)
     }
 
     /// Waits for `pid` (reparented to this subreaper) and returns how it ended.
@@ -110,6 +110,52 @@ import Testing
         #expect(!Files.exists(root + "/c1"))
         let gone = try runtime(["state", "c1"])
         #expect(gone.status == 1 && gone.stderr.contains("container does not exist"))
+    }
+
+    @Test func pauseResumeEventsListAndForcedDeletes() throws {
+        defer { temp.remove() }
+        let b = try bundle("pause", "exec sleep 1000")
+        // A created container is deleted without --force: its supervisor stops, nothing is left.
+        #expect(try runtime(["create", "--bundle", b, "--pid-file", temp.file("h.pid"), "held"]).status == 0)
+        let held = try #require(FileContents.text(temp.file("h.pid")).flatMap { Int32($0) })
+        #expect(try runtime(["delete", "held"]).status == 0)
+        #expect(reap(held) != nil && !Files.exists(root + "/held"))
+
+        let log = temp.file("log.json")
+        #expect(try runtime(["run", "--detach", "--bundle", b, "--pid-file", temp.file("p.pid"), "p1"]).status == 0)
+        let pid = try #require(FileContents.text(temp.file("p.pid")).flatMap { Int32($0) })
+        #expect(try status("p1") == "running")
+        #expect(try runtime(["pause", "p1"]).status == 0)
+        #expect(try status("p1") == "paused")
+        let execPaused = try runtime(["--log", log, "--log-format", "json", "exec", "p1", "true"])
+        #expect(execPaused.status == 255 && execPaused.stderr == "exec failed: cannot exec in a paused container\n")
+        #expect(try runtime(["resume", "p1"]).status == 0)
+        #expect(try status("p1") == "running")
+
+        let stats = try runtime(["events", "--stats", "p1"])
+        #expect(stats.status == 0, "\(stats)")
+        let event = try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any]
+        #expect(event?["type"] as? String == "stats" && event?["id"] as? String == "p1")
+        let usage = ((event?["data"] as? [String: Any])?["memory"] as? [String: Any])?["usage"] as? [String: Any]
+        #expect(((usage?["usage"] as? NSNumber)?.int64Value ?? 0) > 0)
+
+        let list = try runtime(["list", "--format", "json"])
+        #expect(list.stdout.contains("\"id\":\"p1\",\"pid\":\(pid),\"status\":\"running\""), "\(list)")
+        let refused = try runtime(["delete", "p1"])
+        #expect(refused.status == 1 && refused.stderr.contains("cannot delete container p1 that is not stopped: running"))
+        #expect(try runtime(["update", "--resources", "-", "p1"], input: #"{"cpu":{},"memory":{"limit":null}}"#).status == 0)
+        let update = try runtime(["update", "--resources", "-", "p1"], input: #"{"memory":{"limit":1073741824}}"#)
+        #expect(update.status == 1 && update.stderr.contains("cannot update memory.limit of a running VM"), "\(update)")
+
+        let detachedFailure = try runtime(["--log", log, "--log-format", "json", "exec", "--detach", "p1", "nosuchcmd"])
+        #expect(detachedFailure.status == 255 && detachedFailure.stderr.split(separator: "\n").count == 1, "\(detachedFailure)")
+
+        #expect(try runtime(["delete", "--force", "p1"]).status == 0)
+        #expect(reap(pid) == .exited(137))
+        #expect(!Files.exists(root + "/p1"))
+        #expect(try runtime(["delete", "--force", "p1"]).status == 0)
+        // Each failing call wrote exactly one JSON line to the log.
+        #expect(FileContents.text(log)?.split(separator: "\n").count == 2, "\(FileContents.text(log) ?? "")")
     }
 
     @Test func runInTheForegroundExitsWithTheWorkloadsStatus() throws {

@@ -4,6 +4,8 @@ import OCIRuntime
 import Testing
 import TestSupport
 
+@testable import SupervisorCLI
+
 /// `fc-supervisor` (the built binary) over prepared state directories, no VM: `state`, `list`, `ps`, and the
 /// texts and exit codes of `start`, `kill`, `delete`, `exec`, `pause`, `events` on unknown and stopped ids.
 @Suite(.serialized) struct RuncStateTests {
@@ -125,6 +127,18 @@ import TestSupport
         #expect(logged.stderr == "container does not exist\n")
         #expect(FileContents.text(log)?.hasPrefix(#"{"level":"error","msg":"container does not exist","time":""#) == true)
         #expect(FileContents.text(log)?.split(separator: "\n").count == 1)
+    }
+
+    @Test func directFormVMsKeepTheirCommandsWithoutStateDir() throws {
+        defer { temp.remove() }
+        try Files.makeDirectories(root + "/vm1")
+        try Files.writeAtomically(root + "/vm1/state.json", "{}")
+        try prepare("c1", pid: 999_999)
+        #expect(DirectForm.matches(["kill", "vm1", "TERM"], root: root))
+        #expect(DirectForm.matches(["state", "vm1"], root: root))
+        #expect(!DirectForm.matches(["kill", "c1", "TERM"], root: root))
+        #expect(!DirectForm.matches(["state", "c1"], root: root))
+        #expect(!DirectForm.matches(["kill", "../x"], root: root))
     }
 
     @Test func versionFeaturesAndWhatDoesNotExist() throws {

@@ -76,9 +76,11 @@ enum Containers {
     static func assemble(_ record: ContainerState, root: String) -> Container {
         let directory = StateDirectory(root: root, id: record.id)
         let snapshot = SupervisorSnapshot.read(directory.stateFile)
-        let alive = record.pid > 0 && isAlive(record.pid, id: record.id)
+        // A create still under way has recorded no pid yet; its supervisor has.
+        let pid = record.pid > 0 ? record.pid : snapshot?.supervisorPid ?? 0
+        let alive = pid > 0 && isAlive(pid, id: record.id)
         return Container(record: record, directory: directory, snapshot: snapshot,
-                         status: status(recorded: record.pid, alive: alive, snapshot: snapshot))
+                         status: status(recorded: pid, alive: alive, snapshot: snapshot))
     }
 
     /// runc's four answers from what the supervisor recorded and whether it still lives:

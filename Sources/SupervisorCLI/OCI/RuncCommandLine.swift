@@ -1,6 +1,9 @@
 import ArgumentParser
 import Glibc
+import LinuxSystem
 import OCIRuntime
+import Supervisor
+import VMM
 
 /// A runc subcommand: parsed by ArgumentParser, run with the global options parsed before it.
 protocol RuncSubcommand: ParsableCommand {
@@ -52,7 +55,7 @@ enum RuncCommandLine {
             return globals.help ? 0 : 1
         }
         if name == SupervisorProcess.subcommand { return SupervisorProcess.main(globals, Array(rest.dropFirst())) }
-        if !globals.any, DirectForm.matches(rest) {
+        if !globals.any, DirectForm.matches(rest, root: globals.root) {
             SupervisorCLI.main(rest)
             return 0
         }
@@ -78,7 +81,7 @@ enum RuncCommandLine {
             return 0
         }
         do { return try subcommand.execute(globals) } catch {
-            log.error(error.message)
+            if !error.message.isEmpty { log.error(error.message) }
             return error.exitCode
         }
     }
@@ -91,7 +94,9 @@ enum RuncCommandLine {
 /// - any of them with `--state-dir` (the direct form's root flag; runc's is the global `--root`);
 /// - `run` with `--` or a flag OCI `run` does not have (`--id`, `--kernel`, …);
 /// - `exec` with `--` and none of OCI exec's own flags (`--process`, `--detach`, `--pid-file`, …);
-/// - `state --json`, `events -f/--follow`.
+/// - `state --json`, `events -f/--follow`;
+/// - `state`, `kill`, `events` naming an id whose directory under the root is a direct-form VM's (it has the
+///   supervisor's `state.json` but no OCI record), so `fc-supervisor kill ID TERM` keeps working for those.
 enum DirectForm {
     static let ociRunFlags: Set<String> = [
         "--bundle", "-b", "--console-socket", "--detach", "-d", "--pid-file", "--no-subreaper", "--no-pivot",
@@ -103,7 +108,7 @@ enum DirectForm {
         "--apparmor", "--cgroup",
     ]
 
-    static func matches(_ arguments: [String]) -> Bool {
+    static func matches(_ arguments: [String], root: String = VMConfig.defaultStateRoot) -> Bool {
         guard let name = arguments.first else { return false }
         let words = arguments.dropFirst().prefix { $0 != "--" }
         let flags = words.filter { $0.hasPrefix("-") }.map { String($0.prefix { $0 != "=" }) }
@@ -114,9 +119,17 @@ enum DirectForm {
         switch name {
         case "run": return terminated || flags.contains { !ociRunFlags.contains($0) }
         case "exec": return terminated && !flags.contains { ociOnlyExecFlags.contains($0) }
-        case "state": return flags.contains("--json")
-        case "events": return flags.contains("-f") || flags.contains("--follow")
+        case "state": return flags.contains("--json") || isDirectVM(words.first { !$0.hasPrefix("-") }, root: root)
+        case "events": return flags.contains("-f") || flags.contains("--follow") || isDirectVM(words.first { !$0.hasPrefix("-") }, root: root)
+        case "kill": return isDirectVM(words.first { !$0.hasPrefix("-") }, root: root)
         default: return false
         }
+    }
+
+    /// `<root>/<id>` holds a supervisor's state but no OCI record.
+    static func isDirectVM(_ id: String?, root: String) -> Bool {
+        guard let id, (try? ContainerStore.validate(id: id)) != nil else { return false }
+        let directory = StateDirectory(root: root, id: id)
+        return Files.exists(directory.stateFile) && !Files.exists(directory.path + "/" + ContainerStore.stateFileName)
     }
 }

@@ -33,12 +33,19 @@ struct RuncExecCommand: RuncSubcommand {
     @Argument(parsing: .captureForPassthrough) var command: [String] = []
 
     func execute(_ globals: GlobalOptions) throws(RuntimeFailure) -> Int32 {
-        do { return try run(globals) } catch {
-            throw RuntimeFailure(error.message.hasPrefix("exec failed: ") ? error.message : "exec failed: \(error.message)", exitCode: 255)
+        let ready = readyFd.flatMap(ReadyPipe.Writer.init(number:))
+        do { return try run(globals, ready: ready) } catch {
+            let message = error.message.hasPrefix("exec failed: ") ? error.message : "exec failed: \(error.message)"
+            // A relay reports a failure before the start to the call that spawned it, which logs it once.
+            if let ready, !ready.reported {
+                ready.failed(message)
+                throw RuntimeFailure("", exitCode: 255)
+            }
+            throw RuntimeFailure(message, exitCode: 255)
         }
     }
 
-    private func run(_ globals: GlobalOptions) throws(RuntimeFailure) -> Int32 {
+    private func run(_ globals: GlobalOptions, ready: ReadyPipe.Writer?) throws(RuntimeFailure) -> Int32 {
         let container = try Containers.load(root: globals.root, id: id)
         switch container.status {
         case .stopped: throw RuntimeFailure("cannot exec in a stopped container")
@@ -53,7 +60,7 @@ struct RuncExecCommand: RuncSubcommand {
             throw RuntimeFailure("cannot allocate tty if runc will detach without setting console socket")
         }
         if detach { return try spawnRelay(globals) }
-        return try relay(request, globals: globals, container: container)
+        return try relay(request, globals: globals, container: container, ready: ready)
     }
 
     /// The request: from `--process`, else the container's process with this call's flags on top (runc exec.go).
@@ -108,7 +115,11 @@ struct RuncExecCommand: RuncSubcommand {
         for c in cap { words += ["--cap", c] }
         if noNewPrivs { words.append("--no-new-privs") }
         if ignorePaused { words.append("--ignore-paused") }
-        let spawned = try SelfSpawn.spawnAndWait { fd in globals.arguments + words + ["--ready-fd", String(fd), id] + command }
+        // The relay never writes the --log file: this call logs its failure once (podman reads the file as one
+        // object), and a failure after the start is the session's, on the relay's stderr.
+        var relayGlobals = globals
+        relayGlobals.log = nil
+        let spawned = try SelfSpawn.spawnAndWait { fd in relayGlobals.arguments + words + ["--ready-fd", String(fd), id] + command }
         switch spawned.report {
         case .ready:
             if let pidFile { try PidFile.write(spawned.pid, to: pidFile) }
@@ -123,8 +134,8 @@ struct RuncExecCommand: RuncSubcommand {
     }
 
     /// The session with this call's stdio; returns its status.
-    private func relay(_ request: ExecRequest, globals: GlobalOptions, container: Container) throws(RuntimeFailure) -> Int32 {
-        let ready = readyFd.flatMap(ReadyPipe.Writer.init(number:))
+    private func relay(_ request: ExecRequest, globals: GlobalOptions, container: Container,
+                       ready: ReadyPipe.Writer?) throws(RuntimeFailure) -> Int32 {
         var options = ExecOptions(argv: request.argv)
         options.request = request
         options.interactive = true
@@ -133,7 +144,6 @@ struct RuncExecCommand: RuncSubcommand {
         var lastError: String?
         let client: ExecClient
         do { client = try ExecClient(stateRoot: globals.root, id: id, options: options, log: { lastError = $0 }) } catch {
-            ready?.failed("exec failed: \(error.message)")
             throw RuntimeFailure(error.message)
         }
         // Registered for `ps` and `kill --all` while it runs.
@@ -147,16 +157,12 @@ struct RuncExecCommand: RuncSubcommand {
         switch client.outcome {
         case .exited?: return code
         case .startFailed(let failure)?:
-            let message = "exec failed: unable to start container process: exec: \"\(request.argv.first ?? "")\": \(failure.message)"
-            ready?.failed(message)
-            throw RuntimeFailure(message)
+            throw RuntimeFailure("unable to start container process: exec: \"\(request.argv.first ?? "")\": \(failure.message)")
         case .lost(let reason)?:
-            ready?.failed("exec failed: \(reason)")
             throw RuntimeFailure(reason)
         case nil:
-            let reason = lastError.map { $0.hasPrefix("fc-supervisor exec: ") ? String($0.dropFirst(20)) : $0 } ?? "the session ended without an exit status"
-            ready?.failed("exec failed: \(reason)")
-            throw RuntimeFailure(reason)
+            throw RuntimeFailure(lastError.map { $0.hasPrefix("fc-supervisor exec: ") ? String($0.dropFirst(20)) : $0 }
+                ?? "the session ended without an exit status")
         }
     }
 }
