@@ -170,6 +170,16 @@ import Testing
         }
     }
 
+    @Test func foregroundRunForwardsSignals() throws {
+        defer { temp.remove() }
+        let b = try bundle("trap", "trap 'echo got-term; exit 7' TERM; echo ready; sleep 100 & wait")
+        let run = try ChildUnderTest(env.supervisor, ["--root", root, "--config", config, "run", "--bundle", b, "fg"])
+        #expect(Deadline(seconds: 60).poll(every: 0.05) { run.stdout.contains("ready\n") }, "\(run.stderr)")
+        run.kill(SIGTERM)
+        #expect(run.wait(timeout: 60) == .exited(7))
+        #expect(run.stdout.hasSuffix("got-term\n"))
+    }
+
     @Test func badBundlesLeaveNothingBehind() throws {
         defer { temp.remove() }
         let empty = temp.file("empty")

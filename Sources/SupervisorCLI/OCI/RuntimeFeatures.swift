@@ -5,6 +5,7 @@ import OCIRuntime
 /// `features`: runc's shape (contract §2.5), with what a VM honours. Namespaces are the VM itself (a
 /// network-namespace path places the TAP); there are no per-container cgroups, seccomp, AppArmor or SELinux
 /// on the host side, so those are reported disabled; mount options are the ones the guest applies.
+/// `linux.capabilities` is left out (the spec's "unknown"): vm-init applies whatever libcap knows in the guest.
 enum RuntimeFeatures {
     static var json: String {
         """
@@ -31,7 +32,6 @@ enum RuntimeFeatures {
                     "user",
                     "uts"
                 ],
-                "capabilities": [],
                 "cgroup": {
                     "v1": false,
                     "v2": false,
