@@ -29,10 +29,11 @@ import Testing
     }
 
     /// A bundle directory running `sh -c script`.
-    private func bundle(_ name: String, _ script: String) throws -> String {
+    private func bundle(_ name: String, _ script: String, process extra: [String: Any] = [:]) throws -> String {
         let path = temp.file("bundle-" + name)
         try Files.makeDirectories(path + "/rootfs")
-        let process: [String: Any] = ["args": ["sh", "-c", script], "cwd": "/", "env": ["PATH=/bin:/sbin:/usr/bin:/usr/sbin"]]
+        var process: [String: Any] = ["args": ["sh", "-c", script], "cwd": "/", "env": ["PATH=/bin:/sbin:/usr/bin:/usr/sbin"]]
+        process.merge(extra) { $1 }
         let spec: [String: Any] = ["ociVersion": "1.0.2", "process": process, "root": ["path": "rootfs"], "annotations": ["test": name]]
         try Files.writeAtomically(path + "/config.json", Array(try JSONSerialization.data(withJSONObject: spec)))
         return path
@@ -178,6 +179,56 @@ import Testing
         run.kill(SIGTERM)
         #expect(run.wait(timeout: 60) == .exited(7))
         #expect(run.stdout.hasSuffix("got-term\n"))
+    }
+
+    /// conmon's side of the console socket, in Python (it has `recv_fds`): receive the master, log its name and
+    /// everything read from it.
+    static let consoleServer = """
+        import os, socket, sys, time
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(1)
+        print("listening", flush=True)
+        c, _ = s.accept()
+        msg, fds, _, _ = socket.recv_fds(c, 4096, 1)
+        print("name=" + msg.decode() + " fds=" + str(len(fds)), flush=True)
+        end = time.time() + 60
+        while time.time() < end:
+            try: data = os.read(fds[0], 4096)
+            except OSError: break
+            if not data: break
+            sys.stdout.write(data.decode(errors="replace")); sys.stdout.flush()
+        """
+
+    @Test func terminalThroughTheConsoleSocket() throws {
+        defer { temp.remove() }
+        let socket = temp.file("console.sock")
+        let server = try ChildUnderTest("/usr/bin/python3", ["-c", Self.consoleServer, socket])
+        #expect(server.waitForOutput("listening"))
+        let b = try bundle("tty", "test -t 0 && test -t 1 && echo term-ok; stty size; exec sleep 1000",
+                           process: ["terminal": true, "consoleSize": ["height": 40, "width": 120]])
+        let withoutSocket = try runtime(["create", "--bundle", b, "t0"])
+        #expect(withoutSocket.status == 1 && withoutSocket.stderr.contains("cannot allocate tty if runc will detach without setting console socket"))
+        let create = try runtime(["create", "--bundle", b, "--console-socket", socket, "--pid-file", temp.file("t.pid"), "t1"])
+        #expect(create.status == 0, "\(create)")
+        #expect(try runtime(["start", "t1"]).status == 0)
+        #expect(Deadline(seconds: 30).poll(every: 0.05) { server.stdout.contains("40 120") }, "\(server.stdout)")
+        #expect(server.stdout.contains("name=/dev/ptmx fds=1\n"))
+        #expect(server.stdout.contains("term-ok\r\n40 120\r\n"), "\(server.stdout.debugDescription)")
+        // A detached exec with a terminal: its relay gets the pty slave, conmon-style.
+        let execSocket = temp.file("exec.sock")
+        let execServer = try ChildUnderTest("/usr/bin/python3", ["-c", Self.consoleServer, execSocket])
+        #expect(execServer.waitForOutput("listening"))
+        let exec = try runtime(["exec", "--detach", "--tty", "--console-socket", execSocket, "--pid-file", temp.file("e.pid"),
+                                "t1", "sh", "-c", "test -t 1 && echo exec-tty; exit 6"])
+        #expect(exec.status == 0, "\(exec)")
+        let relay = try #require(FileContents.text(temp.file("e.pid")).flatMap { Int32($0) })
+        #expect(reap(relay) == .exited(6))
+        #expect(execServer.waitForOutput("exec-tty\r\n"), "\(execServer.stdout.debugDescription)")
+        execServer.kill()
+
+        let pid = try #require(FileContents.text(temp.file("t.pid")).flatMap { Int32($0) })
+        #expect(try runtime(["delete", "--force", "t1"]).status == 0)
+        #expect(reap(pid) == .exited(137))
+        server.kill()
     }
 
     @Test func badBundlesLeaveNothingBehind() throws {

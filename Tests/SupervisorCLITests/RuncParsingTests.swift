@@ -145,6 +145,19 @@ import Testing
         #expect(throws: RuntimeFailure.self) { try ResourceUpdate.settings(Array("{".utf8)) }
     }
 
+    @Test func consoleSocketRulesAreRuncs() {
+        func failure(_ terminal: Bool, _ socket: String?, _ detached: Bool) -> String? {
+            do { try ConsoleSocket.check(terminal: terminal, consoleSocket: socket, detached: detached) } catch { return error.message }
+            return nil
+        }
+        #expect(failure(true, nil, true) == "cannot allocate tty if runc will detach without setting console socket")
+        #expect(failure(false, "/s", true) == "cannot use console socket if runc will not detach or allocate tty")
+        #expect(failure(true, "/s", false) == "cannot use console socket if runc will not detach or allocate tty")
+        #expect(failure(true, "/s", true) == nil)
+        #expect(failure(true, nil, false) == nil)
+        #expect(failure(false, nil, true) == nil)
+    }
+
     @Test func readyReports() {
         #expect(ReadyPipe.parse("ok\n") == .ready)
         #expect(ReadyPipe.parse("error: bad thing\n") == .failed("bad thing"))

@@ -79,6 +79,10 @@ struct clinux_spawn_attr {
 /// Signals are reset to default dispositions and unblocked in the child.
 int clinux_spawn(const struct clinux_spawn_attr *attr, pid_t *pid_out, int *stage_out, int *errno_out);
 
+/// One sendmsg on a connected AF_UNIX socket: `len` bytes of `data` and exactly one SCM_RIGHTS control message
+/// carrying `fd` (runc's console-socket hand-over). Returns 0 or -errno.
+int clinux_send_fd(int sock, const void *data, size_t len, int fd);
+
 /// Opens a pseudo-terminal pair (both close-on-exec, master non-blocking when `nonblocking_master`) with an
 /// initial size. Returns 0 or -errno.
 int clinux_openpty(int *master_out, int *slave_out, unsigned short rows, unsigned short cols, int nonblocking_master);

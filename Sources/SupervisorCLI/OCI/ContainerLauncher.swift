@@ -28,12 +28,22 @@ enum SelfSpawn {
         return values
     }
 
-    /// Spawns `fc-supervisor <arguments(readyFD)>` and blocks until it reports (or dies).
-    static func spawnAndWait(_ arguments: (Int32) -> [String]) throws(RuntimeFailure) -> (pid: Int32, report: ReadyPipe.Report) {
+    /// Spawns `fc-supervisor <arguments(readyFD)>` and blocks until it reports (or dies). With `terminal` (a
+    /// console socket's pty slave) the child gets it as stdio and controlling terminal, in a new session.
+    static func spawnAndWait(terminal: FileDescriptor? = nil,
+                             _ arguments: (Int32) -> [String]) throws(RuntimeFailure) -> (pid: Int32, report: ReadyPipe.Report) {
         let pipe = try ReadyPipe.make()
         let executable = executable
         var options = SpawnOptions(arguments: [executable] + arguments(pipe.writeEnd.rawValue), environment: environment)
-        options.newProcessGroup = true
+        if let terminal {
+            options.newSession = true
+            options.controllingTerminal = terminal
+            options.standardInput = terminal
+            options.standardOutput = terminal
+            options.standardError = terminal
+        } else {
+            options.newProcessGroup = true
+        }
         options.inheritedDescriptors = [pipe.writeEnd]
         let pid: Int32
         do { pid = try ChildProcess.spawn(options) } catch {
@@ -64,6 +74,9 @@ enum ContainerLauncher {
         var pidFile: String?
         /// `create`: the workload waits for `start`. `run`: it starts at once.
         var hold: Bool
+        var consoleSocket: String?
+        /// `create` and `run --detach`: a terminal needs a console socket.
+        var detached: Bool
     }
 
     /// Returns the supervisor's pid, which is the container's pid.
@@ -78,9 +91,8 @@ enum ContainerLauncher {
         } catch {
             throw RuntimeFailure(error)
         }
-        if bundle.process.terminal == true {
-            throw RuntimeFailure("process.terminal is not supported yet (no console socket): set \"terminal\": false")
-        }
+        try ConsoleSocket.check(terminal: bundle.process.terminal == true, consoleSocket: request.consoleSocket,
+                                detached: request.detached)
         _ = try ContainerPlan.make(bundle: bundle, configuration: configuration, root: root, id: request.id)
         let store = ContainerStore(root: root)
         var record = ContainerState(id: request.id, pid: 0, status: .created, bundle: bundle.path, rootfs: bundle.rootfs,
@@ -90,14 +102,20 @@ enum ContainerLauncher {
         if request.globals.systemdCgroup { try? Files.writeAtomically(directory.path + "/" + systemdCgroupMarker, "") }
 
         let spawned: (pid: Int32, report: ReadyPipe.Report)
+        var terminal: FileDescriptor?
+        defer { terminal?.close() }
         do {
-            spawned = try SelfSpawn.spawnAndWait { fd in
+            if let path = request.consoleSocket {
+                terminal = try ConsoleSocket.handOver(path: path, size: try bundle.process.execRequest(session: 0).tty
+                                                                     ?? OCISpec.Process.defaultConsoleSize)
+            }
+            spawned = try SelfSpawn.spawnAndWait(terminal: terminal) { fd in
                 request.globals.arguments + [SupervisorProcess.subcommand, "--bundle", bundle.path, "--ready-fd", String(fd)]
                     + (request.hold ? ["--hold"] : []) + [request.id]
             }
         } catch {
             try? store.remove(id: request.id)
-            throw error
+            throw error as? RuntimeFailure ?? RuntimeFailure("\(error)")
         }
         guard spawned.report == .ready else {
             SelfSpawn.kill(spawned.pid)

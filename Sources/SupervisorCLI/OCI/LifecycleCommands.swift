@@ -5,9 +5,10 @@ import OCIRuntime
 import Supervisor
 import VsockProtocol
 
-/// The create options runc has and a VM runtime cannot honour yet: refused in one line, before anything exists.
-struct UnsupportedCreateOptions: ParsableArguments {
-    @Option(name: .long, help: "Refused for now: terminals need the console-socket hand-over (not implemented).")
+/// The create options beyond the bundle; those a VM runtime cannot honour are refused in one line, before
+/// anything exists.
+struct CreateOptions: ParsableArguments {
+    @Option(name: .long, help: "AF_UNIX socket that receives the terminal's master (process.terminal).")
     var consoleSocket: String?
     @Option(name: .long, help: "Refused for now.") var pidfdSocket: String?
     @Option(name: .long, help: "Only 0: passing host descriptors into a VM is not implemented.") var preserveFds = 0
@@ -15,9 +16,6 @@ struct UnsupportedCreateOptions: ParsableArguments {
     @Flag(name: .long, help: "Accepted; the guest's keyring is the VM's own.") var noNewKeyring = false
 
     func check() throws(RuntimeFailure) {
-        if consoleSocket != nil {
-            throw RuntimeFailure("--console-socket is not supported yet: fc-supervisor cannot hand over a terminal (use process.terminal false)")
-        }
         if pidfdSocket != nil { throw RuntimeFailure("--pidfd-socket is not supported") }
         if preserveFds > 0 { throw RuntimeFailure("--preserve-fds \(preserveFds) is not supported: host descriptors cannot be passed into a VM") }
     }
@@ -28,13 +26,14 @@ struct CreateCommand: RuncSubcommand {
     @Option(name: [.customShort("b"), .long], help: "The bundle directory (default: the current directory).") var bundle = "."
     @Option(name: .long, help: "Write the container's pid (its supervisor's) here.") var pidFile: String?
     @Flag(name: .long, help: "Accepted (create always returns once the container is created).") var detach = false
-    @OptionGroup var unsupported: UnsupportedCreateOptions
+    @OptionGroup var options: CreateOptions
     @Argument var id: String
 
     func execute(_ globals: GlobalOptions) throws(RuntimeFailure) -> Int32 {
         do {
-            try unsupported.check()
-            _ = try ContainerLauncher.launch(.init(globals: globals, bundle: bundle, id: id, pidFile: pidFile, hold: true))
+            try options.check()
+            _ = try ContainerLauncher.launch(.init(globals: globals, bundle: bundle, id: id, pidFile: pidFile, hold: true,
+                                                   consoleSocket: options.consoleSocket, detached: true))
         } catch {
             throw RuntimeFailure("fc-supervisor create failed: \(error.message)")
         }
@@ -94,7 +93,7 @@ struct RuncRunCommand: RuncSubcommand {
     @Flag(name: [.customShort("d"), .long], help: "Return once the workload started.") var detach = false
     @Flag(name: .long, help: "Keep the container's state after a foreground run.") var keep = false
     @Flag(name: .customLong("no-subreaper"), help: "Accepted (the supervisor is this call's own child).") var noSubreaper = false
-    @OptionGroup var unsupported: UnsupportedCreateOptions
+    @OptionGroup var options: CreateOptions
     @Argument var id: String
 
     func execute(_ globals: GlobalOptions) throws(RuntimeFailure) -> Int32 {
@@ -102,8 +101,9 @@ struct RuncRunCommand: RuncSubcommand {
         let forwarder = detach ? nil : SignalForwarder()
         let pid: Int32
         do {
-            try unsupported.check()
-            pid = try ContainerLauncher.launch(.init(globals: globals, bundle: bundle, id: id, pidFile: pidFile, hold: false))
+            try options.check()
+            pid = try ContainerLauncher.launch(.init(globals: globals, bundle: bundle, id: id, pidFile: pidFile, hold: false,
+                                                     consoleSocket: options.consoleSocket, detached: detach))
         } catch {
             throw RuntimeFailure("fc-supervisor run failed: \(error.message)")
         }

@@ -13,6 +13,25 @@ protocol RuncSubcommand: ParsableCommand {
 
 /// runc's command line (contract §1–§5): `fc-supervisor [global flags] SUBCOMMAND [flags] ID …`, so that
 /// go-runc, containerd and podman can use `fc-supervisor` as `runc`.
+///
+/// Process model: `create` spawns the container's supervisor (this binary, `__supervise`) as its own child in
+/// a new process group, with its stdio, and returns once the VM is up and the workload held; that supervisor
+/// is the pid-file pid, relays catchable signals to the workload and exits with its status (128+n for a
+/// signal). `<root>/<id>/` holds `oci-state.json` (what `state` prints, pid and status as recorded) beside the
+/// supervisor's `state.json`, `events.jsonl`, sockets and `supervisor.log`; it stays until `delete`.
+///
+/// Where this differs from runc 1.1.5, and why:
+/// - pids: the container's pid is its supervisor's, exec pids are their relays' (`ps` lists those); there is
+///   no cgroup, so `kill --all` signals the workload and every exec session through the supervisor.
+/// - `events`: stats are the VMM process's CPU time and memory on the host (see ``RuncEventsCommand``).
+/// - `update`: refused unless the payload sets nothing (a VM's vCPUs and memory are fixed at create).
+/// - Terminals: `--console-socket` gets a host pty's master (``ConsoleSocket``); the slave is the stdio of the
+///   supervisor or exec relay, which relays it raw to the guest's own pty.
+/// - Refused for now: `--preserve-fds` > 0, `--pidfd-socket`, `--rootless=true`, checkpoint/restore (the
+///   subcommands do not exist, so podman's `checkpoint --help` probe fails).
+/// - Accepted and without effect: `--no-pivot`, `--no-new-keyring`, `--no-subreaper`, `--debug`,
+///   `--systemd-cgroup` (remembered in the container's directory), `exec --ignore-paused`.
+/// - `--version` prints `fc-supervisor version X` / `spec: S` (go-runc returns empty fields, no error).
 struct RuncCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fc-supervisor",

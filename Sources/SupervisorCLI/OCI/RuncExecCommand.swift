@@ -22,10 +22,10 @@ struct RuncExecCommand: RuncSubcommand {
     @Option(name: [.customShort("u"), .long], help: "uid[:gid].") var user: String?
     @Option(name: [.customShort("g"), .customLong("additional-gids")], help: "Supplementary gid (repeatable).") var additionalGids: [UInt32] = []
     @Option(name: [.customShort("c"), .long], help: "Add a capability (repeatable).") var cap: [String] = []
-    @Flag(name: [.customShort("t"), .long], help: "Allocate a terminal (foreground only).") var tty = false
+    @Flag(name: [.customShort("t"), .long], help: "Allocate a terminal (detached: with --console-socket).") var tty = false
     @Flag(name: .customLong("no-new-privs"), help: "Set no_new_privs.") var noNewPrivs = false
     @Flag(name: .customLong("ignore-paused"), help: "Accepted; a paused VM runs nothing until resumed.") var ignorePaused = false
-    @Option(name: .long, help: "Refused for now.") var consoleSocket: String?
+    @Option(name: .long, help: "AF_UNIX socket that receives the terminal's master (detached --tty).") var consoleSocket: String?
     @Option(name: .long, help: "Refused for now.") var pidfdSocket: String?
     @Option(name: .long, help: "Only 0.") var preserveFds = 0
     @Option(name: .long, help: .hidden) var readyFd: Int32?
@@ -52,14 +52,12 @@ struct RuncExecCommand: RuncSubcommand {
         case .paused where !ignorePaused: throw RuntimeFailure("cannot exec in a paused container")
         default: break
         }
-        if consoleSocket != nil { throw RuntimeFailure("--console-socket is not supported yet: fc-supervisor cannot hand over a terminal") }
         if pidfdSocket != nil { throw RuntimeFailure("--pidfd-socket is not supported") }
         if preserveFds > 0 { throw RuntimeFailure("--preserve-fds is not supported: host descriptors cannot be passed into a VM") }
         let request = try execRequest(container)
-        if detach && request.tty != nil {
-            throw RuntimeFailure("cannot allocate tty if runc will detach without setting console socket")
-        }
-        if detach { return try spawnRelay(globals) }
+        // A relay's console is already its stdio.
+        if readyFd == nil { try ConsoleSocket.check(terminal: request.tty != nil, consoleSocket: consoleSocket, detached: detach) }
+        if detach { return try spawnRelay(globals, tty: request.tty) }
         return try relay(request, globals: globals, container: container, ready: ready)
     }
 
@@ -105,8 +103,9 @@ struct RuncExecCommand: RuncSubcommand {
     }
 
     /// `--detach`: this command again, without `--detach`/`--pid-file`, as a relay that reports once started.
-    private func spawnRelay(_ globals: GlobalOptions) throws(RuntimeFailure) -> Int32 {
+    private func spawnRelay(_ globals: GlobalOptions, tty: TerminalSize?) throws(RuntimeFailure) -> Int32 {
         var words = ["exec"]
+        if tty != nil && process == nil { words.append("--tty") }
         if let process { words += ["--process", OCIBundle.absolutePath(process) ?? process] }
         if let cwd { words += ["--cwd", cwd] }
         for e in env { words += ["--env", e] }
@@ -119,7 +118,13 @@ struct RuncExecCommand: RuncSubcommand {
         // object), and a failure after the start is the session's, on the relay's stderr.
         var relayGlobals = globals
         relayGlobals.log = nil
-        let spawned = try SelfSpawn.spawnAndWait { fd in relayGlobals.arguments + words + ["--ready-fd", String(fd), id] + command }
+        let terminal = try consoleSocket.map { path throws(RuntimeFailure) in
+            try ConsoleSocket.handOver(path: path, size: tty ?? OCISpec.Process.defaultConsoleSize)
+        }
+        defer { terminal?.close() }
+        let spawned = try SelfSpawn.spawnAndWait(terminal: terminal) { fd in
+            relayGlobals.arguments + words + ["--ready-fd", String(fd), id] + command
+        }
         switch spawned.report {
         case .ready:
             if let pidFile { try PidFile.write(spawned.pid, to: pidFile) }
