@@ -4,7 +4,7 @@ BUILD_DIR    ?= build
 STATIC_FLAGS := -c release --static-swift-stdlib -Xswiftc -static-executable
 SHARED       ?= $(abspath ../shared)
 
-.PHONY: all check demo deps build release lint vm-init-static fc-supervisor-static test test-protocol test-simulator fuzz fuzz-smoke check-sanitizers check-asan check-tsan bench guest-kernel guest-image e2e clean
+.PHONY: all check demo deps build release lint vm-init-static fc-supervisor-static initramfs runtime-config test test-protocol test-simulator fuzz fuzz-smoke check-sanitizers check-asan check-tsan bench test-oci guest-kernel guest-image e2e clean
 
 all: build
 
@@ -56,6 +56,13 @@ test: vm-init-static guest-kernel lint
 	python3 -m pytest -q Tests/Simulator
 	python3 Protocol/check_schema.py
 	$(MAKE) fuzz-smoke
+	$(MAKE) test-oci
+
+## containerd's go-runc driving runc and fc-supervisor (Tests/GoRunc, GOPATH mode against Debian's packages):
+## every observable result of both, compared field by field (Tests/GoRunc/README.md). OCI_ONLY=runc skips
+## fc-supervisor; without its runc command line (or build/config.json) that half is skipped with a message.
+test-oci:
+	bash Tests/GoRunc/test-oci.sh
 
 ## LinuxSystem is the only door to libc: a raw libc call anywhere else in Sources/ fails (file:line listed).
 lint:
@@ -73,6 +80,16 @@ BUSYBOX      ?= --busybox
 guest-image: vm-init-static
 	bash GuestImage/build-image.sh $(BUSYBOX) $(if $(GUEST_SOURCE),--source $(GUEST_SOURCE)) \
 		--initrd $(BUILD_DIR)/initrd.cpio --rootfs $(BUILD_DIR)/rootfs.ext4
+
+## The constant initramfs of OCI mode at build/initramfs.cpio: vm-init alone (no busybox, no shell). The
+## workload's root is the bundle's rootfs, attached as an ext4 image (/dev/vda) from the image cache.
+initramfs: vm-init-static
+	bash GuestImage/build-image.sh --initrd $(BUILD_DIR)/initramfs.cpio
+
+## build/config.json, the runtime configuration for what the build made (kernel, initramfs, the VMM: QEMU
+## where Firecracker or a working KVM is missing; image cache build/images). Use: fc-supervisor --config FILE.
+runtime-config: guest-kernel initramfs
+	bash scripts/runtime-config.sh --build-dir $(BUILD_DIR)
 
 ## End-to-end tests only: real VMs under QEMU (fc-supervisor run --vmm qemu), ~20 s on 2 cores.
 e2e: vm-init-static guest-kernel
@@ -103,9 +120,11 @@ check-tsan:
 	$(SWIFT) build --scratch-path .build-tsan --sanitize=thread --build-tests
 	$(SAN_ENV) FC_SANITIZER=thread $(SWIFT) test --scratch-path .build-tsan --sanitize=thread --skip-build --no-parallel --filter '$(SAN_FILTER)'
 
-## Benchmarks: writes BENCHMARKS.md.
+## Benchmarks: writes BENCHMARKS.md. BENCH_OCI=1 adds section 7 (go-runc against fc-supervisor's runc command line
+## and runc: Benchmarks/oci.sh); BENCH_ONLY=oci measures and rewrites only that section.
 bench: vm-init-static fc-supervisor-static
-	bash Benchmarks/run.sh
+	if [ "$(BENCH_ONLY)" != oci ]; then bash Benchmarks/run.sh; fi
+	if [ "$(BENCH_ONLY)" = oci ] || [ "$(BENCH_OCI)" = 1 ]; then bash Benchmarks/oci.sh; fi
 
 clean:
 	rm -rf .build .build-* $(BUILD_DIR)

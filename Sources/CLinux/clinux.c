@@ -370,6 +370,21 @@ unsigned long clinux_ms_nodev(void) { return MS_NODEV; }
 unsigned long clinux_ms_noexec(void) { return MS_NOEXEC; }
 unsigned long clinux_ms_relatime(void) { return MS_RELATIME; }
 unsigned long clinux_ms_bind(void) { return MS_BIND; }
+unsigned long clinux_ms_rdonly(void) { return MS_RDONLY; }
+unsigned long clinux_ms_remount(void) { return MS_REMOUNT; }
+unsigned long clinux_ms_move(void) { return MS_MOVE; }
+unsigned long clinux_ms_rec(void) { return MS_REC; }
+unsigned long clinux_ms_sync(void) { return MS_SYNCHRONOUS; }
+unsigned long clinux_ms_dirsync(void) { return MS_DIRSYNC; }
+unsigned long clinux_ms_noatime(void) { return MS_NOATIME; }
+unsigned long clinux_ms_nodiratime(void) { return MS_NODIRATIME; }
+unsigned long clinux_ms_strictatime(void) { return MS_STRICTATIME; }
+unsigned long clinux_ms_lazytime(void) { return MS_LAZYTIME; }
+unsigned long clinux_ms_mandlock(void) { return MS_MANDLOCK; }
+unsigned long clinux_ms_private(void) { return MS_PRIVATE; }
+unsigned long clinux_ms_slave(void) { return MS_SLAVE; }
+unsigned long clinux_ms_shared(void) { return MS_SHARED; }
+unsigned long clinux_ms_unbindable(void) { return MS_UNBINDABLE; }
 
 int clinux_bytes_readable(int fd) {
     int n = 0;

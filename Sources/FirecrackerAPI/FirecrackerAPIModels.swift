@@ -114,6 +114,17 @@ public enum FirecrackerIDs {
         (1...64).contains(id.utf8.count) && id.utf8.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") }
     }
 
+    /// A valid `--id` for any name: the name itself when it is one, else its letters, digits and `-` (at most 47)
+    /// and 16 hex digits of its FNV-1a hash, so that `a_b` and `a.b` get different instances.
+    public static func instanceID(for name: String) -> String {
+        guard !isValidInstanceID(name) else { return name }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        let kept = String(decoding: name.utf8.filter { isAlnum($0) || $0 == UInt8(ascii: "-") }.prefix(47), as: UTF8.self)
+        let hex = String(hash, radix: 16)
+        return kept + "-" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
     private static func isAlnum(_ c: UInt8) -> Bool {
         (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
     }

@@ -73,11 +73,15 @@ public enum Files {
         return FileType(mode: st.st_mode)
     }
 
-    /// The uid owning `path` (symlinks followed); nil when it cannot be examined.
-    public static func ownerID(_ path: String) -> UInt32? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        return st.st_uid
+    /// `symlink(target, path)`: a symbolic link at `path` pointing to `target`.
+    public static func makeSymlink(_ path: String, to target: String) throws(SystemError) {
+        guard symlink(target, path) == 0 else { throw SystemError.last("symlink", path) }
+    }
+
+    /// `access(path, X_OK)` for a non-directory: nil when it may be executed, else the errno (ENOENT, EACCES, …).
+    public static func executableError(_ path: String) -> Int32? {
+        if isDirectory(path) { return EACCES }
+        return access(path, X_OK) == 0 ? nil : Glibc.errno
     }
 
     /// Whether `path` is a directory (symlinks followed).

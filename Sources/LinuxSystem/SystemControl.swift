@@ -30,6 +30,23 @@ public enum SystemControl {
         public static let noExec = MountFlags(rawValue: clinux_ms_noexec())
         public static let relatime = MountFlags(rawValue: clinux_ms_relatime())
         public static let bind = MountFlags(rawValue: clinux_ms_bind())
+        public static let readOnly = MountFlags(rawValue: clinux_ms_rdonly())
+        public static let remount = MountFlags(rawValue: clinux_ms_remount())
+        public static let move = MountFlags(rawValue: clinux_ms_move())
+        /// With `bind`: the whole subtree (`rbind`); with a propagation flag: every mount below too.
+        public static let recursive = MountFlags(rawValue: clinux_ms_rec())
+        public static let synchronous = MountFlags(rawValue: clinux_ms_sync())
+        public static let dirSync = MountFlags(rawValue: clinux_ms_dirsync())
+        public static let noAtime = MountFlags(rawValue: clinux_ms_noatime())
+        public static let noDirAtime = MountFlags(rawValue: clinux_ms_nodiratime())
+        public static let strictAtime = MountFlags(rawValue: clinux_ms_strictatime())
+        public static let lazyTime = MountFlags(rawValue: clinux_ms_lazytime())
+        public static let mandatoryLocking = MountFlags(rawValue: clinux_ms_mandlock())
+        // Propagation types: a mount call changes only the propagation when one of these is given.
+        public static let privatePropagation = MountFlags(rawValue: clinux_ms_private())
+        public static let slavePropagation = MountFlags(rawValue: clinux_ms_slave())
+        public static let sharedPropagation = MountFlags(rawValue: clinux_ms_shared())
+        public static let unbindable = MountFlags(rawValue: clinux_ms_unbindable())
     }
 
     /// `mount(source, target, fstype, flags, data)`.
@@ -37,6 +54,22 @@ public enum SystemControl {
                              data: String? = nil) throws(SystemError) {
         let rc = withOptionalCString(data) { clinux_mount(source, target, type, flags.rawValue, $0) }
         guard rc == 0 else { throw SystemError("mount", errno: -rc, "\(type) on \(target)") }
+    }
+
+    /// `mount(NULL, target, NULL, flags, data)`: a remount or a propagation change of an existing mount.
+    public static func changeMount(_ target: String, flags: MountFlags, data: String? = nil) throws(SystemError) {
+        let rc = withOptionalCString(data) { clinux_mount(nil, target, nil, flags.rawValue, $0) }
+        guard rc == 0 else { throw SystemError("mount", errno: -rc, "change \(target)") }
+    }
+
+    /// `chroot(path)`: the calling process's root directory (inherited by every later child).
+    public static func changeRoot(_ path: String) throws(SystemError) {
+        guard Glibc.chroot(path) == 0 else { throw SystemError.last("chroot", path) }
+    }
+
+    /// `chdir(path)`.
+    public static func changeDirectory(_ path: String) throws(SystemError) {
+        guard Glibc.chdir(path) == 0 else { throw SystemError.last("chdir", path) }
     }
 
     /// `umount2(target, detach ? MNT_DETACH : 0)`.

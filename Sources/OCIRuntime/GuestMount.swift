@@ -40,13 +40,19 @@ public enum GuestMount: Sendable, Equatable {
         return .fileSystem(type: type, source: mount.source ?? type, destination: destination, options: options)
     }
 
-    /// A bind mount's source: relative to the bundle or absolute, symlinks followed (/etc/resolv.conf is often a
-    /// link); it must be a regular file.
+    /// A bind mount's source: relative to the bundle (and inside it) or absolute, symlinks followed
+    /// (/etc/resolv.conf is often a link); it must be a regular file.
     private static func copiedFile(_ source: String, destination: String, options: [String],
                                    bundle: String) throws(OCIError) -> GuestMount {
         guard !source.isEmpty else { throw OCIError(.unsupportedMount, "bind mount \(destination) has no source") }
         guard let resolved = HostPath.resolved(HostPath.joined(bundle, source)) else {
             throw OCIError(.unsupportedMount, "bind mount \(destination): source \(quoted(source)): too many levels of symbolic links")
+        }
+        // A relative source names something in the bundle; one that lands outside it (`../../etc/shadow`, or
+        // through a symlink) is refused, as a relative root.path that escapes is. Absolute sources are host files
+        // by intent (/etc/resolv.conf).
+        if !source.hasPrefix("/"), !HostPath.isWithin(resolved, HostPath.resolved(bundle) ?? bundle) {
+            throw OCIError(.unsupportedMount, "bind mount \(destination): source \(quoted(source)) escapes the bundle")
         }
         switch Files.type(of: resolved) {
         case .regular?:

@@ -29,6 +29,8 @@ public struct OCIError: Error, Sendable, CustomStringConvertible {
         case containerExists
         /// A state file could not be read, parsed or written.
         case stateUnavailable
+        /// The rootfs image could not be built or stored (mkfs.ext4 missing or failing, the cache full).
+        case imageUnavailable
     }
 
     public var code: Code

@@ -12,7 +12,7 @@ import VsockProtocol
 ///   alike (the other four sets of the spec have no separate meaning on the wire); absent: the kernel's
 ///   default for the uid.
 /// - `terminal` with no `consoleSize`: 24 rows × 80 columns; sizes above 65535 are clamped (the wire's u16).
-/// - `oomScoreAdj`: not on the wire (yet); it is validated, not applied.
+/// - `oomScoreAdj`: checked against -1000…1000, then applied by vm-init in the child before exec.
 /// - `stdin` is left unset: whether the caller sends stdin is the caller's choice, not the bundle's.
 extension OCISpec.Process {
     /// runc's umask when `user.umask` is absent.
@@ -39,7 +39,7 @@ extension OCISpec.Process {
             rlimits: try rlimits.map { limits throws(OCIError) in try limits.map(Self.resourceLimit) },
             capabilities: try capabilities.flatMap { caps throws(OCIError) in try caps.bounding.map(Self.checkedCapabilities) },
             noNewPrivs: noNewPrivileges,
-            tty: terminal == true ? Self.terminalSize(consoleSize) : nil)
+            tty: terminal == true ? Self.terminalSize(consoleSize) : nil, oomScoreAdj: oomScoreAdj.map { Int32($0) })
     }
 
     /// `RLIMIT_NOFILE` → `nofile`; runc refuses a type it does not know, and so does this.

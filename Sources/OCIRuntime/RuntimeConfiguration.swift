@@ -17,7 +17,7 @@ import VMM
 /// `PATH` when it is started.
 ///
 /// ```json
-/// {"kernel": "vmlinux", "initramfs": "initrd.cpio", "vmm": "qemu",
+/// {"kernel": "vmlinux", "initramfs": "initramfs.cpio", "vmm": "qemu", "image_cache": "/var/lib/fc-supervisor/images",
 ///  "firecracker_binary": "firecracker", "qemu_binary": "qemu-system-x86_64",
 ///  "jailer": {"binary": "/usr/bin/jailer", "uid": 900, "gid": 900, "chroot_base": "/srv/jailer",
 ///             "cgroup_version": 2, "cgroups": [], "resource_limits": []},
@@ -33,14 +33,18 @@ public struct RuntimeConfiguration: Sendable, Equatable {
     public var vcpus: Int
     public var memoryMiB: Int
     public var bootTimeout: Duration
+    /// Where bundle rootfs directories are cached as ext4 images (``RootfsImageCache``).
+    public var imageCache: String
 
-    /// The values an absent key leaves: VMConfig's binaries, a small VM, VMConfig's boot timeout.
+    /// The values an absent key leaves: VMConfig's binaries, a small VM, VMConfig's boot timeout, the image
+    /// cache under /var/lib.
     public init(kernel: String, initramfs: String? = nil, vmm: VMMKind = .firecracker,
                 firecrackerBinary: String = "firecracker", qemuBinary: String = "qemu-system-x86_64",
-                jailer: JailerConfig? = nil, vcpus: Int = 1, memoryMiB: Int = 512, bootTimeout: Duration = .seconds(60)) {
+                jailer: JailerConfig? = nil, vcpus: Int = 1, memoryMiB: Int = 512, bootTimeout: Duration = .seconds(60),
+                imageCache: String = RootfsImageCache.defaultDirectory) {
         self.kernel = kernel; self.initramfs = initramfs; self.vmm = vmm; self.firecrackerBinary = firecrackerBinary
         self.qemuBinary = qemuBinary; self.jailer = jailer; self.vcpus = vcpus; self.memoryMiB = memoryMiB
-        self.bootTimeout = bootTimeout
+        self.bootTimeout = bootTimeout; self.imageCache = imageCache
     }
 
     public static let defaultPath = "/etc/fc-supervisor/config.json"
@@ -111,6 +115,10 @@ public struct RuntimeConfiguration: Sendable, Equatable {
         // A path with a `/` is relative to the file's directory; a bare binary name is left for PATH.
         func binary(_ p: String) -> String { p.contains("/") ? HostPath.joined(directory, p) : p }
         configuration.initramfs = file.initramfs.map { HostPath.joined(directory, $0) }
+        if let cache = file.imageCache {
+            guard !cache.isEmpty else { throw invalid("image_cache must not be empty") }
+            configuration.imageCache = HostPath.joined(directory, cache)
+        }
         if let bin = file.firecrackerBinary { configuration.firecrackerBinary = binary(bin) }
         if let bin = file.qemuBinary { configuration.qemuBinary = binary(bin) }
         if let j = file.jailer {
@@ -155,10 +163,11 @@ public struct RuntimeConfiguration: Sendable, Equatable {
         var qemuBinary: String?
         var jailer: Jailer?
         var defaults: Defaults?
+        var imageCache: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case kernel, initramfs, vmm, jailer, defaults
-            case firecrackerBinary = "firecracker_binary", qemuBinary = "qemu_binary"
+            case firecrackerBinary = "firecracker_binary", qemuBinary = "qemu_binary", imageCache = "image_cache"
         }
 
         init(from decoder: any Decoder) throws {
@@ -171,6 +180,7 @@ public struct RuntimeConfiguration: Sendable, Equatable {
             qemuBinary = try c.decodeIfPresent(String.self, forKey: .qemuBinary)
             jailer = try c.decodeIfPresent(Jailer.self, forKey: .jailer)
             defaults = try c.decodeIfPresent(Defaults.self, forKey: .defaults)
+            imageCache = try c.decodeIfPresent(String.self, forKey: .imageCache)
         }
     }
 

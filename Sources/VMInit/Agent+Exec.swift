@@ -19,6 +19,8 @@ extension Agent {
             return sendError(conn, .sessionExists, "session \(id) exists", session: id)
         }
         guard !shuttingDown else { return fail(.validate, 0, "vm-init is shutting down") }
+        // A half-built container root is no place to run anything; the host reboots such a guest.
+        guard container != .failed else { return fail(.validate, 0, "the container root could not be set up") }
         guard sessions.count < maxSessions else {
             return sendError(conn, .resourceExhausted, "too many sessions (\(maxSessions))", session: id)
         }
@@ -78,7 +80,7 @@ extension Agent {
         }
         options.noNewPrivileges = request.noNewPrivs ?? false
         options.newSession = true
-        options.oomScoreAdjust = 0  // undo PID 1's -1000 for the workload
+        options.oomScoreAdjust = request.oomScoreAdj ?? 0  // never PID 1's -1000 unless asked
 
         // Stdio.
         var parentEnds: [FileDescriptor] = []
@@ -142,6 +144,7 @@ extension Agent {
             return fail(SpawnStage(rawValue: error.code), error.errno, message)
         }
         for fd in childEnds { fd.close() }
+        execStarted = true
 
         // Registered before the loop runs again, so the reaper always finds it.
         let session = Session(id: id, argv0: program, tty: request.tty != nil, pid: pid,

@@ -82,6 +82,8 @@ extension Agent {
             beginShutdown(mode: request.mode, graceMs: request.graceMs.map { UInt64($0) }, reason: "host request")
         case .network(let config):
             applyNetwork(config, conn: conn)
+        case .container(let request):
+            applyContainer(request, conn: conn)
         case .error(let error):
             Log.info("host reported error \(error.code): \(error.message.prefix(200))")
         case .pong:
@@ -89,7 +91,7 @@ extension Agent {
         case .lifecycle, .lifecycleDone:
             // PROTOCOL.md §11: control.sock only; the supervisor never forwards them.
             sendError(conn, .invalidMessage, "\"\(frame.message.type)\" is served on control.sock, not by vm-init")
-        case .started, .startFailed, .stdout, .stderr, .exit, .networkApplied:
+        case .started, .startFailed, .stdout, .stderr, .exit, .networkApplied, .containerReady:
             sendError(conn, .invalidMessage, "\"\(frame.message.type)\" is sent by the guest, not the host",
                       session: frame.message.session)
         }

@@ -23,6 +23,10 @@ public final class Agent {
     var sessions: [SessionID: Session] = [:]
     var sessionByPID: [Int32: SessionID] = [:]
     var shuttingDown = false
+    /// Where the `container` message stands (at most one per boot; PROTOCOL.md §4.23).
+    var container: ContainerPhase = .none
+    /// Whether any `exec` has spawned a process (a `container` after that is refused).
+    var execStarted = false
     var orphansReaped = 0
     /// Read buffer shared by every read (single-threaded).
     let scratch = ReadBuffer(capacity: Session.maxChunk)

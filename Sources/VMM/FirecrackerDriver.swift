@@ -164,7 +164,7 @@ struct FirecrackerLayout {
         self.config = config
         if let jailer = config.jailer {
             let execName = String(config.firecrackerBin.split(separator: "/").last ?? "firecracker")
-            let root = "\(jailer.chrootBase)/\(execName)/\(config.id)/root"
+            let root = "\(jailer.chrootBase)/\(execName)/\(config.instanceID)/root"
             jailRoot = root
             apiSocketOnHost = root + "/api.sock"
             vsockOnHost = root + "/v.sock"
@@ -194,14 +194,14 @@ struct FirecrackerLayout {
     /// The program and its arguments: Firecracker directly, or the jailer wrapping it.
     func commandLine() -> (String, [String]) {
         guard let jailer = config.jailer else {
-            let direct = ["--api-sock", apiSocketOnHost, "--id", config.id]
+            let direct = ["--api-sock", apiSocketOnHost, "--id", config.instanceID]
             // With a VM namespace (and no jailer to enter it), Firecracker runs inside it via nsenter (same pid).
             if let netns = config.network.netnsPath {
                 return ("/usr/bin/nsenter", ["--net=\(netns)", "--", config.firecrackerBin] + direct)
             }
             return (config.firecrackerBin, direct)
         }
-        var args = ["--id", config.id, "--exec-file", config.firecrackerBin, "--uid", "\(jailer.uid)",
+        var args = ["--id", config.instanceID, "--exec-file", config.firecrackerBin, "--uid", "\(jailer.uid)",
                     "--gid", "\(jailer.gid)", "--chroot-base-dir", jailer.chrootBase,
                     "--cgroup-version", "\(jailer.cgroupVersion)"]
         if let netns = jailer.netns { args += ["--netns", netns] }

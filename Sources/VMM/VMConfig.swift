@@ -72,10 +72,25 @@ public struct VMConfig: Sendable {
         return args.joined(separator: " ")
     }
 
+    /// runc's container-id alphabet (letters, digits, `_ + - .`; not `.` or `..`), at most 64 bytes so the
+    /// state directory's sockets fit in a Unix socket path. The id names the state directory; the VMM gets
+    /// ``instanceID``.
+    public static func isValidID(_ id: String) -> Bool {
+        (1...64).contains(id.utf8.count) && id != "." && id != ".."
+            && id.utf8.allSatisfy { c in
+                (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || "_+-.".utf8.contains(c)
+            }
+    }
+
+    /// The VMM's own instance id (Firecracker's and the jailer's `--id`, the jail's directory): ``id`` when
+    /// Firecracker accepts it, else a collision-resistant form of it.
+    public var instanceID: String { FirecrackerIDs.instanceID(for: id) }
+
     /// Checks everything that can be checked before launching anything.
     public func validate() throws(VMMError) {
-        guard FirecrackerIDs.isValidInstanceID(id) else {
-            throw VMMError(.invalidConfiguration, "invalid --id \"\(id)\": 1–64 characters, letters, digits or '-'")
+        guard Self.isValidID(id) else {
+            throw VMMError(.invalidConfiguration,
+                           "invalid --id \"\(id)\": 1–64 characters, letters, digits, '_', '+', '-' or '.', and not . or ..")
         }
         guard !kernel.isEmpty else { throw VMMError(.invalidConfiguration, "--kernel is required") }
         guard (1...32).contains(vcpus) else { throw VMMError(.invalidConfiguration, "--vcpus must be 1–32") }

@@ -39,6 +39,9 @@ public enum Message: Sendable, Equatable {
     /// control.sock only (§11): start the held workload, pause or resume the VM.
     case lifecycle(LifecycleRequest)
     case lifecycleDone(LifecycleDone)
+    /// Host: make a root file system the root of every later process. Answered by `container_ready` or `error`.
+    case container(ContainerRequest)
+    case containerReady(ContainerReady)
 
     /// The wire name in the `type` field.
     public var type: String {
@@ -67,6 +70,8 @@ public enum Message: Sendable, Equatable {
         case .networkApplied: "network_applied"
         case .lifecycle: "lifecycle"
         case .lifecycleDone: "lifecycle_done"
+        case .container: "container"
+        case .containerReady: "container_ready"
         }
     }
 
@@ -74,7 +79,7 @@ public enum Message: Sendable, Equatable {
     public static let knownTypes: Set<String> = [
         "hello", "exec", "started", "start_failed", "stdin", "stdin_close", "stdout", "stderr", "window", "signal",
         "resize", "exit", "exit_ack", "attach", "sessions", "ping", "pong", "set_time", "shutdown", "error",
-        "network", "network_applied", "lifecycle", "lifecycle_done",
+        "network", "network_applied", "container", "container_ready", "lifecycle", "lifecycle_done",
     ]
 
     /// The session a message concerns, if any.
@@ -89,7 +94,8 @@ public enum Message: Sendable, Equatable {
         case .resize(let m): m.session
         case .exit(let m): m.session
         case .error(let m): m.session
-        case .hello, .sessions, .ping, .pong, .setTime, .shutdown, .network, .networkApplied, .lifecycle, .lifecycleDone: nil
+        case .hello, .sessions, .ping, .pong, .setTime, .shutdown, .network, .networkApplied, .container,
+             .containerReady, .lifecycle, .lifecycleDone: nil
         }
     }
 
@@ -145,6 +151,8 @@ extension Message: Codable {
         case "network_applied": self = .networkApplied(try NetworkApplied(from: decoder))
         case "lifecycle": self = .lifecycle(try LifecycleRequest(from: decoder))
         case "lifecycle_done": self = .lifecycleDone(try LifecycleDone(from: decoder))
+        case "container": self = .container(try ContainerRequest(from: decoder))
+        case "container_ready": self = .containerReady(try ContainerReady(from: decoder))
         default:
             throw UnknownMessageType(type: type)
         }
@@ -173,6 +181,8 @@ extension Message: Codable {
         case .networkApplied(let m): try m.encode(to: encoder)
         case .lifecycle(let m): try m.encode(to: encoder)
         case .lifecycleDone(let m): try m.encode(to: encoder)
+        case .container(let m): try m.encode(to: encoder)
+        case .containerReady(let m): try m.encode(to: encoder)
         }
     }
 }
@@ -222,6 +232,9 @@ extension Message {
             throw ProtocolError(.invalidMessage,
                                 "invalid \"\(message.type)\" message: \"\(name)\" has a fraction or exponent; header numbers are integers",
                                 session: path == ["session"] ? nil : message.session)
+        }
+        if let problem = message.rangeProblem {
+            throw ProtocolError(.invalidMessage, "invalid \"\(message.type)\" message: \(problem)", session: message.session)
         }
         return message
     }

@@ -227,11 +227,14 @@ struct OCIBundleTests {
     @Test func mountsTheVMCannotHonourAreNamed() throws {
         let fixture = try BundleFixture()
         try Files.makeDirectories(fixture.host + "/data")
+        _ = try fixture.writeHostFile("hosts")
         for (mount, message) in [
             (OCISpec.Mount(destination: "/data", type: "bind", source: fixture.host + "/data", options: ["rbind"]),
              "bind mount /data: host directory \(fixture.host)/data cannot be shared with the VM (only single files are copied in)"),
             (OCISpec.Mount(destination: "/data", type: "none", source: "../host/data", options: ["bind", "ro"]),
-             "bind mount /data: host directory \(fixture.host)/data cannot be shared with the VM (only single files are copied in)"),
+             "bind mount /data: source \"../host/data\" escapes the bundle"),
+            (OCISpec.Mount(destination: "/etc/hosts", type: "bind", source: "rootfs/../../host/hosts"),
+             "bind mount /etc/hosts: source \"rootfs/../../host/hosts\" escapes the bundle"),
             (OCISpec.Mount(destination: "/etc/hosts", type: "bind", source: fixture.host + "/missing"),
              "bind mount /etc/hosts: source \(fixture.host)/missing does not exist"),
             (OCISpec.Mount(destination: "/dev/null", type: "bind", source: "/dev/null"),

@@ -1,3 +1,4 @@
+import Foundation
 import LinuxSystem
 import OCIRuntime
 import Testing
@@ -36,7 +37,7 @@ struct RuntimeConfigurationTests {
         let temp = try TemporaryDirectory(prefix: "/var/tmp/oci-config-")
         defer { temp.remove() }
         try Files.writeAtomically(temp.file("config.json"), """
-            {"kernel": "vmlinux", "initramfs": "/abs/initrd.cpio", "vmm": "qemu",
+            {"kernel": "vmlinux", "initramfs": "/abs/initrd.cpio", "vmm": "qemu", "image_cache": "images",
              "firecracker_binary": "bin/firecracker", "qemu_binary": "qemu-system-x86_64",
              "jailer": {"binary": "/usr/bin/jailer", "uid": 900, "gid": 901, "chroot_base": "/srv/j",
                         "cgroup_version": 1, "cgroups": ["cpu.shares=10"], "resource_limits": ["no-file=64"]},
@@ -47,6 +48,7 @@ struct RuntimeConfigurationTests {
         #expect(configuration.initramfs == "/abs/initrd.cpio")
         #expect(configuration.firecrackerBinary == temp.path + "/bin/firecracker")
         #expect(configuration.qemuBinary == "qemu-system-x86_64")
+        #expect(configuration.imageCache == temp.path + "/images")
 
         let vm = configuration.vmConfig(id: "c1")
         #expect(vm.id == "c1")
@@ -74,7 +76,8 @@ struct RuntimeConfigurationTests {
         let configuration = try RuntimeConfiguration.load(path: temp.file("c.json"), source: .flag)
         #expect(configuration == RuntimeConfiguration(
             kernel: "/boot/vmlinux", initramfs: nil, vmm: .firecracker, firecrackerBinary: "firecracker",
-            qemuBinary: "qemu-system-x86_64", jailer: nil, vcpus: 1, memoryMiB: 512, bootTimeout: .seconds(60)))
+            qemuBinary: "qemu-system-x86_64", jailer: nil, vcpus: 1, memoryMiB: 512, bootTimeout: .seconds(60),
+            imageCache: "/var/lib/fc-supervisor/images"))
     }
 
     @Test func badFilesGiveOneLine() throws {
@@ -87,7 +90,9 @@ struct RuntimeConfigurationTests {
             (#"{"kernel": ""}"#, "kernel is required"),
             (#"{"kernel": "/k", "vmm": "xen"}"#, "vmm \"xen\" is not one of firecracker, qemu"),
             (#"{"kernel": "/k", "kernal": "/k"}"#,
-             "kernal: unknown key (known: defaults, firecracker_binary, initramfs, jailer, kernel, qemu_binary, vmm)"),
+             "kernal: unknown key (known: defaults, firecracker_binary, image_cache, initramfs, jailer, kernel, qemu_binary, vmm)"),
+            (#"{"kernel": "/k", "image_cache": ""}"#, "image_cache must not be empty"),
+            (#"{"kernel": "/k", "image_cache": 3}"#, "image_cache: expected a string"),
             (#"{"kernel": "/k", "defaults": {"memory": 5}}"#,
              "defaults.memory: unknown key (known: boot_timeout_ms, memory_mib, vcpus)"),
             (#"{"kernel": "/k", "defaults": {"vcpus": "2"}}"#, "defaults.vcpus: expected an integer"),
@@ -104,5 +109,58 @@ struct RuntimeConfigurationTests {
                 _ = try RuntimeConfiguration.load(path: path, source: .flag)
             }
         }
+    }
+
+    /// `scripts/runtime-config.sh` (`make runtime-config`) with its output; stdin closed.
+    private func runtimeConfigScript(_ arguments: [String], path: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [RepoPath.file("scripts/runtime-config.sh")] + arguments
+        process.environment = ["PATH": path]
+        let pipe = Foundation.Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func makeRuntimeConfigWritesAFileThatLoads() throws {
+        let temp = try TemporaryDirectory(prefix: "/var/tmp/oci-config-")
+        defer { temp.remove() }
+        let build = temp.file("build")
+        try Files.makeDirectories(build)
+        try Files.writeAtomically(build + "/vmlinux", "kernel")
+        // PATH without firecracker (only what the script and QEMU need): QEMU is chosen.
+        let bin = temp.file("bin")
+        try Files.makeDirectories(bin)
+        for tool in ["python3", "dirname", "mkdir", "qemu-system-x86_64"] {
+            let real = try #require(["/usr/bin/", "/bin/"].map { $0 + tool }.first { Files.exists($0) })
+            try FileManager.default.createSymbolicLink(atPath: bin + "/" + tool, withDestinationPath: real)
+        }
+
+        let missing = try runtimeConfigScript(["--build-dir", build], path: bin)
+        #expect(missing.status == 1)
+        #expect(missing.output == "runtime-config.sh: no initramfs at \(build)/initramfs.cpio (run: make initramfs)\n")
+        #expect(!Files.exists(build + "/config.json"))
+
+        try Files.writeAtomically(build + "/initramfs.cpio", "cpio")
+        let written = try runtimeConfigScript(["--build-dir", build], path: bin)
+        #expect(written.status == 0, "\(written.output)")
+        let configuration = try RuntimeConfiguration.load(path: build + "/config.json", source: .flag)
+        #expect(configuration == RuntimeConfiguration(
+            kernel: build + "/vmlinux", initramfs: build + "/initramfs.cpio", vmm: .qemu,
+            qemuBinary: bin + "/qemu-system-x86_64", vcpus: 1, memoryMiB: 512, imageCache: build + "/images"))
+        #expect(Files.isDirectory(build + "/images"))
+        // The paths are relative to the file: the build directory can move.
+        let text = try Files.readText(build + "/config.json")
+        #expect(text.contains("\"kernel\": \"vmlinux\"") && text.contains("\"image_cache\": \"images\""))
+
+        // Another output file: the paths are relative to its own directory.
+        let elsewhere = try runtimeConfigScript(["--build-dir", build, "--out", temp.file("c.json")], path: bin)
+        #expect(elsewhere.status == 0)
+        let moved = try RuntimeConfiguration.load(path: temp.file("c.json"), source: .flag)
+        #expect(moved.kernel == build + "/vmlinux" && moved.imageCache == build + "/images")
     }
 }

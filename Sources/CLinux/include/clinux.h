@@ -108,6 +108,21 @@ unsigned long clinux_ms_nodev(void);
 unsigned long clinux_ms_noexec(void);
 unsigned long clinux_ms_relatime(void);
 unsigned long clinux_ms_bind(void);
+unsigned long clinux_ms_rdonly(void);
+unsigned long clinux_ms_remount(void);
+unsigned long clinux_ms_move(void);
+unsigned long clinux_ms_rec(void);
+unsigned long clinux_ms_sync(void);
+unsigned long clinux_ms_dirsync(void);
+unsigned long clinux_ms_noatime(void);
+unsigned long clinux_ms_nodiratime(void);
+unsigned long clinux_ms_strictatime(void);
+unsigned long clinux_ms_lazytime(void);
+unsigned long clinux_ms_mandlock(void);
+unsigned long clinux_ms_private(void);
+unsigned long clinux_ms_slave(void);
+unsigned long clinux_ms_shared(void);
+unsigned long clinux_ms_unbindable(void);
 
 /// FIONREAD: bytes waiting to be read on a pipe, socket or terminal. Returns the count or -errno.
 int clinux_bytes_readable(int fd);

@@ -74,9 +74,11 @@ final class GuestSession {
     fileprivate func markFinished() { finished = true }
 }
 
-/// The guest's answer to a `network` message.
-enum GuestNetworkReply {
-    case applied(NetworkApplied)
+/// The guest's answer to a setup request (`network`, `container`): they are sent one at a time, before the
+/// workload, so one pending answer is all there is.
+enum GuestSetupReply {
+    case networkApplied(NetworkApplied)
+    case containerReady(ContainerReady)
     case refused(ErrorMessage)
 }
 
@@ -94,7 +96,7 @@ final class GuestMux {
     private var pendingPings: [UInt64: UInt64] = [:]
     private var pingCompletions: [UInt64: (UInt64) -> Void] = [:]
     /// The pending `network` request's completion (one at a time).
-    private var onNetworkApplied: ((GuestNetworkReply) -> Void)?
+    private var onSetupReply: ((GuestSetupReply) -> Void)?
     /// Our announced per-session output window.
     let outputWindow: UInt32
     /// Called once, when the guest's `hello` arrives.
@@ -151,9 +153,25 @@ final class GuestMux {
 
     /// Sends a `network` configuration; `completion` gets the guest's `network_applied`, or the first
     /// session-less `error` that follows (the guest answers every `network` with exactly one of them).
-    func configureNetwork(_ config: NetworkConfig, completion: @escaping (GuestNetworkReply) -> Void) {
-        onNetworkApplied = completion
-        connection.send(.network(config))
+    func configureNetwork(_ config: NetworkConfig, completion: @escaping (GuestSetupReply) -> Void) {
+        setUp(.network(config), completion: completion)
+    }
+
+    /// Asks vm-init to make the container's root the root of every later process (PROTOCOL.md `container`).
+    func prepareContainer(_ request: ContainerRequest, completion: @escaping (GuestSetupReply) -> Void) {
+        setUp(.container(request), completion: completion)
+    }
+
+    private func setUp(_ message: Message, completion: @escaping (GuestSetupReply) -> Void) {
+        onSetupReply = completion
+        connection.send(message)
+    }
+
+    /// Hands a setup answer to whoever waits for one; an answer nobody asked for is the guest's mistake.
+    private func setupReplied(_ reply: GuestSetupReply, type: String) {
+        guard let completion = onSetupReply else { return onWarning("guest sent \(type) without a request") }
+        onSetupReply = nil
+        completion(reply)
     }
 
     /// Asks vm-init to stop everything and power the VM off.
@@ -210,8 +228,8 @@ final class GuestMux {
         case .error(let m):
             if let id = m.session, let session = sessions[id] {
                 session.delegate?.guestSessionError(session, m)
-            } else if let completion = onNetworkApplied {
-                onNetworkApplied = nil
+            } else if let completion = onSetupReply {
+                onSetupReply = nil
                 completion(.refused(m))
             } else {
                 onWarning("guest reported \(m.code): \(m.message.prefix(200))")
@@ -219,11 +237,11 @@ final class GuestMux {
         case .sessions:
             break  // Only ever a reply; unsolicited lists are ignored.
         case .networkApplied(let m):
-            let completion = onNetworkApplied
-            onNetworkApplied = nil
-            completion?(.applied(m))
-        case .exec, .stdin, .stdinClose, .signal, .resize, .exitAck, .attach, .setTime, .shutdown, .network, .lifecycle,
-             .lifecycleDone:
+            setupReplied(.networkApplied(m), type: frame.message.type)
+        case .containerReady(let m):
+            setupReplied(.containerReady(m), type: frame.message.type)
+        case .exec, .stdin, .stdinClose, .signal, .resize, .exitAck, .attach, .setTime, .shutdown, .network, .container,
+             .lifecycle, .lifecycleDone:
             // PROTOCOL.md §4: a known message in the wrong direction is `invalid_message`.
             connection.send(.error(ErrorMessage(code: .invalidMessage,
                                                 message: "\"\(frame.message.type)\" is a host message",

@@ -8,6 +8,8 @@ public struct SupervisorEvent: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {
         case booted, ready, started, exited, stopping, stopped, error, network
         case networkApplied = "network_applied"
+        /// vm-init made the container's root the root of every later process.
+        case containerReady = "container_ready"
         /// The VM is ready and its workload waits for `lifecycle start` (runc's `create`).
         case created
         case paused, resumed

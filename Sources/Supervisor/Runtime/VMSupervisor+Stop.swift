@@ -65,6 +65,8 @@ extension VMSupervisor {
         log(message)
         events.record(.error, message: message)
         if exitCode == nil { exitCode = code.rawValue }
+        // A `create` still waiting learns why, in the failure's own words.
+        reportCreated(SupervisorError(code, message))
         beginStop(reason: message)
     }
 

@@ -23,6 +23,8 @@ public final class VMSupervisor {
     /// How long a stop may take in all before the VMM is killed.
     static let stopBound: Duration = .seconds(10)
 
+    /// The container the workload runs in (PROTOCOL.md `container`), sent once vm-init is ready (after `network`).
+    public var container: ContainerRequest?
     /// runc's `create`: once the VM is ready the workload waits for `lifecycle start` on control.sock.
     public var holdWorkload = false
     /// Called once: with nil when the VM reached `created` (``holdWorkload``) or the workload started, else with
@@ -189,15 +191,40 @@ public final class VMSupervisor {
         }
         guard let spec = pendingWorkload, let mux else { return }
         pendingWorkload = nil
-        guard config.network.configuresGuest else { return workloadReady(spec, on: mux) }
-        // The workload starts once the guest's network is configured.
+        configureNetwork(on: mux) { [unowned self] in
+            self.prepareContainer(on: mux) { [unowned self] in self.workloadReady(spec, on: mux) }
+        }
+    }
+
+    /// The guest's network, when the VM has one to configure; then `next`.
+    private func configureNetwork(on mux: GuestMux, then next: @escaping () -> Void) {
+        guard config.network.configuresGuest else { return next() }
         mux.configureNetwork(config.network.guestMessage(mac: config.effectiveGuestMAC)) { [unowned self] reply in
             switch reply {
-            case .applied(let applied):
+            case .networkApplied(let applied):
                 self.events.record(.networkApplied, message: (applied.interfaces ?? []).joined(separator: ","))
-                self.workloadReady(spec, on: mux)
+                next()
             case .refused(let error):
                 self.fail(.bootFailed, "guest network configuration failed: \(error.code): \(error.message)")
+            case .containerReady:
+                self.fail(.bootFailed, "the guest answered network with container_ready")
+            }
+        }
+    }
+
+    /// The container's root (an OCI bundle's rootfs, mounts, files, hostname), when there is one; then `next`.
+    /// vm-init's refusal ends the boot with its message, which for `check` is runc's own text.
+    private func prepareContainer(on mux: GuestMux, then next: @escaping () -> Void) {
+        guard let container else { return next() }
+        mux.prepareContainer(container) { [unowned self] reply in
+            switch reply {
+            case .containerReady:
+                self.events.record(.containerReady)
+                next()
+            case .refused(let error):
+                self.fail(.startFailed, error.message)
+            case .networkApplied:
+                self.fail(.bootFailed, "the guest answered container with network_applied")
             }
         }
     }

@@ -141,7 +141,7 @@ enum Output {
 /// `list`'s OWNER: the state directory's owner by name from /etc/passwd, else `#uid` (runc list.go).
 enum Owner {
     static func name(ofDirectory path: String) -> String {
-        guard let uid = Files.ownerID(path) else { return "" }
+        guard let uid = try? Files.status(path, followingSymlinks: true).uid else { return "" }
         let passwd = (try? Files.readText("/etc/passwd", limit: 1 << 20)) ?? ""
         for line in passwd.split(separator: "\n") {
             let fields = line.split(separator: ":", omittingEmptySubsequences: false)
