@@ -4,8 +4,8 @@ import LinuxSystem
 import TestSupport
 import Testing
 
-/// runc's command line against real VMs (QEMU): bundles whose config.json runs busybox `sh -c …` from the
-/// test initramfs (until the bundle's rootfs becomes the VM's root, the workload runs in the initramfs).
+/// runc's command line against real VMs (QEMU): bundles whose config.json runs busybox `sh -c …` (in the
+/// initramfs while ``ContainerPlan`` gives the VM no container root, in the bundle's busybox rootfs once it does).
 ///
 /// The test process is a child subreaper, as conmon and containerd's shim are: the pid-file process (the
 /// container's supervisor, spawned by `create`) and detached exec relays are reparented to it when the call
@@ -29,12 +29,19 @@ import Testing
     }
 
     /// A bundle directory running `sh -c script`.
+    /// A bundle running `sh -c script`. Its rootfs is busybox-static with the applets the tests use, and it mounts
+    /// proc, so it runs the same whether the VM runs the workload in the initramfs or in the bundle's root.
     private func bundle(_ name: String, _ script: String, process extra: [String: Any] = [:]) throws -> String {
         let path = temp.file("bundle-" + name)
-        try Files.makeDirectories(path + "/rootfs")
+        for directory in ["bin", "dev", "proc", "sys", "tmp"] { try Files.makeDirectories(path + "/rootfs/" + directory) }
+        try Files.copy("/bin/busybox", to: path + "/rootfs/bin/busybox", mode: 0o755)
+        for applet in ["sh", "sleep", "echo", "stty", "test", "kill", "pwd", "cat", "true"] {
+            try Files.makeSymlink(path + "/rootfs/bin/" + applet, to: "busybox")
+        }
         var process: [String: Any] = ["args": ["sh", "-c", script], "cwd": "/", "env": ["PATH=/bin:/sbin:/usr/bin:/usr/sbin"]]
         process.merge(extra) { $1 }
-        let spec: [String: Any] = ["ociVersion": "1.0.2", "process": process, "root": ["path": "rootfs"], "annotations": ["test": name]]
+        let spec: [String: Any] = ["ociVersion": "1.0.2", "process": process, "root": ["path": "rootfs"], "annotations": ["test": name],
+                                   "mounts": [["destination": "/proc", "type": "proc", "source": "proc"]]]
         try Files.writeAtomically(path + "/config.json", Array(try JSONSerialization.data(withJSONObject: spec)))
         return path
     }
