@@ -147,7 +147,12 @@ struct DeleteCommand: RuncSubcommand {
             return 0
         }
         switch container.status {
-        case .stopped: break
+        case .stopped:
+            // The workload has ended; its supervisor may still be powering the VM off: let it finish first.
+            if !Containers.waitGone(container.pid, id: id, timeout: .seconds(10)) {
+                try? ChildProcess.signal(container.pid, SIGKILL)
+                _ = Containers.waitGone(container.pid, id: id, timeout: .seconds(2))
+            }
         case .created: try Signalling.stop(container, root: globals.root)
         case .running, .paused:
             guard force else { throw RuntimeFailure("cannot delete container \(id) that is not stopped: \(container.status.rawValue)") }
