@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "Supervisor", dependencies: ["VMM", "FirecrackerAPI", "VsockTransport", "VsockProtocol", "LinuxSystem", "CLinux"]),
         .target(name: "OCIRuntime", dependencies: ["VMM", "VsockProtocol", "LinuxSystem"]),
         .target(name: "SupervisorCLI", dependencies: [
-            "Supervisor", "VMM", "VsockTransport", "VsockProtocol", "LinuxSystem",
+            "Supervisor", "OCIRuntime", "VMM", "VsockTransport", "VsockProtocol", "LinuxSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         /// libsqlite3 (apt libsqlite3-dev) for the address allocator.
@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "AddressAllocatorTests", dependencies: ["AddressAllocator", "TestSupport"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "VMM", "VsockProtocol", "VsockTransport", "LinuxSystem", "TestSupport"]),
         .testTarget(name: "OCIRuntimeTests", dependencies: ["OCIRuntime", "VMM", "VsockProtocol", "LinuxSystem", "TestSupport"]),
-        .testTarget(name: "SupervisorCLITests", dependencies: ["SupervisorCLI", "TestSupport"]),
+        .testTarget(name: "SupervisorCLITests", dependencies: ["SupervisorCLI", "OCIRuntime", "Supervisor", "LinuxSystem", "TestSupport"]),
         /// Boots real VMs (QEMU, the prebuilt guest kernel) through the fc-supervisor executable.
         .testTarget(name: "E2ETests", dependencies: ["TestSupport"]),
     ]

@@ -166,6 +166,9 @@ static void child_path(const struct clinux_spawn_attr *a, int report_fd, pid_t p
         child_fail(report_fd, CLINUX_STAGE_STDIO);
     // Nothing else leaks into the program (best effort; our own descriptors are close-on-exec already).
     syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+    for (size_t i = 0; i < a->nkeep_fds; i++) {
+        if (a->keep_fds[i] > 2 && fcntl(a->keep_fds[i], F_SETFD, 0) < 0) child_fail(report_fd, CLINUX_STAGE_STDIO);
+    }
 
     for (size_t i = 0; i < a->nrlimits; i++) {
         struct rlimit rl = { (rlim_t)a->rlimits[i].soft, (rlim_t)a->rlimits[i].hard };
@@ -270,6 +273,22 @@ int clinux_set_winsize(int fd, unsigned short rows, unsigned short cols) {
     ws.ws_row = rows;
     ws.ws_col = cols;
     return ioctl(fd, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
+}
+
+int clinux_send_fd(int sock, const void *data, size_t len, int fd) {
+    union { struct cmsghdr header; char space[CMSG_SPACE(sizeof(int))]; } control;
+    memset(&control, 0, sizeof control);
+    struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space, .msg_controllen = sizeof control.space };
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    ssize_t n;
+    do { n = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -errno;
+    return (size_t)n == len ? 0 : -EIO;
 }
 
 int clinux_openpty(int *master_out, int *slave_out, unsigned short rows, unsigned short cols, int nonblocking_master) {

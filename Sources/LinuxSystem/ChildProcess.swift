@@ -44,6 +44,8 @@ public struct SpawnOptions: Sendable {
     public var parentDeathSignal: Int32?
     /// Written to /proc/self/oom_score_adj in the child (failure ignored).
     public var oomScoreAdjust: Int32?
+    /// Descriptors (>= 3) the program inherits at the same numbers; every other one >= 3 is closed on exec.
+    public var inheritedDescriptors: [FileDescriptor] = []
 
     public init(arguments: [String], environment: [String] = []) {
         self.arguments = arguments
@@ -138,6 +140,7 @@ public enum ChildProcess {
         let groups = options.groups ?? []
         let limits = options.resourceLimits.map { clinux_rlimit(resource: $0.resource, soft: $0.soft, hard: $0.hard) }
         let caps = (options.capabilities ?? []).map { Int32($0) }
+        let keep = options.inheritedDescriptors.map(\.rawValue)
 
         var pid: pid_t = -1
         var stage: Int32 = 0
@@ -146,7 +149,7 @@ public enum ChildProcess {
             withOptionalCString(options.workingDirectory) { cwdPtr in
                 groups.withUnsafeBufferPointer { groupsPtr in
                     limits.withUnsafeBufferPointer { limitsPtr in
-                        caps.withUnsafeBufferPointer { capsPtr in
+                        caps.withUnsafeBufferPointer { capsPtr in keep.withUnsafeBufferPointer { keepPtr in
                             var attr = clinux_spawn_attr()
                             attr.argv = UnsafePointer(argv.pointer)
                             attr.envp = UnsafePointer(envp.pointer)
@@ -176,8 +179,10 @@ public enum ChildProcess {
                             attr.no_new_privs = options.noNewPrivileges ? 1 : 0
                             attr.parent_death_signal = options.parentDeathSignal ?? 0
                             if let adj = options.oomScoreAdjust { attr.set_oom_score_adj = 1; attr.oom_score_adj = adj }
+                            attr.nkeep_fds = keepPtr.count
+                            attr.keep_fds = keepPtr.baseAddress
                             return clinux_spawn(&attr, &pid, &stage, &err)
-                        }
+                        } }
                     }
                 }
             }

@@ -81,6 +81,13 @@ public enum UnixSocket {
         return (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
     }
 
+    /// Sends `descriptor` over the connected socket `fd` in one message whose data is `name` (SCM_RIGHTS, one fd).
+    public static func sendDescriptor(_ descriptor: FileDescriptor, over fd: FileDescriptor, name: String) throws(SystemError) {
+        let bytes = Array(name.utf8)
+        let rc = bytes.withUnsafeBytes { clinux_send_fd(fd.rawValue, $0.baseAddress, $0.count, descriptor.rawValue) }
+        guard rc == 0 else { throw SystemError("sendmsg", errno: -rc, "SCM_RIGHTS on \(fd)") }
+    }
+
     /// `shutdown(SHUT_WR)`: the peer reads end-of-file; we can still read.
     public static func shutdownWrite(_ fd: FileDescriptor) {
         _ = shutdown(fd.rawValue, Int32(SHUT_WR))

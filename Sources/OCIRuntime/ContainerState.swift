@@ -100,3 +100,9 @@ enum GoJSON {
         return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 }
+
+/// Go's JSON string encoding (HTML-safe, as runc's and logrus' encoders write it), for the CLI's other runc
+/// outputs (log lines, events, features).
+public enum GoJSONText {
+    public static func string(_ text: String) -> String { GoJSON.string(text) }
+}

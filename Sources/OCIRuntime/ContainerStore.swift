@@ -1,7 +1,12 @@
 import Glibc
 import LinuxSystem
 
-/// Container state on disk: `<root>/<id>/state.json`, holding exactly what `state` prints.
+/// Container state on disk: `<root>/<id>/oci-state.json`, holding exactly what `state` prints (pid and status as
+/// recorded at create; the CLI recomputes the status from the supervisor on every call).
+///
+/// The directory is shared with the per-VM supervisor, whose own `state.json`, `events.jsonl`, sockets and logs
+/// live beside this file (`Supervisor.StateDirectory`): the OCI facts are in their own file so that neither
+/// writer ever replaces the other's.
 ///
 /// Every write is atomic (a temporary file, then `rename`), so a reader such as a concurrent `state` or `list`
 /// sees the old or the new state, never half of one. A container appears whole: its directory is made under a
@@ -11,7 +16,7 @@ public struct ContainerStore: Sendable {
 
     public init(root: String) { self.root = root }
 
-    public static let stateFileName = "state.json"
+    public static let stateFileName = "oci-state.json"
     /// The prefix of directories being created; `#` is outside the id alphabet.
     static let creatingPrefix = "#creating-"
 
@@ -92,7 +97,8 @@ public struct ContainerStore: Sendable {
     }
 
     /// Every recorded container, sorted by id, and one error per directory that could not be read (runc prints
-    /// those on stderr and lists the rest). A root that does not exist holds no containers.
+    /// those on stderr and lists the rest). A root that does not exist holds no containers. A directory without
+    /// ``stateFileName`` is not a container (a VM of the direct `fc-supervisor run --id` form shares the root).
     public func list() -> (containers: [ContainerState], failures: [OCIError]) {
         guard Files.isDirectory(root) else { return ([], []) }
         let entries: [Directory.Entry]
@@ -101,7 +107,8 @@ public struct ContainerStore: Sendable {
         }
         var containers: [ContainerState] = []
         var failures: [OCIError] = []
-        for entry in entries where (try? Self.validate(id: entry.name)) != nil && Files.isDirectory(directory(for: entry.name)) {
+        for entry in entries where (try? Self.validate(id: entry.name)) != nil && Files.isDirectory(directory(for: entry.name))
+            && Files.exists(directory(for: entry.name) + "/" + Self.stateFileName) {
             do throws(OCIError) { containers.append(try load(id: entry.name)) } catch {
                 failures.append(OCIError(error.code, "load container \(entry.name): \(error.message)", cause: error))
             }

@@ -89,3 +89,23 @@ public struct OCIBundle: Sendable {
         }
     }
 }
+
+extension OCIBundle {
+    /// `path` made absolute against the current directory, without resolving symlinks (for the CLI's `--root`
+    /// and pid-file paths, which runc makes absolute the same way).
+    public static func absolutePath(_ path: String) -> String? { HostPath.absolute(path) }
+}
+
+extension OCIBundle {
+    /// An `exec --process FILE`: one OCI `process` object (runc's `specs.Process`), checked like config.json's:
+    /// it must map onto an exec request.
+    public static func loadProcess(path: String) throws(OCIError) -> OCISpec.Process {
+        let bytes: [UInt8]
+        do { bytes = try Files.readAll(path, limit: maxConfigBytes) } catch {
+            throw OCIError(.invalidProcess, "cannot read process file \(path): \(error.reason)", cause: error)
+        }
+        let process = try JSONDiagnostics.decode(OCISpec.Process.self, from: bytes, what: "process file \(path)", code: .invalidJSON)
+        _ = try process.execRequest(session: 0)
+        return process
+    }
+}

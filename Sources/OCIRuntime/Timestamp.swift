@@ -27,6 +27,11 @@ public struct Timestamp: Sendable, Equatable, Comparable, Hashable {
         return text + "Z"
     }
 
+    /// Go's `time.RFC3339` in UTC (whole seconds): logrus' default timestamp, which containerd decodes.
+    public var rfc3339Seconds: String {
+        Timestamp(nanosecondsSinceEpoch: nanosecondsSinceEpoch.floorDivided(by: 1_000_000_000).quotient * 1_000_000_000).rfc3339Nano
+    }
+
     /// Parses RFC 3339 (`Z` or a `±hh:mm` offset, an optional fraction of 1–9 digits); nil otherwise.
     public init?(rfc3339 text: String) {
         let b = Array(text.utf8)

@@ -13,14 +13,14 @@ public struct SupervisorCLI: ParsableCommand {
 
     public init() {}
 
-    /// The executable's entry point: the plain forms of `exec` skip ArgumentParser (see ``ExecFastPath``);
-    /// everything else goes through it.
+    /// The executable's entry point: the plain forms of the direct `exec` skip ArgumentParser (see
+    /// ``ExecFastPath``); everything else is runc's command line (``RuncCommandLine``), which hands the direct
+    /// forms (``DirectForm``) back to this command.
     public static func runMain(_ arguments: [String] = CommandLine.arguments) -> Never {
         if let fast = ExecFastPath.parse(arguments) {
             Glibc.exit(Exec.run(stateDir: fast.stateDir, id: fast.id, options: fast.options))
         }
-        main()
-        Glibc.exit(0)
+        Glibc.exit(RuncCommandLine.main(Array(arguments.dropFirst())))
     }
 }
 

@@ -3,7 +3,7 @@ import OCIRuntime
 import Testing
 import TestSupport
 
-/// `<root>/<id>/state.json`: atomic, runc's id rule and error texts, and `list` over the root.
+/// `<root>/<id>/oci-state.json`: atomic, runc's id rule and error texts, and `list` over the root.
 struct ContainerStoreTests {
     private func state(_ id: String, status: ContainerState.Status = .created, pid: Int32 = 100) -> ContainerState {
         ContainerState(id: id, pid: pid, status: status, bundle: "/bundles/" + id, rootfs: "/bundles/\(id)/rootfs",
@@ -27,8 +27,8 @@ struct ContainerStoreTests {
         try store.create(first)
         #expect(try store.load(id: "c1") == first)
         // The file holds exactly what `state` prints, and nothing else is left in the directory.
-        #expect(FileContents.text(temp.path + "/root/c1/state.json") == first.stateJSON)
-        #expect(Directory.names(temp.path + "/root/c1") == ["state.json"])
+        #expect(FileContents.text(temp.path + "/root/c1/oci-state.json") == first.stateJSON)
+        #expect(Directory.names(temp.path + "/root/c1") == ["oci-state.json"])
         #expect(Directory.names(temp.path + "/root") == ["c1"])
 
         var running = first
@@ -36,7 +36,7 @@ struct ContainerStoreTests {
         running.pid = 4242
         try store.save(running)
         #expect(try store.load(id: "c1") == running)
-        #expect(Directory.names(temp.path + "/root/c1") == ["state.json"])
+        #expect(Directory.names(temp.path + "/root/c1") == ["oci-state.json"])
 
         try store.remove(id: "c1")
         #expect(!Files.exists(temp.path + "/root/c1"))
@@ -78,12 +78,12 @@ struct ContainerStoreTests {
         defer { temp.remove() }
         let store = ContainerStore(root: temp.path)
         try Files.makeDirectories(temp.path + "/bad")
-        try Files.writeAtomically(temp.path + "/bad/state.json", "{\"id\": ")
+        try Files.writeAtomically(temp.path + "/bad/oci-state.json", "{\"id\": ")
         expectOCIError(.stateUnavailable, "state of container bad: invalid JSON at line 1, column 8") { _ = try store.load(id: "bad") }
         var other = state("other")
         other.id = "mismatch"
         try Files.makeDirectories(temp.path + "/other")
-        try Files.writeAtomically(temp.path + "/other/state.json", other.stateJSON)
+        try Files.writeAtomically(temp.path + "/other/oci-state.json", other.stateJSON)
         expectOCIError(.stateUnavailable, "state of container other is not a valid OCI state") { _ = try store.load(id: "other") }
     }
 
@@ -95,12 +95,15 @@ struct ContainerStoreTests {
 
         for id in ["b", "a", "c"] { try store.create(state(id, status: id == "c" ? .stopped : .running)) }
         try Files.makeDirectories(temp.path + "/root/#creating-d.XXXXXX")
-        try Files.makeDirectories(temp.path + "/root/empty")
+        try Files.makeDirectories(temp.path + "/root/empty")  // a direct-form VM's directory: not a container
+        try Files.makeDirectories(temp.path + "/root/broken")
+        try Files.writeAtomically(temp.path + "/root/broken/oci-state.json", "{")
         try Files.writeAtomically(temp.path + "/root/file", "not a container")
 
         let (containers, failures) = store.list()
         #expect(containers.map(\.id) == ["a", "b", "c"])
         #expect(containers.map(\.status) == [.running, .running, .stopped])
-        #expect(failures.map(\.message) == ["load container empty: container does not exist"])
+        #expect(failures.count == 1)
+        #expect(failures.first?.message.hasPrefix("load container broken: state of container broken: ") == true)
     }
 }

@@ -68,6 +68,9 @@ struct clinux_spawn_attr {
     int parent_death_signal;
     /// Nonzero: write `oom_score_adj` to /proc/self/oom_score_adj (failure ignored).
     int set_oom_score_adj; int oom_score_adj;
+    /// Descriptors (each >= 3) the program inherits unchanged: close-on-exec is cleared on them after every
+    /// other descriptor >= 3 was marked close-on-exec.
+    size_t nkeep_fds; const int *keep_fds;
 };
 
 /// Forks and execs. Returns 0 and the pid when execve succeeded. Returns -1 when the child failed before
@@ -75,6 +78,10 @@ struct clinux_spawn_attr {
 /// fork itself failed) with the stage and errno in `*stage_out` / `*errno_out`.
 /// Signals are reset to default dispositions and unblocked in the child.
 int clinux_spawn(const struct clinux_spawn_attr *attr, pid_t *pid_out, int *stage_out, int *errno_out);
+
+/// One sendmsg on a connected AF_UNIX socket: `len` bytes of `data` and exactly one SCM_RIGHTS control message
+/// carrying `fd` (runc's console-socket hand-over). Returns 0 or -errno.
+int clinux_send_fd(int sock, const void *data, size_t len, int fd);
 
 /// Opens a pseudo-terminal pair (both close-on-exec, master non-blocking when `nonblocking_master`) with an
 /// initial size. Returns 0 or -errno.

@@ -12,6 +12,11 @@ public struct ExecOptions: Sendable, Equatable {
     public var user: String?
     public var interactive = false
     public var tty = false
+    /// The complete request (OCI `exec`, from a `specs.Process`); when set, the fields above are not used except
+    /// `interactive` (whether stdin is forwarded).
+    public var request: ExecRequest?
+    /// The signals relayed to the session: the direct form's four, or every catchable one for runc's `exec`.
+    public var forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
     public init(argv: [String]) { self.argv = argv }
 }
 
@@ -25,6 +30,10 @@ public final class ExecClient {
     private var remote: ControlRemoteSession?
     private var terminal: Terminal.RawMode?
     private var exitCode: Int32 = SupervisorExitCode.guestLost.rawValue
+    /// How the session ended; nil until ``run()`` returns.
+    package private(set) var outcome: LocalSessionOutcome?
+    /// Called with the guest pid once the session's process started.
+    public var onStarted: ((Int32) -> Void)?
     private static let sessionID: SessionID = 1
 
     /// Diagnostics, one line each (the CLI passes its stderr writer).
@@ -58,7 +67,9 @@ public final class ExecClient {
         let remote = ControlRemoteSession(connection: connection, id: Self.sessionID)
         self.remote = remote
         local.remote = remote
+        local.onStarted = { [unowned self] pid in self.onStarted?(pid) }
         local.onFinished = { [unowned self] outcome in
+            self.outcome = outcome
             if case .startFailed(let failure) = outcome {
                 self.report("\(self.options.argv.first ?? ""): \(failure.message)")
             } else if case .lost(let reason) = outcome {
@@ -71,7 +82,7 @@ public final class ExecClient {
         connection.onClose = { _ in local.finish(.lost("the supervisor closed the connection")) }
         do {
             try connection.start()
-            for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
+            for signal in options.forwardedSignals {
                 try loop.onSignal(signal) { [unowned self] info in self.remote?.signal(info.signal) }
             }
             if options.tty {
@@ -90,9 +101,12 @@ public final class ExecClient {
             return SupervisorExitCode.startFailed.rawValue
         }
         connection.send(.hello(Hello(role: .client, agent: "fc-supervisor-exec/0.1", window: ProtocolConstants.defaultWindow)))
-        connection.send(.exec(ExecRequest(session: Self.sessionID, argv: options.argv,
-                                          env: options.env.isEmpty ? nil : options.env, cwd: options.cwd,
-                                          user: options.user, tty: size, stdin: options.interactive)))
+        var request = options.request ?? ExecRequest(session: Self.sessionID, argv: options.argv,
+                                                     env: options.env.isEmpty ? nil : options.env, cwd: options.cwd,
+                                                     user: options.user, tty: size, stdin: options.interactive)
+        request.session = Self.sessionID
+        request.stdin = options.interactive
+        connection.send(.exec(request))
         do { try loop.run() } catch { report("\(error)") }
         terminal?.restore()
         local.close()

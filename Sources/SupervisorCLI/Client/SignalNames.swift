@@ -9,9 +9,16 @@ public enum SignalNames {
         "PIPE": SIGPIPE, "ALRM": SIGALRM, "TERM": SIGTERM, "CHLD": SIGCHLD, "CONT": SIGCONT, "STOP": SIGSTOP,
         "TSTP": SIGTSTP, "TTIN": SIGTTIN, "TTOU": SIGTTOU, "URG": SIGURG, "XCPU": SIGXCPU, "XFSZ": SIGXFSZ,
         "VTALRM": SIGVTALRM, "PROF": SIGPROF, "WINCH": SIGWINCH, "IO": SIGIO, "PWR": SIGPWR, "SYS": SIGSYS,
+        "IOT": SIGABRT, "POLL": SIGIO, "STKFLT": 16,
     ]
 
-    /// `9`, `KILL`, `SIGKILL` or `sigkill` → 9; nil when unknown or out of range.
+    /// What a foreground runc call relays to the process it stands in for: every catchable signal except
+    /// SIGCHLD, SIGWINCH and SIGURG (runc signals.go).
+    static let forwarded: [Int32] = (1...31).filter {
+        ![SIGKILL, SIGSTOP, SIGCHLD, SIGWINCH, SIGURG].contains($0)
+    }
+
+    /// `9`, `KILL`, `SIGKILL` or `sigkill` → 9 (runc's `kill` parsing); nil when unknown or out of range.
     public static func number(_ text: String) -> Int32? {
         if let n = Int32(text) { return (1...64).contains(n) ? n : nil }
         var name = text.uppercased()
