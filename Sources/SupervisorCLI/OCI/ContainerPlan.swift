@@ -3,29 +3,29 @@ import Supervisor
 import VMM
 import VsockProtocol
 
-/// THE SEAM between a loaded bundle and the VM that runs it (issue 15 §3–4), filled by the lead at integration.
+/// A loaded bundle → the VM that runs it (``VMPlan``): the runtime configuration's kernel and initramfs, sized and
+/// placed by the bundle's ``VMOptions``; the bundle's rootfs as a cached read-only ext4 image, the VM's only drive;
+/// and vm-init's `container` request, which makes that image (with a private writable overlay unless
+/// `root.readonly`) the root of the workload and of every exec.
 ///
-/// Today the VM boots the runtime configuration's kernel and initramfs, sized and placed by the bundle's
-/// ``VMOptions``, and ``container`` is nil, so the workload runs in the initramfs itself. Filled, it is
-/// `let plan = try VMPlan(bundle: bundle, configuration: configuration, id: id, stateRoot: root)` and
-/// `ContainerPlan(vm: plan.vm, container: plan.container)` (errors through `RuntimeFailure(error)`): the
-/// cached rootfs image as the VM's only drive and vm-init's `container` request. That variant passed
-/// OCIRuntimeE2ETests here (QEMU) with a vm-init built from this branch.
-/// `make` runs in the `create` call before the supervisor is spawned and again in the supervisor (which loads
-/// the bundle itself), so it must be deterministic; its errors are one line (create exits 1).
+/// `make` runs in the `create` call before the supervisor is spawned (building the image, so a conversion error
+/// fails `create` with one line and nothing started) and again in the supervisor, which loads the bundle itself
+/// and finds the image in the cache.
 struct ContainerPlan {
     /// The VM to boot.
     var vm: VMConfig
-    /// The container root vm-init prepares before the workload (`VMSupervisor.container`); nil: none.
-    var container: ContainerRequest?
+    /// The container root vm-init prepares before the workload (`VMSupervisor.container`).
+    var container: ContainerRequest
+    /// The root image, and whether this call built it (false: the cache had it).
+    var image: RootfsImage
 
     static func make(bundle: OCIBundle, configuration: RuntimeConfiguration, root: String,
                      id: String) throws(RuntimeFailure) -> ContainerPlan {
-        var vm = configuration.vmConfig(id: id)
-        vm.stateRoot = root
-        bundle.vmOptions.apply(to: &vm)
-        do { try vm.validate() } catch { throw RuntimeFailure(error.message) }
-        return ContainerPlan(vm: vm, container: nil)
+        let plan: VMPlan
+        do { plan = try VMPlan(bundle: bundle, configuration: configuration, id: id, stateRoot: root) } catch {
+            throw RuntimeFailure(error)
+        }
+        return ContainerPlan(vm: plan.vm, container: plan.container, image: plan.image)
     }
 
     /// Hands the plan's container to the supervisor that boots ``vm``.
