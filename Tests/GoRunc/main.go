@@ -67,6 +67,7 @@ func main() {
 	helper := flag.String("memhog", "", "the static memhog binary to put in bundles (built from Tests/GoRunc/memhog)")
 	only := flag.String("cases", "", "comma-separated case names to run (default: all)")
 	n := flag.Int("n", 7, "runs for the latency medians (exec round trip; create+start after the first two)")
+	vm := flag.Bool("vm", false, "the runtime runs each container in a VM (the workload is not its pid namespace's init)")
 	flag.Parse()
 	if *bundleDir == "" || *out == "" {
 		fmt.Fprintln(os.Stderr, "usage: go-runc-conformance -runtime PATH -root DIR -bundle-dir DIR -out FILE.json")
@@ -80,6 +81,9 @@ func main() {
 	}
 	runc.Monitor = lazyMonitor{}
 	h, err := newHarness(*runtimePath, *root, *bundleDir, *script, *helper, *n)
+	if h != nil {
+		h.vm = *vm
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -180,6 +184,8 @@ type harness struct {
 	root, bundleDir, script, hog string
 	logPath                      string
 	n                            int
+	// vm: the workload is a child of the guest's init, not the init of a pid namespace (see run_self_kill_init).
+	vm bool
 }
 
 func newHarness(runtimePath, root, bundleDir, script, hog string, n int) (*harness, error) {

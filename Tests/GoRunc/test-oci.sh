@@ -39,9 +39,11 @@ CASES=()
 # run NAME RUNTIME ROOT: one conformance run; its JSON is $OUT/NAME.json.
 run() {
     local name=$1 runtime=$2 root=$3
+    local vm=()
+    [ "$name" = runc ] || vm=(-vm)
     log "go-runc against $name ($runtime, --root $root)"
     "$PROG" -runtime "$runtime" -root "$root" -bundle-dir "/var/tmp/oci-bundles-$name" -memhog "$B/memhog" \
-        -bundle-script "$ROOT/scripts/oci-bundle.sh" -out "$OUT/$name.json" "${CASES[@]}"
+        -bundle-script "$ROOT/scripts/oci-bundle.sh" -out "$OUT/$name.json" "${vm[@]}" "${CASES[@]}"
 }
 
 run runc "$RUNC" /var/tmp/oci-runc

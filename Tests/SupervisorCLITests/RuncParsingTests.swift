@@ -1,6 +1,7 @@
 import Glibc
 import OCIRuntime
 import Testing
+import VsockProtocol
 
 @testable import SupervisorCLI
 
@@ -174,5 +175,17 @@ import Testing
             c1          42          running     /b          2025-11-30T07:05:00Z   root
 
             """)
+    }
+
+    @Test func startFailuresUseRuncsWords() {
+        let missing = StartFailed(session: 1, errno: ENOENT, stage: .exec, message: "nosuchcmd: No such file or directory")
+        #expect(RuncExecCommand.startFailureText(argv0: "nosuchcmd", missing)
+                == "unable to start container process: exec: \"nosuchcmd\": executable file not found in $PATH")
+        let path = StartFailed(session: 1, errno: ENOENT, stage: .exec, message: "/x: No such file or directory")
+        #expect(RuncExecCommand.startFailureText(argv0: "/x", path)
+                == "unable to start container process: exec: \"/x\": /x: No such file or directory")
+        let cwd = StartFailed(session: 1, errno: ENOENT, stage: .cwd, message: "chdir /nope: No such file or directory")
+        #expect(RuncExecCommand.startFailureText(argv0: "sh", cwd)
+                == "unable to start container process: chdir to cwd set in config.json failed: chdir /nope: No such file or directory")
     }
 }

@@ -162,12 +162,23 @@ struct RuncExecCommand: RuncSubcommand {
         switch client.outcome {
         case .exited?: return code
         case .startFailed(let failure)?:
-            throw RuntimeFailure("unable to start container process: exec: \"\(request.argv.first ?? "")\": \(failure.message)")
+            throw RuntimeFailure(Self.startFailureText(argv0: request.argv.first ?? "", failure))
         case .lost(let reason)?:
             throw RuntimeFailure(reason)
         case nil:
             throw RuntimeFailure(lastError.map { $0.hasPrefix("fc-supervisor exec: ") ? String($0.dropFirst(20)) : $0 }
                 ?? "the session ended without an exit status")
         }
+    }
+
+    /// runc's wording for a process that never ran: podman maps `executable file not found` and `no such file`
+    /// to exit 127, and containerd shows the text as is.
+    static func startFailureText(argv0: String, _ failure: StartFailed) -> String {
+        if failure.stage == .cwd {
+            return "unable to start container process: chdir to cwd set in config.json failed: \(failure.message)"
+        }
+        let lookedUp = !argv0.contains("/") && failure.errno == ENOENT && failure.stage == .exec
+        return "unable to start container process: exec: \"\(argv0)\": "
+            + (lookedUp ? "executable file not found in $PATH" : failure.message)
     }
 }
