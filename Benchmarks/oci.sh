@@ -40,6 +40,12 @@ export FC_SUPERVISOR_CONFIG=${FC_SUPERVISOR_CONFIG:-$ROOT/build/config.json}
 
 # measure NAME RUNTIME: the latency case, results in $W/NAME.json (and its stderr in $W/NAME.err).
 measure() {
+    # One throwaway container first, from another bundle, in the same root: what a runtime pays once per host and
+    # root (QEMU's KVM probe is cached per state root) stays out of the first VM's row, which then differs from
+    # the second by the rootfs conversion alone.
+    "$W/go-runc-conformance" -runtime "$2" -root "/var/tmp/oci-bench-$1" -bundle-dir "$W/warm-$1" \
+        -memhog "$W/memhog" -bundle-script "$ROOT/scripts/oci-bundle.sh" -cases run_exit0 \
+        -out "$W/$1-warm.json" 2>"$W/$1-warm.err" || { cat "$W/$1-warm.err" >&2; return 1; }
     log "$1: go-runc Create+Start ×$((N + 2)), Exec ×$N ($2)"
     "$W/go-runc-conformance" -runtime "$2" -root "/var/tmp/oci-bench-$1" -bundle-dir "$W/bundles-$1" \
         -memhog "$W/memhog" -bundle-script "$ROOT/scripts/oci-bundle.sh" -cases latency -n "$N" \

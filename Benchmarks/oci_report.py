@@ -33,7 +33,9 @@ def main(bench_md, results, n, vmm, fc_note, command):
            f"containerd's go-runc (Debian's 1.0.0) drives each runtime as a worker does (`Tests/GoRunc`, case `latency`): "
            f"bundle → workload started is go-runc `Create` + `Start` returned, for the first VM (its rootfs tree is new "
            f"to the image cache, so it pays the conversion), for a second VM from the same unchanged bundle, and the "
-           f"median of {n} more; `Exec` is go-runc's `Exec` of `true` with a `specs.Process` (median of {n}). "
+           f"median of {n} more; one throwaway container from another bundle runs first in the same root, so what a "
+           f"runtime pays once per root (QEMU's KVM probe) is in neither row. `Exec` is go-runc's `Exec` of `true` "
+           f"with a `specs.Process` (median of {n}). "
            f"Same bundle definition for both runtimes (busybox-static, `sleep`), one after the other in this run.", "",
            "| runtime | bundle → started, 1st | 2nd, same bundle | median of the next | go-runc `Exec` round trip | Exec vs runc |",
            "|---|---|---|---|---|---|"]
