@@ -269,13 +269,14 @@ struct OCIBundleTests {
                                               options: ["rprivate", "nosuid", "noexec", "nodev", "mode=1777"])])
 
         let refusal = "bind mount /dev/shm: the IPC namespace is the host's or another container's, which a VM cannot share (use a private IPC namespace)"
-        for namespaces in [[OCISpec.Namespace(type: "pid")], [OCISpec.Namespace(type: "ipc", path: "/proc/42/ns/ipc")]] {
+        for namespaces in [[OCISpec.Namespace(type: "pid")],
+                           [OCISpec.Namespace(type: "pid"), OCISpec.Namespace(type: "ipc", path: "/proc/42/ns/ipc")]] {
             spec.linux = OCISpec.Linux(namespaces: namespaces)
             try fixture.writeConfig(spec)
             expectBad(fixture, .unsupportedMount, refusal)
         }
         // Any other directory stays refused, even in a private IPC namespace.
-        spec.linux = OCISpec.Linux(namespaces: [OCISpec.Namespace(type: "ipc")])
+        spec.linux = OCISpec.Linux(namespaces: [OCISpec.Namespace(type: "pid"), OCISpec.Namespace(type: "ipc")])
         spec.mounts = [OCISpec.Mount(destination: "/dev/mqueue", type: "bind", source: fixture.host + "/shm", options: ["bind"])]
         try fixture.writeConfig(spec)
         expectBad(fixture, .unsupportedMount,
