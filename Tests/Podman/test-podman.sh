@@ -6,7 +6,7 @@
 #
 #   FC_SUPERVISOR=PATH   the runtime (default build/fc-supervisor, from `make fc-supervisor-static`)
 #   FC_CONFIG=PATH       the runtime configuration (default build/config.json, from `make runtime-config`)
-#   PODMAN_CASES="a b"   a subset of the cases: hello exit3 sigkill detached stop tty
+#   PODMAN_CASES="a b"   a subset of the cases: hello exit3 sigkill detached stop refused tty
 #   PODMAN_REQUIRE=1     fail (instead of skipping) when podman or tmux is missing
 #
 # Podman's own state lives in a private --root/--runroot under /var/tmp, so the machine's podman store is not
@@ -20,7 +20,7 @@ CONFIG=${FC_CONFIG:-$ROOT/build/config.json}
 RUNTIME_ROOT=/run/fc-supervisor
 WORK=/var/tmp/fc-podman-test
 LEFTOVERS="python3 $ROOT/Tests/Podman/leftovers.py"
-CASES=${PODMAN_CASES:-hello exit3 sigkill detached stop tty}
+CASES=${PODMAN_CASES:-hello exit3 sigkill detached stop refused tty}
 
 log() { printf '\033[1m[test-podman]\033[0m %s\n' "$*" >&2; }
 skip() {
@@ -140,6 +140,12 @@ case_detached() {
     p exec "$id" nosuchcommand 2>"$WORK/err"
     rc=$?
     expect "exec of a missing command exits 127 ($(head -c 200 "$WORK/err"))" "$rc" 127
+    # exec -t: conmon hands fc-supervisor a console socket; the guest's pty does the only \n → \r\n.
+    expect "exec -t: a terminal" "$(p exec -t "$id" tty | od -An -c | tr -s ' ')" " / d e v / p t s / 0 \\r \\n"
+    p pause "$id" >/dev/null
+    expect "pause" "$(p inspect --format '{{.State.Status}}' "$id")" paused
+    p unpause "$id" >/dev/null
+    expect "unpause, then exec" "$(p exec "$id" echo again)" again
     local t0 t1
     t0=$(date +%s%N)
     p stop --time 10 "$id" >/dev/null
@@ -167,6 +173,40 @@ case_stop() {
     expect "stop --time 2 waits 2 s before SIGKILL (${ms} ms)" "$(( ms >= 2000 && ms < 15000 ))" 1
     expect "stop: exit code 137" "$(p inspect --format '{{.State.ExitCode}}' "$id")" 137
     p rm "$id" >/dev/null
+    check_left "$id"
+    finish
+}
+
+# What a VM cannot honour fails `podman run` with 126 and the runtime's one line, and leaves nothing behind.
+case_refused() {
+    begin refused
+    mkdir -p "$WORK/hostdir"
+    local flags want rc
+    while IFS='|' read -r flags want; do
+        rm -f "$WORK/cid"
+        # shellcheck disable=SC2086 # flags are words
+        p run --rm --cidfile "$WORK/cid" "${LIMITS[@]}" $flags --rootfs "$ROOTFS" true 2>"$WORK/err"
+        rc=$?
+        expect "run $flags exits 126" "$rc" 126
+        if grep -qF "$want" "$WORK/err"; then log "ok   [$CASE] run $flags: $want"; else fail "run $flags: $(cat "$WORK/err")"; fi
+        check_left "$(cid)"
+    done <<EOF2
+-v $WORK/hostdir:/data|bind mount /data: host directory $WORK/hostdir cannot be shared with the VM
+--pid host|the host's PID namespace cannot be shared with a VM
+--ipc host|bind mount /dev/shm: the IPC namespace is the host's or another container's
+EOF2
+    local id
+    rm -f "$WORK/cid"
+    id=$(p run -d --cidfile "$WORK/cid" "${LIMITS[@]}" --rootfs "$ROOTFS" sleep 1000)
+    p update --cpus 1 "$id" 2>"$WORK/err"
+    rc=$?
+    expect "update --cpus fails" "$rc" 125
+    grep -qF "its vCPUs and memory are fixed when it is created" "$WORK/err" || fail "update: $(cat "$WORK/err")"
+    p container checkpoint "$id" 2>"$WORK/err"
+    rc=$?
+    expect "container checkpoint fails" "$rc" 125
+    grep -qF "does not support checkpoint/restore" "$WORK/err" || fail "checkpoint: $(cat "$WORK/err")"
+    p rm --force --time 0 "$id" >/dev/null
     check_left "$id"
     finish
 }
