@@ -33,8 +33,11 @@ command -v podman >/dev/null || skip "podman is not installed (apt-get install p
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
-bash scripts/oci-bundle.sh "$WORK/bundle" >/dev/null
-ROOTFS=$WORK/bundle/rootfs
+# Made once and kept: an unchanged tree reuses its cached ext4 image (build/images) on the next run. podman adds
+# an empty /run/.containerenv to a --rootfs tree on first use.
+BUNDLE=$ROOT/build/podman-bundle
+[ -d "$BUNDLE/rootfs/bin" ] || bash scripts/oci-bundle.sh "$BUNDLE" >/dev/null
+ROOTFS=$BUNDLE/rootfs
 # podman keeps its containers, database and events here; vfs needs no kernel overlay support; no systemd runs
 # here to manage cgroups or keep a journal.
 PODMAN=(podman --root "$WORK/storage" --runroot "$WORK/run" --storage-driver vfs --cgroup-manager cgroupfs
