@@ -168,7 +168,10 @@ case_stop() {
     begin stop
     local id t0 t1
     # A workload that ignores SIGTERM: `stop --time 2` must SIGKILL it after 2 s.
-    id=$(p run -d --cidfile "$WORK/cid" "${LIMITS[@]}" --rootfs "$ROOTFS" sh -c 'trap "" TERM; while :; do sleep 1; done')
+    id=$(p run -d --cidfile "$WORK/cid" "${LIMITS[@]}" --rootfs "$ROOTFS" sh -c 'trap "" TERM; touch /tmp/trapped; while :; do sleep 1; done')
+    # `run -d` returns once the shell started, maybe before its trap is set: wait for it.
+    local i
+    for i in $(seq 1 50); do p exec "$id" test -f /tmp/trapped && break; sleep 0.2; done
     t0=$(date +%s%N)
     p stop --time 2 "$id" >/dev/null
     t1=$(date +%s%N)
