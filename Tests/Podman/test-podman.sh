@@ -102,6 +102,12 @@ case_exit3() {
     p run --rm --cidfile "$WORK/cid" "${LIMITS[@]}" --rootfs "$ROOTFS" sh -c 'exit 3'
     expect "run --rm sh -c 'exit 3' exits 3" "$?" 3
     check_left "$(cid)"
+    # runc's create-time lookup of args[0]: podman maps "executable file not found" to 127.
+    rm -f "$WORK/cid"
+    p run --rm --cidfile "$WORK/cid" "${LIMITS[@]}" --rootfs "$ROOTFS" nosuchcommand 2>"$WORK/err"
+    expect "run of a missing command exits 127" "$?" 127
+    grep -q 'nosuchcommand.*executable file not found in \$PATH' "$WORK/err" || fail "missing command: $(cat "$WORK/err")"
+    check_left "$(cid)"
     finish
 }
 
@@ -122,6 +128,18 @@ case_sigkill() {
     p kill --signal KILL "$(cid)" >/dev/null
     wait "$run"
     expect "podman run of a workload killed by podman kill -s KILL exits 137" "$?" 137
+    check_left "$(cid)"
+    # podman's signal proxy: SIGTERM to a foreground `podman run` reaches the workload (`kill ID 15`).
+    rm -f "$WORK/cid"
+    "${PODMAN[@]}" run --rm --cidfile "$WORK/cid" "${LIMITS[@]}" --rootfs "$ROOTFS" sleep 1000 &
+    run=$!
+    for i in $(seq 1 600); do
+        [ -s "$WORK/cid" ] && [ "$(p inspect --format '{{.State.Status}}' "$(cid)" 2>/dev/null)" = running ] && break
+        sleep 0.1
+    done
+    kill -TERM "$run"
+    wait "$run"
+    expect "SIGTERM to a foreground podman run ends the workload: 143" "$?" 143
     check_left "$(cid)"
     finish
 }
