@@ -167,6 +167,9 @@ case_detached() {
     expect "pause" "$(p inspect --format '{{.State.Status}}' "$id")" paused
     p unpause "$id" >/dev/null
     expect "unpause, then exec" "$(p exec "$id" echo again)" again
+    # restart: stop, `delete --force`, then a new create + start with the same id (a new VM).
+    p restart --time 1 "$id" >/dev/null
+    expect "restart, then exec" "$(p exec "$id" echo restarted)" restarted
     local t0 t1
     t0=$(date +%s%N)
     p stop --time 10 "$id" >/dev/null
