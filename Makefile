@@ -4,7 +4,7 @@ BUILD_DIR    ?= build
 STATIC_FLAGS := -c release --static-swift-stdlib -Xswiftc -static-executable
 SHARED       ?= $(abspath ../shared)
 
-.PHONY: all check demo deps build release lint vm-init-static fc-supervisor-static initramfs runtime-config test test-protocol test-simulator fuzz fuzz-smoke check-sanitizers check-asan check-tsan bench test-oci guest-kernel guest-image e2e clean
+.PHONY: all check demo deps build release lint vm-init-static fc-supervisor-static initramfs runtime-config test test-protocol test-simulator fuzz fuzz-smoke check-sanitizers check-asan check-tsan bench test-oci test-podman guest-kernel guest-image e2e clean
 
 all: build
 
@@ -63,6 +63,12 @@ test: vm-init-static guest-kernel lint
 ## fc-supervisor; without its runc command line (or build/config.json) that half is skipped with a message.
 test-oci:
 	bash Tests/GoRunc/test-oci.sh
+
+## Debian's podman 4.3 + conmon driving build/fc-supervisor (`--runtime`, `--rootfs DIR`, real VMs under QEMU):
+## run/exit codes/SIGKILL, run -d + exec + stop + rm + ps, run -it under tmux, and nothing left after each case
+## (Tests/Podman/README.md). Not part of `make test` yet.
+test-podman: fc-supervisor-static runtime-config
+	bash Tests/Podman/test-podman.sh
 
 ## LinuxSystem is the only door to libc: a raw libc call anywhere else in Sources/ fails (file:line listed).
 lint:

@@ -50,7 +50,10 @@ public struct OCIBundle: Sendable {
         guard let process = spec.process else { throw OCIError(.invalidProcess, "config.json has no process") }
         _ = try process.execRequest(session: 0)
         let rootfs = try resolveRootfs(spec.root, bundle: directory)
-        let mounts = try (spec.mounts ?? []).map { mount throws(OCIError) in try GuestMount.classify(mount, bundle: directory) }
+        let privateIPC = spec.linux?.namespaces?.contains { $0.type == "ipc" && ($0.path ?? "").isEmpty } ?? false
+        let mounts = try (spec.mounts ?? []).map { mount throws(OCIError) in
+            try GuestMount.classify(mount, bundle: directory, privateIPC: privateIPC)
+        }
         return OCIBundle(path: directory, spec: spec, process: process, rootfs: rootfs,
                          readonlyRoot: spec.root?.readonly ?? false, mounts: mounts, vmOptions: try VMOptions(spec: spec))
     }

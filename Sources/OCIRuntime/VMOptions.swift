@@ -57,6 +57,7 @@ public struct VMOptions: Sendable, Equatable {
             }
             vmm = kind
         }
+        if let namespaces = spec.linux?.namespaces { try Self.checkPIDNamespace(namespaces) }
         netns = try Self.networkNamespace(spec.linux?.namespaces ?? [])
         hostname = spec.hostname.flatMap { $0.isEmpty ? nil : $0 }
     }
@@ -84,6 +85,21 @@ public struct VMOptions: Sendable, Equatable {
             throw OCIError(.unsupportedOption, "annotation \(key)=\(quoted(text, limit: 40)) is not an integer in \(range.lowerBound)–\(range.upperBound)")
         }
         return value
+    }
+
+    /// `linux.namespaces` (when the spec lists them) must give the container a new PID namespace: the workload
+    /// always runs in the VM's own, so a list without `pid` (podman `--pid host`: the host's) or a `pid` entry with
+    /// a path (`--pid container:X`, another process's) asks for sharing a VM cannot give, and is refused rather
+    /// than run with a different meaning. A spec without a namespace list says nothing and is accepted.
+    static func checkPIDNamespace(_ namespaces: [OCISpec.Namespace]) throws(OCIError) {
+        guard let pid = namespaces.first(where: { $0.type == "pid" }) else {
+            throw OCIError(.unsupportedOption,
+                           "linux.namespaces has no pid namespace: the host's PID namespace cannot be shared with a VM (the workload runs in the VM's own)")
+        }
+        if let path = pid.path, !path.isEmpty {
+            throw OCIError(.unsupportedOption,
+                           "pid namespace \(quoted(path)): another process's PID namespace cannot be joined from a VM (the workload runs in the VM's own)")
+        }
     }
 
     /// `linux.namespaces`: a `network` entry with a path names the namespace the TAP lives in. Without a path

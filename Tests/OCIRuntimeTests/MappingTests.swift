@@ -134,15 +134,32 @@ struct VMOptionsTests {
 
     @Test func networkNamespacePathNamesTheTapNamespace() throws {
         #expect(try options(namespaces: [OCISpec.Namespace(type: "pid"), OCISpec.Namespace(type: "network", path: "/run/netns/cni-1234")]).netns == "cni-1234")
-        #expect(try options(namespaces: [OCISpec.Namespace(type: "network", path: "/var/run/netns/netns_a")]).netns == "netns_a")
+        #expect(try options(namespaces: [pid, OCISpec.Namespace(type: "network", path: "/var/run/netns/netns_a")]).netns == "netns_a")
         // A new namespace (no path), or none at all: the VM is the isolation.
-        #expect(try options(namespaces: [OCISpec.Namespace(type: "network")]).netns == nil)
-        #expect(try options(namespaces: [OCISpec.Namespace(type: "mount", path: "/proc/1/ns/mnt")]).netns == nil)
+        #expect(try options(namespaces: [pid, OCISpec.Namespace(type: "network")]).netns == nil)
+        #expect(try options(namespaces: [pid, OCISpec.Namespace(type: "mount", path: "/proc/1/ns/mnt")]).netns == nil)
         for path in ["/proc/42/ns/net", "/run/netns/a/b", "/run/netns/"] {
             expectOCIError(.unsupportedOption,
                            "network namespace \"\(path)\" is not /run/netns/NAME (NAME: letters, digits, '-', '_'); the TAP can only be placed in a named namespace") {
-                _ = try options(namespaces: [OCISpec.Namespace(type: "network", path: path)])
+                _ = try options(namespaces: [pid, OCISpec.Namespace(type: "network", path: path)])
             }
+        }
+    }
+
+    private let pid = OCISpec.Namespace(type: "pid")
+
+    /// The workload always runs in the VM's own PID namespace: sharing the host's (podman `--pid host` leaves
+    /// `pid` out of the list) or joining another's is refused; a spec without a namespace list is accepted.
+    @Test func pidNamespaceMustBeANewOne() throws {
+        #expect(try options(namespaces: [pid]).netns == nil)
+        #expect(try options(namespaces: nil).netns == nil)
+        expectOCIError(.unsupportedOption,
+                       "linux.namespaces has no pid namespace: the host's PID namespace cannot be shared with a VM (the workload runs in the VM's own)") {
+            _ = try options(namespaces: [OCISpec.Namespace(type: "ipc"), OCISpec.Namespace(type: "network")])
+        }
+        expectOCIError(.unsupportedOption,
+                       "pid namespace \"/proc/42/ns/pid\": another process's PID namespace cannot be joined from a VM (the workload runs in the VM's own)") {
+            _ = try options(namespaces: [OCISpec.Namespace(type: "pid", path: "/proc/42/ns/pid")])
         }
     }
 

@@ -253,6 +253,36 @@ struct OCIBundleTests {
         }
     }
 
+    /// podman binds a host tmpfs on /dev/shm even for a private IPC namespace: the guest gets its own tmpfs there
+    /// (with the mount's flags), and only when the IPC namespace is the container's own.
+    @Test func podmansSharedMemoryDirectoryIsTheGuestsTmpfsInAPrivateIPCNamespace() throws {
+        let fixture = try BundleFixture()
+        try Files.makeDirectories(fixture.host + "/shm")
+        let shm = OCISpec.Mount(destination: "/dev/shm", type: "bind", source: fixture.host + "/shm",
+                                options: ["bind", "rprivate", "nosuid", "noexec", "nodev"])
+        var spec = BundleFixture.validSpec()
+        spec.mounts = [shm]
+        spec.linux = OCISpec.Linux(namespaces: [OCISpec.Namespace(type: "pid"), OCISpec.Namespace(type: "ipc")])
+        try fixture.writeConfig(spec)
+        let bundle = try OCIBundle.load(path: fixture.bundle)
+        #expect(bundle.mounts == [.fileSystem(type: "tmpfs", source: "shm", destination: "/dev/shm",
+                                              options: ["rprivate", "nosuid", "noexec", "nodev", "mode=1777"])])
+
+        let refusal = "bind mount /dev/shm: the IPC namespace is the host's or another container's, which a VM cannot share (use a private IPC namespace)"
+        for namespaces in [[OCISpec.Namespace(type: "pid")],
+                           [OCISpec.Namespace(type: "pid"), OCISpec.Namespace(type: "ipc", path: "/proc/42/ns/ipc")]] {
+            spec.linux = OCISpec.Linux(namespaces: namespaces)
+            try fixture.writeConfig(spec)
+            expectBad(fixture, .unsupportedMount, refusal)
+        }
+        // Any other directory stays refused, even in a private IPC namespace.
+        spec.linux = OCISpec.Linux(namespaces: [OCISpec.Namespace(type: "pid"), OCISpec.Namespace(type: "ipc")])
+        spec.mounts = [OCISpec.Mount(destination: "/dev/mqueue", type: "bind", source: fixture.host + "/shm", options: ["bind"])]
+        try fixture.writeConfig(spec)
+        expectBad(fixture, .unsupportedMount,
+                  "bind mount /dev/mqueue: host directory \(fixture.host)/shm cannot be shared with the VM (only single files are copied in)")
+    }
+
     @Test func badVMOptionsFailTheLoad() throws {
         let fixture = try BundleFixture()
         var spec = BundleFixture.validSpec()
