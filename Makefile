@@ -49,14 +49,16 @@ fc-supervisor-static:
 ## Every test rung that runs on this machine: the layer checks (each module imports only what Package.swift
 ## lets it; raw libc calls only in LinuxSystem/CLinux), protocol units, LinuxSystem and VsockTransport units,
 ## vm-init as PID 1 in namespaces, the supervisor against the Firecracker simulator, real VMs under QEMU, the
-## simulator's own conformance tests, and CI's share of fuzzing.
+## simulator's own conformance tests, CI's share of fuzzing, then runc's clients: containerd's go-runc and
+## Debian's podman driving fc-supervisor (neither half may be skipped here).
 test: vm-init-static guest-kernel lint
 	$(SWIFT) build --build-tests --explicit-target-dependency-import-check error
 	$(SWIFT) test --skip-build --no-parallel
 	python3 -m pytest -q Tests/Simulator
 	python3 Protocol/check_schema.py
 	$(MAKE) fuzz-smoke
-	$(MAKE) test-oci
+	$(MAKE) test-oci OCI_REQUIRE_FC=1
+	$(MAKE) test-podman PODMAN_REQUIRE=1
 
 ## containerd's go-runc driving runc and fc-supervisor (Tests/GoRunc, GOPATH mode against Debian's packages):
 ## every observable result of both, compared field by field (Tests/GoRunc/README.md). OCI_ONLY=runc skips
@@ -66,7 +68,7 @@ test-oci:
 
 ## Debian's podman 4.3 + conmon driving build/fc-supervisor (`--runtime`, `--rootfs DIR`, real VMs under QEMU):
 ## run/exit codes/SIGKILL, run -d + exec + stop + rm + ps, run -it under tmux, and nothing left after each case
-## (Tests/Podman/README.md). Not part of `make test` yet.
+## (Tests/Podman/README.md).
 test-podman: fc-supervisor-static runtime-config
 	bash Tests/Podman/test-podman.sh
 
