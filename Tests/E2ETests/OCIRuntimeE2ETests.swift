@@ -88,7 +88,8 @@ import Testing
         let again = try runtime(["start", "c1"])
         #expect(again.status == 1 && again.stderr.contains("cannot start an already running container"))
 
-        let exec = try runtime(["exec", "c1", "sh", "-c", "echo out; echo err >&2; exit 5"])
+        let exec = try runtime(["exec", "--pid-file", temp.file("fg.pid"), "c1", "sh", "-c", "echo out; echo err >&2; exit 5"])
+        #expect(FileContents.text(temp.file("fg.pid")).flatMap { Int32($0) } != nil)
         #expect(exec.status == 5, "\(exec)")
         #expect(exec.stdout == "out\n" && exec.stderr == "err\n")
 

@@ -157,8 +157,17 @@ struct RuncExecCommand: RuncSubcommand {
         try? Files.makeDirectories(registry, mode: 0o700)
         try? Files.writeAtomically(entry, "")
         defer { try? Files.remove(entry) }
-        client.onStarted = { _ in ready?.ready() }
+        // A foreground exec stands in for its process itself (runc writes the pid file in both modes).
+        let pidFile = ready == nil ? pidFile : nil
+        var pidFileError: RuntimeFailure?
+        client.onStarted = { _ in
+            if let pidFile {
+                do throws(RuntimeFailure) { try PidFile.write(getpid(), to: pidFile) } catch { pidFileError = error }
+            }
+            ready?.ready()
+        }
         let code = client.run()
+        if let pidFileError { throw pidFileError }
         switch client.outcome {
         case .exited?: return code
         case .startFailed(let failure)?:
