@@ -1,6 +1,7 @@
 import Glibc
 import OCIRuntime
 import Testing
+import VsockProtocol
 
 @testable import SupervisorCLI
 
@@ -156,6 +157,16 @@ import Testing
         #expect(failure(true, "/s", true) == nil)
         #expect(failure(true, nil, false) == nil)
         #expect(failure(false, nil, true) == nil)
+    }
+
+    @Test func startFailuresReadLikeGosExec() {
+        func text(_ argv0: String, _ errno: Int32, _ stage: SpawnStage = .exec) -> String {
+            RuncExecCommand.startFailure(argv0: argv0, StartFailed(session: 1, errno: errno, stage: stage, message: "\(argv0): failed"))
+        }
+        #expect(text("nosuchcmd", ENOENT) == #"exec: "nosuchcmd": executable file not found in $PATH"#)
+        #expect(text("/x/y", ENOENT) == #"exec: "/x/y": stat /x/y: no such file or directory"#)
+        #expect(text("/etc", EACCES) == #"exec: "/etc": permission denied"#)
+        #expect(text("sh", ENOENT, .cwd) == #"exec: "sh": sh: failed"#)
     }
 
     @Test func readyReports() {

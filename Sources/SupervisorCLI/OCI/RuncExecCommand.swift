@@ -102,6 +102,18 @@ struct RuncExecCommand: RuncSubcommand {
         }
     }
 
+    /// runc's words for a process that did not start (Go's os/exec texts, which podman maps to 127 when they
+    /// say `not found` or `no such file`): only a program genuinely missing says so.
+    static func startFailure(argv0: String, _ failure: StartFailed) -> String {
+        let program = "exec: \"\(argv0)\": "
+        guard failure.stage == .exec else { return program + failure.message }
+        switch failure.errno {
+        case ENOENT: return program + (argv0.contains("/") ? "stat \(argv0): no such file or directory" : "executable file not found in $PATH")
+        case EACCES: return program + "permission denied"
+        default: return program + failure.message
+        }
+    }
+
     /// `--detach`: this command again, without `--detach`/`--pid-file`, as a relay that reports once started.
     private func spawnRelay(_ globals: GlobalOptions, tty: TerminalSize?) throws(RuntimeFailure) -> Int32 {
         var words = ["exec"]
@@ -171,7 +183,7 @@ struct RuncExecCommand: RuncSubcommand {
         switch client.outcome {
         case .exited?: return code
         case .startFailed(let failure)?:
-            throw RuntimeFailure("unable to start container process: exec: \"\(request.argv.first ?? "")\": \(failure.message)")
+            throw RuntimeFailure("unable to start container process: " + Self.startFailure(argv0: request.argv.first ?? "", failure))
         case .lost(let reason)?:
             throw RuntimeFailure(reason)
         case nil:
