@@ -31,16 +31,17 @@ import Testing
     /// A bundle directory running `sh -c script`.
     /// A bundle running `sh -c script`. Its rootfs is busybox-static with the applets the tests use, and it mounts
     /// proc, so it runs the same whether the VM runs the workload in the initramfs or in the bundle's root.
-    private func bundle(_ name: String, _ script: String, process extra: [String: Any] = [:]) throws -> String {
+    private func bundle(_ name: String, _ script: String, process extra: [String: Any] = [:],
+                        annotations: [String: String] = [:]) throws -> String {
         let path = temp.file("bundle-" + name)
         for directory in ["bin", "dev", "proc", "sys", "tmp"] { try Files.makeDirectories(path + "/rootfs/" + directory) }
         try Files.copy("/bin/busybox", to: path + "/rootfs/bin/busybox", mode: 0o755)
-        for applet in ["sh", "sleep", "echo", "stty", "test", "kill", "pwd", "cat", "true"] {
+        for applet in ["sh", "sleep", "echo", "stty", "test", "kill", "pwd", "cat", "true", "tail"] {
             try Files.makeSymlink(path + "/rootfs/bin/" + applet, to: "busybox")
         }
         var process: [String: Any] = ["args": ["sh", "-c", script], "cwd": "/", "env": ["PATH=/bin:/sbin:/usr/bin:/usr/sbin"]]
         process.merge(extra) { $1 }
-        let spec: [String: Any] = ["ociVersion": "1.0.2", "process": process, "root": ["path": "rootfs"], "annotations": ["test": name],
+        let spec: [String: Any] = ["ociVersion": "1.0.2", "process": process, "root": ["path": "rootfs"], "annotations": annotations.merging(["test": name]) { $1 },
                                    "mounts": [["destination": "/proc", "type": "proc", "source": "proc"]]]
         try Files.writeAtomically(path + "/config.json", Array(try JSONSerialization.data(withJSONObject: spec)))
         return path
@@ -88,7 +89,8 @@ import Testing
         let again = try runtime(["start", "c1"])
         #expect(again.status == 1 && again.stderr.contains("cannot start an already running container"))
 
-        let exec = try runtime(["exec", "c1", "sh", "-c", "echo out; echo err >&2; exit 5"])
+        let exec = try runtime(["exec", "--pid-file", temp.file("fg.pid"), "c1", "sh", "-c", "echo out; echo err >&2; exit 5"])
+        #expect(FileContents.text(temp.file("fg.pid")).flatMap { Int32($0) } != nil)
         #expect(exec.status == 5, "\(exec)")
         #expect(exec.stdout == "out\n" && exec.stderr == "err\n")
 
@@ -164,6 +166,24 @@ import Testing
         #expect(try runtime(["delete", "--force", "p1"]).status == 0)
         // Each failing call wrote exactly one JSON line to the log.
         #expect(FileContents.text(log)?.split(separator: "\n").count == 2, "\(FileContents.text(log) ?? "")")
+    }
+
+    @Test func eventsReportTheWorkloadsOOMKillAndEndWhenItStops() throws {
+        defer { temp.remove() }
+        // `tail` of an endless line holds it all in memory until the guest's OOM killer ends it.
+        let b = try bundle("oom", "exec tail /dev/zero", annotations: ["org.fc-runtime.memory-mib": "128"])
+        #expect(try runtime(["create", "--bundle", b, "--pid-file", temp.file("o.pid"), "o1"]).status == 0)
+        let pid = try #require(FileContents.text(temp.file("o.pid")).flatMap { Int32($0) })
+        let events = try ChildUnderTest(env.supervisor, ["--root", root, "events", "--interval=200ms", "o1"])
+        #expect(try runtime(["start", "o1"]).status == 0)
+        #expect(reap(pid, timeout: 90) == .exited(137))
+        #expect(events.wait(timeout: 30) == .exited(0))
+        let lines = events.stdout.split(separator: "\n")
+        #expect(lines.contains("{\"type\":\"oom\",\"id\":\"o1\"}"), "\(events.stdout.suffix(600))")
+        #expect(lines.contains { $0.hasPrefix("{\"type\":\"stats\",\"id\":\"o1\",\"data\":{\"cpu\":") })
+        let stopped = try runtime(["events", "o1"])
+        #expect(stopped.status == 1 && stopped.stderr.contains("container with id o1 is not running"))
+        #expect(try runtime(["delete", "o1"]).status == 0)
     }
 
     @Test func runInTheForegroundExitsWithTheWorkloadsStatus() throws {

@@ -159,6 +159,16 @@ import VsockProtocol
         #expect(failure(false, nil, true) == nil)
     }
 
+    @Test func startFailuresReadLikeGosExec() {
+        func text(_ argv0: String, _ errno: Int32, _ stage: SpawnStage = .exec) -> String {
+            RuncExecCommand.startFailure(argv0: argv0, StartFailed(session: 1, errno: errno, stage: stage, message: "\(argv0): failed"))
+        }
+        #expect(text("nosuchcmd", ENOENT) == #"exec: "nosuchcmd": executable file not found in $PATH"#)
+        #expect(text("/x/y", ENOENT) == #"exec: "/x/y": stat /x/y: no such file or directory"#)
+        #expect(text("/etc", EACCES) == #"exec: "/etc": permission denied"#)
+        #expect(text("sh", ENOENT, .cwd) == #"exec: "sh": sh: failed"#)
+    }
+
     @Test func readyReports() {
         #expect(ReadyPipe.parse("ok\n") == .ready)
         #expect(ReadyPipe.parse("error: bad thing\n") == .failed("bad thing"))
@@ -175,17 +185,5 @@ import VsockProtocol
             c1          42          running     /b          2025-11-30T07:05:00Z   root
 
             """)
-    }
-
-    @Test func startFailuresUseRuncsWords() {
-        let missing = StartFailed(session: 1, errno: ENOENT, stage: .exec, message: "nosuchcmd: No such file or directory")
-        #expect(RuncExecCommand.startFailureText(argv0: "nosuchcmd", missing)
-                == "unable to start container process: exec: \"nosuchcmd\": executable file not found in $PATH")
-        let path = StartFailed(session: 1, errno: ENOENT, stage: .exec, message: "/x: No such file or directory")
-        #expect(RuncExecCommand.startFailureText(argv0: "/x", path)
-                == "unable to start container process: exec: \"/x\": /x: No such file or directory")
-        let cwd = StartFailed(session: 1, errno: ENOENT, stage: .cwd, message: "chdir /nope: No such file or directory")
-        #expect(RuncExecCommand.startFailureText(argv0: "sh", cwd)
-                == "unable to start container process: chdir to cwd set in config.json failed: chdir /nope: No such file or directory")
     }
 }

@@ -129,6 +129,20 @@ import TestSupport
         #expect(FileContents.text(log)?.split(separator: "\n").count == 1)
     }
 
+    @Test func aCreateStillUnderWayIsSeenThroughTheSupervisorsPid() throws {
+        defer { temp.remove() }
+        let supervisor = try standIn("booting")
+        try prepare("booting", pid: 0)
+        try Files.writeAtomically(root + "/booting/state.json", "{\"state\":\"booting\",\"supervisor_pid\":\(supervisor.pid)}")
+        #expect(try run(["state", "booting"]).stdout.contains("\"pid\": \(supervisor.pid),\n  \"status\": \"created\""))
+        try prepare("nothing", pid: 0)
+        let kill = try run(["kill", "nothing", "KILL"])
+        #expect(kill.status == 1 && kill.stderr.contains("container not running"))
+        #expect(try run(["delete", "--force", "booting"]).status == 0)
+        #expect(supervisor.wait(timeout: 15).signaled)
+        #expect(!Files.exists(root + "/booting"))
+    }
+
     @Test func directFormVMsKeepTheirCommandsWithoutStateDir() throws {
         defer { temp.remove() }
         try Files.makeDirectories(root + "/vm1")

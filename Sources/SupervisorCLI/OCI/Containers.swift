@@ -39,12 +39,14 @@ struct Container {
     var snapshot: SupervisorSnapshot?
     var status: ContainerState.Status
 
-    /// The pid-file pid: the per-VM supervisor standing in for the workload.
-    var pid: Int32 { record.pid }
+    /// The pid-file pid: the per-VM supervisor standing in for the workload (while `create` is still under
+    /// way, the one the supervisor recorded itself); 0 when there is none.
+    var pid: Int32 { record.pid > 0 ? record.pid : max(snapshot?.supervisorPid ?? 0, 0) }
 
     /// What `state` prints: the live status, pid 0 once stopped.
     var state: ContainerState {
         var state = record
+        state.pid = pid
         state.status = status
         return state
     }
@@ -76,11 +78,10 @@ enum Containers {
     static func assemble(_ record: ContainerState, root: String) -> Container {
         let directory = StateDirectory(root: root, id: record.id)
         let snapshot = SupervisorSnapshot.read(directory.stateFile)
-        // A create still under way has recorded no pid yet; its supervisor has.
-        let pid = record.pid > 0 ? record.pid : snapshot?.supervisorPid ?? 0
-        let alive = pid > 0 && isAlive(pid, id: record.id)
-        return Container(record: record, directory: directory, snapshot: snapshot,
-                         status: status(recorded: pid, alive: alive, snapshot: snapshot))
+        var container = Container(record: record, directory: directory, snapshot: snapshot, status: .stopped)
+        let alive = isAlive(container.pid, id: record.id)
+        container.status = status(recorded: container.pid, alive: alive, snapshot: snapshot)
+        return container
     }
 
     /// runc's four answers from what the supervisor recorded and whether it still lives:

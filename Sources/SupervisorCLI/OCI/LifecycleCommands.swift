@@ -149,7 +149,7 @@ struct DeleteCommand: RuncSubcommand {
         switch container.status {
         case .stopped:
             // The workload has ended; its supervisor may still be powering the VM off: let it finish first.
-            if !Containers.waitGone(container.pid, id: id, timeout: .seconds(10)) {
+            if container.pid > 0, !Containers.waitGone(container.pid, id: id, timeout: .seconds(10)) {
                 try? ChildProcess.signal(container.pid, SIGKILL)
                 _ = Containers.waitGone(container.pid, id: id, timeout: .seconds(2))
             }
@@ -176,6 +176,8 @@ enum Signalling {
             let request = SignalRequest(session: 0, signal: signal, all: all ? true : nil)
             if (try? ControlCommands.send(.signal(request), stateRoot: root, id: container.record.id)) != nil { return }
         }
+        // Never kill(0) or kill(-1): a pid of 0 means no supervisor was ever recorded.
+        guard container.pid > 0 else { throw RuntimeFailure("container not running") }
         do { try ChildProcess.signal(container.pid, signal) } catch where error.errno == ESRCH {
             throw RuntimeFailure("container not running")
         } catch {
@@ -189,6 +191,7 @@ enum Signalling {
         if container.status == .paused { _ = try? ControlCommands.lifecycle(.resume, stateRoot: root, id: container.record.id) }
         try? signal(container, container.status == .created ? SIGTERM : SIGKILL, root: root)
         if Containers.waitGone(container.pid, id: container.record.id, timeout: .seconds(10)) { return }
+        guard container.pid > 0 else { return }
         try? ChildProcess.signal(container.pid, SIGKILL)
         guard Containers.waitGone(container.pid, id: container.record.id, timeout: .seconds(2)) else {
             throw RuntimeFailure("container init still running")

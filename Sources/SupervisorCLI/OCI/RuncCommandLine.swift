@@ -78,6 +78,10 @@ enum RuncCommandLine {
             SupervisorCLI.main(rest)
             return 0
         }
+        if name == "help" {
+            print(RuncCommand.helpMessage(for: subcommandType(rest.dropFirst().first ?? "")))
+            return 0
+        }
         guard RuncCommand.names.contains(name) else {
             log.error("'\(name)' is not an fc-supervisor command (checkpoint and restore are not supported yet)")
             return 1
@@ -90,8 +94,7 @@ enum RuncCommandLine {
             }
             // runc: "Incorrect Usage." and the command's help on stdout, the error on stderr, exit 1.
             print("Incorrect Usage.\n")
-            let subcommand = RuncCommand.configuration.subcommands.first { $0._commandName == name } ?? RuncCommand.self
-            print(RuncCommand.helpMessage(for: subcommand))
+            print(RuncCommand.helpMessage(for: subcommandType(name)))
             log.error(RuncCommand.message(for: error))
             return 1
         }
@@ -103,6 +106,11 @@ enum RuncCommandLine {
             if !error.message.isEmpty { log.error(error.message) }
             return error.exitCode
         }
+    }
+
+    /// The subcommand called `name`, else the root command (for help texts).
+    static func subcommandType(_ name: String) -> any ParsableCommand.Type {
+        RuncCommand.configuration.subcommands.first { $0._commandName == name } ?? RuncCommand.self
     }
 }
 

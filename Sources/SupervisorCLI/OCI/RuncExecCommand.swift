@@ -102,6 +102,18 @@ struct RuncExecCommand: RuncSubcommand {
         }
     }
 
+    /// runc's words for a process that did not start (Go's os/exec texts, which podman maps to 127 when they
+    /// say `not found` or `no such file`): only a program genuinely missing says so.
+    static func startFailure(argv0: String, _ failure: StartFailed) -> String {
+        let program = "exec: \"\(argv0)\": "
+        guard failure.stage == .exec else { return program + failure.message }
+        switch failure.errno {
+        case ENOENT: return program + (argv0.contains("/") ? "stat \(argv0): no such file or directory" : "executable file not found in $PATH")
+        case EACCES: return program + "permission denied"
+        default: return program + failure.message
+        }
+    }
+
     /// `--detach`: this command again, without `--detach`/`--pid-file`, as a relay that reports once started.
     private func spawnRelay(_ globals: GlobalOptions, tty: TerminalSize?) throws(RuntimeFailure) -> Int32 {
         var words = ["exec"]
@@ -157,28 +169,26 @@ struct RuncExecCommand: RuncSubcommand {
         try? Files.makeDirectories(registry, mode: 0o700)
         try? Files.writeAtomically(entry, "")
         defer { try? Files.remove(entry) }
-        client.onStarted = { _ in ready?.ready() }
+        // A foreground exec stands in for its process itself (runc writes the pid file in both modes).
+        let pidFile = ready == nil ? pidFile : nil
+        var pidFileError: RuntimeFailure?
+        client.onStarted = { _ in
+            if let pidFile {
+                do throws(RuntimeFailure) { try PidFile.write(getpid(), to: pidFile) } catch { pidFileError = error }
+            }
+            ready?.ready()
+        }
         let code = client.run()
+        if let pidFileError { throw pidFileError }
         switch client.outcome {
         case .exited?: return code
         case .startFailed(let failure)?:
-            throw RuntimeFailure(Self.startFailureText(argv0: request.argv.first ?? "", failure))
+            throw RuntimeFailure("unable to start container process: " + Self.startFailure(argv0: request.argv.first ?? "", failure))
         case .lost(let reason)?:
             throw RuntimeFailure(reason)
         case nil:
             throw RuntimeFailure(lastError.map { $0.hasPrefix("fc-supervisor exec: ") ? String($0.dropFirst(20)) : $0 }
                 ?? "the session ended without an exit status")
         }
-    }
-
-    /// runc's wording for a process that never ran: podman maps `executable file not found` and `no such file`
-    /// to exit 127, and containerd shows the text as is.
-    static func startFailureText(argv0: String, _ failure: StartFailed) -> String {
-        if failure.stage == .cwd {
-            return "unable to start container process: chdir to cwd set in config.json failed: \(failure.message)"
-        }
-        let lookedUp = !argv0.contains("/") && failure.errno == ENOENT && failure.stage == .exec
-        return "unable to start container process: exec: \"\(argv0)\": "
-            + (lookedUp ? "executable file not found in $PATH" : failure.message)
     }
 }

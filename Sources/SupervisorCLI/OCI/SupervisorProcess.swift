@@ -69,7 +69,7 @@ enum SupervisorProcess {
 }
 
 /// `<root>/<id>/supervisor.log`: the supervisor's diagnostics, one logrus text line each.
-final class SupervisorLog: @unchecked Sendable {
+final class SupervisorLog {
     let path: String
     private(set) var lastLine: String?
 
