@@ -5,7 +5,7 @@ import VMM
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Boot a VM, run CMD in it, exit with its exit code.")
 
-    @Option(name: .long, help: "VM id (1–64 letters, digits or '-').") var id: String
+    @Option(name: .long, help: "VM id (1–64 letters, digits, '_', '+', '-' or '.').") var id: String
     @OptionGroup var state: StateOptions
     @OptionGroup var machine: MachineOptions
     @OptionGroup var network: NetworkOptions
