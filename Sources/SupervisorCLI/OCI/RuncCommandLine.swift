@@ -74,6 +74,11 @@ enum RuncCommandLine {
             return globals.help ? 0 : 1
         }
         if name == SupervisorProcess.subcommand { return SupervisorProcess.main(globals, Array(rest.dropFirst())) }
+        // `state --help`: runc's subcommand help (the direct form's is `run --id x --help`).
+        if rest.count == 2, rest[1] == "--help" || rest[1] == "-h", RuncCommand.names.contains(name) {
+            print(RuncCommand.helpMessage(for: subcommandType(name)))
+            return 0
+        }
         if !globals.any, DirectForm.matches(rest, root: globals.root) {
             SupervisorCLI.main(rest)
             return 0
