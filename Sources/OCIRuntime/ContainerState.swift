@@ -1,3 +1,5 @@
+import VsockProtocol
+
 /// The OCI state of one container, as runc's `state` prints it and `list --format json` lists it
 /// (runc state.go / list.go; the contract's §2.1–2.2).
 public struct ContainerState: Sendable, Equatable {
@@ -21,15 +23,30 @@ public struct ContainerState: Sendable, Equatable {
     public var annotations: [String: String]
     /// Always `""` in `state`; `list` fills in the user name (or `#uid`) owning the state directory.
     public var owner: String
+    /// How the workload ended, once `stopped` (issue 15: the whole status, not an int): printed after `owner` as
+    /// ``exitJSON(_:)``. runc has no such field; Go clients (go-runc, podman, containerd) ignore unknown keys.
+    public var exit: ExitStatus?
 
     /// The runtime-spec version this runtime implements.
     public static let specVersion = "1.0.2"
 
     public init(ociVersion: String = ContainerState.specVersion, id: String, pid: Int32, status: Status,
                 bundle: String, rootfs: String, created: Timestamp, annotations: [String: String] = [:],
-                owner: String = "") {
+                owner: String = "", exit: ExitStatus? = nil) {
         self.ociVersion = ociVersion; self.id = id; self.pid = pid; self.status = status; self.bundle = bundle
         self.rootfs = rootfs; self.created = created; self.annotations = annotations; self.owner = owner
+        self.exit = exit
+    }
+
+    /// `{"status":137,"signal":9,"coreDumped":false,"oomKilled":true,"outputTruncated":false}`: the shell's status
+    /// (128+n for a signal), then `code` or `signal`, then the three flags, in runc's lowerCamel style.
+    public static func exitJSON(_ exit: ExitStatus) -> String {
+        var members: [(String, String)] = [("status", String(exit.shellStatus))]
+        if let code = exit.code { members.append(("code", String(code))) }
+        if let signal = exit.signal { members.append(("signal", String(signal))) }
+        members += [("coreDumped", String(exit.coreDumped)), ("oomKilled", String(exit.oomKilled)),
+                    ("outputTruncated", String(exit.outputTruncated))]
+        return GoJSON.object(members.map { (GoJSON.string($0.0), $0.1) }, indent: nil)
     }
 
     /// The bytes of `runc state`: Go's `json.MarshalIndent(state, "", "  ")` with runc's field order, no
@@ -61,6 +78,7 @@ public struct ContainerState: Sendable, Equatable {
                                                          indent: indent.map { $0 + "  " })))
         }
         fields.append(("owner", GoJSON.string(owner)))
+        if status == .stopped, let exit { fields.append(("exit", Self.exitJSON(exit))) }
         return GoJSON.object(fields.map { (GoJSON.string($0.0), $0.1) }, indent: indent)
     }
 }

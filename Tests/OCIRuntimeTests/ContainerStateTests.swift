@@ -1,6 +1,7 @@
 import LinuxSystem
 @testable import OCIRuntime
 import Testing
+import VsockProtocol
 import TestSupport
 
 /// The state JSON byte for byte as runc prints it, and the RFC 3339 timestamps in it.
@@ -42,6 +43,23 @@ struct ContainerStateTests {
               "owner": ""
             }
             """)
+    }
+
+    @Test func aStoppedContainerKeepsItsWholeExitStatus() {
+        let oom = ExitStatus(signal: 9, oomKilled: true)
+        var state = ContainerState(id: "c1", pid: 4242, status: .stopped, bundle: "/b", rootfs: "/r", created: created,
+                                   exit: oom)
+        #expect(state.stateJSON.hasSuffix("""
+              "owner": "",
+              "exit": {"status":137,"signal":9,"coreDumped":false,"oomKilled":true,"outputTruncated":false}
+            }
+            """))
+        #expect(ContainerState.listJSON([state]).contains(#","owner":"","exit":{"status":137,"signal":9,"#))
+        #expect(ContainerState.exitJSON(ExitStatus(code: 3, outputTruncated: true))
+                == #"{"status":3,"code":3,"coreDumped":false,"oomKilled":false,"outputTruncated":true}"#)
+        // Only a stopped container has one: runc's bytes otherwise.
+        state.status = .running
+        #expect(!state.stateJSON.contains("exit"))
     }
 
     @Test func listIsOneCompactLineOrNull() {

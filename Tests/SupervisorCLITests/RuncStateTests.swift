@@ -54,6 +54,16 @@ import TestSupport
         #expect(try run(["state", "held"]).stdout.contains("\"status\": \"created\""))
         let dead = try run(["state", "dead"])
         #expect(dead.stdout.contains("\"pid\": 0,\n  \"status\": \"stopped\""))
+        // The supervisor recorded how the workload ended: `state` prints all of it.
+        try Files.writeAtomically(root + "/dead/state.json", """
+            {"state":"stopped","supervisor_pid":999999,"exit_code":143,
+             "exit":{"signal":15,"core_dumped":false,"oom_killed":false,"output_truncated":true}}
+            """)
+        let ended = try run(["state", "dead"]).stdout
+        #expect(ended.hasSuffix("""
+            "exit": {"status":143,"signal":15,"coreDumped":false,"oomKilled":false,"outputTruncated":true}
+            }
+            """), "\(ended)")
 
         let list = try run(["list", "--format", "json"])
         #expect(list.status == 0)

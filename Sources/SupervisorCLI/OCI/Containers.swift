@@ -2,6 +2,7 @@ import Glibc
 import LinuxSystem
 import OCIRuntime
 import Supervisor
+import VsockProtocol
 
 /// The supervisor's `state.json` as the CLI needs it. Read leniently (unknown phases and keys are kept as
 /// text), so the CLI does not depend on every phase the supervisor may add.
@@ -12,9 +13,11 @@ struct SupervisorSnapshot: Decodable, Equatable {
     var workloadPid: Int32?
     var exitCode: Int32?
     var oomKills: Int?
+    /// The workload's whole exit status, once it ended.
+    var exit: ExitStatus?
 
     enum CodingKeys: String, CodingKey {
-        case state
+        case state, exit
         case supervisorPid = "supervisor_pid", vmmPid = "vmm_pid", workloadPid = "workload_pid"
         case exitCode = "exit_code", oomKills = "oom_kills"
     }
@@ -48,6 +51,7 @@ struct Container {
         var state = record
         state.pid = pid
         state.status = status
+        state.exit = status == .stopped ? snapshot?.exit : nil
         return state
     }
 

@@ -42,6 +42,10 @@ struct RuncEventsCommand: RuncSubcommand {
         for _ in OOMWatch.newEvents(container.directory.eventsFile, offset: &offset) {
             Output.write("{\"type\":\"oom\",\"id\":\(GoJSONText.string(id))}\n")
         }
+        // The stream ends with how the workload ended (runc has no such event; go-runc passes unknown types on).
+        if let exit = container.snapshot?.exit {
+            Output.write("{\"type\":\"exit\",\"id\":\(GoJSONText.string(id)),\"data\":\(ContainerState.exitJSON(exit))}\n")
+        }
         return 0
     }
 }
