@@ -181,6 +181,10 @@ import Testing
         let lines = events.stdout.split(separator: "\n")
         #expect(lines.contains("{\"type\":\"oom\",\"id\":\"o1\"}"), "\(events.stdout.suffix(600))")
         #expect(lines.contains { $0.hasPrefix("{\"type\":\"stats\",\"id\":\"o1\",\"data\":{\"cpu\":") })
+        // The stream ends with the whole exit status, and `state` keeps it.
+        let exit = #"{"status":137,"signal":9,"coreDumped":false,"oomKilled":true,"outputTruncated":false}"#
+        #expect(lines.last == Substring(#"{"type":"exit","id":"o1","data":"# + exit + "}"), "\(events.stdout.suffix(300))")
+        #expect(try runtime(["state", "o1"]).stdout.contains("\"exit\": " + exit))
         let stopped = try runtime(["events", "o1"])
         #expect(stopped.status == 1 && stopped.stderr.contains("container with id o1 is not running"))
         #expect(try runtime(["delete", "o1"]).status == 0)
