@@ -18,27 +18,39 @@ func caseVersion(ctx context.Context, h *harness, r *record) {
 	r.expect("version call", errInfo(err), map[string]any{"ok": true})
 }
 
+// runCaptured makes bundle `name` running args and does go-runc's foreground Run of it as `id` with PipeIO (stdin
+// closed). ok is false when the bundle or the pipes could not be made (already recorded as failures); otherwise the
+// caller owns out and closes it.
+func runCaptured(ctx context.Context, h *harness, r *record, name, id string, args ...string) (out *captured, status int,
+	ok bool, err error) {
+	bundle, err := h.bundle(name, nil, args...)
+	if err != nil {
+		r.fail("bundle: %v", err)
+		return nil, 0, false, err
+	}
+	out, err = newCaptured(0, 0)
+	if err != nil {
+		r.fail("pipe io: %v", err)
+		return nil, 0, false, err
+	}
+	out.closeStdin()
+	status, err = h.rc.Run(ctx, id, bundle, &runc.CreateOpts{IO: out.io})
+	// go-runc's Run does not close our copies of the pipes' write ends (Create and Exec do): the caller must.
+	if c, isCloser := out.io.(runc.StartCloser); isCloser {
+		_ = c.CloseAfterStart()
+	}
+	return out, status, true, err
+}
+
 // runForeground is go-runc's Run (`run --bundle B ID`, foreground) with PipeIO: returns the workload's status.
 func runForeground(ctx context.Context, h *harness, r *record, name string, args []string, wantStatus int,
 	wantStdout, wantStderr []string) {
 	id := idFor(name, "c")
-	bundle, err := h.bundle(name, nil, args...)
-	if err != nil {
-		r.fail("bundle: %v", err)
-		return
-	}
-	out, err := newCaptured(0, 0)
-	if err != nil {
-		r.fail("pipe io: %v", err)
+	out, status, ok, err := runCaptured(ctx, h, r, name, id, args...)
+	if !ok {
 		return
 	}
 	defer out.close()
-	out.closeStdin()
-	status, err := h.rc.Run(ctx, id, bundle, &runc.CreateOpts{IO: out.io})
-	// go-runc's Run does not close our copies of the pipes' write ends (Create and Exec do): the caller must.
-	if c, ok := out.io.(runc.StartCloser); ok {
-		_ = c.CloseAfterStart()
-	}
 	if !out.wait(10 * time.Second) {
 		r.fail("output pipes still open 10 s after run returned")
 	}
@@ -90,23 +102,12 @@ func caseRunSelfKillInit(ctx context.Context, h *harness, r *record) {
 // $PATH`, which podman maps to 127), the workload never runs, nothing is left.
 func caseRunMissingCmd(ctx context.Context, h *harness, r *record) {
 	id := idFor("run_missing_cmd", "c")
-	bundle, err := h.bundle("run_missing_cmd", nil, "nosuchcmd")
-	if err != nil {
-		r.fail("bundle: %v", err)
-		return
-	}
-	out, err := newCaptured(0, 0)
-	if err != nil {
-		r.fail("pipe io: %v", err)
+	mark := h.logMark()
+	out, status, ok, err := runCaptured(ctx, h, r, "run_missing_cmd", id, "nosuchcmd")
+	if !ok {
 		return
 	}
 	defer out.close()
-	out.closeStdin()
-	mark := h.logMark()
-	status, err := h.rc.Run(ctx, id, bundle, &runc.CreateOpts{IO: out.io})
-	if c, ok := out.io.(runc.StartCloser); ok {
-		_ = c.CloseAfterStart()
-	}
 	out.wait(10 * time.Second)
 	r.set("status", status)
 	r.set("call", errInfo(err))
