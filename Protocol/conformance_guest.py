@@ -2,7 +2,8 @@
 from conformance_lib import (CEILING, Conn, check, errors, of, run_session, status_ok)
 
 
-GUEST_CAPS = {"pty", "rlimits", "capabilities", "attach", "set_time", "shutdown", "oom", "network", "container"}
+GUEST_CAPS = {"pty", "rlimits", "capabilities", "attach", "set_time", "shutdown", "oom", "network", "container",
+              "snapshot"}
 
 
 def g_opening(path):

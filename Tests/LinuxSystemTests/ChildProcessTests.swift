@@ -41,6 +41,20 @@ struct ChildProcessTests {
         }
     }
 
+    @Test func aCgroupTheChildCannotJoinFailsAtTheCgroupStage() throws {
+        // A descriptor the child cannot write "0" to stands for a cgroup.procs it may not join.
+        let readOnly = try FileDescriptor.open("/dev/null", flags: O_RDONLY)
+        defer { readOnly.close() }
+        #expect { _ = try run(["/bin/true"]) { $0.cgroupProcs = readOnly } } throws: { error in
+            guard let error = error as? SystemError else { return false }
+            return error.childSetupStep == .cgroup && error.code == "cgroup" && error.errno == EBADF
+        }
+        // Joining happens before exec: a writable one is written to, and the program runs.
+        let writable = try FileDescriptor.open("/dev/null", flags: O_WRONLY)
+        defer { writable.close() }
+        #expect(try run(["/bin/true"]) { $0.cgroupProcs = writable } == .exited(0))
+    }
+
     @Test func emptyArgvIsRejectedBeforeFork() {
         #expect { _ = try ChildProcess.spawn(SpawnOptions(arguments: [])) } throws: { error in
             (error as? SystemError)?.childSetupStep == nil && (error as? SystemError)?.errno == EINVAL
