@@ -124,8 +124,14 @@ public final class Agent {
                                     options: connectionOptions, state: ConnectionState(ownRole: .guest))
         conn.onFrame = { [unowned self, unowned conn] frame in self.handle(frame, from: conn) }
         conn.onProtocolError = { Log.debug("bad frame on host connection \(id): \($0)") }
-        conn.onRefused = { message, error in
+        conn.onRefused = { [unowned self, unowned conn] message, error in
             Log.info("host connection \(id): refused \(message.type): \(error.code) \(error.message)")
+            // A hello on an open connection while frozen: the transport was replaced under it (a restored VM
+            // whose virtio-serial port the new VMM reconnected without a hang-up). Greet the new host.
+            if case .hello = message, self.snapshot?.isFrozen == true {
+                Log.info("host connection \(id): a new host said hello while frozen; saying hello again")
+                self.sayHello(conn)
+            }
         }
         conn.onDrained = { [unowned self] in self.connectionDrained(id) }
         conn.onClose = { [unowned self] error in
@@ -138,6 +144,12 @@ public final class Agent {
         }
         connections[id] = conn
         noticeRestore()
+        sayHello(conn)
+        return conn
+    }
+
+    /// Sends vm-init's `hello` (PROTOCOL.md §4.1).
+    func sayHello(_ conn: FramedConnection) {
         var timings = boot.timings
         timings["connected"] = SystemControl.bootTimeMicroseconds()
         conn.send(.hello(Hello(role: .guest, agent: "vm-init/0.1",
@@ -145,7 +157,6 @@ public final class Agent {
                                               "container", "snapshot"],
                                limits: .default, window: ourWindow,
                                wallClockNs: SystemControl.wallClockNanoseconds(), bootTimings: timings)))
-        return conn
     }
 
     /// A connection is gone: its sessions keep running and buffering (bounded by ``pendingCap``), detached until

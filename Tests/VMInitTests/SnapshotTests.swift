@@ -119,6 +119,14 @@ extension NamespaceTests {
                 guard case .sessions(let list) = try second.next(["sessions"]) else { return }
                 #expect(list.sessions?.map(\.session) == [1])
 
+                // The same transport, a new host (a restored VM's serial port reconnected without a hang-up): its
+                // hello is refused as a second one, and vm-init greets it again.
+                second.send(.hello(Hello(role: .host, agent: "new-host")))
+                guard case .error(let secondHello) = try second.next(["error"]) else { return }
+                #expect(secondHello.code == .invalidState)
+                guard case .hello(let again) = try second.next(["hello"]) else { return }
+                #expect(again.role == .guest && again.capabilities.contains("snapshot"))
+
                 second.send(.thaw(ThawRequest()))
                 guard case .thawed = try second.next(["thawed", "error"]) else { Issue.record("no thawed"); return }
                 try client.pump(until: { (client.results[1]?.stdout.count ?? 0) > outputAtFrozen + 100_000 })
