@@ -50,7 +50,8 @@ public func fuzzVMInitSession(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int3
     var checker = FuzzOutputChecker(control: control)
     let guestSends: (Message) -> Bool = {
         switch $0 {
-        case .hello, .started, .startFailed, .stdout, .stderr, .window, .exit, .sessions, .pong, .error: true
+        case .hello, .started, .startFailed, .stdout, .stderr, .window, .exit, .sessions, .pong, .error, .frozen, .thawed,
+             .resumed: true
         default: false
         }
     }
