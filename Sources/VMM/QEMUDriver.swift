@@ -16,9 +16,12 @@ final class QEMUDriver: VMMDriver {
     let config: VMConfig
     let paths: VMMPaths
     private(set) var process: VMMProcess?
-    private var environment: [String]
-    private var listener: FileDescriptor?
-    private var qmp: QMPClient?
+    var environment: [String]
+    var listener: FileDescriptor?
+    var qmp: QMPClient?
+    /// What the VM was booted with, for a snapshot's `vmm.json` (a restore must use the same).
+    var accelerator: QEMUAccelerator = .tcg
+    var tscKHz = 0
     /// How long `requestGuestShutdown` waits after `system_powerdown` before `quit`.
     var powerdownGrace: Duration = .seconds(1)
 
@@ -33,10 +36,15 @@ final class QEMUDriver: VMMDriver {
         do { listener = try UnixSocket.listen(path: paths.channelSocket, backlog: 1) } catch {
             throw VMMError(.bootFailed, "cannot listen on \(paths.channelSocket): \(error)", cause: error)
         }
-        let accelerator = QEMUAccelerator.choose(qemuBin: config.qemuBin, kernel: config.kernel,
-                                                 cacheDirectory: config.stateRoot, environment: environment)
-        let arguments = QEMUCommandLine(config: config, paths: paths, accelerator: accelerator,
-                                        tscKHz: QEMUCommandLine.hostTSCKHz()).arguments
+        accelerator = QEMUAccelerator.choose(qemuBin: config.qemuBin, kernel: config.kernel,
+                                             cacheDirectory: config.stateRoot, environment: environment)
+        tscKHz = QEMUCommandLine.hostTSCKHz()
+        try launch(QEMUCommandLine(config: config, paths: paths, accelerator: accelerator, tscKHz: tscKHz).arguments,
+                   deadline: deadline)
+    }
+
+    /// Starts QEMU with `arguments` and connects QMP.
+    func launch(_ arguments: [String], deadline: Clock.Instant) throws(VMMError) {
         // For humans debugging a boot: losing it is not a boot failure.
         try? Files.writeAtomically(paths.qemuCommandLine, ([config.qemuBin] + arguments).joined(separator: " ") + "\n")
         // With a VM namespace, QEMU runs inside it (nsenter execs QEMU: same pid) so it finds the TAP there.
@@ -109,12 +117,12 @@ final class QEMUDriver: VMMDriver {
         try? Files.remove(paths.qemuCommandLine)
     }
 
-    private func removeSockets() {
+    func removeSockets() {
         try? Files.remove(paths.channelSocket)
         try? Files.remove(paths.qmpSocket)
     }
 
-    private func vmmLogTail() -> String {
+    func vmmLogTail() -> String {
         guard let bytes = try? Files.readAll(paths.vmmLog) else { return "" }
         let lines = String(decoding: bytes.suffix(2000), as: UTF8.self).split(separator: "\n").suffix(3)
         return lines.isEmpty ? "" : " (vmm.log: \(lines.joined(separator: " | ")))"
@@ -171,6 +179,9 @@ struct QEMUCommandLine {
         var args = ["quiet", "panic=-1", "reboot=t"]
         args.append(config.console ? "console=ttyS0" : "8250.nr_uarts=0")
         if tscKHz > 0 { args.append("tsc_early_khz=\(tscKHz)") }
+        // kvm-clock keeps the guest's wall clock close across a snapshot restore; only KVM offers it (under TCG
+        // the guest has no kvm-clock, and the restore's `resume` steps the clock instead).
+        if accelerator == .kvm { args.append("clocksource=kvm-clock") }
         if config.initrd != nil {
             args.append("rdinit=/sbin/init")
         } else if config.rootfs != nil {
