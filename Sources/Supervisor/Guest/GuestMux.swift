@@ -142,6 +142,18 @@ final class GuestMux {
         return session
     }
 
+    /// Takes over a session that already runs in the guest (a restored VM's workload): `attach` routes its
+    /// output and exit to this connection.
+    func attach(_ id: SessionID, delegate: any GuestSessionDelegate) -> GuestSession {
+        let session = GuestSession(id: id, mux: self, outputWindow: outputWindow,
+                                   stdinWindow: guestHello?.window ?? ProtocolConstants.defaultWindow)
+        session.delegate = delegate
+        sessions[id] = session
+        if nextSessionID <= id { nextSessionID = id &+ 1 }
+        connection.send(.attach(SessionRef(session: id)))
+        return session
+    }
+
     /// Sends a ping; `completion` gets the round-trip time in nanoseconds.
     func ping(_ completion: @escaping (UInt64) -> Void) {
         let id = nextPingID
