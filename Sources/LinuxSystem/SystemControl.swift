@@ -96,7 +96,7 @@ public enum SystemControl {
         var bytes = [UInt8](repeating: 0, count: count)
         var filled = 0
         while filled < count {
-            let n = bytes.withUnsafeMutableBytes { getrandom($0.baseAddress! + filled, count - filled, 0) }
+            let n = bytes.withUnsafeMutableBytes { clinux_getrandom($0.baseAddress! + filled, count - filled, 0) }
             if n < 0 {
                 if Glibc.errno == EINTR { continue }
                 throw SystemError.last("getrandom")
