@@ -97,6 +97,8 @@ final class GuestMux {
     private var pingCompletions: [UInt64: (UInt64) -> Void] = [:]
     /// The pending `network` request's completion (one at a time).
     private var onSetupReply: ((GuestSetupReply) -> Void)?
+    /// The pending snapshot request's completion (`freeze`, `thaw` or `resume`; one at a time).
+    private var onSnapshotReply: ((Result<Message, ErrorMessage>) -> Void)?
     /// Our announced per-session output window.
     let outputWindow: UInt32
     /// Called once, when the guest's `hello` arrives.
@@ -152,6 +154,22 @@ final class GuestMux {
         if nextSessionID <= id { nextSessionID = id &+ 1 }
         connection.send(.attach(SessionRef(session: id)))
         return session
+    }
+
+    /// Sends a snapshot request; `completion` gets the guest's answer (`frozen`, `thawed`, `resumed`) or the
+    /// session-less `error` it sent instead.
+    func snapshotRequest(_ message: Message, completion: @escaping (Result<Message, ErrorMessage>) -> Void) {
+        onSnapshotReply = completion
+        connection.send(message)
+    }
+
+    /// Ends every live session but `except` with `status`, as if the guest had sent it (a checkpoint that stops
+    /// the VM: their clients learn they were lost to the snapshot).
+    func endSessions(except: SessionID?, with status: ExitStatus) {
+        for session in Array(sessions.values) where session.id != except {
+            finish(session)
+            session.delegate?.guestSessionExited(session, status)
+        }
     }
 
     /// Sends a ping; `completion` gets the round-trip time in nanoseconds.
@@ -240,6 +258,9 @@ final class GuestMux {
         case .error(let m):
             if let id = m.session, let session = sessions[id] {
                 session.delegate?.guestSessionError(session, m)
+            } else if let completion = onSnapshotReply {
+                onSnapshotReply = nil
+                completion(.failure(m))
             } else if let completion = onSetupReply {
                 onSetupReply = nil
                 completion(.refused(m))
