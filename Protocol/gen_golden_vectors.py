@@ -144,6 +144,37 @@ valid("container_full",
 valid("container_minimal", {"type": "container", "root": {"source": "/dev/vda", "type": "erofs", "writable": False}})
 valid("container_ready", {"type": "container_ready", "root": "/"})
 valid("container_ready_empty", {"type": "container_ready"})
+# --- snapshots (§4.25–§4.30) -----------------------------------------------------------------------------------------
+ENTROPY_16 = "AAECAwQFBgcICQoLDA0ODw=="  # base64 of bytes 0..15
+valid("freeze_default", {"type": "freeze"})
+valid("freeze_timeout", {"type": "freeze", "timeout_ms": 5000})
+valid("frozen_cgroup",
+      {"type": "frozen", "method": "cgroup",
+       "sessions": [{"session": 1, "pid": 12, "attached": True}, {"session": 3, "attached": False}],
+       "fsfreeze": ["/mnt/data"], "sync": True,
+       "timings_us": {"freeze": 850, "sync": 1200, "fsfreeze": 300, "flush": 150, "total": 2500}})
+valid("frozen_sigstop_nothing_running",
+      {"type": "frozen", "method": "sigstop", "sessions": [], "fsfreeze": [], "sync": True,
+       "timings_us": {"freeze": 0, "sync": 900, "fsfreeze": 0, "flush": 0, "total": 950}})
+valid("thaw", {"type": "thaw"})
+valid("thawed", {"type": "thawed"})
+valid("resume_full",
+      {"type": "resume", "unix_ns": 1764500000000000000, "generation": 2, "entropy": ENTROPY_16, "keep": [1],
+       "hostname": "clone-b",
+       "network": {"interfaces": [{"mac": "02:fc:00:00:00:02", "addresses": ["10.0.0.3/24"]}],
+                   "routes": [{"destination": "default", "gateway": "10.0.0.1"}]}})
+valid("resume_minimal", {"type": "resume", "unix_ns": -1, "generation": 18446744073709551615, "entropy": ENTROPY_16},
+      note="keep absent: no session survives")
+valid("resumed",
+      {"type": "resumed", "generation": 2, "clock_step_ns": -5003000000, "rng_reseeded": True, "lost": [3, 4],
+       "timings_us": {"clock": 20, "rng": 35, "identity": 10, "network": 0, "thaw": 400, "total": 480}})
+valid("resumed_clock_not_set",
+      {"type": "resumed", "generation": 3, "rng_reseeded": False, "lost": [],
+       "timings_us": {"clock": 5, "rng": 8, "identity": 0, "network": 0, "thaw": 120, "total": 140}},
+      note="clock_step_ns absent: the clock could not be set")
+valid("exit_lost_snapshot",
+      {"type": "exit", "session": 3, "signal": 9, "status": 137, "core_dumped": False, "oom_killed": False,
+       "output_truncated": False, "lost": "snapshot"})
 
 # --- valid but not canonical: decode only --------------------------------------------------------------------------
 decode_only("unknown_optional_fields_ignored",
@@ -258,6 +289,19 @@ invalid("number_with_exponent", frame(b'{"id":1e2,"type":"ping"}'), "invalid", "
         note="2.0 and 1e2 are not integers on this wire")
 invalid("fraction_in_session", frame(b'{"session":3.0,"type":"exit_ack"}'), "invalid", "invalid_message",
         note="a fractional session is not a valid uint32: the error carries none")
+invalid("freeze_timeout_zero", frame(canonical({"type": "freeze", "timeout_ms": 0})), "invalid", "invalid_message",
+        header={"type": "freeze", "timeout_ms": 0}, note="timeout_ms is 1..60000")
+invalid("resume_entropy_too_short",
+        frame(canonical({"type": "resume", "unix_ns": 1, "generation": 2, "entropy": "AAECAwQFBgcICQoL"})),
+        "invalid", "invalid_message",
+        header={"type": "resume", "unix_ns": 1, "generation": 2, "entropy": "AAECAwQFBgcICQoL"},
+        note="12 bytes: entropy is 16..512 bytes")
+invalid("resume_entropy_not_base64",
+        frame(canonical({"type": "resume", "unix_ns": 1, "generation": 2, "entropy": "not base64 at all, really!!"})),
+        "invalid", "invalid_message",
+        header={"type": "resume", "unix_ns": 1, "generation": 2, "entropy": "not base64 at all, really!!"})
+invalid("resume_without_generation", frame(canonical({"type": "resume", "unix_ns": 1, "entropy": ENTROPY_16})),
+        "invalid", "invalid_message", header={"type": "resume", "unix_ns": 1, "entropy": ENTROPY_16})
 decode_only("fraction_in_unknown_field_ignored", b'{"future":0.5,"id":7,"type":"ping"}', {"type": "ping", "id": 7},
             note="unknown fields may hold any JSON value (§9); only fields of the message must be integers")
 

@@ -107,7 +107,7 @@ extension Message {
             if let file = request.files?.first(where: { ($0.mode ?? 0) > 0o7777 }) {
                 return "\"files\" mode \(file.mode ?? 0) of \"\(file.path.prefix(64))\" is over 0o7777"
             }
-        default: break
+        default: return snapshotRangeProblem
         }
         return nil
     }

@@ -42,6 +42,15 @@ public enum Message: Sendable, Equatable {
     /// Host: make a root file system the root of every later process. Answered by `container_ready` or `error`.
     case container(ContainerRequest)
     case containerReady(ContainerReady)
+    /// Host: stop the workload for a snapshot (§4.25). Answered by `frozen` (bulk lane) or `error`.
+    case freeze(FreezeRequest)
+    case frozen(FrozenReport)
+    /// Host: undo a freeze. Answered by `thawed`.
+    case thaw(ThawRequest)
+    case thawed(ThawedReport)
+    /// Host, in a guest restored from a snapshot: new time, randomness and identity, then run. Answered by `resumed`.
+    case resume(ResumeRequest)
+    case resumed(ResumedReport)
 
     /// The wire name in the `type` field.
     public var type: String {
@@ -72,6 +81,12 @@ public enum Message: Sendable, Equatable {
         case .lifecycleDone: "lifecycle_done"
         case .container: "container"
         case .containerReady: "container_ready"
+        case .freeze: "freeze"
+        case .frozen: "frozen"
+        case .thaw: "thaw"
+        case .thawed: "thawed"
+        case .resume: "resume"
+        case .resumed: "resumed"
         }
     }
 
@@ -80,6 +95,7 @@ public enum Message: Sendable, Equatable {
         "hello", "exec", "started", "start_failed", "stdin", "stdin_close", "stdout", "stderr", "window", "signal",
         "resize", "exit", "exit_ack", "attach", "sessions", "ping", "pong", "set_time", "shutdown", "error",
         "network", "network_applied", "container", "container_ready", "lifecycle", "lifecycle_done",
+        "freeze", "frozen", "thaw", "thawed", "resume", "resumed",
     ]
 
     /// The session a message concerns, if any.
@@ -95,7 +111,7 @@ public enum Message: Sendable, Equatable {
         case .exit(let m): m.session
         case .error(let m): m.session
         case .hello, .sessions, .ping, .pong, .setTime, .shutdown, .network, .networkApplied, .container,
-             .containerReady, .lifecycle, .lifecycleDone: nil
+             .containerReady, .lifecycle, .lifecycleDone, .freeze, .frozen, .thaw, .thawed, .resume, .resumed: nil
         }
     }
 
@@ -109,10 +125,11 @@ public enum Message: Sendable, Equatable {
 
     /// Control messages are never queued behind bulk data (see ``OutboundQueue``). `stdin_close` and `exit`
     /// are not control: they must stay behind their session's stdio data (EOF after the last stdin byte, exit
-    /// after the last output byte), so they travel in the bulk lane.
+    /// after the last output byte), so they travel in the bulk lane; so does `frozen`, which follows every output
+    /// byte queued before the freeze.
     public var isControl: Bool {
         switch self {
-        case .stdin, .stdout, .stderr, .stdinClose, .exit: false
+        case .stdin, .stdout, .stderr, .stdinClose, .exit, .frozen: false
         default: true
         }
     }
@@ -153,6 +170,12 @@ extension Message: Codable {
         case "lifecycle_done": self = .lifecycleDone(try LifecycleDone(from: decoder))
         case "container": self = .container(try ContainerRequest(from: decoder))
         case "container_ready": self = .containerReady(try ContainerReady(from: decoder))
+        case "freeze": self = .freeze(try FreezeRequest(from: decoder))
+        case "frozen": self = .frozen(try FrozenReport(from: decoder))
+        case "thaw": self = .thaw(try ThawRequest(from: decoder))
+        case "thawed": self = .thawed(try ThawedReport(from: decoder))
+        case "resume": self = .resume(try ResumeRequest(from: decoder))
+        case "resumed": self = .resumed(try ResumedReport(from: decoder))
         default:
             throw UnknownMessageType(type: type)
         }
@@ -183,6 +206,12 @@ extension Message: Codable {
         case .lifecycleDone(let m): try m.encode(to: encoder)
         case .container(let m): try m.encode(to: encoder)
         case .containerReady(let m): try m.encode(to: encoder)
+        case .freeze(let m): try m.encode(to: encoder)
+        case .frozen(let m): try m.encode(to: encoder)
+        case .thaw(let m): try m.encode(to: encoder)
+        case .thawed(let m): try m.encode(to: encoder)
+        case .resume(let m): try m.encode(to: encoder)
+        case .resumed(let m): try m.encode(to: encoder)
         }
     }
 }

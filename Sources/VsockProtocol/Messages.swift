@@ -163,12 +163,18 @@ public struct ExitStatus: Sendable, Equatable, Codable {
     public var oomKilled: Bool
     /// Output was cut off: the drain deadline passed while something still held the output open.
     public var outputTruncated: Bool
+    /// Why the guest ended the session itself, when it did: `snapshot` (``lostSnapshot``) for a session alive at
+    /// a snapshot and not kept by the `resume` of the restored copy. Absent otherwise.
+    public var lost: String?
 
     public init(code: Int32? = nil, signal: Int32? = nil, coreDumped: Bool = false, oomKilled: Bool = false,
-                outputTruncated: Bool = false) {
+                outputTruncated: Bool = false, lost: String? = nil) {
         self.code = code; self.signal = signal; self.coreDumped = coreDumped; self.oomKilled = oomKilled
-        self.outputTruncated = outputTruncated
+        self.outputTruncated = outputTruncated; self.lost = lost
     }
+
+    /// `lost` of a session ended by a snapshot restore.
+    public static let lostSnapshot = "snapshot"
 
     /// The shell's convention: the code, or 128 + the signal.
     public var shellStatus: Int32 {
@@ -178,7 +184,7 @@ public struct ExitStatus: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case code, signal
-        case coreDumped = "core_dumped", oomKilled = "oom_killed", outputTruncated = "output_truncated"
+        case coreDumped = "core_dumped", oomKilled = "oom_killed", outputTruncated = "output_truncated", lost
     }
 }
 

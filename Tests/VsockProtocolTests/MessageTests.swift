@@ -24,7 +24,7 @@ struct MessageTests {
         var rng = SplitMix64(seed: 3)
         let types = Set((0..<Samples.typeCount).map { Samples.randomFrame(&rng, typeIndex: $0).message.type })
         #expect(types == Message.knownTypes)
-        #expect(Message.knownTypes.count == 26)
+        #expect(Message.knownTypes.count == 32)
     }
 
     @Test func onlyStdioCarriesAPayload() {
@@ -32,13 +32,14 @@ struct MessageTests {
         for i in 0..<Samples.typeCount {
             let m = Samples.randomFrame(&rng, typeIndex: i).message
             #expect(m.carriesPayload == ["stdin", "stdout", "stderr"].contains(m.type), "\(m.type)")
-            #expect(m.isControl == !["stdin", "stdout", "stderr", "stdin_close", "exit"].contains(m.type), "\(m.type)")
+            #expect(m.isControl == !["stdin", "stdout", "stderr", "stdin_close", "exit", "frozen"].contains(m.type), "\(m.type)")
         }
     }
 
     @Test func sessionIsReportedForSessionMessages() {
         let sessionless: Set<String> = ["hello", "sessions", "ping", "pong", "set_time", "shutdown", "network",
-                                        "network_applied", "container", "container_ready", "lifecycle", "lifecycle_done"]
+                                        "network_applied", "container", "container_ready", "lifecycle", "lifecycle_done",
+                                        "freeze", "frozen", "thaw", "thawed", "resume", "resumed"]
         var rng = SplitMix64(seed: 5)
         for i in 0..<Samples.typeCount {
             let m = Samples.randomFrame(&rng, typeIndex: i).message

@@ -89,6 +89,30 @@ enum Samples {
                                                                                    writable: false)))),
         "container_ready": Frame(.containerReady(ContainerReady(root: "/"))),
         "container_ready_empty": Frame(.containerReady(ContainerReady())),
+        "freeze_default": Frame(.freeze(FreezeRequest())),
+        "freeze_timeout": Frame(.freeze(FreezeRequest(timeoutMs: 5000))),
+        "frozen_cgroup": Frame(.frozen(FrozenReport(
+            method: .cgroup, sessions: [FrozenSession(session: 1, pid: 12, attached: true),
+                                        FrozenSession(session: 3, pid: nil, attached: false)],
+            fsfreeze: ["/mnt/data"], sync: true,
+            timingsUs: FreezeTimings(freeze: 850, sync: 1200, fsfreeze: 300, flush: 150, total: 2500)))),
+        "frozen_sigstop_nothing_running": Frame(.frozen(FrozenReport(
+            method: .sigstop, sessions: [], fsfreeze: [], sync: true,
+            timingsUs: FreezeTimings(freeze: 0, sync: 900, fsfreeze: 0, flush: 0, total: 950)))),
+        "thaw": Frame(.thaw(ThawRequest())),
+        "thawed": Frame(.thawed(ThawedReport())),
+        "resume_full": Frame(.resume(ResumeRequest(
+            unixNs: 1_764_500_000_000_000_000, generation: 2, entropyBytes: Array(0..<16), keep: [1], hostname: "clone-b",
+            network: NetworkConfig(interfaces: [NetworkInterfaceConfig(mac: "02:fc:00:00:00:02", addresses: ["10.0.0.3/24"])],
+                                   routes: [NetworkRoute(destination: "default", gateway: "10.0.0.1")])))),
+        "resume_minimal": Frame(.resume(ResumeRequest(unixNs: -1, generation: UInt64.max, entropy: "AAECAwQFBgcICQoLDA0ODw=="))),
+        "resumed": Frame(.resumed(ResumedReport(
+            generation: 2, clockStepNs: -5_003_000_000, rngReseeded: true, lost: [3, 4],
+            timingsUs: ResumeTimings(clock: 20, rng: 35, identity: 10, network: 0, thaw: 400, total: 480)))),
+        "resumed_clock_not_set": Frame(.resumed(ResumedReport(
+            generation: 3, clockStepNs: nil, rngReseeded: false, lost: [],
+            timingsUs: ResumeTimings(clock: 5, rng: 8, identity: 0, network: 0, thaw: 120, total: 140)))),
+        "exit_lost_snapshot": Frame(.exit(ExitReport(session: 3, status: ExitStatus(signal: 9, lost: ExitStatus.lostSnapshot)))),
         // decode-only vectors
         "unknown_optional_fields_ignored": Frame(.started(Started(session: 1, pid: 2))),
         "whitespace_unsorted_escaped": Frame(.stdout(SessionRef(session: 3)), payload: Array("ok".utf8)),
@@ -125,7 +149,8 @@ enum Samples {
 
     static func exitStatus(_ rng: inout SplitMix64) -> ExitStatus {
         ExitStatus(code: maybe(&rng) { Int32($0.below(256)) }, signal: maybe(&rng) { Int32($0.below(64) + 1) },
-                   coreDumped: rng.chance(50), oomKilled: rng.chance(50), outputTruncated: rng.chance(50))
+                   coreDumped: rng.chance(50), oomKilled: rng.chance(50), outputTruncated: rng.chance(50),
+                   lost: maybe(&rng) { $0.chance(50) ? ExitStatus.lostSnapshot : string(&$0) })
     }
 
     /// A random message of a random (or the given) type, with random field values, and a payload when the
@@ -220,6 +245,30 @@ enum Samples {
         case 22: message = .containerReady(ContainerReady(root: maybe(&rng) { string(&$0) }))
         case 23: message = .lifecycle(LifecycleRequest(action: lifecycleAction(&rng)))
         case 24: message = .lifecycleDone(LifecycleDone(action: lifecycleAction(&rng), pid: maybe(&rng) { i32(&$0) }))
+        case 25: message = .freeze(FreezeRequest(timeoutMs: maybe(&rng) { UInt32($0.below(60000) + 1) }))
+        case 26:
+            let timings = FreezeTimings(freeze: rng.next(), sync: rng.next(), fsfreeze: rng.next(), flush: rng.next(),
+                                        total: rng.next())
+            message = .frozen(FrozenReport(
+                method: rng.chance(80) ? FreezeMethod.allDefined[rng.below(2)] : FreezeMethod(rawValue: string(&rng)),
+                sessions: (0..<rng.below(3)).map { _ in
+                    FrozenSession(session: u32(&rng), pid: maybe(&rng) { i32(&$0) }, attached: rng.chance(50))
+                },
+                fsfreeze: strings(&rng), sync: rng.chance(50), timingsUs: timings))
+        case 27: message = .thaw(ThawRequest())
+        case 28:
+            message = .resume(ResumeRequest(
+                unixNs: Int64(bitPattern: rng.next()), generation: rng.next(),
+                entropyBytes: rng.bytes(ResumeRequest.entropyBytes.lowerBound + rng.below(ResumeRequest.entropyBytes.count)),
+                keep: maybe(&rng) { r in (0..<r.below(3)).map { _ in u32(&r) } }, hostname: maybe(&rng) { string(&$0) },
+                network: maybe(&rng) { NetworkConfig(hostname: maybe(&$0) { string(&$0) }) }))
+        case 29:
+            let timings = ResumeTimings(clock: rng.next(), rng: rng.next(), identity: rng.next(), network: rng.next(),
+                                        thaw: rng.next(), total: rng.next())
+            message = .resumed(ResumedReport(
+                generation: rng.next(), clockStepNs: maybe(&rng) { Int64(bitPattern: $0.next()) }, rngReseeded: rng.chance(50),
+                lost: (0..<rng.below(3)).map { _ in u32(&rng) }, timingsUs: timings))
+        case 30: message = .thawed(ThawedReport())
         default:
             let code = rng.chance(80) ? ErrorCode.allDefined[rng.below(ErrorCode.allDefined.count)]
                                       : ErrorCode(rawValue: string(&rng))
@@ -231,7 +280,7 @@ enum Samples {
     }
 
     /// Number of message types `randomFrame(typeIndex:)` covers.
-    static let typeCount = 26
+    static let typeCount = 32
 
     private static func lifecycleAction(_ rng: inout SplitMix64) -> LifecycleAction {
         rng.chance(80) ? LifecycleAction.allDefined[rng.below(LifecycleAction.allDefined.count)] : LifecycleAction(rawValue: string(&rng))

@@ -100,10 +100,11 @@ final class ControlClient {
             // §11: the supervisor acknowledges exits to vm-init itself; errors are never answered; pongs are
             // only answers to pings this side never sends.
             break
-        case .attach, .sessions, .setTime, .network, .container:
+        case .attach, .sessions, .setTime, .network, .container, .freeze, .thaw, .resume:
             // §11: these concern the guest connection, which the supervisor owns.
             refuse(frame.message, "\"\(frame.message.type)\" is not served on control.sock")
-        case .started, .startFailed, .stdout, .stderr, .exit, .networkApplied, .containerReady, .lifecycleDone:
+        case .started, .startFailed, .stdout, .stderr, .exit, .networkApplied, .containerReady, .lifecycleDone, .frozen,
+             .thawed, .resumed:
             // §4: a known message in the wrong direction.
             refuse(frame.message, "\"\(frame.message.type)\" is sent by the supervisor, not a client")
         }

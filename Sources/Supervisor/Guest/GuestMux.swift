@@ -273,8 +273,10 @@ final class GuestMux {
             setupReplied(.networkApplied(m), type: frame.message.type)
         case .containerReady(let m):
             setupReplied(.containerReady(m), type: frame.message.type)
+        case .frozen, .thawed, .resumed:
+            onWarning("guest sent an unrequested \(frame.message.type)")  // snapshot replies: no request is sent yet
         case .exec, .stdin, .stdinClose, .signal, .resize, .exitAck, .attach, .setTime, .shutdown, .network, .container,
-             .lifecycle, .lifecycleDone:
+             .lifecycle, .lifecycleDone, .freeze, .thaw, .resume:
             // PROTOCOL.md §4: a known message in the wrong direction is `invalid_message`.
             connection.send(.error(ErrorMessage(code: .invalidMessage,
                                                 message: "\"\(frame.message.type)\" is a host message",
