@@ -274,7 +274,9 @@ final class GuestMux {
         case .containerReady(let m):
             setupReplied(.containerReady(m), type: frame.message.type)
         case .frozen, .thawed, .resumed:
-            onWarning("guest sent an unrequested \(frame.message.type)")  // snapshot replies: no request is sent yet
+            guard let completion = onSnapshotReply else { return onWarning("guest sent an unrequested \(frame.message.type)") }
+            onSnapshotReply = nil
+            completion(.success(frame.message))
         case .exec, .stdin, .stdinClose, .signal, .resize, .exitAck, .attach, .setTime, .shutdown, .network, .container,
              .lifecycle, .lifecycleDone, .freeze, .thaw, .resume:
             // PROTOCOL.md §4: a known message in the wrong direction is `invalid_message`.
