@@ -65,9 +65,14 @@ extension VMSupervisor {
         guard config.rootfs == nil else {
             return refuse(.internal, "cannot checkpoint a VM with a writable drive (\(config.rootfs ?? "")): its disk state is not copied")
         }
+        let leaveRunning = request.leaveRunning ?? false
+        guard !(leaveRunning && config.vmm == .firecracker) else {
+            // Firecracker resets every vsock connection at snapshot time: running on needs a new guest connection
+            // with every session re-attached, which this supervisor does not do yet.
+            return refuse(.internal, "--leave-running is not supported with Firecracker: a snapshot resets every vsock connection")
+        }
         snapshotState.checkpointing = true
         let started = EventLoop.now()
-        let leaveRunning = request.leaveRunning ?? false
         freezeGuest(on: mux) { [unowned self] result in
             switch result {
             case .failure(let error):
