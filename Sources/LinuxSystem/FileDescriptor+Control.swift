@@ -55,6 +55,14 @@ extension FileDescriptor {
         try wait(for: Int16(POLLOUT), until: deadline)
     }
 
+    /// Whether poll(2) reports a hang-up right now (a virtio-serial port whose host side is not connected, a pty
+    /// whose other end is closed). Never blocks.
+    public func isHungUp() throws(SystemError) -> Bool {
+        var entry = pollfd(fd: rawValue, events: 0, revents: 0)
+        _ = try retryingOnEINTR("poll", description) { Glibc.poll(&entry, 1, 0) }
+        return entry.revents & Int16(POLLHUP) != 0
+    }
+
     private func wait(for events: Int16, until deadline: Clock.Instant) throws(SystemError) -> Bool {
         var entry = pollfd(fd: rawValue, events: events, revents: 0)
         // The timeout is recomputed on every EINTR retry, so a signal storm cannot stretch the deadline.

@@ -19,6 +19,7 @@ extension Agent {
             return sendError(conn, .sessionExists, "session \(id) exists", session: id)
         }
         guard !shuttingDown else { return fail(.validate, 0, "vm-init is shutting down") }
+        guard snapshot == nil else { return fail(.validate, 0, "guest is frozen for a snapshot") }
         // A half-built container root is no place to run anything; the host reboots such a guest.
         guard container != .failed else { return fail(.validate, 0, "the container root could not be set up") }
         guard sessions.count < maxSessions else {

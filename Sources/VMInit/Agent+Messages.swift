@@ -91,8 +91,12 @@ extension Agent {
         case .lifecycle, .lifecycleDone:
             // PROTOCOL.md §11: control.sock only; the supervisor never forwards them.
             sendError(conn, .invalidMessage, "\"\(frame.message.type)\" is served on control.sock, not by vm-init")
-        case .freeze, .thaw, .resume:
-            sendError(conn, .invalidMessage, "\"\(frame.message.type)\" is not supported by this vm-init")
+        case .freeze(let request):
+            freeze(request, conn: conn)
+        case .thaw:
+            thaw(conn: conn)
+        case .resume(let request):
+            resume(request, conn: conn)
         case .started, .startFailed, .stdout, .stderr, .exit, .networkApplied, .containerReady, .frozen, .thawed, .resumed:
             sendError(conn, .invalidMessage, "\"\(frame.message.type)\" is sent by the guest, not the host",
                       session: frame.message.session)

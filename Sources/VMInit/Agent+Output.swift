@@ -152,6 +152,7 @@ extension Agent {
         }
         status.oomKilled = session.oomBaseline == UInt64.max
         status.outputTruncated = session.truncated
+        status.lost = session.lost
         session.exitReport = ExitReport(session: session.id, status: status)
         if let conn = attachedConnection(session) { trySendExit(session, conn) }
     }

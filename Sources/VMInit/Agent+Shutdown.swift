@@ -8,6 +8,8 @@ extension Agent {
     func beginShutdown(mode: ShutdownMode?, graceMs: UInt64?, reason: String) {
         guard !shuttingDown else { return }
         shuttingDown = true
+        // Frozen processes ignore SIGTERM and a frozen disk would hang the final sync: thaw first.
+        if let state = snapshot { thawAll(state) }
         let mode = mode ?? config.shutdownMode
         let grace = graceMs ?? config.graceMs
         Log.info("shutdown (\(reason)): SIGTERM to all, \(grace) ms grace, then \(mode.rawValue)")

@@ -30,6 +30,8 @@ public final class Agent {
     var orphansReaped = 0
     /// Per-session cgroup v2 leaves (none until ``run()`` sets them up as PID 1).
     var cgroups = SessionCgroups()
+    /// A freeze under way or in force (PROTOCOL.md §4.25); nil while running normally.
+    var snapshot: SnapshotState?
     /// Read buffer shared by every read (single-threaded).
     let scratch = ReadBuffer(capacity: Session.maxChunk)
     /// Seams for Tests/Fuzz only (never changed in production): the fuzz target drives arbitrary host frames
@@ -39,6 +41,9 @@ public final class Agent {
     }
     var setWallClock: (Int64) throws(SystemError) -> Void = { (ns) throws(SystemError) in
         try SystemControl.setWallClock(nanoseconds: ns)
+    }
+    var reseedRandom: ([UInt8]) throws(SystemError) -> Void = { (bytes) throws(SystemError) in
+        try GuestControl.reseedRandom(with: bytes)
     }
 
     /// Credit we grant the host for stdin per session.
@@ -132,11 +137,12 @@ public final class Agent {
             return nil
         }
         connections[id] = conn
+        noticeRestore()
         var timings = boot.timings
         timings["connected"] = SystemControl.bootTimeMicroseconds()
         conn.send(.hello(Hello(role: .guest, agent: "vm-init/0.1",
                                capabilities: ["pty", "rlimits", "capabilities", "attach", "set_time", "shutdown", "oom", "network",
-                                              "container"],
+                                              "container", "snapshot"],
                                limits: .default, window: ourWindow,
                                wallClockNs: SystemControl.wallClockNanoseconds(), bootTimings: timings)))
         return conn
@@ -148,7 +154,9 @@ public final class Agent {
         Log.info("host connection \(id) closed: \(reason)")
         connections[id] = nil
         for session in sessions.values where session.connectionID == id { session.connectionID = nil }
-        if persistent, !shuttingDown { serialPort?.reopen() }
+        // Soon: after a snapshot restore the new VMM's end of the port opens a moment later (SerialPort waits for
+        // it quietly while the port reports a hang-up).
+        if persistent, !shuttingDown { serialPort?.reopen(after: .milliseconds(5)) }
     }
 
     /// Room again on a congested connection: hand waiting output of its sessions to it.

@@ -33,6 +33,8 @@ final class Session {
     var drainTimer: EventLoop.TimerID?
     var timeoutTimer: EventLoop.TimerID?
     var truncated = false
+    /// Set when vm-init itself ended the session (`snapshot`: not kept by a restore's `resume`); goes to `exit.lost`.
+    var lost: String?
     var exitReport: ExitReport?
     var exitSent = false
     /// The connection this session streams to (nil: detached; cleared when that connection closes).

@@ -141,6 +141,31 @@ final class SessionCgroups {
         return flags & 0x0020_0000 != 0
     }
 
+    // MARK: - Freezing and killing
+
+    /// Every leaf that may hold processes: live sessions' and lingering ones (a finished session's grandchildren).
+    var allLeafDirectories: [String] { Array(Set(leaves.values).union(lingering)).sorted() }
+
+    /// Writes `cgroup.freeze` (1: stop every process in the leaf, 0: let them run).
+    func setFrozen(_ directory: String, _ frozen: Bool) throws(SystemError) {
+        try Files.writeExisting(directory + "/cgroup.freeze", frozen ? "1" : "0")
+    }
+
+    /// Whether the kernel finished freezing the leaf (`frozen 1` in `cgroup.events`); a leaf that is gone (its
+    /// processes ended and it was removed) holds nothing to freeze.
+    func isFrozen(_ directory: String) -> Bool {
+        guard let events = try? Files.readText(directory + "/cgroup.events", limit: 4096) else {
+            return !Files.isDirectory(directory)
+        }
+        return events.split(separator: "\n").contains("frozen 1")
+    }
+
+    /// SIGKILL to every process in the leaf (`cgroup.kill`, Linux 5.14+); false when the kernel has no such file.
+    @discardableResult
+    func kill(_ directory: String) -> Bool {
+        (try? Files.writeExisting(directory + "/cgroup.kill", "1")) != nil
+    }
+
     // MARK: - Leaves
 
     /// Creates the session's leaf and opens its `cgroup.procs` for the child to join (``SpawnOptions/cgroupProcs``).

@@ -16,6 +16,14 @@ public final class SerialPort {
     public var onError: (String) -> Void = { _ in }
 
     public static let retryInterval: Duration = .seconds(1)
+    /// While the port is there but no host is connected to it (after a snapshot restore the new VMM's side opens
+    /// a moment later), how often it is checked: every ``hostPollFast`` for ``hostPollFastCount`` tries, then
+    /// every ``hostPollSlow``, so a restore is served within milliseconds and an idle VM without a host wakes
+    /// rarely.
+    public static let hostPollFast: Duration = .milliseconds(5)
+    public static let hostPollFastCount = 400
+    public static let hostPollSlow: Duration = .milliseconds(250)
+    private var hostPolls = 0
 
     public init(spec: String, loop: EventLoop) {
         self.spec = spec
@@ -39,6 +47,18 @@ public final class SerialPort {
             let fd = try FileDescriptor.open(path, flags: O_RDWR | O_NOCTTY | O_NONBLOCK)
             // Raw mode: the line carries binary frames. Best effort: a port that refuses it still carries bytes
             // (the host then sees framing errors, which say more than a port that never opens).
+            // No host on the other side yet (virtio-serial reports a hang-up until one connects): a connection
+            // now would end at once, so wait for the host quietly instead of opening and closing in a loop.
+            if (try? fd.isHungUp()) == true {
+                fd.close()
+                if hostPolls == 0 { onError("no host connected to \(path) yet; waiting for one") }
+                hostPolls += 1
+                retryTimer = loop.addTimer(after: hostPolls < Self.hostPollFastCount ? Self.hostPollFast : Self.hostPollSlow) {
+                    [weak self] in self?.open()
+                }
+                return
+            }
+            hostPolls = 0
             if Terminal.isTerminal(fd) {
                 do { try Terminal.makeRaw(fd) } catch { onError("raw mode on \(path): \(error)") }
             }

@@ -3,7 +3,8 @@
 // build-fuzz.sh together with Sources/VMInit/*.swift into one module, so internal members are reachable.
 //
 // No side effects on the machine: Agent.spawnProcess is replaced by a fake that hands out pids above
-// PID_MAX_LIMIT (4,194,304), so signals to "sessions" fail with ESRCH; Agent.setWallClock is a no-op. Pipes and
+// PID_MAX_LIMIT (4,194,304), so signals to "sessions" fail with ESRCH; Agent.setWallClock and Agent.reseedRandom
+// are no-ops (a `freeze` does run sync(2), which changes nothing). Pipes and
 // ptys are created for real (and closed at the end of each input). isInit is false and the event loop never
 // runs, so shutdown requests cannot reach exit()/reboot.
 //
@@ -38,6 +39,7 @@ public func fuzzVMInitSession(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int3
         return nextPID
     }
     agent.setWallClock = { (_: Int64) throws(SystemError) in }
+    agent.reseedRandom = { (_: [UInt8]) throws(SystemError) in }
 
     let (ours, theirs) = fuzzSocketPair()
     guard let conn = agent.adopt(ours, persistent: false) else { fatalError("adopt failed") }

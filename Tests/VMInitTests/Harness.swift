@@ -14,14 +14,17 @@ final class GuestUnderTest {
 
     /// `network`: also a fresh network namespace (for tests that configure interfaces). `cgroup`: a cgroup v2
     /// directory (host path) that vm-init starts in, joined by a shell inside the namespace that then execs it.
-    init(extraArguments: [String] = [], network: Bool = false, cgroup: String? = nil) throws {
+    /// `withoutClockSetting`: no CAP_SYS_TIME in the namespace (setpriv), so a `set_time` or `resume` cannot move
+    /// the host's CLOCK_REALTIME, which no namespace isolates.
+    init(extraArguments: [String] = [], network: Bool = false, cgroup: String? = nil, withoutClockSetting: Bool = false) throws {
         directory = try TemporaryDirectory(prefix: "/var/tmp/vminit-")
         socketPath = directory.file("agent.sock")
         let binary = try BuiltProduct.path("vm-init")
         let join = cgroup.map { ["/bin/sh", "-c", "echo 0 > \"$0/cgroup.procs\" && exec \"$@\"", $0] } ?? []
+        let dropClock = withoutClockSetting ? ["--bounding-set", "-sys_time", "--inh-caps", "-sys_time", "/usr/bin/unshare"] : []
         namespace = try ChildUnderTest(
-            "/usr/bin/unshare",
-            ["--pid", "--mount", "--uts"] + (network ? ["--net"] : []) + ["--fork", "--kill-child"] + join + [binary,
+            withoutClockSetting ? "/usr/bin/setpriv" : "/usr/bin/unshare",
+            dropClock + ["--pid", "--mount", "--uts"] + (network ? ["--net"] : []) + ["--fork", "--kill-child"] + join + [binary,
              "--listen", "unix:" + socketPath, "--log", "debug"] + extraArguments,
             environment: ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
             mergeStandardError: true)
@@ -63,8 +66,9 @@ final class GuestUnderTest {
 
 /// Runs `body` against a fresh vm-init namespace and always tears it down.
 func withGuest<R>(extraArguments: [String] = [], network: Bool = false, cgroup: String? = nil,
-                  _ body: (GuestUnderTest) throws -> R) throws -> R {
-    let guest = try GuestUnderTest(extraArguments: extraArguments, network: network, cgroup: cgroup)
+                  withoutClockSetting: Bool = false, _ body: (GuestUnderTest) throws -> R) throws -> R {
+    let guest = try GuestUnderTest(extraArguments: extraArguments, network: network, cgroup: cgroup,
+                                   withoutClockSetting: withoutClockSetting)
     defer { guest.stop() }
     do {
         return try body(guest)
