@@ -75,11 +75,10 @@ extension QEMUDriver {
         accelerator = chosen
         tscKHz = info.tscKHz ?? 0
         removeSockets()
-        do { listener = try UnixSocket.listen(path: paths.channelSocket, backlog: 1) } catch {
-            throw VMMError(.bootFailed, "cannot listen on \(paths.channelSocket): \(error)", cause: error)
-        }
-        let arguments = QEMUCommandLine(config: config, paths: paths, accelerator: accelerator, tscKHz: tscKHz).arguments
-            + ["-incoming", "exec:cat " + Self.shellQuoted(files.memory)]
+        restored = true
+        var commandLine = QEMUCommandLine(config: config, paths: paths, accelerator: accelerator, tscKHz: tscKHz)
+        commandLine.channelServer = true
+        let arguments = commandLine.arguments + ["-incoming", "exec:cat " + Self.shellQuoted(files.memory)]
         do {
             try launch(arguments, deadline: deadline)
             try awaitRunning(deadline: deadline)
@@ -109,6 +108,31 @@ extension QEMUDriver {
             }
             guard process.isRunning else { throw VMMError(.bootFailed, "QEMU exited while loading the snapshot\(vmmLogTail())") }
             guard !deadline.hasPassed else { throw VMMError(.bootFailed, "QEMU did not load the snapshot within the boot deadline") }
+            Clock.sleep(.milliseconds(2))
+        }
+    }
+
+    /// How long one dial waits for the restored guest's `hello` before hanging up and dialling again.
+    static let redialWait: Duration = .milliseconds(50)
+
+    /// Dials QEMU's channel socket until the restored guest speaks first (PROTOCOL.md §7.5). Each hang-up is a
+    /// port close the guest sees, each dial a port open: whatever the order of QEMU's post-load port events and
+    /// our first dial, a guest still reading its old connection notices the new host within one round.
+    func dialChannel(deadline: Clock.Instant) throws(VMMError) -> (FileDescriptor, [UInt8]) {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            if let fd = try? UnixSocket.connect(path: paths.channelSocket) {
+                let wait = min(deadline, Clock.deadline(after: Self.redialWait))
+                if (try? fd.waitReadable(until: wait)) == true,
+                   let n = try? buffer.withUnsafeMutableBytes({ (raw) throws(SystemError) in try fd.read(into: raw) }), n > 0 {
+                    return (fd, Array(buffer[..<n]))
+                }
+                fd.close()
+            }
+            guard process?.isRunning ?? false else { throw VMMError(.bootFailed, "QEMU exited before the restored guest answered\(vmmLogTail())") }
+            guard !deadline.hasPassed else {
+                throw VMMError(.guestUnreachable, "the restored guest did not answer on \(paths.channelSocket) within the boot deadline")
+            }
             Clock.sleep(.milliseconds(2))
         }
     }

@@ -22,6 +22,8 @@ final class QEMUDriver: VMMDriver {
     /// What the VM was booted with, for a snapshot's `vmm.json` (a restore must use the same).
     var accelerator: QEMUAccelerator = .tcg
     var tscKHz = 0
+    /// Started from a snapshot: QEMU serves the channel socket (``QEMUCommandLine/channelServer``).
+    var restored = false
     /// How long `requestGuestShutdown` waits after `system_powerdown` before `quit`.
     var powerdownGrace: Duration = .seconds(1)
 
@@ -65,6 +67,7 @@ final class QEMUDriver: VMMDriver {
 
     /// Accepts QEMU's connection on channel.sock (QEMU connects at start-up, before the guest runs).
     func connectGuest(deadline: Clock.Instant) throws(VMMError) -> (FileDescriptor, [UInt8]) {
+        if restored { return try dialChannel(deadline: deadline) }
         guard let listener else { throw VMMError(.bootFailed, "QEMU channel socket not set up") }
         defer {
             listener.close()
@@ -138,6 +141,10 @@ struct QEMUCommandLine {
     /// Host TSC frequency for `tsc_early_khz` (0: unknown, not passed).
     let tscKHz: Int
 
+    /// A restored VM: QEMU listens on the channel socket and the supervisor dials it once the guest runs, so the
+    /// guest sees its port closed (nobody connected at load) and then opened by the new host (PROTOCOL.md §7.5).
+    var channelServer = false
+
     /// Name of the virtio-serial port vm-init looks for.
     static let channelName = "vmchan"
 
@@ -164,7 +171,7 @@ struct QEMUCommandLine {
             args += ["-netdev", "tap,id=n0,ifname=\(tap),script=no,downscript=no",
                      "-device", "virtio-net-device,netdev=n0,mac=\(config.effectiveGuestMAC)"]
         }
-        args += ["-chardev", "socket,id=ch1,path=\(escape(paths.channelSocket))",
+        args += ["-chardev", "socket,id=ch1,path=\(escape(paths.channelSocket))" + (channelServer ? ",server=on,wait=off" : ""),
                  "-device", "virtio-serial-device",
                  "-device", "virtserialport,chardev=ch1,name=\(Self.channelName)",
                  "-device", "virtio-rng-device",

@@ -31,6 +31,7 @@ extension VMSupervisor {
     func resumeRestored(_ hello: Hello, on mux: GuestMux) {
         guard let restore else { return }
         let connectedNs = EventLoop.now()
+        mux.sendHello()
         let generation = restore.workload.generation + 1
         let keep = restore.workload.session.map { [$0] } ?? []
         resumeGuest(on: mux, generation: generation, keep: keep, hostname: restore.hostname) { [unowned self] result in

@@ -158,7 +158,8 @@ public final class VMSupervisor {
         do { try connection.start(initialBytes: leftover) } catch {
             throw SupervisorError(.guestUnreachable, "guest connection: \(error)")
         }
-        mux.sendHello()
+        // A restored guest starts its new connection with its own hello (PROTOCOL.md §7.5): ours answers it.
+        if restore == nil { mux.sendHello() }
         // The control socket opens now, not at hello: `stop` and `ping` work on a VM stuck at boot, and exec
         // requests get a clean "not connected" until vm-init is ready.
         do {
