@@ -156,6 +156,11 @@ final class GuestMux {
         return session
     }
 
+    /// New sessions get ids above `id` (a restored guest still holds the ids its lost sessions had).
+    func reserveSessionIDs(through id: SessionID) {
+        if nextSessionID <= id { nextSessionID = id &+ 1 }
+    }
+
     /// Sends a snapshot request; `completion` gets the guest's answer (`frozen`, `thawed`, `resumed`) or the
     /// session-less `error` it sent instead.
     func snapshotRequest(_ message: Message, completion: @escaping (Result<Message, ErrorMessage>) -> Void) {

@@ -68,7 +68,7 @@ extension VMSupervisor {
     /// `resume` with the host's wall clock, the new generation and 32 fresh bytes from getrandom(2); `completion`
     /// gets a summary of vm-init's `resumed` (clock step, reseed, lost sessions, its timings).
     func resumeGuest(on mux: GuestMux, generation: UInt64, keep: [SessionID], hostname: String?,
-                     completion: @escaping (Result<String?, SupervisorError>) -> Void) {
+                     completion: @escaping (Result<(summary: String, lost: [SessionID]), SupervisorError>) -> Void) {
         let entropy: [UInt8]
         do { entropy = try SystemControl.randomBytes(32) } catch {
             return completion(.failure(SupervisorError(.guestLost, "getrandom: \(error)")))
@@ -80,8 +80,8 @@ extension VMSupervisor {
             case .failure(let error): completion(.failure(error))
             case .success(.resumed(let report)):
                 let step = report.clockStepNs.map { "clock stepped \(Self.ms(UInt64(abs($0)))) ms" + ($0 < 0 ? " back" : "") } ?? "clock not set"
-                completion(.success("\(step), rng \(report.rngReseeded ? "reseeded" : "NOT reseeded"), lost \(report.lost), "
-                                    + "guest resume \(Double(report.timingsUs.total) / 1000) ms"))
+                completion(.success(("\(step), rng \(report.rngReseeded ? "reseeded" : "NOT reseeded"), lost \(report.lost), "
+                                     + "guest resume \(Double(report.timingsUs.total) / 1000) ms", report.lost)))
             case .success(let other): completion(.failure(SupervisorError(.guestLost, "vm-init answered resume with \(other.type)")))
             }
         }

@@ -38,14 +38,16 @@ extension VMSupervisor {
             switch result {
             case .failure(let error):
                 self.fail(.guestLost, "restore: \(error.message)")
-            case .success(let guestTimings):
+            case .success(let resumed):
                 self.snapshotState.generation = generation
+                // The lost sessions' exits stay in the guest unacknowledged: new sessions must not reuse their ids.
+                mux.reserveSessionIDs(through: (resumed.lost + keep).max() ?? 0)
                 let resumedNs = EventLoop.now()
                 if let session = restore.workload.session { self.attachWorkload(session, pid: restore.workload.pid, on: mux) }
                 let s = self.snapshotState
                 let timings = "vmm \(Self.ms(s.vmmRestoredNs - s.restoreStartedNs)) ms, connect \(Self.ms(connectedNs - s.vmmRestoredNs)) ms, "
                     + "resume \(Self.ms(resumedNs - connectedNs)) ms, total \(Self.ms(resumedNs - s.restoreStartedNs)) ms"
-                    + (guestTimings.map { "; guest \($0)" } ?? "")
+                    + "; guest \(resumed.summary)"
                 self.events.record(.restored, message: timings)
                 self.events.update {
                     $0.state = .running
