@@ -65,5 +65,5 @@ for MIB in 256 1024; do
 done
 VMM=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("vmm", "?"))' "$FC_SUPERVISOR_CONFIG" 2>/dev/null || echo "?")
 python3 "$ROOT/Benchmarks/snapshot_report.py" "$ROOT/BENCHMARKS.md" "$W/results" "$N" "$VMM" \
-    "BENCH_SNAPSHOT_RUNS=$N make bench BENCH_ONLY=snapshot"
+    "BENCH_SNAPSHOT_RUNS=$N make bench BENCH_ONLY=snapshot" "$FC"
 log "done: BENCHMARKS.md section 9"

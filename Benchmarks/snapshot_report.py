@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes section "9. Snapshot and restore" of BENCHMARKS.md from Benchmarks/snapshot.sh's results.
 
-    snapshot_report.py BENCHMARKS.md RESULTS N VMM COMMAND
+    snapshot_report.py BENCHMARKS.md RESULTS N VMM COMMAND BINARY
 
 RESULTS has lines `cold|checkpoint|restore MIB MS` and `event MIB {restored event JSON}`. Replaces an existing
 section 9, else inserts it before "## Exact commands" (or appends). Also prints it.
@@ -24,7 +24,7 @@ def fmt(v):
     return f"{v:.0f} ms" if isinstance(v, (int, float)) else "–"
 
 
-def main(bench_md, results, n, vmm, command):
+def main(bench_md, results, n, vmm, command, binary):
     rows, events = {}, {}
     for line in Path(results).read_text().splitlines():
         kind, mib, rest = line.split(" ", 2)
@@ -37,7 +37,9 @@ def main(bench_md, results, n, vmm, command):
            f"(`echo n=$i` every 100 ms). **Cold boot → exec-ready**: `run --detach` until `exec ID true` succeeds. "
            f"**Checkpoint**: `checkpoint --image-path DIR ID` (freeze, snapshot, manifest, VM stopped). **Restore → "
            f"exec-ready**: `restore --detach` of a clone (new id) until `exec ID true` succeeds. Each is one CLI call "
-           f"plus the exec polling (every 5 ms).", "",
+           f"plus the exec polling (every 5 ms). Binary: `{binary}`; a debug build spends about 2 s of each restore and "
+           f"checkpoint call hashing the kernel (SHA-256, for the manifest) and rescanning the bundle, which the "
+           f"supervisor's own restore timings below do not include.", "",
            "| memory | cold boot → exec-ready (median) | restore → exec-ready (median) | restore p99 | restore vs cold | checkpoint (median) | checkpoint p99 |",
            "|---|---|---|---|---|---|---|"]
     for mib in sorted({m for _, m in rows}):
@@ -68,6 +70,6 @@ def main(bench_md, results, n, vmm, command):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 6:
+    if len(sys.argv) != 7:
         sys.exit(__doc__)
     main(*sys.argv[1:])
