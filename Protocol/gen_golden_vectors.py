@@ -213,6 +213,10 @@ valid("lifecycle_pause", {"type": "lifecycle", "action": "pause"}, note="control
 valid("lifecycle_done_start", {"type": "lifecycle_done", "action": "start", "pid": 42},
       note="control.sock only: pid is the workload's pid in the guest")
 valid("lifecycle_done_resume", {"type": "lifecycle_done", "action": "resume"}, note="control.sock only")
+valid("lifecycle_checkpoint", {"type": "lifecycle", "action": "checkpoint", "image_path": "/var/lib/ckpt/job-1.partial",
+                                "leave_running": True},
+      note="control.sock only: runc's checkpoint --leave-running; the directory exists and is empty")
+valid("lifecycle_done_checkpoint", {"type": "lifecycle_done", "action": "checkpoint"}, note="control.sock only")
 valid("error_lifecycle_invalid_state",
       {"type": "error", "code": "invalid_state", "message": "cannot start an already running container"},
       note="control.sock: a lifecycle request in the wrong state gets runc's text")

@@ -52,14 +52,34 @@ public final class FirecrackerAPIClient {
     /// `PUT`s a JSON body and blocks until the answer; a non-2xx answer becomes a `rejected` error quoting
     /// Firecracker's `fault_message` verbatim.
     public func put(_ path: String, _ body: some Encodable) throws(FirecrackerAPIError) {
+        try request("PUT", path, body)
+    }
+
+    /// `PATCH`es a JSON body and blocks until the answer (as ``put(_:_:)``).
+    public func patch(_ path: String, _ body: some Encodable) throws(FirecrackerAPIError) {
+        try request("PATCH", path, body)
+    }
+
+    private func request(_ method: String, _ path: String, _ body: some Encodable) throws(FirecrackerAPIError) {
         let response: HTTPResponse
         do {
-            response = try exchange(method: "PUT", path: path, body: FirecrackerAPI.json(body), timeout: requestTimeout)
+            response = try exchange(method: method, path: path, body: FirecrackerAPI.json(body), timeout: requestTimeout)
         } catch {
             disconnect()
             throw error
         }
-        try check(response, method: "PUT", path: path)
+        try check(response, method: method, path: path)
+    }
+
+    /// `GET`s `path` and blocks until the answer; returns the body of a 2xx answer.
+    public func get(_ path: String) throws(FirecrackerAPIError) -> [UInt8] {
+        let response: HTTPResponse
+        do { response = try exchange(method: "GET", path: path, body: nil, timeout: requestTimeout) } catch {
+            disconnect()
+            throw error
+        }
+        try check(response, method: "GET", path: path)
+        return response.body
     }
 
     /// Records the answer and turns a non-2xx status into an error.

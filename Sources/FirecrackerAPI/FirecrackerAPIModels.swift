@@ -94,6 +94,67 @@ public enum FirecrackerAPI {
         public static let resumed = VMState(state: "Resumed")
     }
 
+    /// `PUT /snapshot/create` (v1.16.1 `SnapshotCreateParams`). The VM must be paused.
+    public struct SnapshotCreate: Encodable, Sendable, Equatable {
+        public var snapshotType = "Full"
+        public var snapshotPath: String
+        public var memFilePath: String
+        enum CodingKeys: String, CodingKey {
+            case snapshotType = "snapshot_type", snapshotPath = "snapshot_path", memFilePath = "mem_file_path"
+        }
+        public init(snapshotPath: String, memFilePath: String) { self.snapshotPath = snapshotPath; self.memFilePath = memFilePath }
+    }
+
+    /// `PUT /snapshot/load` (v1.16.1 `SnapshotLoadParams`): only on a fresh process, before any boot-path
+    /// resource; a failed load ends the process.
+    public struct SnapshotLoad: Encodable, Sendable, Equatable {
+        public struct MemoryBackend: Encodable, Sendable, Equatable {
+            public var backendType = "File"
+            public var backendPath: String
+            enum CodingKeys: String, CodingKey { case backendType = "backend_type", backendPath = "backend_path" }
+        }
+        public struct NetworkOverride: Encodable, Sendable, Equatable {
+            public var ifaceId: String
+            public var hostDevName: String
+            enum CodingKeys: String, CodingKey { case ifaceId = "iface_id", hostDevName = "host_dev_name" }
+            public init(ifaceId: String, hostDevName: String) { self.ifaceId = ifaceId; self.hostDevName = hostDevName }
+        }
+        public struct VsockOverride: Encodable, Sendable, Equatable {
+            public var udsPath: String
+            enum CodingKeys: String, CodingKey { case udsPath = "uds_path" }
+        }
+        public var snapshotPath: String
+        public var memBackend: MemoryBackend
+        public var resumeVM: Bool
+        public var networkOverrides: [NetworkOverride]?
+        public var vsockOverride: VsockOverride?
+        enum CodingKeys: String, CodingKey {
+            case snapshotPath = "snapshot_path", memBackend = "mem_backend", resumeVM = "resume_vm"
+            case networkOverrides = "network_overrides", vsockOverride = "vsock_override"
+        }
+        public init(snapshotPath: String, memoryPath: String, resumeVM: Bool, networkOverrides: [NetworkOverride]?,
+                    vsockPath: String?) {
+            self.snapshotPath = snapshotPath
+            memBackend = MemoryBackend(backendPath: memoryPath)
+            self.resumeVM = resumeVM
+            self.networkOverrides = networkOverrides
+            vsockOverride = vsockPath.map { VsockOverride(udsPath: $0) }
+        }
+    }
+
+    /// `PATCH /drives/{drive_id}` after a load: the clone's own copy of a writable drive.
+    public struct DrivePath: Encodable, Sendable, Equatable {
+        public var driveId: String
+        public var pathOnHost: String
+        enum CodingKeys: String, CodingKey { case driveId = "drive_id", pathOnHost = "path_on_host" }
+        public init(driveId: String, pathOnHost: String) { self.driveId = driveId; self.pathOnHost = pathOnHost }
+    }
+
+    /// `GET /version`
+    public struct Version: Decodable, Sendable { public var firecrackerVersion: String
+        enum CodingKeys: String, CodingKey { case firecrackerVersion = "firecracker_version" }
+    }
+
     /// Error body of every 4xx answer.
     public struct Fault: Decodable, Sendable { public var faultMessage: String
         enum CodingKeys: String, CodingKey { case faultMessage = "fault_message" }

@@ -66,6 +66,13 @@ public enum Files {
         return lstat(path, &st) == 0
     }
 
+    /// The size in bytes of the regular file at `path` (symlinks followed); nil when there is none.
+    public static func size(_ path: String) -> UInt64? {
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return UInt64(st.st_size)
+    }
+
     /// The type of the file at `path` (a symlink itself when `followingSymlinks` is false); nil when there is none.
     public static func type(of path: String, followingSymlinks: Bool = true) -> FileType? {
         var st = stat()

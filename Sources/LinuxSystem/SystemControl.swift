@@ -91,6 +91,21 @@ public enum SystemControl {
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
+    /// `count` bytes from the kernel's CSPRNG (getrandom(2), blocking only before the pool is initialised).
+    public static func randomBytes(_ count: Int) throws(SystemError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let n = bytes.withUnsafeMutableBytes { clinux_getrandom($0.baseAddress! + filled, count - filled, 0) }
+            if n < 0 {
+                if Glibc.errno == EINTR { continue }
+                throw SystemError.last("getrandom")
+            }
+            filled += n
+        }
+        return bytes
+    }
+
     /// Sets CLOCK_REALTIME.
     public static func setWallClock(nanoseconds: Int64) throws(SystemError) {
         let rc = clinux_set_realtime(nanoseconds)

@@ -31,6 +31,9 @@ public struct OCIError: Error, Sendable, CustomStringConvertible {
         case stateUnavailable
         /// The rootfs image could not be built or stored (mkfs.ext4 missing or failing, the cache full).
         case imageUnavailable
+        /// A checkpoint directory this runtime cannot restore (missing or truncated files, another format
+        /// version, kernel, image or VMM), or one that could not be written.
+        case invalidCheckpoint
     }
 
     public var code: Code

@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import FirecrackerAPI
 import LinuxSystem
 import VsockTransport
@@ -14,10 +19,12 @@ final class FirecrackerDriver: VMMDriver {
     /// How long `SendCtrlAltDel` may go unanswered; it runs on the event loop, so this bounds nothing but
     /// the log line: the loop is never held.
     static let shutdownRequestTimeout: Duration = .seconds(2)
-    private var api: FirecrackerAPIClient?
+    var api: FirecrackerAPIClient?
     /// Host paths of the sockets (inside the jail when jailed).
-    private let layout: FirecrackerLayout
-    private var environment: [String]
+    let layout: FirecrackerLayout
+    var environment: [String]
+    /// `GET /version`'s answer, read at boot or restore.
+    var firecrackerVersion = ""
 
     init(config: VMConfig, paths: VMMPaths, environment: [String]) {
         self.config = config
@@ -30,20 +37,32 @@ final class FirecrackerDriver: VMMDriver {
         removeStaleSockets()
         try prepareJail()
         // Firecracker writes the guest console and (until the logger is set) its log to stdout.
-        let (path, arguments) = layout.commandLine()
-        let process = try VMMProcess.launch(path, arguments: arguments, environment: environment,
-                                            outputPath: paths.serialLog, pidFile: paths.vmmPidFile)
-        self.process = process
-
-        let api = FirecrackerAPIClient(socketPath: layout.apiSocketOnHost)
-        self.api = api
+        let api = try launch(deadline: deadline)
         do {
-            try api.waitUntilReady(deadline: deadline, vmmAlive: { process.isRunning })
             try configure(api)
             try api.put("/actions", FirecrackerAPI.Action.instanceStart)
         } catch {
             throw VMMError(.bootFailed, error.message, cause: error)
         }
+    }
+
+    /// Starts Firecracker (or the jailer) and waits for its API; reads its version.
+    func launch(deadline: Clock.Instant) throws(VMMError) -> FirecrackerAPIClient {
+        let (path, arguments) = layout.commandLine()
+        let process = try VMMProcess.launch(path, arguments: arguments, environment: environment,
+                                            outputPath: paths.serialLog, pidFile: paths.vmmPidFile)
+        self.process = process
+        let api = FirecrackerAPIClient(socketPath: layout.apiSocketOnHost)
+        self.api = api
+        do {
+            try api.waitUntilReady(deadline: deadline, vmmAlive: { process.isRunning })
+            let body = try api.get("/version")
+            firecrackerVersion = (try? JSONDecoder().decode(FirecrackerAPI.Version.self, from: Data(body)))?.firecrackerVersion ?? ""
+        } catch {
+            process.waitOrKill(timeout: .zero)
+            throw VMMError(.bootFailed, error.message, cause: error)
+        }
+        return api
     }
 
     private func configure(_ api: FirecrackerAPIClient) throws(FirecrackerAPIError) {
@@ -92,6 +111,12 @@ final class FirecrackerDriver: VMMDriver {
     }
 
     func setPaused(_ paused: Bool, on loop: EventLoop, completion: @escaping (VMMError?) -> Void) {
+        if let refusal = Self.barePauseRefusal(version: firecrackerVersion) { return completion(refusal) }
+        patchVM(paused, on: loop, completion: completion)
+    }
+
+    /// `PATCH /vm`: a bare pause/resume for ``setPaused(_:on:completion:)``, and the pause around a snapshot.
+    func patchVM(_ paused: Bool, on loop: EventLoop, completion: @escaping (VMMError?) -> Void) {
         guard let api, process?.isRunning == true else { return completion(VMMError(.requestFailed, "Firecracker is not running")) }
         let body: FirecrackerAPI.VMState = paused ? .paused : .resumed
         api.send("PATCH", "/vm", body, on: loop, timeout: Self.shutdownRequestTimeout) { result in
@@ -111,7 +136,7 @@ final class FirecrackerDriver: VMMDriver {
         }
     }
 
-    private func removeStaleSockets() {
+    func removeStaleSockets() {
         for path in [layout.apiSocketOnHost, layout.vsockOnHost] { try? Files.remove(path) }
         // Guest-initiated listeners `<uds>_<port>` (none are made by us, but a previous owner may have).
         let directory = String(layout.vsockOnHost.prefix(upTo: layout.vsockOnHost.lastIndex(of: "/") ?? layout.vsockOnHost.startIndex))
@@ -120,7 +145,7 @@ final class FirecrackerDriver: VMMDriver {
     }
 
     /// Under the jailer: the chroot must contain the kernel, initrd and drives, owned by the jail's uid/gid.
-    private func prepareJail() throws(VMMError) {
+    func prepareJail() throws(VMMError) {
         guard let jailer = config.jailer, let root = layout.jailRoot else { return }
         do {
             try Files.removeTree(String(root.dropLast("/root".count)))

@@ -16,9 +16,14 @@ final class QEMUDriver: VMMDriver {
     let config: VMConfig
     let paths: VMMPaths
     private(set) var process: VMMProcess?
-    private var environment: [String]
-    private var listener: FileDescriptor?
-    private var qmp: QMPClient?
+    var environment: [String]
+    var listener: FileDescriptor?
+    var qmp: QMPClient?
+    /// What the VM was booted with, for a snapshot's `vmm.json` (a restore must use the same).
+    var accelerator: QEMUAccelerator = .tcg
+    var tscKHz = 0
+    /// Started from a snapshot: QEMU serves the channel socket (``QEMUCommandLine/channelServer``).
+    var restored = false
     /// How long `requestGuestShutdown` waits after `system_powerdown` before `quit`.
     var powerdownGrace: Duration = .seconds(1)
 
@@ -33,10 +38,15 @@ final class QEMUDriver: VMMDriver {
         do { listener = try UnixSocket.listen(path: paths.channelSocket, backlog: 1) } catch {
             throw VMMError(.bootFailed, "cannot listen on \(paths.channelSocket): \(error)", cause: error)
         }
-        let accelerator = QEMUAccelerator.choose(qemuBin: config.qemuBin, kernel: config.kernel,
-                                                 cacheDirectory: config.stateRoot, environment: environment)
-        let arguments = QEMUCommandLine(config: config, paths: paths, accelerator: accelerator,
-                                        tscKHz: QEMUCommandLine.hostTSCKHz()).arguments
+        accelerator = QEMUAccelerator.choose(qemuBin: config.qemuBin, kernel: config.kernel,
+                                             cacheDirectory: config.stateRoot, environment: environment)
+        tscKHz = QEMUCommandLine.hostTSCKHz()
+        try launch(QEMUCommandLine(config: config, paths: paths, accelerator: accelerator, tscKHz: tscKHz).arguments,
+                   deadline: deadline)
+    }
+
+    /// Starts QEMU with `arguments` and connects QMP.
+    func launch(_ arguments: [String], deadline: Clock.Instant) throws(VMMError) {
         // For humans debugging a boot: losing it is not a boot failure.
         try? Files.writeAtomically(paths.qemuCommandLine, ([config.qemuBin] + arguments).joined(separator: " ") + "\n")
         // With a VM namespace, QEMU runs inside it (nsenter execs QEMU: same pid) so it finds the TAP there.
@@ -57,6 +67,7 @@ final class QEMUDriver: VMMDriver {
 
     /// Accepts QEMU's connection on channel.sock (QEMU connects at start-up, before the guest runs).
     func connectGuest(deadline: Clock.Instant) throws(VMMError) -> (FileDescriptor, [UInt8]) {
+        if restored { return try dialChannel(deadline: deadline) }
         guard let listener else { throw VMMError(.bootFailed, "QEMU channel socket not set up") }
         defer {
             listener.close()
@@ -109,12 +120,12 @@ final class QEMUDriver: VMMDriver {
         try? Files.remove(paths.qemuCommandLine)
     }
 
-    private func removeSockets() {
+    func removeSockets() {
         try? Files.remove(paths.channelSocket)
         try? Files.remove(paths.qmpSocket)
     }
 
-    private func vmmLogTail() -> String {
+    func vmmLogTail() -> String {
         guard let bytes = try? Files.readAll(paths.vmmLog) else { return "" }
         let lines = String(decoding: bytes.suffix(2000), as: UTF8.self).split(separator: "\n").suffix(3)
         return lines.isEmpty ? "" : " (vmm.log: \(lines.joined(separator: " | ")))"
@@ -129,6 +140,10 @@ struct QEMUCommandLine {
     let accelerator: QEMUAccelerator
     /// Host TSC frequency for `tsc_early_khz` (0: unknown, not passed).
     let tscKHz: Int
+
+    /// A restored VM: QEMU listens on the channel socket and the supervisor dials it once the guest runs, so the
+    /// guest sees its port closed (nobody connected at load) and then opened by the new host (PROTOCOL.md §7.5).
+    var channelServer = false
 
     /// Name of the virtio-serial port vm-init looks for.
     static let channelName = "vmchan"
@@ -156,7 +171,7 @@ struct QEMUCommandLine {
             args += ["-netdev", "tap,id=n0,ifname=\(tap),script=no,downscript=no",
                      "-device", "virtio-net-device,netdev=n0,mac=\(config.effectiveGuestMAC)"]
         }
-        args += ["-chardev", "socket,id=ch1,path=\(escape(paths.channelSocket))",
+        args += ["-chardev", "socket,id=ch1,path=\(escape(paths.channelSocket))" + (channelServer ? ",server=on,wait=off" : ""),
                  "-device", "virtio-serial-device",
                  "-device", "virtserialport,chardev=ch1,name=\(Self.channelName)",
                  "-device", "virtio-rng-device",
@@ -171,6 +186,9 @@ struct QEMUCommandLine {
         var args = ["quiet", "panic=-1", "reboot=t"]
         args.append(config.console ? "console=ttyS0" : "8250.nr_uarts=0")
         if tscKHz > 0 { args.append("tsc_early_khz=\(tscKHz)") }
+        // kvm-clock keeps the guest's wall clock close across a snapshot restore; only KVM offers it (under TCG
+        // the guest has no kvm-clock, and the restore's `resume` steps the clock instead).
+        if accelerator == .kvm { args.append("clocksource=kvm-clock") }
         if config.initrd != nil {
             args.append("rdinit=/sbin/init")
         } else if config.rootfs != nil {

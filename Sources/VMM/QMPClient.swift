@@ -26,10 +26,12 @@ final class QMPClient {
     /// A command written (or queued) and not yet answered, with who wants to know the answer.
     private struct Pending {
         var name: String
-        var completion: ((VMMError?) -> Void)?
+        var completion: ((Result<QMPReply, VMMError>) -> Void)?
     }
     private weak var loop: EventLoop?
     private var log: (String) -> Void = { _ in }
+    /// QEMU's version from the greeting ("7.2.22"), for a checkpoint's manifest.
+    private(set) var qemuVersion = ""
 
     /// Connects to `path` and negotiates capabilities, retrying the connect until `deadline` while `alive()`.
     init(path: String, deadline: Clock.Instant, alive: () -> Bool) throws(VMMError) {
@@ -50,6 +52,7 @@ final class QMPClient {
         do {
             let greeting = try readReply(deadline: deadline, acceptGreeting: true)
             guard greeting.isGreeting else { throw VMMError(.bootFailed, "QMP: no greeting from QEMU") }
+            qemuVersion = greeting.version ?? ""
             try fd.writeAll(Self.line("qmp_capabilities"))
             try check(readReply(deadline: deadline, acceptGreeting: false), name: "qmp_capabilities")
         } catch let error as VMMError {
@@ -71,6 +74,16 @@ final class QMPClient {
     /// socket; without one, errors are reported through `log`.
     func send(_ name: String, on loop: EventLoop, log: @escaping (String) -> Void,
               completion: ((VMMError?) -> Void)? = nil) {
+        request(Self.command(name), name: name, on: loop, log: log, completion: completion.map { done in
+            { result in
+                if case .failure(let error) = result { done(error) } else { done(nil) }
+            }
+        })
+    }
+
+    /// Sends one command line (`{"execute":…,"arguments":…}`) without blocking; `completion` gets the reply.
+    func request(_ json: String, name: String, on loop: EventLoop, log: @escaping (String) -> Void,
+                 completion: ((Result<QMPReply, VMMError>) -> Void)?) {
         if self.loop == nil {
             self.log = log
             do {
@@ -78,16 +91,27 @@ final class QMPClient {
                 try loop.register(fd, interest: .read) { [unowned self] events in self.ready(events) }
             } catch {
                 let failure = VMMError(.requestFailed, "QMP \(name): \(error)", cause: error)
-                return completion.map { $0(failure) } ?? log(failure.message)
+                return completion.map { $0(.failure(failure)) } ?? log(failure.message)
             }
             self.loop = loop
         }
-        unsent += Self.line(name)
+        unsent += Array((json + "\n").utf8)
         awaiting.append(Pending(name: name, completion: completion))
         flush()
     }
 
-    private static func line(_ name: String) -> [UInt8] { Array("{\"execute\":\"\(name)\"}\n".utf8) }
+    /// Blocking form for before the loop runs (a restore waits for QEMU to load its snapshot).
+    func execute(_ json: String, name: String, deadline: Clock.Instant) throws(VMMError) -> QMPReply {
+        do { try fd.writeAll(Array((json + "\n").utf8)) } catch {
+            throw VMMError(.bootFailed, "QMP \(name): \(error)", cause: error)
+        }
+        let reply = try readReply(deadline: deadline, acceptGreeting: false)
+        try check(reply, name: name)
+        return reply
+    }
+
+    static func command(_ name: String) -> String { "{\"execute\":\"\(name)\"}" }
+    private static func line(_ name: String) -> [UInt8] { Array((command(name) + "\n").utf8) }
 
     private func check(_ reply: QMPReply, name: String) throws(VMMError) {
         if let error = reply.error {
@@ -116,10 +140,10 @@ final class QMPClient {
             while let reply = try nextReply(acceptGreeting: false) {
                 let pending = awaiting.isEmpty ? Pending(name: "?") : awaiting.removeFirst()
                 do throws(VMMError) { try check(reply, name: pending.name) } catch {
-                    pending.completion.map { $0(error) } ?? log(error.message)
+                    pending.completion.map { $0(.failure(error)) } ?? log(error.message)
                     continue
                 }
-                pending.completion?(nil)
+                pending.completion?(.success(reply))
             }
             guard buffer.count <= maxLine else { return stopWatching("QMP: reply line too long") }
         } catch {
@@ -147,7 +171,7 @@ final class QMPClient {
         let orphaned = awaiting
         awaiting.removeAll()
         for pending in orphaned {
-            pending.completion?(VMMError(.requestFailed, "QMP \(pending.name): " + (reason ?? "QEMU closed the socket")))
+            pending.completion?(.failure(VMMError(.requestFailed, "QMP \(pending.name): " + (reason ?? "QEMU closed the socket"))))
         }
     }
 
@@ -198,16 +222,36 @@ struct QMPReply: Decodable {
         var desc: String?
         enum CodingKeys: String, CodingKey { case klass = "class", desc }
     }
+    /// `return` of `query-status` / `query-migrate`: the run state or the migration's status.
+    struct Return: Decodable {
+        var status: String?
+        var errorDesc: String?
+        enum CodingKeys: String, CodingKey { case status, errorDesc = "error-desc" }
+    }
+    private struct Greeting: Decodable {
+        struct Version: Decodable {
+            struct Triple: Decodable { var major: Int; var minor: Int; var micro: Int }
+            var qemu: Triple
+        }
+        var version: Version?
+    }
     var isGreeting = false
     var error: ErrorBody?
     var event: String?
+    var result: Return?
+    /// The greeting's QEMU version, "major.minor.micro".
+    var version: String?
 
-    enum CodingKeys: String, CodingKey { case qmp = "QMP", error, event }
+    enum CodingKeys: String, CodingKey { case qmp = "QMP", error, event, result = "return" }
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         isGreeting = container.contains(.qmp)
         error = try? container.decodeIfPresent(ErrorBody.self, forKey: .error)
         event = try? container.decodeIfPresent(String.self, forKey: .event)
+        result = try? container.decodeIfPresent(Return.self, forKey: .result)
+        if let v = (try? container.decodeIfPresent(Greeting.self, forKey: .qmp))??.version?.qemu {
+            version = "\(v.major).\(v.minor).\(v.micro)"
+        }
     }
 }

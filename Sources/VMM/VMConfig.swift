@@ -65,6 +65,8 @@ public struct VMConfig: Sendable {
         var args = ["reboot=k", "panic=1", "nomodule", "quiet", "i8042.noaux", "i8042.nomux", "i8042.nopnp",
                     "i8042.dumbkbd", "swiotlb=noforce"]
         args += console ? ["console=ttyS0"] : ["8250.nr_uarts=0"]
+        // Firecracker always runs on KVM: kvm-clock keeps the guest's clock close across a snapshot restore.
+        if vmm == .firecracker { args.append("clocksource=kvm-clock") }
         // vm-init is /sbin/init in an initrd (or in an initramfs built into the kernel); the kernel's default
         // rdinit is /init, so name it. A rootfs without an initrd is mounted by Firecracker's own root=.
         if vmm == .firecracker && (initrd != nil || rootfs == nil) { args.append("rdinit=/sbin/init") }

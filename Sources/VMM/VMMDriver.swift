@@ -19,6 +19,18 @@ public protocol VMMDriver: AnyObject {
     func setPaused(_ paused: Bool, on loop: EventLoop, completion: @escaping (VMMError?) -> Void)
     /// Removes the sockets and files the VMM leaves behind (Firecracker never unlinks anything).
     func cleanup()
+
+    // Snapshots (VMMSnapshot.swift; each VMM's side in <Driver>+Snapshot.swift).
+    /// The VMM's version ("1.16.1", "7.2.22"), known once it was booted or restored.
+    var vmmVersion: String { get }
+    /// Pauses the VM and writes its memory and device state into `files`, then `vmm.json`; the VM stays paused
+    /// for ``resumeAfterSnapshot(on:completion:)`` or a stop. Never blocks: `completion` runs once, on `loop`.
+    func createSnapshot(_ files: VMMSnapshotFiles, on loop: EventLoop, completion: @escaping (VMMError?) -> Void)
+    /// Resumes the VM a snapshot paused (the one pause/resume every VMM version supports).
+    func resumeAfterSnapshot(on loop: EventLoop, completion: @escaping (VMMError?) -> Void)
+    /// Instead of ``boot(deadline:)``: launches the VMM from a snapshot ``VMMSnapshotInfo/check(_:against:)``
+    /// accepted and returns once the VM runs. Blocks, under `deadline`; on failure nothing is left running.
+    func restore(from files: VMMSnapshotFiles, deadline: Clock.Instant) throws(VMMError)
 }
 
 /// Builds the driver for `config.vmm`.

@@ -10,7 +10,10 @@ public struct LifecycleAction: WireName {
     /// Resumes a paused VM (runc's `resume`).
     public static let resume = LifecycleAction(rawValue: "resume")
 
-    public static let allDefined: [LifecycleAction] = [.start, .pause, .resume]
+    /// Snapshots the VM into `image_path` (runc's `checkpoint`); the VM stops unless `leave_running`.
+    public static let checkpoint = LifecycleAction(rawValue: "checkpoint")
+
+    public static let allDefined: [LifecycleAction] = [.start, .pause, .resume, .checkpoint]
 }
 
 /// `lifecycle`: a client asks the supervisor to start the held workload, or to pause or resume the VM.
@@ -18,7 +21,14 @@ public struct LifecycleAction: WireName {
 /// wrong state, `invalid_message` for an action this version does not define).
 public struct LifecycleRequest: Sendable, Equatable, Codable {
     public var action: LifecycleAction
-    public init(action: LifecycleAction) { self.action = action }
+    /// `checkpoint` only: the (empty, existing) directory the VM's snapshot is written into.
+    public var imagePath: String?
+    /// `checkpoint` only: the VM runs on afterwards (runc's `--leave-running`).
+    public var leaveRunning: Bool?
+    public init(action: LifecycleAction, imagePath: String? = nil, leaveRunning: Bool? = nil) {
+        self.action = action; self.imagePath = imagePath; self.leaveRunning = leaveRunning
+    }
+    enum CodingKeys: String, CodingKey { case action, imagePath = "image_path", leaveRunning = "leave_running" }
 }
 
 /// `lifecycle_done`: the request was carried out.

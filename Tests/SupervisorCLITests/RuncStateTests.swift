@@ -171,8 +171,22 @@ import TestSupport
         #expect(version.status == 0 && version.stdout.hasPrefix("fc-supervisor version "))
         let features = try run(["features"])
         #expect(features.status == 0 && features.stdout.contains("\"ociVersionMin\": \"1.0.0\""))
-        // podman probes `checkpoint --help`: exit 0 would mean "supported".
-        #expect(try run(["checkpoint", "--help"]).status == 1)
+        // podman probes `checkpoint --help`: exit 0 means "supported", which it now is (CheckpointCommands.swift).
+        let checkpoint = try run(["checkpoint", "--help"])
+        #expect(checkpoint.status == 0 && checkpoint.stdout.contains("--image-path") && checkpoint.stdout.contains("--leave-running"))
+        let restore = try run(["restore", "--help"])
+        #expect(restore.status == 0 && restore.stdout.contains("--image-path") && restore.stdout.contains("--bundle"))
+        // go-runc's and podman's CRIU flags parse: the refusal is about the (missing) container, not the flags.
+        let flags = try run(["checkpoint", "--image-path", temp.file("ck"), "--work-path", temp.file("w"), "--leave-running",
+                             "--tcp-established", "--ext-unix-sk", "--shell-job", "--file-locks", "--manage-cgroups-mode", "soft",
+                             "--empty-ns", "network", "--auto-dedup", "nosuch"])
+        #expect(flags.status == 1 && flags.stderr.contains("container does not exist"), "\(flags)")
+        let preDump = try run(["checkpoint", "--pre-dump", "--image-path", temp.file("ck"), "nosuch"])
+        #expect(preDump.status == 1 && preDump.stderr.contains("incremental checkpoints"), "\(preDump)")
+        let restoreFlags = try run(["restore", "-d", "--image-path", temp.file("none"), "--work-path", temp.file("w"),
+                                    "--pid-file", temp.file("p"), "--bundle", temp.file("b"), "--no-subreaper", "--tcp-established",
+                                    "--ext-unix-sk", "--shell-job", "--file-locks", "--lsm-profile", "x", "r1"])
+        #expect(restoreFlags.status == 1 && restoreFlags.stderr.contains("fc-supervisor restore failed"), "\(restoreFlags)")
         let usage = try run(["kill"])
         #expect(usage.status == 1 && usage.stdout.hasPrefix("Incorrect Usage."))
     }

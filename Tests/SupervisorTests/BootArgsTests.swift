@@ -30,4 +30,9 @@ import VMM
     @Test func userBootArgsAreTakenVerbatim() {
         #expect(config(initrd: "/initrd.cpio", bootArgs: "console=ttyS0 init=/x").effectiveBootArgs == "console=ttyS0 init=/x")
     }
+
+    /// Firecracker always runs on KVM, so its guest gets kvm-clock, which keeps the wall clock across a restore.
+    @Test func firecrackerGuestsUseKVMClock() {
+        #expect(words(config()).contains("clocksource=kvm-clock"))
+    }
 }

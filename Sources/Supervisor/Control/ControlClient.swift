@@ -14,7 +14,7 @@ protocol ControlHost: AnyObject {
     func requestStop(reason: String)
     /// Starts the held workload, or pauses or resumes the VM; `reply` is called once, on the loop, with the
     /// answer for the client (`lifecycle_done`, or an `error` without session).
-    func lifecycle(_ action: LifecycleAction, reply: @escaping (Result<LifecycleDone, ErrorMessage>) -> Void)
+    func lifecycle(_ request: LifecycleRequest, reply: @escaping (Result<LifecycleDone, ErrorMessage>) -> Void)
 }
 
 /// One connection on the control socket: an `fc-supervisor exec` (or any protocol client).
@@ -87,10 +87,10 @@ final class ControlClient {
             host.requestStop(reason: "stop requested on the control socket")
         case .lifecycle(let request):
             guard request.action.isDefined else {
-                return refuse(frame.message, "lifecycle action \"\(request.action)\" is not start, pause or resume")
+                return refuse(frame.message, "lifecycle action \"\(request.action)\" is not start, pause, resume or checkpoint")
             }
             // The client may have gone by the time a pause completes: sending on a closed connection is a no-op.
-            host.lifecycle(request.action) { [weak self] result in
+            host.lifecycle(request) { [weak self] result in
                 switch result {
                 case .success(let done): self?.send(.lifecycleDone(done))
                 case .failure(let refusal): self?.send(.error(refusal))

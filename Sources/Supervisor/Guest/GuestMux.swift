@@ -97,6 +97,8 @@ final class GuestMux {
     private var pingCompletions: [UInt64: (UInt64) -> Void] = [:]
     /// The pending `network` request's completion (one at a time).
     private var onSetupReply: ((GuestSetupReply) -> Void)?
+    /// The pending snapshot request's completion (`freeze`, `thaw` or `resume`; one at a time).
+    private var onSnapshotReply: ((Result<Message, ErrorMessage>) -> Void)?
     /// Our announced per-session output window.
     let outputWindow: UInt32
     /// Called once, when the guest's `hello` arrives.
@@ -140,6 +142,39 @@ final class GuestMux {
         sessions[session.id] = session
         connection.send(.exec(request))
         return session
+    }
+
+    /// Takes over a session that already runs in the guest (a restored VM's workload): `attach` routes its
+    /// output and exit to this connection.
+    func attach(_ id: SessionID, delegate: any GuestSessionDelegate) -> GuestSession {
+        let session = GuestSession(id: id, mux: self, outputWindow: outputWindow,
+                                   stdinWindow: guestHello?.window ?? ProtocolConstants.defaultWindow)
+        session.delegate = delegate
+        sessions[id] = session
+        if nextSessionID <= id { nextSessionID = id &+ 1 }
+        connection.send(.attach(SessionRef(session: id)))
+        return session
+    }
+
+    /// New sessions get ids above `id` (a restored guest still holds the ids its lost sessions had).
+    func reserveSessionIDs(through id: SessionID) {
+        if nextSessionID <= id { nextSessionID = id &+ 1 }
+    }
+
+    /// Sends a snapshot request; `completion` gets the guest's answer (`frozen`, `thawed`, `resumed`) or the
+    /// session-less `error` it sent instead.
+    func snapshotRequest(_ message: Message, completion: @escaping (Result<Message, ErrorMessage>) -> Void) {
+        onSnapshotReply = completion
+        connection.send(message)
+    }
+
+    /// Ends every live session but `except` with `status`, as if the guest had sent it (a checkpoint that stops
+    /// the VM: their clients learn they were lost to the snapshot).
+    func endSessions(except: SessionID?, with status: ExitStatus) {
+        for session in Array(sessions.values) where session.id != except {
+            finish(session)
+            session.delegate?.guestSessionExited(session, status)
+        }
     }
 
     /// Sends a ping; `completion` gets the round-trip time in nanoseconds.
@@ -228,6 +263,9 @@ final class GuestMux {
         case .error(let m):
             if let id = m.session, let session = sessions[id] {
                 session.delegate?.guestSessionError(session, m)
+            } else if let completion = onSnapshotReply {
+                onSnapshotReply = nil
+                completion(.failure(m))
             } else if let completion = onSetupReply {
                 onSetupReply = nil
                 completion(.refused(m))
@@ -241,7 +279,9 @@ final class GuestMux {
         case .containerReady(let m):
             setupReplied(.containerReady(m), type: frame.message.type)
         case .frozen, .thawed, .resumed:
-            onWarning("guest sent an unrequested \(frame.message.type)")  // snapshot replies: no request is sent yet
+            guard let completion = onSnapshotReply else { return onWarning("guest sent an unrequested \(frame.message.type)") }
+            onSnapshotReply = nil
+            completion(.success(frame.message))
         case .exec, .stdin, .stdinClose, .signal, .resize, .exitAck, .attach, .setTime, .shutdown, .network, .container,
              .lifecycle, .lifecycleDone, .freeze, .thaw, .resume:
             // PROTOCOL.md §4: a known message in the wrong direction is `invalid_message`.

@@ -15,6 +15,8 @@ public struct SupervisorEvent: Codable, Sendable, Equatable {
         case paused, resumed
         /// The guest's OOM killer ended the workload (its exit says `oom_killed`).
         case oom
+        /// A snapshot was written (message: its timings); `restored`: the VM runs again from one (message: timings).
+        case checkpointed, restored
     }
     public var event: Kind
     /// Wall clock, nanoseconds since the Unix epoch.

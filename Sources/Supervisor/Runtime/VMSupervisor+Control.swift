@@ -22,7 +22,8 @@ extension VMSupervisor: ControlHost {
         }
     }
 
-    func lifecycle(_ action: LifecycleAction, reply: @escaping (Result<LifecycleDone, ErrorMessage>) -> Void) {
+    func lifecycle(_ request: LifecycleRequest, reply: @escaping (Result<LifecycleDone, ErrorMessage>) -> Void) {
+        let action = request.action
         let phase = events.current.state
         func refuse(_ text: String) { reply(.failure(ErrorMessage(code: .invalidState, message: text))) }
         switch action {
@@ -54,6 +55,8 @@ extension VMSupervisor: ControlHost {
                 if let error { return reply(.failure(ErrorMessage(code: .internal, message: error.message))) }
                 reply(.success(LifecycleDone(action: .resume)))
             }
+        case .checkpoint:
+            checkpoint(request, reply: reply)
         default:
             reply(.failure(ErrorMessage(code: .invalidMessage, message: "lifecycle action \"\(action)\" is not defined")))
         }

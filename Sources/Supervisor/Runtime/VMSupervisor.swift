@@ -56,6 +56,10 @@ public final class VMSupervisor {
     var terminal: Terminal.RawMode?
     /// TAP and namespace of this VM, when `--create-tap` / `--netns` ask for them.
     var hostNetwork: HostNetwork?
+    /// Start from this checkpoint instead of booting (VMSupervisor+Restore.swift).
+    public var restore: RestorePlan?
+    /// Snapshot state (VMSupervisor+Snapshot.swift): the guest's generation, a checkpoint under way, restore timings.
+    var snapshotState = SnapshotState()
 
     public init(config: VMConfig, log: @escaping (String) -> Void) throws(SupervisorError) {
         do { try config.validate() } catch { throw SupervisorError(error) }
@@ -138,7 +142,7 @@ public final class VMSupervisor {
         self.driver = driver
         let fd: FileDescriptor, leftover: [UInt8]
         do {
-            try driver.boot(deadline: deadline)
+            try bootOrRestore(driver, deadline: deadline)
             events.record(.booted, pid: driver.process?.pid)
             events.update { $0.vmmPid = driver.process?.pid }
             (fd, leftover) = try driver.connectGuest(deadline: deadline)
@@ -154,7 +158,8 @@ public final class VMSupervisor {
         do { try connection.start(initialBytes: leftover) } catch {
             throw SupervisorError(.guestUnreachable, "guest connection: \(error)")
         }
-        mux.sendHello()
+        // A restored guest starts its new connection with its own hello (PROTOCOL.md §7.5): ours answers it.
+        if restore == nil { mux.sendHello() }
         // The control socket opens now, not at hello: `stop` and `ping` work on a VM stuck at boot, and exec
         // requests get a clean "not connected" until vm-init is ready.
         do {
@@ -191,6 +196,7 @@ public final class VMSupervisor {
         }
         guard let spec = pendingWorkload, let mux else { return }
         pendingWorkload = nil
+        if restore != nil { return resumeRestored(hello, on: mux) }
         configureNetwork(on: mux) { [unowned self] in
             self.prepareContainer(on: mux) { [unowned self] in self.workloadReady(spec, on: mux) }
         }
@@ -289,7 +295,7 @@ public final class VMSupervisor {
         workloadSession = session
     }
 
-    private func workloadFinished(_ outcome: LocalSessionOutcome) {
+    func workloadFinished(_ outcome: LocalSessionOutcome) {
         switch outcome {
         case .exited(let status):
             if status.oomKilled { events.record(.oom, message: "the guest's OOM killer ended the workload") }

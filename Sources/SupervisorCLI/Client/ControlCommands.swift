@@ -43,6 +43,13 @@ public enum ControlCommands {
     /// `container not running`, …), which becomes the error's message unchanged.
     public static func lifecycle(_ action: LifecycleAction, stateRoot: String, id: String,
                                  timeout: Duration = .seconds(30)) throws(SupervisorError) -> LifecycleDone {
+        try lifecycle(LifecycleRequest(action: action), stateRoot: stateRoot, id: id, timeout: timeout)
+    }
+
+    /// ``lifecycle(_:stateRoot:id:timeout:)`` with a whole request (`checkpoint` carries its directory).
+    public static func lifecycle(_ request: LifecycleRequest, stateRoot: String, id: String,
+                                 timeout: Duration) throws(SupervisorError) -> LifecycleDone {
+        let action = request.action
         let path = StateDirectory(root: stateRoot, id: id).controlSocket
         let channel: FrameChannel
         do { channel = try FrameChannel.connect(unixPath: path) } catch {
@@ -52,7 +59,7 @@ public enum ControlCommands {
         let deadline = Clock.deadline(after: timeout)
         do {
             try channel.send(.hello(Hello(role: .client, agent: "fc-supervisor/0.1")))
-            try channel.send(.lifecycle(LifecycleRequest(action: action)))
+            try channel.send(.lifecycle(request))
             while true {
                 switch try channel.receive(deadline: deadline).message {
                 case .lifecycleDone(let done) where done.action == action: return done

@@ -76,6 +76,11 @@ public final class ExecClient {
                 self.report(reason)
             }
             self.exitCode = outcome.exitCode
+            if case .exited(let status) = outcome, let lost = status.lost {
+                // Contract §1: a session the guest ended for a snapshot is neither an exit nor a crash.
+                self.log("fc-supervisor: session lost: \(lost)")
+                self.exitCode = Self.lostExitCode
+            }
             self.loop.stop()
         }
         connection.onFrame = { [unowned self] frame in self.handle(frame) }
@@ -143,6 +148,9 @@ public final class ExecClient {
             break
         }
     }
+
+    /// The exit code of a session lost to a snapshot (`exit` with `lost`).
+    static let lostExitCode: Int32 = 255
 
     private func report(_ message: String) {
         terminal?.restore()

@@ -77,6 +77,8 @@ enum ContainerLauncher {
         var consoleSocket: String?
         /// `create` and `run --detach`: a terminal needs a console socket.
         var detached: Bool
+        /// `restore`: the checkpoint directory the supervisor starts from instead of booting.
+        var restoreFrom: String? = nil
     }
 
     /// Returns the supervisor's pid, which is the container's pid.
@@ -93,7 +95,8 @@ enum ContainerLauncher {
         }
         try ConsoleSocket.check(terminal: bundle.process.terminal == true, consoleSocket: request.consoleSocket,
                                 detached: request.detached)
-        _ = try ContainerPlan.make(bundle: bundle, configuration: configuration, root: root, id: request.id)
+        let plan = try ContainerPlan.make(bundle: bundle, configuration: configuration, root: root, id: request.id)
+        if let directory = request.restoreFrom { try CheckpointDirectory.checkRestorable(directory, plan: plan) }
         let store = ContainerStore(root: root)
         var record = ContainerState(id: request.id, pid: 0, status: .created, bundle: bundle.path, rootfs: bundle.rootfs,
                                     created: .now(), annotations: bundle.spec.annotations ?? [:])
@@ -111,7 +114,7 @@ enum ContainerLauncher {
             }
             spawned = try SelfSpawn.spawnAndWait(terminal: terminal) { fd in
                 request.globals.arguments + [SupervisorProcess.subcommand, "--bundle", bundle.path, "--ready-fd", String(fd)]
-                    + (request.hold ? ["--hold"] : []) + [request.id]
+                    + (request.hold ? ["--hold"] : []) + (request.restoreFrom.map { ["--restore-from", $0] } ?? []) + [request.id]
             }
         } catch {
             try? store.remove(id: request.id)

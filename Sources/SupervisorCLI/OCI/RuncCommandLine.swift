@@ -27,8 +27,9 @@ protocol RuncSubcommand: ParsableCommand {
 /// - `update`: refused unless the payload sets nothing (a VM's vCPUs and memory are fixed at create).
 /// - Terminals: `--console-socket` gets a host pty's master (``ConsoleSocket``); the slave is the stdio of the
 ///   supervisor or exec relay, which relays it raw to the guest's own pty.
-/// - Refused for now: `--preserve-fds` > 0, `--pidfd-socket`, `--rootless=true`, checkpoint/restore (the
-///   subcommands do not exist, so podman's `checkpoint --help` probe fails).
+/// - Refused for now: `--preserve-fds` > 0, `--pidfd-socket`, `--rootless=true`.
+/// - `checkpoint`/`restore` snapshot the VM (CheckpointCommands.swift): CRIU's flags parse; those about sockets,
+///   locks and terminals have no effect (all of it is in the VM's memory); incremental and lazy ones are refused.
 /// - Accepted and without effect: `--no-pivot`, `--no-new-keyring`, `--no-subreaper`, `--debug`,
 ///   `--systemd-cgroup` (remembered in the container's directory), `exec --ignore-paused`.
 /// - `--version` prints `fc-supervisor version X` / `spec: S` (go-runc returns empty fields, no error).
@@ -45,7 +46,7 @@ struct RuncCommand: ParsableCommand {
         subcommands: [CreateCommand.self, StartCommand.self, RuncRunCommand.self, RuncExecCommand.self,
                       RuncKillCommand.self, DeleteCommand.self, RuncStateCommand.self, RuncListCommand.self,
                       PsCommand.self, RuncEventsCommand.self, PauseCommand.self, ResumeCommand.self,
-                      UpdateCommand.self, FeaturesCommand.self]
+                      UpdateCommand.self, FeaturesCommand.self, CheckpointCommand.self, RestoreCommand.self]
     )
 
     static var names: Set<String> { Set(configuration.subcommands.map { $0._commandName }) }

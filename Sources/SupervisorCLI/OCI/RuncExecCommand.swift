@@ -181,6 +181,9 @@ struct RuncExecCommand: RuncSubcommand {
         let code = client.run()
         if let pidFileError { throw pidFileError }
         switch client.outcome {
+        case .exited(let status)? where status.lost != nil:
+            StandardError.writeLine(lastError ?? "fc-supervisor: session lost: \(status.lost ?? "")")
+            return code
         case .exited?: return code
         case .startFailed(let failure)?:
             throw RuntimeFailure("unable to start container process: " + Self.startFailure(argv0: request.argv.first ?? "", failure))

@@ -16,13 +16,14 @@ enum SupervisorProcess {
     static let subcommand = "__supervise"
 
     static func main(_ globals: GlobalOptions, _ arguments: [String]) -> Int32 {
-        var bundlePath: String?, readyFD: Int32?, hold = false, id: String?
+        var bundlePath: String?, readyFD: Int32?, hold = false, id: String?, restoreFrom: String?
         var index = 0
         while index < arguments.count {
             switch arguments[index] {
             case "--bundle" where index + 1 < arguments.count: index += 1; bundlePath = arguments[index]
             case "--ready-fd" where index + 1 < arguments.count: index += 1; readyFD = Int32(arguments[index])
             case "--hold": hold = true
+            case "--restore-from" where index + 1 < arguments.count: index += 1; restoreFrom = arguments[index]
             default: id = arguments[index]
             }
             index += 1
@@ -41,6 +42,12 @@ enum SupervisorProcess {
             workload = WorkloadSpec(request: try bundle.process.execRequest(session: 0))
             supervisor = try VMSupervisor(config: plan.vm, log: log.write)
             plan.configure(supervisor)
+            if let restoreFrom {
+                let checkpointed = try CheckpointWorkload.read(directory: restoreFrom)
+                // A clone (another id) gets its own hostname; a restore under the same id keeps the guest's.
+                supervisor.restore = RestorePlan(directory: restoreFrom, workload: checkpointed,
+                                                 hostname: checkpointed.id == id ? nil : id)
+            }
         } catch let error as OCIError {
             ready.failed(error.message)
             return 1
