@@ -16,10 +16,18 @@ struct Run: ParsableCommand {
     @Option(name: [.customShort("u"), .long], help: "User in the guest (name or uid[:gid]).") var user: String?
     @Flag(name: [.customShort("t"), .long], help: "Allocate a pseudo-terminal.") var tty = false
     @Flag(name: .long, help: "Keep the state directory after exit.") var keepState = false
+    @Option(name: .long, help: "Seconds between heartbeat pings to vm-init (0: off); one unanswered for a whole interval makes the VM unresponsive.") var heartbeatInterval: Double = 2
+    @Option(name: .long, help: "Stop the VM with exit code 123 once vm-init has answered no ping for this many seconds (default: never).") var livenessTimeout: Double?
     @Argument(parsing: .postTerminator, help: "The workload: CMD [ARG...] after --.") var command: [String] = []
 
     func validate() throws {
         guard !command.isEmpty else { throw ValidationError("missing the workload: fc-supervisor run … -- CMD [ARG...]") }
+        if let problem = healthSettings.problem { throw ValidationError(problem) }
+    }
+
+    var healthSettings: HealthSettings {
+        HealthSettings(heartbeatInterval: .milliseconds(Int64((heartbeatInterval * 1000).rounded())),
+                       livenessTimeout: livenessTimeout.map { .milliseconds(Int64(($0 * 1000).rounded())) })
     }
 
     func run() throws {
@@ -37,6 +45,7 @@ struct Run: ParsableCommand {
         }
         supervisor.stopTimeout = .milliseconds(Int64(stopTimeout * 1000))
         supervisor.keepState = keepState
+        supervisor.health = healthSettings
         throw ExitCode(supervisor.run(WorkloadSpec(argv: command, env: env, cwd: workdir, user: user, tty: tty)))
     }
 }

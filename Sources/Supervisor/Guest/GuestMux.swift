@@ -142,13 +142,21 @@ final class GuestMux {
         return session
     }
 
-    /// Sends a ping; `completion` gets the round-trip time in nanoseconds.
-    func ping(_ completion: @escaping (UInt64) -> Void) {
+    /// Sends a ping; `completion` gets the round-trip time in nanoseconds. Returns the ping's id.
+    @discardableResult
+    func ping(_ completion: @escaping (UInt64) -> Void) -> UInt64 {
         let id = nextPingID
         nextPingID += 1
         pendingPings[id] = EventLoop.now()
         pingCompletions[id] = completion
         connection.send(.ping(Ping(id: id)))
+        return id
+    }
+
+    /// Forgets a ping nobody waits for any more; its late `pong` is then ignored.
+    func cancelPing(_ id: UInt64) {
+        pendingPings[id] = nil
+        pingCompletions[id] = nil
     }
 
     /// Sends a `network` configuration; `completion` gets the guest's `network_applied`, or the first

@@ -15,6 +15,8 @@ public struct SupervisorEvent: Codable, Sendable, Equatable {
         case paused, resumed
         /// The guest's OOM killer ended the workload (its exit says `oom_killed`).
         case oom
+        /// The heartbeat (VMSupervisor+Health.swift): vm-init missed a ping for a whole interval / answered again.
+        case unresponsive, healthy
     }
     public var event: Kind
     /// Wall clock, nanoseconds since the Unix epoch.
@@ -51,11 +53,14 @@ public struct SupervisorState: Codable, Sendable, Equatable {
     public var oomKills: Int?
     public var bootMs: Double?
     public var stateDir: String
+    /// The heartbeat's verdict once vm-init is ready and pings are on; nil before that or with the heartbeat off.
+    public var health: Health?
+    public enum Health: String, Codable, Sendable { case healthy, unresponsive }
 
     enum CodingKeys: String, CodingKey {
         case state, id, vmm, exit
         case supervisorPid = "supervisor_pid", vmmPid = "vmm_pid", workloadPid = "workload_pid"
-        case exitCode = "exit_code", oomKills = "oom_kills", bootMs = "boot_ms", stateDir = "state_dir"
+        case exitCode = "exit_code", oomKills = "oom_kills", bootMs = "boot_ms", stateDir = "state_dir", health
     }
 }
 

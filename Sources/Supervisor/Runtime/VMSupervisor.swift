@@ -56,6 +56,9 @@ public final class VMSupervisor {
     var terminal: Terminal.RawMode?
     /// TAP and namespace of this VM, when `--create-tap` / `--netns` ask for them.
     var hostNetwork: HostNetwork?
+    /// Heartbeat, stats and clock settings, and their running state (VMSupervisor+Health.swift).
+    public var health = HealthSettings()
+    var monitor: HealthMonitor?
 
     public init(config: VMConfig, log: @escaping (String) -> Void) throws(SupervisorError) {
         do { try config.validate() } catch { throw SupervisorError(error) }
@@ -189,6 +192,7 @@ public final class VMSupervisor {
             if !self.holdWorkload { $0.state = .running }
             $0.bootMs = (bootMs * 10).rounded() / 10
         }
+        startHealthMonitor()
         guard let spec = pendingWorkload, let mux else { return }
         pendingWorkload = nil
         configureNetwork(on: mux) { [unowned self] in
@@ -310,8 +314,9 @@ public final class VMSupervisor {
             events.record(.error, message: reason)
             answerStart(.failure(ErrorMessage(code: .internal, message: reason)))
         }
-        exitCode = outcome.exitCode
-        events.update { $0.exitCode = outcome.exitCode }
+        // A session lost because the supervisor gave up on the guest keeps the reason's code (the liveness limit).
+        if case .lost = outcome, exitCode != nil {} else { exitCode = outcome.exitCode }
+        events.update { $0.exitCode = self.exitCode }
         beginStop(reason: "the workload ended")
     }
 

@@ -1,0 +1,102 @@
+import LinuxSystem
+import VsockProtocol
+
+/// How the supervisor watches the guest (issue 18). Set before ``VMSupervisor/run(_:)``.
+public struct HealthSettings: Sendable, Equatable {
+    /// Time between heartbeat pings; zero turns the heartbeat off. A ping still unanswered when the next one is
+    /// due makes the VM `unresponsive`, so a hung guest is noticed within two intervals.
+    public var heartbeatInterval: Duration = .seconds(2)
+    /// Stop the VM (exit ``SupervisorExitCode/guestUnresponsive``, 123) once vm-init has answered no ping for this
+    /// long; nil never gives up on it.
+    public var livenessTimeout: Duration?
+
+    public init(heartbeatInterval: Duration = .seconds(2), livenessTimeout: Duration? = nil) {
+        self.heartbeatInterval = heartbeatInterval
+        self.livenessTimeout = livenessTimeout
+    }
+
+    /// A one-line problem with these settings, or nil.
+    public var problem: String? {
+        if heartbeatInterval < .zero { return "the heartbeat interval must not be negative" }
+        if let livenessTimeout {
+            if heartbeatInterval == .zero { return "a liveness timeout needs the heartbeat (interval above 0)" }
+            if livenessTimeout < heartbeatInterval { return "the liveness timeout must be at least one heartbeat interval" }
+        }
+        return nil
+    }
+}
+
+/// The heartbeat's running state: the one ping in flight, when vm-init last answered, what it costs.
+final class HealthMonitor {
+    /// The ping in flight (at most one: a hung guest gets no pile of pings to answer when it wakes).
+    var outstanding: UInt64?
+    /// When vm-init last answered (or the heartbeat started), monotonic nanoseconds.
+    var lastAnswer = EventLoop.now()
+    var unresponsive = false
+    /// Round-trip times of answered pings, for the metrics.
+    private(set) var rttCount: UInt64 = 0
+    private(set) var lastRTTNs: UInt64?
+
+    func answered(rttNs: UInt64) {
+        outstanding = nil
+        lastAnswer = EventLoop.now()
+        rttCount += 1
+        lastRTTNs = rttNs
+    }
+}
+
+extension VMSupervisor {
+    /// Starts the heartbeat once vm-init said hello (the only time it is called).
+    func startHealthMonitor() {
+        guard health.heartbeatInterval > .zero, monitor == nil else { return }
+        monitor = HealthMonitor()
+        events.update { $0.health = .healthy }
+        heartbeat()
+    }
+
+    /// One beat: judge the ping in flight, send the next, come back after one interval.
+    private func heartbeat() {
+        guard !stopping, let monitor, let mux, mux.isReady else { return }
+        defer { loop.addTimer(after: health.heartbeatInterval) { [unowned self] in self.heartbeat() } }
+        if events.current.state == .paused {
+            // A VM paused on purpose answers nothing and is not hung: forget the ping, and the wait with it.
+            if let id = monitor.outstanding { mux.cancelPing(id) }
+            monitor.outstanding = nil
+            monitor.lastAnswer = EventLoop.now()
+            return
+        }
+        if monitor.outstanding != nil {
+            // A whole interval without its pong.
+            if !monitor.unresponsive { changeHealth(unresponsive: true, monitor) }
+            if let limit = health.livenessTimeout, EventLoop.now() - monitor.lastAnswer >= UInt64(limit.nanoseconds) {
+                fail(.guestUnresponsive, "vm-init answered no ping for \(limit): stopping the VM")
+            }
+            return
+        }
+        monitor.outstanding = mux.ping { [unowned self, weak monitor] rtt in
+            guard let monitor else { return }
+            monitor.answered(rttNs: rtt)
+            if monitor.unresponsive { self.changeHealth(unresponsive: false, monitor) }
+        }
+    }
+
+    private func changeHealth(unresponsive: Bool, _ monitor: HealthMonitor) {
+        monitor.unresponsive = unresponsive
+        let silentMs = Double(EventLoop.now() - monitor.lastAnswer) / 1e6
+        if unresponsive {
+            log("vm-init has not answered a ping for \(Int(silentMs)) ms: unresponsive")
+            events.record(.unresponsive, message: "no pong for \(Int(silentMs)) ms")
+        } else {
+            events.record(.healthy, message: "vm-init answers pings again")
+        }
+        events.update { $0.health = unresponsive ? .unresponsive : .healthy }
+    }
+}
+
+extension Duration {
+    /// The whole duration in nanoseconds (durations here are seconds to hours, far from Int64's 292 years).
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue + attoseconds / 1_000_000_000
+    }
+}
