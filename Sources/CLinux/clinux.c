@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/fs.h>
+#include <linux/random.h>
 #include <linux/vm_sockets.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -126,6 +128,12 @@ static void child_path(const struct clinux_spawn_attr *a, int report_fd, pid_t p
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, NULL);
 
+    // "0" moves the writer itself (cgroup v2 cgroup.procs); one async-signal-safe write.
+    if (a->cgroup_procs_fd >= 0) {
+        ssize_t n;
+        do { n = write(a->cgroup_procs_fd, "0", 1); } while (n < 0 && errno == EINTR);
+        if (n != 1) child_fail(report_fd, CLINUX_STAGE_CGROUP);
+    }
     if (a->parent_death_signal) {
         if (prctl(PR_SET_PDEATHSIG, a->parent_death_signal) < 0) child_fail(report_fd, CLINUX_STAGE_PDEATHSIG);
         if (getppid() != parent) _exit(127);
@@ -445,6 +453,32 @@ int clinux_set_realtime(int64_t unix_ns) {
     struct timespec ts = { (time_t)(unix_ns / 1000000000), (long)(unix_ns % 1000000000) };
     if (ts.tv_nsec < 0) { ts.tv_sec -= 1; ts.tv_nsec += 1000000000; }
     return clock_settime(CLOCK_REALTIME, &ts) < 0 ? -errno : 0;
+}
+
+int clinux_fs_freeze(int fd, int freeze) {
+    int arg = 0;
+    return ioctl(fd, freeze ? FIFREEZE : FITHAW, &arg) < 0 ? -errno : 0;
+}
+
+int clinux_rng_add_entropy(int fd, const void *bytes, size_t len) {
+    if (len > 4096) return -EINVAL;
+    // rand_pool_info ends in a flexible array: one aligned buffer holds the header and the bytes.
+    static _Alignas(struct rand_pool_info) unsigned char raw[sizeof(struct rand_pool_info) + 4096];
+    struct rand_pool_info *pool = (struct rand_pool_info *)raw;
+    memset(raw, 0, sizeof raw);
+    pool->entropy_count = (int)(len * 8);
+    pool->buf_size = (int)len;
+    memcpy(pool->buf, bytes, len);
+    int rc = ioctl(fd, RNDADDENTROPY, pool) < 0 ? -errno : 0;
+    memset(raw, 0, sizeof raw);  // the host's secret bytes do not linger in memory
+    return rc;
+}
+
+int clinux_rng_reseed(int fd) {
+#ifndef RNDRESEEDCRNG
+#define RNDRESEEDCRNG _IO('R', 0x07)
+#endif
+    return ioctl(fd, RNDRESEEDCRNG) < 0 ? -errno : 0;
 }
 
 int clinux_wifexited(int status) { return WIFEXITED(status); }

@@ -11,7 +11,7 @@ public struct ResourceLimitValue: Sendable, Equatable {
 }
 
 /// Everything the child does between fork and execve, in this order: default signal dispositions and an empty
-/// mask, parent-death signal, oom_score_adj, setsid/setpgid, controlling tty, stdio, rlimits, capability bounding
+/// mask, joining a cgroup, parent-death signal, oom_score_adj, setsid/setpgid, controlling tty, stdio, rlimits, capability bounding
 /// set, groups, gid, uid, capability sets (+ambient when not root), no_new_privs, umask, chdir, execve.
 public struct SpawnOptions: Sendable {
     /// argv; argv[0] is the program, searched in ``searchPath`` when it has no `/`.
@@ -46,6 +46,9 @@ public struct SpawnOptions: Sendable {
     public var oomScoreAdjust: Int32?
     /// Descriptors (>= 3) the program inherits at the same numbers; every other one >= 3 is closed on exec.
     public var inheritedDescriptors: [FileDescriptor] = []
+    /// An open, writable `cgroup.procs` of a cgroup v2 directory: the child moves itself there before anything
+    /// else (spawn stage `cgroup`), so the program and whatever it forks start inside it.
+    public var cgroupProcs: FileDescriptor?
 
     public init(arguments: [String], environment: [String] = []) {
         self.arguments = arguments
@@ -85,6 +88,7 @@ public enum ChildSetupStep: String, Sendable, CaseIterable {
     case exec
     case parentDeathSignal = "pdeathsig"
     case oomScoreAdjust = "oom_score_adj"
+    case cgroup
     /// A stage number this code does not know (a newer CLinux).
     case unknown = "spawn"
 
@@ -105,6 +109,7 @@ public enum ChildSetupStep: String, Sendable, CaseIterable {
         case CLINUX_STAGE_EXEC.rawValue: .exec
         case CLINUX_STAGE_PDEATHSIG.rawValue: .parentDeathSignal
         case CLINUX_STAGE_OOM.rawValue: .oomScoreAdjust
+        case CLINUX_STAGE_CGROUP.rawValue: .cgroup
         default: .unknown
         }
     }
@@ -181,6 +186,7 @@ public enum ChildProcess {
                             if let adj = options.oomScoreAdjust { attr.set_oom_score_adj = 1; attr.oom_score_adj = adj }
                             attr.nkeep_fds = keepPtr.count
                             attr.keep_fds = keepPtr.baseAddress
+                            attr.cgroup_procs_fd = options.cgroupProcs?.rawValue ?? -1
                             return clinux_spawn(&attr, &pid, &stage, &err)
                         } }
                     }

@@ -133,7 +133,7 @@ extension Agent {
         let oomBaseline = oomKillCount()
         let pid: Int32
         do {
-            pid = try spawnProcess(options)
+            pid = try spawnInCgroup(options, session: id)
         } catch {
             cleanup()
             let message = switch error.code {
@@ -183,6 +183,26 @@ extension Agent {
         }
         Log.debug("session \(id): started pid \(pid) \(program.prefix(100))")
         conn.send(.started(Started(session: id, pid: pid)))
+    }
+
+    /// Spawns with the child joining the session's cgroup leaf (spawn stage `cgroup`) when there is one. A child
+    /// that cannot join is retried once without a cgroup: a missing leaf must never stop a workload.
+    func spawnInCgroup(_ options: SpawnOptions, session id: SessionID) throws(SystemError) -> Int32 {
+        var options = options
+        guard let procs = cgroups.prepare(for: id) else { return try spawnProcess(options) }
+        defer { procs.close() }
+        options.cgroupProcs = procs
+        do {
+            return try spawnProcess(options)
+        } catch where error.childSetupStep == .cgroup {
+            Log.info("session \(id): cannot join its cgroup (\(error)); running it without one")
+            cgroups.abandon(id)
+            options.cgroupProcs = nil
+            return try spawnProcess(options)
+        } catch {
+            cgroups.abandon(id)
+            throw error
+        }
     }
 
     // MARK: - stdin

@@ -96,6 +96,7 @@ extension Agent {
 
     /// The one reaper: waitpid(-1, WNOHANG) until nothing is left. Orphans are reaped and forgotten.
     func reap() {
+        defer { cgroups.sweep() }  // a reaped orphan may have been the last process of a finished session's leaf
         while true {
             let result: (pid: Int32, termination: ProcessTermination)?
             do { result = try ChildProcess.wait(pid: -1, nonBlocking: true) } catch { return }
@@ -110,6 +111,7 @@ extension Agent {
 
     func processExited(_ session: Session, _ termination: ProcessTermination) {
         session.termination = termination
+        cgroups.release(session.id)
         if let t = session.timeoutTimer { loop.cancelTimer(t); session.timeoutTimer = nil }
         if case .signaled(SIGKILL, _) = termination, wasOOMKilled(pid: session.pid, baseline: session.oomBaseline) {
             session.oomBaseline = UInt64.max  // marks "OOM-killed" for checkFinished

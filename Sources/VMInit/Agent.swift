@@ -28,6 +28,8 @@ public final class Agent {
     /// Whether any `exec` has spawned a process (a `container` after that is refused).
     var execStarted = false
     var orphansReaped = 0
+    /// Per-session cgroup v2 leaves (none until ``run()`` sets them up as PID 1).
+    var cgroups = SessionCgroups()
     /// Read buffer shared by every read (single-threaded).
     let scratch = ReadBuffer(capacity: Session.maxChunk)
     /// Seams for Tests/Fuzz only (never changed in production): the fuzz target drives arbitrary host frames
@@ -61,6 +63,8 @@ public final class Agent {
         try loop.onSignal(SIGTERM) { [unowned self] _ in self.beginShutdown(mode: nil, graceMs: nil, reason: "SIGTERM") }
         try loop.onSignal(SIGINT) { [unowned self] _ in self.beginShutdown(mode: nil, graceMs: nil, reason: "SIGINT (Ctrl-Alt-Del)") }
         reap()
+        // Only as PID 1: an agent run by hand (or the fuzz target) must not move itself around the host's cgroups.
+        if isInit { cgroups = SessionCgroups(discover: true) }
         try startListening()
         boot.mark("listening")
         try loop.run()

@@ -12,14 +12,16 @@ final class GuestUnderTest {
     /// `unshare`, whose `--kill-child` takes vm-init and every process in its namespace along when it dies.
     let namespace: ChildUnderTest
 
-    /// `network`: also a fresh network namespace (for tests that configure interfaces).
-    init(extraArguments: [String] = [], network: Bool = false) throws {
+    /// `network`: also a fresh network namespace (for tests that configure interfaces). `cgroup`: a cgroup v2
+    /// directory (host path) that vm-init starts in, joined by a shell inside the namespace that then execs it.
+    init(extraArguments: [String] = [], network: Bool = false, cgroup: String? = nil) throws {
         directory = try TemporaryDirectory(prefix: "/var/tmp/vminit-")
         socketPath = directory.file("agent.sock")
         let binary = try BuiltProduct.path("vm-init")
+        let join = cgroup.map { ["/bin/sh", "-c", "echo 0 > \"$0/cgroup.procs\" && exec \"$@\"", $0] } ?? []
         namespace = try ChildUnderTest(
             "/usr/bin/unshare",
-            ["--pid", "--mount", "--uts"] + (network ? ["--net"] : []) + ["--fork", "--kill-child", binary,
+            ["--pid", "--mount", "--uts"] + (network ? ["--net"] : []) + ["--fork", "--kill-child"] + join + [binary,
              "--listen", "unix:" + socketPath, "--log", "debug"] + extraArguments,
             environment: ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
             mergeStandardError: true)
@@ -60,9 +62,9 @@ final class GuestUnderTest {
 }
 
 /// Runs `body` against a fresh vm-init namespace and always tears it down.
-func withGuest<R>(extraArguments: [String] = [], network: Bool = false,
+func withGuest<R>(extraArguments: [String] = [], network: Bool = false, cgroup: String? = nil,
                   _ body: (GuestUnderTest) throws -> R) throws -> R {
-    let guest = try GuestUnderTest(extraArguments: extraArguments, network: network)
+    let guest = try GuestUnderTest(extraArguments: extraArguments, network: network, cgroup: cgroup)
     defer { guest.stop() }
     do {
         return try body(guest)

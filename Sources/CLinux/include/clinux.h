@@ -27,6 +27,7 @@ enum clinux_spawn_stage {
     CLINUX_STAGE_EXEC = 13,
     CLINUX_STAGE_PDEATHSIG = 14,
     CLINUX_STAGE_OOM = 15,
+    CLINUX_STAGE_CGROUP = 16,
 };
 
 /// One resource limit for the child.
@@ -71,6 +72,10 @@ struct clinux_spawn_attr {
     /// Descriptors (each >= 3) the program inherits unchanged: close-on-exec is cleared on them after every
     /// other descriptor >= 3 was marked close-on-exec.
     size_t nkeep_fds; const int *keep_fds;
+    /// >= 0: an open (write-only) `cgroup.procs` of a cgroup v2 directory; the child joins that cgroup first
+    /// thing, before anything else it does, so neither the program nor anything it forks can start outside it.
+    /// Set to -1 when unused (the zero-initialised struct would otherwise name fd 0).
+    int cgroup_procs_fd;
 };
 
 /// Forks and execs. Returns 0 and the pid when execve succeeded. Returns -1 when the child failed before
@@ -154,6 +159,15 @@ int clinux_early_proc_mounted(void);
 uint64_t clinux_boottime_us(void);
 /// Sets CLOCK_REALTIME. Returns 0 or -errno.
 int clinux_set_realtime(int64_t unix_ns);
+
+/// FIFREEZE (`freeze` nonzero) or FITHAW on the file system holding `fd` (any descriptor on it, such as its
+/// mount point opened read-only). Returns 0 or -errno.
+int clinux_fs_freeze(int fd, int freeze);
+/// RNDADDENTROPY on a /dev/random descriptor: mixes `len` bytes (at most 4096) in, crediting `len * 8` bits.
+/// Returns 0 or -errno.
+int clinux_rng_add_entropy(int fd, const void *bytes, size_t len);
+/// RNDRESEEDCRNG on a /dev/random descriptor (Linux 4.17+). Returns 0 or -errno.
+int clinux_rng_reseed(int fd);
 
 /// WIFEXITED/WEXITSTATUS/WIFSIGNALED/WTERMSIG/WCOREDUMP on a wait status.
 int clinux_wifexited(int status);

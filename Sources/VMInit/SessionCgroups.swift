@@ -1,0 +1,191 @@
+import Glibc
+import LinuxSystem
+import VsockProtocol
+
+/// One cgroup v2 leaf per session, `<base>/fc-sessions/<session id>`, where `<base>` is vm-init's cgroup at boot
+/// (in a VM the root, /sys/fs/cgroup). vm-init moves itself to `<base>/fc-init`, so `<base>` holds no process and
+/// `memory pids cpu` can be enabled below it: each session can then be frozen (snapshots), counted (stats) and
+/// killed as a whole, grandchildren included.
+///
+/// Everything is best effort: without cgroup2, or when `<base>` holds processes that are not vm-init's (a test
+/// namespace inside the host's cgroup, where moving them or creating siblings would touch the host), sessions
+/// run without a cgroup and ``available`` is false. Only the event-loop thread uses it.
+final class SessionCgroups {
+    /// `<base>`, when cgroups are in use.
+    let base: String?
+    /// Controllers enabled for the sessions' leaves (a subset of memory, pids, cpu).
+    private(set) var controllers: [String] = []
+    private var leaves: [SessionID: String] = [:]
+    /// Leaves whose session is gone but whose rmdir failed (a background grandchild still lives there).
+    private var lingering: Set<String> = []
+
+    var available: Bool { base != nil }
+
+    /// The session's leaf directory; nil when that session has none (cgroups unavailable, or creating it failed).
+    func directory(for session: SessionID) -> String? { leaves[session] }
+
+    /// Sessions that have a leaf.
+    var sessionsWithLeaves: [SessionID] { Array(leaves.keys) }
+
+    /// No cgroups (the fuzz target and agents that are not PID 1).
+    init() { base = nil }
+
+    /// Sets up `<base>/fc-init` (with this process in it) and `<base>/fc-sessions`; unavailable when a step fails.
+    init(discover: Bool) {
+        guard discover else { base = nil; return }
+        switch Self.setUp() {
+        case .success(let (base, controllers)):
+            self.base = base
+            self.controllers = controllers
+            Log.info("cgroups: sessions under \(base)/fc-sessions (controllers: \(controllers.isEmpty ? "none" : controllers.joined(separator: " ")))")
+        case .failure(let reason):
+            self.base = nil
+            Log.info("cgroups: sessions run without a cgroup: \(reason.text)")
+        }
+    }
+
+    struct Reason: Error { var text: String }
+
+    private static func setUp() -> Result<(String, [String]), Reason> {
+        guard let (mountPoint, mountRoot) = cgroup2Mount() else { return .failure(Reason(text: "no cgroup2 mount")) }
+        guard let own = ownCgroup() else { return .failure(Reason(text: "no cgroup2 line in /proc/self/cgroup")) }
+        guard own == mountRoot || own.hasPrefix(mountRoot == "/" ? "/" : mountRoot + "/") else {
+            return .failure(Reason(text: "own cgroup \(own) is outside the cgroup2 mount's root \(mountRoot)"))
+        }
+        let relative = mountRoot == "/" ? own : String(own.dropFirst(mountRoot.count))
+        let base = mountPoint + (relative == "/" ? "" : relative)
+        if let other = foreignProcess(in: base) {
+            return .failure(Reason(text: "\(base) also holds \(other) (not this VM's to rearrange)"))
+        }
+        do {
+            try makeCgroup(base + "/fc-init")
+            try Files.writeExisting(base + "/fc-init/cgroup.procs", "0")
+            try makeCgroup(base + "/fc-sessions")
+        } catch {
+            return .failure(Reason(text: "\(error)"))
+        }
+        // Controllers are a bonus (stats, limits): freezing, killing and cpu.stat work without any.
+        let offered = (Files.readValue(base + "/cgroup.controllers") ?? "").split(separator: " ").map(String.init)
+        var enabled: [String] = []
+        for controller in ["memory", "pids", "cpu"] where offered.contains(controller) {
+            do {
+                try Files.writeExisting(base + "/cgroup.subtree_control", "+" + controller)
+                try Files.writeExisting(base + "/fc-sessions/cgroup.subtree_control", "+" + controller)
+                enabled.append(controller)
+            } catch {
+                Log.info("cgroups: cannot enable \(controller): \(error)")
+            }
+        }
+        return .success((base, enabled))
+    }
+
+    private static func makeCgroup(_ path: String) throws(SystemError) {
+        do { try Files.makeDirectory(path) } catch where error.errno == EEXIST {}
+    }
+
+    /// The last cgroup2 mount in /proc/self/mountinfo: (mount point, root of the hierarchy it shows).
+    static func cgroup2Mount() -> (String, String)? {
+        guard let info = try? Files.readText("/proc/self/mountinfo", limit: 1 << 20) else { return nil }
+        var found: (String, String)?
+        for line in info.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count, dash > 4,
+                  fields[dash + 1] == "cgroup2" else { continue }
+            found = (unescape(fields[4]), unescape(fields[3]))
+        }
+        return found
+    }
+
+    /// mountinfo escapes space, tab, newline and backslash as \ooo.
+    static func unescape(_ field: Substring) -> String {
+        var bytes: [UInt8] = []
+        var utf8 = Array(field.utf8)[...]
+        while let byte = utf8.popFirst() {
+            if byte == UInt8(ascii: "\\"), utf8.count >= 3, let value = UInt8(String(decoding: utf8.prefix(3), as: UTF8.self), radix: 8) {
+                bytes.append(value)
+                utf8 = utf8.dropFirst(3)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// This process's cgroup v2 path (the `0::` line of /proc/self/cgroup).
+    static func ownCgroup() -> String? {
+        guard let text = try? Files.readText("/proc/self/cgroup", limit: 64 << 10) else { return nil }
+        return text.split(separator: "\n").first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
+    }
+
+    /// A process in `cgroup` that is neither this one nor a kernel thread, described; nil when there is none.
+    /// A process outside this PID namespace is listed as 0: it is never ours.
+    static func foreignProcess(in cgroup: String) -> String? {
+        guard let text = try? Files.readText(cgroup + "/cgroup.procs", limit: 4 << 20) else { return "unreadable cgroup.procs" }
+        let me = getpid()
+        for word in text.split(separator: "\n") {
+            guard let pid = Int32(word) else { continue }
+            if pid == me { continue }
+            if pid == 0 { return "processes outside this PID namespace" }
+            if !isKernelThread(pid) { return "pid \(pid)" }
+        }
+        return nil
+    }
+
+    /// PF_KTHREAD in /proc/PID/stat's flags (a thread that has exited meanwhile counts as one: it is not ours).
+    static func isKernelThread(_ pid: Int32) -> Bool {
+        guard let stat = try? Files.readText("/proc/\(pid)/stat", limit: 4096), let close = stat.lastIndex(of: ")") else {
+            return true
+        }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 6, let flags = UInt64(fields[6]) else { return false }
+        return flags & 0x0020_0000 != 0
+    }
+
+    // MARK: - Leaves
+
+    /// Creates the session's leaf and opens its `cgroup.procs` for the child to join (``SpawnOptions/cgroupProcs``).
+    /// nil (the session runs without a cgroup) when cgroups are unavailable or the leaf cannot be made. A leaf
+    /// still lingering from an earlier session with the same id is reused.
+    func prepare(for session: SessionID) -> FileDescriptor? {
+        guard let base else { return nil }
+        let path = "\(base)/fc-sessions/\(session)"
+        do {
+            try Self.makeCgroup(path)
+            let procs = try FileDescriptor.open(path + "/cgroup.procs", flags: O_WRONLY)
+            leaves[session] = path
+            lingering.remove(path)
+            return procs
+        } catch {
+            Log.info("cgroups: session \(session) runs without a cgroup: \(error)")
+            try? GuestControl.removeDirectory(path)
+            return nil
+        }
+    }
+
+    /// The spawn did not happen (or the child could not join): forget the leaf.
+    func abandon(_ session: SessionID) {
+        guard let path = leaves.removeValue(forKey: session) else { return }
+        try? GuestControl.removeDirectory(path)
+    }
+
+    /// The session's process was reaped: remove its leaf, or keep trying while something still lives in it.
+    func release(_ session: SessionID) {
+        guard let path = leaves.removeValue(forKey: session) else { return }
+        remove(path)
+    }
+
+    /// Retries removing lingering leaves (called after reaping: their last process may just have gone).
+    func sweep() {
+        for path in lingering { remove(path) }
+    }
+
+    private func remove(_ path: String) {
+        do {
+            try GuestControl.removeDirectory(path)
+            lingering.remove(path)
+        } catch {
+            if !lingering.contains(path) { Log.debug("cgroups: \(path) stays while it holds processes: \(error)") }
+            lingering.insert(path)
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import Glibc
+import LinuxSystem
+import TestSupport
+import Testing
+import VsockProtocol
+
+extension NamespaceTests {
+    /// Per-session cgroups (SessionCgroups.swift): each session's process starts in `<base>/fc-sessions/<id>`, vm-init
+    /// itself sits in `<base>/fc-init`, and a leaf goes once its session is reaped. Without a base of its own
+    /// (the namespace shares the host's cgroup with other processes) everything works without cgroups.
+    @Suite struct Cgroups {
+        @Test func sessionRunsInItsLeafAndTheLeafGoesAfterExit() throws {
+            let cgroup = try TestCgroup()
+            defer { cgroup.remove() }
+            try withGuest(cgroup: cgroup.path) { guest in
+                let client = try guest.connect()
+                let run = try client.run(ExecRequest(session: 7, argv: ["cat", "/proc/self/cgroup"]))
+                #expect(run.exit?.status.code == 0)
+                #expect(run.stdoutText.split(separator: "\n").contains { $0 == "0::\(cgroup.hierarchyPath)/fc-sessions/7" },
+                        "\(run.stdoutText)")
+                // vm-init left the base for fc-init, so the base holds no process.
+                #expect(cgroup.read("cgroup.procs")?.isEmpty == true)
+                #expect(cgroup.read("fc-init/cgroup.procs")?.isEmpty == false)
+                // A background grandchild keeps the leaf until it ends too.
+                let daemon = try client.run(ExecRequest(session: 8, argv: ["sh", "-c", "sleep 0.5 >/dev/null 2>&1 &"]))
+                #expect(daemon.exit?.status.code == 0)
+                #expect(Files.isDirectory(cgroup.path + "/fc-sessions/8"))
+                let gone = Deadline(seconds: 10)
+                while (Files.isDirectory(cgroup.path + "/fc-sessions/7") || Files.isDirectory(cgroup.path + "/fc-sessions/8"))
+                    && !gone.hasPassed { Deadline.sleep(0.02) }
+                #expect(!Files.isDirectory(cgroup.path + "/fc-sessions/7"))
+                #expect(!Files.isDirectory(cgroup.path + "/fc-sessions/8"), "\(guest.log())")
+                #expect(guest.log().contains("cgroups: sessions under"))
+            }
+        }
+
+        @Test func withoutABaseOfItsOwnSessionsRunWithoutCgroups() throws {
+            let own = try Files.readText("/proc/self/cgroup").split(separator: "\n").first { $0.hasPrefix("0::") }
+            try withGuest { guest in
+                let client = try guest.connect()
+                let run = try client.run(ExecRequest(session: 1, argv: ["cat", "/proc/self/cgroup"]))
+                #expect(run.exit?.status.code == 0)
+                // Still in the cgroup the test (and unshare) run in: nothing was moved or created.
+                #expect(run.stdoutText.split(separator: "\n").first { $0.hasPrefix("0::") } == own)
+                #expect(guest.log().contains("sessions run without a cgroup"))
+                let again = try client.run(ExecRequest(session: 2, argv: ["sh", "-c", "echo ok"]))
+                #expect(again.stdoutText == "ok\n")
+            }
+        }
+    }
+}
