@@ -112,6 +112,7 @@ final class QEMUDriver: VMMDriver {
     private func removeSockets() {
         try? Files.remove(paths.channelSocket)
         try? Files.remove(paths.qmpSocket)
+        try? Files.remove(paths.monitorSocket)
     }
 
     private func vmmLogTail() -> String {
@@ -161,6 +162,7 @@ struct QEMUCommandLine {
                  "-device", "virtserialport,chardev=ch1,name=\(Self.channelName)",
                  "-device", "virtio-rng-device",
                  "-qmp", "unix:\(escape(paths.qmpSocket)),server=on,wait=off",
+                 "-qmp", "unix:\(escape(paths.monitorSocket)),server=on,wait=off",
                  "-append", bootArgs]
         return args
     }

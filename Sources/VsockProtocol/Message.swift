@@ -42,6 +42,9 @@ public enum Message: Sendable, Equatable {
     /// Host: make a root file system the root of every later process. Answered by `container_ready` or `error`.
     case container(ContainerRequest)
     case containerReady(ContainerReady)
+    /// Host: report the guest's memory, CPU, load, clock and per-session cgroup numbers (StatsMessages.swift).
+    case stats(StatsRequest)
+    case statsReport(StatsReport)
 
     /// The wire name in the `type` field.
     public var type: String {
@@ -72,6 +75,8 @@ public enum Message: Sendable, Equatable {
         case .lifecycleDone: "lifecycle_done"
         case .container: "container"
         case .containerReady: "container_ready"
+        case .stats: "stats"
+        case .statsReport: "stats_report"
         }
     }
 
@@ -80,6 +85,7 @@ public enum Message: Sendable, Equatable {
         "hello", "exec", "started", "start_failed", "stdin", "stdin_close", "stdout", "stderr", "window", "signal",
         "resize", "exit", "exit_ack", "attach", "sessions", "ping", "pong", "set_time", "shutdown", "error",
         "network", "network_applied", "container", "container_ready", "lifecycle", "lifecycle_done",
+        "stats", "stats_report",
     ]
 
     /// The session a message concerns, if any.
@@ -95,7 +101,7 @@ public enum Message: Sendable, Equatable {
         case .exit(let m): m.session
         case .error(let m): m.session
         case .hello, .sessions, .ping, .pong, .setTime, .shutdown, .network, .networkApplied, .container,
-             .containerReady, .lifecycle, .lifecycleDone: nil
+             .containerReady, .lifecycle, .lifecycleDone, .stats, .statsReport: nil
         }
     }
 
@@ -153,6 +159,8 @@ extension Message: Codable {
         case "lifecycle_done": self = .lifecycleDone(try LifecycleDone(from: decoder))
         case "container": self = .container(try ContainerRequest(from: decoder))
         case "container_ready": self = .containerReady(try ContainerReady(from: decoder))
+        case "stats": self = .stats(try StatsRequest(from: decoder))
+        case "stats_report": self = .statsReport(try StatsReport(from: decoder))
         default:
             throw UnknownMessageType(type: type)
         }
@@ -183,6 +191,8 @@ extension Message: Codable {
         case .lifecycleDone(let m): try m.encode(to: encoder)
         case .container(let m): try m.encode(to: encoder)
         case .containerReady(let m): try m.encode(to: encoder)
+        case .stats(let m): try m.encode(to: encoder)
+        case .statsReport(let m): try m.encode(to: encoder)
         }
     }
 }

@@ -24,7 +24,7 @@ struct MessageTests {
         var rng = SplitMix64(seed: 3)
         let types = Set((0..<Samples.typeCount).map { Samples.randomFrame(&rng, typeIndex: $0).message.type })
         #expect(types == Message.knownTypes)
-        #expect(Message.knownTypes.count == 26)
+        #expect(Message.knownTypes.count == 28)
     }
 
     @Test func onlyStdioCarriesAPayload() {
@@ -38,7 +38,8 @@ struct MessageTests {
 
     @Test func sessionIsReportedForSessionMessages() {
         let sessionless: Set<String> = ["hello", "sessions", "ping", "pong", "set_time", "shutdown", "network",
-                                        "network_applied", "container", "container_ready", "lifecycle", "lifecycle_done"]
+                                        "network_applied", "container", "container_ready", "lifecycle", "lifecycle_done",
+                                        "stats", "stats_report"]
         var rng = SplitMix64(seed: 5)
         for i in 0..<Samples.typeCount {
             let m = Samples.randomFrame(&rng, typeIndex: i).message

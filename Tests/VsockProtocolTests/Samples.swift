@@ -86,6 +86,16 @@ enum Samples {
                                                                                    writable: false)))),
         "container_ready": Frame(.containerReady(ContainerReady(root: "/"))),
         "container_ready_empty": Frame(.containerReady(ContainerReady())),
+        "stats": Frame(.stats(StatsRequest(id: 7))),
+        "stats_report": Frame(.statsReport(StatsReport(
+            id: 7, unixNs: 1_764_500_000_123_456_789, uptimeNs: 84_600_000_000,
+            memory: GuestMemoryStats(totalBytes: 243_269_632, availableBytes: 201_326_592, freeBytes: 180_355_072),
+            cpu: GuestCPUStats(userNs: 2_470_000_000, systemNs: 910_000_000, idleNs: 81_230_000_000, count: 1),
+            loadMilli: [120, 50, 10], tasks: 83, oomKills: 0,
+            sessions: [SessionStats(session: 1, pid: 42, cpuNs: 40_512_000, cpuUserNs: 20_412_000, cpuSystemNs: 20_100_000,
+                                    memoryBytes: 1_245_184, memoryPeakBytes: 2_097_152, pids: 1, oomEvents: 0, oomKills: 0)]))),
+        "stats_report_without_cgroups": Frame(.statsReport(StatsReport(id: 8, unixNs: -1,
+                                                                       sessions: [SessionStats(session: 3, pid: 9)]))),
         // decode-only vectors
         "unknown_optional_fields_ignored": Frame(.started(Started(session: 1, pid: 2))),
         "whitespace_unsorted_escaped": Frame(.stdout(SessionRef(session: 3)), payload: Array("ok".utf8)),
@@ -217,6 +227,18 @@ enum Samples {
         case 22: message = .containerReady(ContainerReady(root: maybe(&rng) { string(&$0) }))
         case 23: message = .lifecycle(LifecycleRequest(action: lifecycleAction(&rng)))
         case 24: message = .lifecycleDone(LifecycleDone(action: lifecycleAction(&rng), pid: maybe(&rng) { i32(&$0) }))
+        case 25: message = .stats(StatsRequest(id: rng.next()))
+        case 26:
+            message = .statsReport(StatsReport(
+                id: rng.next(), unixNs: Int64(bitPattern: rng.next()), uptimeNs: maybe(&rng) { $0.next() },
+                memory: maybe(&rng) { GuestMemoryStats(totalBytes: $0.next(), availableBytes: $0.next(), freeBytes: maybe(&$0) { $0.next() }) },
+                cpu: maybe(&rng) { GuestCPUStats(userNs: $0.next(), systemNs: $0.next(), idleNs: $0.next(), count: u32(&$0)) },
+                loadMilli: maybe(&rng) { r in [u32(&r), u32(&r), u32(&r)] }, tasks: maybe(&rng) { u32(&$0) },
+                oomKills: maybe(&rng) { $0.next() },
+                sessions: maybe(&rng) { r in (0..<r.below(3)).map { _ in
+                    SessionStats(session: u32(&r), pid: maybe(&r) { i32(&$0) }, cpuNs: maybe(&r) { $0.next() },
+                                 memoryBytes: maybe(&r) { $0.next() }, pids: maybe(&r) { u32(&$0) }, oomKills: maybe(&r) { $0.next() })
+                } }))
         default:
             let code = rng.chance(80) ? ErrorCode.allDefined[rng.below(ErrorCode.allDefined.count)]
                                       : ErrorCode(rawValue: string(&rng))
@@ -228,7 +250,7 @@ enum Samples {
     }
 
     /// Number of message types `randomFrame(typeIndex:)` covers.
-    static let typeCount = 26
+    static let typeCount = 28
 
     private static func lifecycleAction(_ rng: inout SplitMix64) -> LifecycleAction {
         rng.chance(80) ? LifecycleAction.allDefined[rng.below(LifecycleAction.allDefined.count)] : LifecycleAction(rawValue: string(&rng))

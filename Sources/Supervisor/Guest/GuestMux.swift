@@ -95,6 +95,7 @@ final class GuestMux {
     private var nextPingID: UInt64 = 1
     private var pendingPings: [UInt64: UInt64] = [:]
     private var pingCompletions: [UInt64: (UInt64) -> Void] = [:]
+    private var statsCompletions: [UInt64: (StatsReport) -> Void] = [:]
     /// The pending `network` request's completion (one at a time).
     private var onSetupReply: ((GuestSetupReply) -> Void)?
     /// Our announced per-session output window.
@@ -152,6 +153,19 @@ final class GuestMux {
         connection.send(.ping(Ping(id: id)))
         return id
     }
+
+    /// Asks vm-init for a `stats_report` (PROTOCOL.md §4.25); `completion` gets it. Returns the request's id.
+    @discardableResult
+    func stats(_ completion: @escaping (StatsReport) -> Void) -> UInt64 {
+        let id = nextPingID
+        nextPingID += 1
+        statsCompletions[id] = completion
+        connection.send(.stats(StatsRequest(id: id)))
+        return id
+    }
+
+    /// Forgets a stats request nobody waits for any more (its late report is ignored).
+    func cancelStats(_ id: UInt64) { statsCompletions[id] = nil }
 
     /// Forgets a ping nobody waits for any more; its late `pong` is then ignored.
     func cancelPing(_ id: UInt64) {
@@ -233,6 +247,8 @@ final class GuestMux {
             }
         case .ping(let m):
             connection.send(.pong(m))
+        case .statsReport(let m):
+            statsCompletions.removeValue(forKey: m.id)?(m)
         case .error(let m):
             if let id = m.session, let session = sessions[id] {
                 session.delegate?.guestSessionError(session, m)
@@ -249,7 +265,7 @@ final class GuestMux {
         case .containerReady(let m):
             setupReplied(.containerReady(m), type: frame.message.type)
         case .exec, .stdin, .stdinClose, .signal, .resize, .exitAck, .attach, .setTime, .shutdown, .network, .container,
-             .lifecycle, .lifecycleDone:
+             .lifecycle, .lifecycleDone, .stats:
             // PROTOCOL.md §4: a known message in the wrong direction is `invalid_message`.
             connection.send(.error(ErrorMessage(code: .invalidMessage,
                                                 message: "\"\(frame.message.type)\" is a host message",

@@ -17,6 +17,8 @@ public struct SupervisorEvent: Codable, Sendable, Equatable {
         case oom
         /// The heartbeat (VMSupervisor+Health.swift): vm-init missed a ping for a whole interval / answered again.
         case unresponsive, healthy
+        /// The guest's clock was set from the host's (at boot, on request, or after drifting past the threshold).
+        case clockSet = "clock_set"
     }
     public var event: Kind
     /// Wall clock, nanoseconds since the Unix epoch.

@@ -9,15 +9,24 @@ public struct HealthSettings: Sendable, Equatable {
     /// Stop the VM (exit ``SupervisorExitCode/guestUnresponsive``, 123) once vm-init has answered no ping for this
     /// long; nil never gives up on it.
     public var livenessTimeout: Duration?
+    /// How often the guest's clock is compared with the host's (a `stats` request); zero: only at boot and on
+    /// demand. Past ``clockDriftThreshold`` the guest gets `set_time`.
+    public var clockCheckInterval: Duration = .seconds(60)
+    public var clockDriftThreshold: Duration = .milliseconds(100)
 
-    public init(heartbeatInterval: Duration = .seconds(2), livenessTimeout: Duration? = nil) {
+    public init(heartbeatInterval: Duration = .seconds(2), livenessTimeout: Duration? = nil,
+                clockCheckInterval: Duration = .seconds(60), clockDriftThreshold: Duration = .milliseconds(100)) {
         self.heartbeatInterval = heartbeatInterval
         self.livenessTimeout = livenessTimeout
+        self.clockCheckInterval = clockCheckInterval
+        self.clockDriftThreshold = clockDriftThreshold
     }
 
     /// A one-line problem with these settings, or nil.
     public var problem: String? {
         if heartbeatInterval < .zero { return "the heartbeat interval must not be negative" }
+        if clockCheckInterval < .zero { return "the clock check interval must not be negative" }
+        if clockDriftThreshold <= .zero { return "the clock drift threshold must be positive" }
         if let livenessTimeout {
             if heartbeatInterval == .zero { return "a liveness timeout needs the heartbeat (interval above 0)" }
             if livenessTimeout < heartbeatInterval { return "the liveness timeout must be at least one heartbeat interval" }
@@ -36,6 +45,9 @@ final class HealthMonitor {
     /// Round-trip times of answered pings, for the metrics.
     private(set) var rttCount: UInt64 = 0
     private(set) var lastRTTNs: UInt64?
+    /// The guest's last `stats_report`, and its clock's offset from the host's then (ns, guest minus host).
+    var lastStats: StatsReport?
+    var clockOffsetNs: Int64?
 
     func answered(rttNs: UInt64) {
         outstanding = nil
@@ -46,10 +58,15 @@ final class HealthMonitor {
 }
 
 extension VMSupervisor {
-    /// Starts the heartbeat once vm-init said hello (the only time it is called).
+    /// Starts the heartbeat and the clock once vm-init said hello (the only time it is called): the guest's
+    /// clock is checked at once and set when it is off (a VM boots with whatever its RTC or snapshot says).
     func startHealthMonitor() {
-        guard health.heartbeatInterval > .zero, monitor == nil else { return }
-        monitor = HealthMonitor()
+        guard monitor == nil else { return }
+        let monitor = HealthMonitor()
+        self.monitor = monitor
+        checkClock(reason: "boot")
+        if health.clockCheckInterval > .zero { scheduleClockCheck() }
+        guard health.heartbeatInterval > .zero else { return }
         events.update { $0.health = .healthy }
         heartbeat()
     }
