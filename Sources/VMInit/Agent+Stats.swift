@@ -21,13 +21,13 @@ enum GuestStats {
 
     static func report(id: UInt64, sessions: [SessionStats], proc: String = "/proc") -> StatsReport {
         let loadavg = text(proc + "/loadavg").flatMap(load)
-        return StatsReport(id: id, unixNs: SystemControl.wallClockNanoseconds(),
-                    uptimeNs: SystemControl.bootTimeMicroseconds() * 1000,
-                    memory: text(proc + "/meminfo").flatMap(memory),
-                    cpu: text(proc + "/stat").flatMap(cpu),
-                    loadMilli: loadavg?.milli, tasks: loadavg?.tasks,
-                    oomKills: text(proc + "/vmstat").flatMap { keyed($0)["oom_kill"] },
-                    sessions: sessions)
+        var report = StatsReport(id: id, unixNs: 0, memory: text(proc + "/meminfo").flatMap(memory),
+                                 cpu: text(proc + "/stat").flatMap(cpu), loadMilli: loadavg?.milli, tasks: loadavg?.tasks,
+                                 oomKills: text(proc + "/vmstat").flatMap { keyed($0)["oom_kill"] }, sessions: sessions)
+        // The clocks last, right before the report is sent: the host times the round trip around this moment.
+        report.uptimeNs = SystemControl.bootTimeMicroseconds() * 1000
+        report.unixNs = SystemControl.wallClockNanoseconds()
+        return report
     }
 
     /// A session's numbers from its cgroup leaf; only `session` and `pid` without one.

@@ -29,6 +29,7 @@ extension VMSupervisor {
             if let timer { self.loop.cancelTimer(timer) }
             let receivedAt = SystemControl.wallClockNanoseconds()
             let offset = report.unixNs &- (sentAt / 2 &+ receivedAt / 2)
+            self.monitor?.sample(rttNs: UInt64(clamping: max(0, receivedAt - sentAt)))
             self.monitor?.lastStats = report
             self.monitor?.clockOffsetNs = offset
             completion(.success((report, offset)))
@@ -39,17 +40,13 @@ extension VMSupervisor {
         }
     }
 
-    /// Sends `set_time` with the host's clock plus half the last ping's round trip (the message's way there),
-    /// then a `stats` that shows the result; records a `clock_set` event with the offsets before and after.
+    /// Sends `set_time` with the host's clock plus the estimated one-way delay (half the best recent round trip),
+    /// then a `stats` that shows the result; a residual offset over half the threshold is corrected by another
+    /// `set_time` with the delay adjusted by it (at most three rounds: the path's delays jitter). Records a
+    /// `clock_set` event with the offsets before and after.
     func syncClock(reason: String, completion: @escaping (Result<StatsReport, ErrorMessage>) -> Void) {
-        guard !stopping, let mux, mux.isReady, events.current.state != .paused else {
-            return completion(.failure(ErrorMessage(code: .invalidState, message: "the guest is not connected or paused")))
-        }
         let before = monitor?.clockOffsetNs
-        let oneWay = Int64(clamping: (monitor?.lastRTTNs ?? 0) / 2)
-        mux.connection.send(.setTime(SetTime(unixNs: SystemControl.wallClockNanoseconds() &+ oneWay)))
-        // vm-init handles frames in order: this report is made after the clock was set.
-        requestStats { [unowned self] result in
+        round(delayNs: Int64(clamping: monitor?.oneWayDelayNs ?? 0), left: 3) { [unowned self] result in
             switch result {
             case .success(let (report, offset)):
                 let was = before.map { " (was \(Self.milliseconds($0)))" } ?? ""
@@ -59,6 +56,22 @@ extension VMSupervisor {
                 self.warn("guest clock (\(reason)): \(error.message)")
                 completion(.failure(error))
             }
+        }
+    }
+
+    private func round(delayNs: Int64, left: Int,
+                       completion: @escaping (Result<(report: StatsReport, offsetNs: Int64), ErrorMessage>) -> Void) {
+        guard !stopping, let mux, mux.isReady, events.current.state != .paused else {
+            return completion(.failure(ErrorMessage(code: .invalidState, message: "the guest is not connected or paused")))
+        }
+        mux.connection.send(.setTime(SetTime(unixNs: SystemControl.wallClockNanoseconds() &+ delayNs)))
+        // vm-init handles frames in order: this report is made after the clock was set.
+        requestStats { [unowned self] result in
+            if case .success(let (_, offset)) = result, left > 1,
+               offset.magnitude > UInt64(self.health.clockDriftThreshold.nanoseconds / 2) {
+                return self.round(delayNs: delayNs &- offset, left: left - 1, completion: completion)
+            }
+            completion(result)
         }
     }
 

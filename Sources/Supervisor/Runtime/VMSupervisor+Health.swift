@@ -49,12 +49,26 @@ final class HealthMonitor {
     var lastStats: StatsReport?
     var clockOffsetNs: Int64?
 
+    /// The last few round trips; their minimum is the clock's estimate of the one-way delay (as NTP keeps the
+    /// best of its recent samples: a round trip delayed by a busy host says nothing about the path).
+    private var recentRTTs: [UInt64] = []
+
     func answered(rttNs: UInt64) {
         outstanding = nil
         lastAnswer = EventLoop.now()
         rttCount += 1
         lastRTTNs = rttNs
+        sample(rttNs: rttNs)
     }
+
+    /// A round trip of any control message (a ping, a `stats`).
+    func sample(rttNs: UInt64) {
+        recentRTTs.append(rttNs)
+        if recentRTTs.count > 8 { recentRTTs.removeFirst() }
+    }
+
+    /// Half the smallest recent round trip (0 before any answer).
+    var oneWayDelayNs: UInt64 { (recentRTTs.min() ?? 0) / 2 }
 }
 
 extension VMSupervisor {
