@@ -20,6 +20,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Stop the VM with exit code 123 once vm-init has answered no ping for this many seconds (default: never).") var livenessTimeout: Double?
     @Option(name: .long, help: "Seconds between checks of the guest clock against the host's (0: only at boot and on set-time).") var clockCheckInterval: Double = 60
     @Option(name: .long, help: "Milliseconds the guest clock may drift before a check sets it.") var clockDriftThreshold: Double = 100
+    @Option(name: .long, help: "Serve Prometheus metrics on IPV4:PORT or unix:PATH (off by default).") var metricsListen: String?
     @Argument(parsing: .postTerminator, help: "The workload: CMD [ARG...] after --.") var command: [String] = []
 
     func validate() throws {
@@ -50,6 +51,7 @@ struct Run: ParsableCommand {
         supervisor.stopTimeout = .milliseconds(Int64(stopTimeout * 1000))
         supervisor.keepState = keepState
         supervisor.health = healthSettings
+        supervisor.metricsListen = metricsListen
         throw ExitCode(supervisor.run(WorkloadSpec(argv: command, env: env, cwd: workdir, user: user, tty: tty)))
     }
 }

@@ -45,6 +45,7 @@ final class GuestSession {
         let n = stdinWindow.take(upTo: bytes.count)
         guard n > 0 else { return 0 }
         mux.connection.send(.stdin(SessionRef(session: id)), payload: UnsafeRawBufferPointer(rebasing: bytes[..<n]))
+        mux.counters.bytesOut += UInt64(n)
         return n
     }
 
@@ -55,6 +56,7 @@ final class GuestSession {
         let n = stdinWindow.take(upTo: bytes.count)
         guard n > 0 else { return 0 }
         mux.connection.send(.stdin(SessionRef(session: id)), payload: bytes[..<n])
+        mux.counters.bytesOut += UInt64(n)
         return n
     }
 
@@ -96,6 +98,8 @@ final class GuestMux {
     private var pendingPings: [UInt64: UInt64] = [:]
     private var pingCompletions: [UInt64: (UInt64) -> Void] = [:]
     private var statsCompletions: [UInt64: (StatsReport) -> Void] = [:]
+    /// Sessions opened, started and failed to start, and stdio bytes from and to the guest (the metrics).
+    fileprivate(set) var counters = (opened: UInt64(0), started: UInt64(0), failed: UInt64(0), bytesIn: UInt64(0), bytesOut: UInt64(0))
     /// The pending `network` request's completion (one at a time).
     private var onSetupReply: ((GuestSetupReply) -> Void)?
     /// Our announced per-session output window.
@@ -139,6 +143,7 @@ final class GuestMux {
                                    stdinWindow: guestHello?.window ?? ProtocolConstants.defaultWindow)
         session.delegate = delegate
         sessions[session.id] = session
+        counters.opened += 1
         connection.send(.exec(request))
         return session
     }
@@ -209,10 +214,12 @@ final class GuestMux {
             onReady(hello)
         case .started(let m):
             guard let session = live(m.session) else { return }
+            counters.started += 1
             session.markStarted(pid: m.pid)
             session.delegate?.guestSessionStarted(session, pid: m.pid)
         case .startFailed(let m):
             guard let session = live(m.session) else { return }
+            counters.failed += 1
             finish(session)
             session.delegate?.guestSessionStartFailed(session, m)
         case .stdout(let ref), .stderr(let ref):
@@ -224,6 +231,7 @@ final class GuestMux {
                 onWarning("guest exceeded its output window on session \(ref.session); \(frame.payload.count) B dropped")
                 return
             }
+            counters.bytesIn += UInt64(frame.payload.count)
             var isStderr = false
             if case .stderr = frame.message { isStderr = true }
             session.delegate?.guestSession(session, output: frame.payload, stderr: isStderr)

@@ -53,12 +53,20 @@ final class HealthMonitor {
     /// best of its recent samples: a round trip delayed by a busy host says nothing about the path).
     private var recentRTTs: [UInt64] = []
 
+    /// The ping round-trip histogram (seconds), cumulative per upper bound.
+    static let rttBounds: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+    private(set) var rttBuckets = [UInt64](repeating: 0, count: rttBounds.count)
+    private(set) var rttSumSeconds = 0.0
+
     func answered(rttNs: UInt64) {
         outstanding = nil
         lastAnswer = EventLoop.now()
         rttCount += 1
         lastRTTNs = rttNs
         sample(rttNs: rttNs)
+        let seconds = Double(rttNs) / 1e9
+        rttSumSeconds += seconds
+        for (index, bound) in Self.rttBounds.enumerated() where seconds <= bound { rttBuckets[index] += 1 }
     }
 
     /// A round trip of any control message (a ping, a `stats`).

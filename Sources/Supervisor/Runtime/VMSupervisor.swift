@@ -59,6 +59,9 @@ public final class VMSupervisor {
     /// Heartbeat, stats and clock settings, and their running state (VMSupervisor+Health.swift).
     public var health = HealthSettings()
     var monitor: HealthMonitor?
+    /// `--metrics-listen` (`IPV4:PORT` or `unix:PATH`; nil: off) and its server (VMSupervisor+Metrics.swift).
+    public var metricsListen: String?
+    var metrics: MetricsServer?
 
     public init(config: VMConfig, log: @escaping (String) -> Void) throws(SupervisorError) {
         do { try config.validate() } catch { throw SupervisorError(error) }
@@ -75,6 +78,7 @@ public final class VMSupervisor {
         do {
             try prepareStateDirectory()
             try installSignalHandlers()
+            try startMetrics()
             try bootAndAttach()
             self.pendingWorkload = workload
             try loop.run()
