@@ -129,9 +129,11 @@ check-tsan:
 	$(SAN_ENV) FC_SANITIZER=thread $(SWIFT) test --scratch-path .build-tsan --sanitize=thread --skip-build --no-parallel --filter '$(SAN_FILTER)'
 
 ## Benchmarks: writes BENCHMARKS.md. BENCH_OCI=1 adds section 7 (go-runc against fc-supervisor's runc command line
-## and runc: Benchmarks/oci.sh); BENCH_ONLY=oci measures and rewrites only that section.
+## and runc: Benchmarks/oci.sh); BENCH_ONLY=oci measures and rewrites only that section. BENCH_ONLY=metrics: section
+## 10 (heartbeat and scrape cost, ping RTT: Benchmarks/metrics.sh), also part of a full run.
 bench: vm-init-static fc-supervisor-static
-	if [ "$(BENCH_ONLY)" != oci ]; then bash Benchmarks/run.sh; fi
+	if [ "$(BENCH_ONLY)" != oci ] && [ "$(BENCH_ONLY)" != metrics ]; then bash Benchmarks/run.sh; fi
+	if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = metrics ]; then bash Benchmarks/metrics.sh; fi
 	if [ "$(BENCH_ONLY)" = oci ] || [ "$(BENCH_OCI)" = 1 ]; then bash Benchmarks/oci.sh; fi
 
 clean:
