@@ -318,8 +318,8 @@ public final class VMSupervisor {
             events.record(.error, message: reason)
             answerStart(.failure(ErrorMessage(code: .internal, message: reason)))
         }
-        // A session lost because the supervisor gave up on the guest keeps the reason's code (the liveness limit).
-        if case .lost = outcome, exitCode != nil {} else { exitCode = outcome.exitCode }
+        // A session lost because the liveness limit gave up on the guest keeps that code (123).
+        if case .lost = outcome, exitCode == SupervisorExitCode.guestUnresponsive.rawValue {} else { exitCode = outcome.exitCode }
         events.update { $0.exitCode = self.exitCode }
         beginStop(reason: "the workload ended")
     }
