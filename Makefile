@@ -130,9 +130,11 @@ check-tsan:
 
 ## Benchmarks: writes BENCHMARKS.md. BENCH_OCI=1 adds section 7 (go-runc against fc-supervisor's runc command line
 ## and runc: Benchmarks/oci.sh); BENCH_ONLY=oci measures and rewrites only that section; BENCH_ONLY=snapshot
-## only section 9 (checkpoint/restore vs cold boot: Benchmarks/snapshot.sh).
+## only section 9 (checkpoint/restore vs cold boot: Benchmarks/snapshot.sh); BENCH_ONLY=metrics only section 10
+## (heartbeat and scrape cost, ping RTT: Benchmarks/metrics.sh). A full run includes sections 9 and 10.
 bench: vm-init-static fc-supervisor-static
-	if [ "$(BENCH_ONLY)" != oci ] && [ "$(BENCH_ONLY)" != snapshot ]; then bash Benchmarks/run.sh; fi
+	if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = throughput ]; then bash Benchmarks/run.sh; fi
+	if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = metrics ]; then bash Benchmarks/metrics.sh; fi
 	if [ "$(BENCH_ONLY)" = oci ] || [ "$(BENCH_OCI)" = 1 ]; then bash Benchmarks/oci.sh; fi
 	if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = snapshot ]; then bash Benchmarks/snapshot.sh; fi
 

@@ -9,7 +9,6 @@ CONTROL_BAD_FRAMES = [f for f in BAD_FRAMES if not f[0].startswith(("network:", 
                                                                     "window for", "exit_ack for", "attach"))] + [
     ("attach is not served", b'{"session":5,"type":"attach"}', b"", "invalid_message", 5),
     ("sessions is not served", b'{"type":"sessions"}', b"", "invalid_message", None),
-    ("set_time is not served", b'{"type":"set_time","unix_ns":1}', b"", "invalid_message", None),
     ("network is not served", b'{"type":"network"}', b"", "invalid_message", None),
     ("container is not served", b'{"root":{"source":"/dev/vda","type":"ext4","writable":true},"type":"container"}', b"",
      "invalid_message", None),

@@ -175,6 +175,17 @@ valid("resumed_clock_not_set",
 valid("exit_lost_snapshot",
       {"type": "exit", "session": 3, "signal": 9, "status": 137, "core_dumped": False, "oom_killed": False,
        "output_truncated": False, "lost": "snapshot"})
+valid("stats", {"type": "stats", "id": 7})
+valid("stats_report", {"type": "stats_report", "id": 7, "unix_ns": 1764500000123456789, "uptime_ns": 84600000000,
+                       "memory": {"total_bytes": 243269632, "available_bytes": 201326592, "free_bytes": 180355072},
+                       "cpu": {"user_ns": 2470000000, "system_ns": 910000000, "idle_ns": 81230000000, "count": 1},
+                       "load_milli": [120, 50, 10], "tasks": 83, "oom_kills": 0,
+                       "sessions": [{"session": 1, "pid": 42, "cpu_ns": 40512000, "cpu_user_ns": 20412000,
+                                     "cpu_system_ns": 20100000, "memory_bytes": 1245184, "memory_peak_bytes": 2097152,
+                                     "pids": 1, "oom_events": 0, "oom_kills": 0}]})
+valid("stats_report_without_cgroups", {"type": "stats_report", "id": 8, "unix_ns": -1,
+                                       "sessions": [{"session": 3, "pid": 9}]},
+      note="a guest without cgroups: sessions carry only session and pid; unreadable groups are absent")
 
 # --- valid but not canonical: decode only --------------------------------------------------------------------------
 decode_only("unknown_optional_fields_ignored",

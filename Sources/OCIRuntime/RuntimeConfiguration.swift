@@ -21,7 +21,8 @@ import VMM
 ///  "firecracker_binary": "firecracker", "qemu_binary": "qemu-system-x86_64",
 ///  "jailer": {"binary": "/usr/bin/jailer", "uid": 900, "gid": 900, "chroot_base": "/srv/jailer",
 ///             "cgroup_version": 2, "cgroups": [], "resource_limits": []},
-///  "defaults": {"vcpus": 1, "memory_mib": 512, "boot_timeout_ms": 60000}}
+///  "defaults": {"vcpus": 1, "memory_mib": 512, "boot_timeout_ms": 60000, "heartbeat_ms": 2000,
+///               "liveness_timeout_ms": 30000}}
 /// ```
 public struct RuntimeConfiguration: Sendable, Equatable {
     public var kernel: String
@@ -35,6 +36,10 @@ public struct RuntimeConfiguration: Sendable, Equatable {
     public var bootTimeout: Duration
     /// Where bundle rootfs directories are cached as ext4 images (``RootfsImageCache``).
     public var imageCache: String
+    /// `defaults.heartbeat_ms` (0: off) and `defaults.liveness_timeout_ms`: the supervisor's heartbeat; nil keeps
+    /// the supervisor's own defaults.
+    public var heartbeatInterval: Duration?
+    public var livenessTimeout: Duration?
 
     /// The values an absent key leaves: VMConfig's binaries, a small VM, VMConfig's boot timeout, the image
     /// cache under /var/lib.
@@ -111,6 +116,16 @@ public struct RuntimeConfiguration: Sendable, Equatable {
         if let timeoutMs = file.defaults?.bootTimeoutMs {
             guard timeoutMs > 0 else { throw invalid("defaults.boot_timeout_ms must be positive") }
             configuration.bootTimeout = .milliseconds(timeoutMs)
+        }
+        if let ms = file.defaults?.heartbeatMs {
+            guard ms >= 0 else { throw invalid("defaults.heartbeat_ms must not be negative") }
+            configuration.heartbeatInterval = .milliseconds(ms)
+        }
+        if let ms = file.defaults?.livenessTimeoutMs {
+            guard ms > 0, ms >= file.defaults?.heartbeatMs ?? 2000, file.defaults?.heartbeatMs != 0 else {
+                throw invalid("defaults.liveness_timeout_ms must be at least one heartbeat (heartbeat_ms, 2000 by default, not 0)")
+            }
+            configuration.livenessTimeout = .milliseconds(ms)
         }
         // A path with a `/` is relative to the file's directory; a bare binary name is left for PATH.
         func binary(_ p: String) -> String { p.contains("/") ? HostPath.joined(directory, p) : p }
@@ -215,10 +230,13 @@ public struct RuntimeConfiguration: Sendable, Equatable {
         var vcpus: Int?
         var memoryMiB: Int?
         var bootTimeoutMs: Int64?
+        var heartbeatMs: Int64?
+        var livenessTimeoutMs: Int64?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case vcpus
-            case memoryMiB = "memory_mib", bootTimeoutMs = "boot_timeout_ms"
+            case memoryMiB = "memory_mib", bootTimeoutMs = "boot_timeout_ms", heartbeatMs = "heartbeat_ms"
+            case livenessTimeoutMs = "liveness_timeout_ms"
         }
 
         init(from decoder: any Decoder) throws {
@@ -227,6 +245,8 @@ public struct RuntimeConfiguration: Sendable, Equatable {
             vcpus = try c.decodeIfPresent(Int.self, forKey: .vcpus)
             memoryMiB = try c.decodeIfPresent(Int.self, forKey: .memoryMiB)
             bootTimeoutMs = try c.decodeIfPresent(Int64.self, forKey: .bootTimeoutMs)
+            heartbeatMs = try c.decodeIfPresent(Int64.self, forKey: .heartbeatMs)
+            livenessTimeoutMs = try c.decodeIfPresent(Int64.self, forKey: .livenessTimeoutMs)
         }
     }
 }

@@ -12,6 +12,8 @@ public enum SupervisorExitCode: Int32, Sendable {
     case guestUnreachable = 121
     /// The guest connection broke while the workload was running and the exit code was lost.
     case guestLost = 122
+    /// The heartbeat's liveness limit ran out: vm-init answered no ping for that long, and the VM was stopped.
+    case guestUnresponsive = 123
     /// A docker-style start failure: the runtime could not start the command.
     case startFailed = 125
     /// The command was found but could not be executed (EACCES, ENOEXEC, …).

@@ -25,9 +25,14 @@ struct Events: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the events of VM ID as JSON lines.")
     @OptionGroup var state: StateOptions
     @Flag(name: .shortAndLong, help: "Keep printing until the VM stops.") var follow = false
+    @Flag(name: .long, help: "Print one runc stats event from the guest's numbers and exit.") var stats = false
+    @Option(name: .long, help: "Print a runc stats event every interval (Go syntax: 5s, 500ms) until the VM stops.") var interval: String?
     @Argument var id: String
     func run() throws {
         try reportingErrors { () throws(SupervisorError) in
+            if stats || interval != nil {
+                return try GuestStatsStream.run(stateRoot: state.stateDir, id: id, once: stats, interval: interval ?? "5s")
+            }
             try ControlCommands.events(stateRoot: state.stateDir, id: id, follow: follow)
         }
     }

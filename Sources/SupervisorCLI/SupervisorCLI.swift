@@ -8,7 +8,7 @@ public struct SupervisorCLI: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "fc-supervisor",
         abstract: "Run one workload in a Firecracker (or QEMU) microVM and exec into it.",
-        subcommands: [Run.self, Exec.self, State.self, Events.self, Kill.self, Stop.self, List.self]
+        subcommands: [Run.self, Exec.self, State.self, Events.self, Kill.self, Stop.self, List.self, SetTimeCommand.self]
     )
 
     public init() {}

@@ -72,6 +72,10 @@ extension Agent {
         case .ping(let ping):
             conn.send(.pong(ping))
         case .setTime(let request):
+            // A vm-init in a PID namespace of another system (the simulator, tests) shares that system's clock.
+            guard GuestStats.ownsTheClock else {
+                return sendError(conn, .internal, "set_time: this vm-init runs in a PID namespace of another system, whose clock is not its to set")
+            }
             do { try setWallClock(request.unixNs) } catch {
                 sendError(conn, .internal, "set_time: \(error)")
             }
@@ -84,6 +88,8 @@ extension Agent {
             applyNetwork(config, conn: conn)
         case .container(let request):
             applyContainer(request, conn: conn)
+        case .stats(let request):
+            reportStats(request, conn: conn)
         case .error(let error):
             Log.info("host reported error \(error.code): \(error.message.prefix(200))")
         case .pong:
@@ -97,7 +103,8 @@ extension Agent {
             thaw(conn: conn)
         case .resume(let request):
             resume(request, conn: conn)
-        case .started, .startFailed, .stdout, .stderr, .exit, .networkApplied, .containerReady, .frozen, .thawed, .resumed:
+        case .started, .startFailed, .stdout, .stderr, .exit, .networkApplied, .containerReady, .frozen, .thawed, .resumed,
+             .statsReport:
             sendError(conn, .invalidMessage, "\"\(frame.message.type)\" is sent by the guest, not the host",
                       session: frame.message.session)
         }

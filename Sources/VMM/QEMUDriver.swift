@@ -123,6 +123,7 @@ final class QEMUDriver: VMMDriver {
     func removeSockets() {
         try? Files.remove(paths.channelSocket)
         try? Files.remove(paths.qmpSocket)
+        try? Files.remove(paths.monitorSocket)
     }
 
     func vmmLogTail() -> String {
@@ -176,6 +177,7 @@ struct QEMUCommandLine {
                  "-device", "virtserialport,chardev=ch1,name=\(Self.channelName)",
                  "-device", "virtio-rng-device",
                  "-qmp", "unix:\(escape(paths.qmpSocket)),server=on,wait=off",
+                 "-qmp", "unix:\(escape(paths.monitorSocket)),server=on,wait=off",
                  "-append", bootArgs]
         return args
     }

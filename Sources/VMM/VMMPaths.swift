@@ -10,6 +10,8 @@ public struct VMMPaths: Sendable, Equatable {
     public var vsockSocket: String { directory + "/vsock.sock" }
     /// QEMU's QMP socket.
     public var qmpSocket: String { directory + "/qmp.sock" }
+    /// A second QMP socket for operators and tests (`stop`/`cont`, `query-status`); the supervisor holds qmp.sock.
+    public var monitorSocket: String { directory + "/monitor.sock" }
     /// QEMU's virtio-serial channel to vm-init.
     public var channelSocket: String { directory + "/channel.sock" }
     /// The VMM's log (Firecracker `PUT /logger`, QEMU's stderr).

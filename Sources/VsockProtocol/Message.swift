@@ -51,6 +51,9 @@ public enum Message: Sendable, Equatable {
     /// Host, in a guest restored from a snapshot: new time, randomness and identity, then run. Answered by `resumed`.
     case resume(ResumeRequest)
     case resumed(ResumedReport)
+    /// Host: report the guest's memory, CPU, load, clock and per-session cgroup numbers (StatsMessages.swift).
+    case stats(StatsRequest)
+    case statsReport(StatsReport)
 
     /// The wire name in the `type` field.
     public var type: String {
@@ -87,6 +90,8 @@ public enum Message: Sendable, Equatable {
         case .thawed: "thawed"
         case .resume: "resume"
         case .resumed: "resumed"
+        case .stats: "stats"
+        case .statsReport: "stats_report"
         }
     }
 
@@ -96,6 +101,7 @@ public enum Message: Sendable, Equatable {
         "resize", "exit", "exit_ack", "attach", "sessions", "ping", "pong", "set_time", "shutdown", "error",
         "network", "network_applied", "container", "container_ready", "lifecycle", "lifecycle_done",
         "freeze", "frozen", "thaw", "thawed", "resume", "resumed",
+        "stats", "stats_report",
     ]
 
     /// The session a message concerns, if any.
@@ -111,7 +117,8 @@ public enum Message: Sendable, Equatable {
         case .exit(let m): m.session
         case .error(let m): m.session
         case .hello, .sessions, .ping, .pong, .setTime, .shutdown, .network, .networkApplied, .container,
-             .containerReady, .lifecycle, .lifecycleDone, .freeze, .frozen, .thaw, .thawed, .resume, .resumed: nil
+             .containerReady, .lifecycle, .lifecycleDone, .freeze, .frozen, .thaw, .thawed, .resume, .resumed,
+             .stats, .statsReport: nil
         }
     }
 
@@ -176,6 +183,8 @@ extension Message: Codable {
         case "thawed": self = .thawed(try ThawedReport(from: decoder))
         case "resume": self = .resume(try ResumeRequest(from: decoder))
         case "resumed": self = .resumed(try ResumedReport(from: decoder))
+        case "stats": self = .stats(try StatsRequest(from: decoder))
+        case "stats_report": self = .statsReport(try StatsReport(from: decoder))
         default:
             throw UnknownMessageType(type: type)
         }
@@ -212,6 +221,8 @@ extension Message: Codable {
         case .thawed(let m): try m.encode(to: encoder)
         case .resume(let m): try m.encode(to: encoder)
         case .resumed(let m): try m.encode(to: encoder)
+        case .stats(let m): try m.encode(to: encoder)
+        case .statsReport(let m): try m.encode(to: encoder)
         }
     }
 }

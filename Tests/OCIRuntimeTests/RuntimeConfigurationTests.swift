@@ -80,6 +80,18 @@ struct RuntimeConfigurationTests {
             imageCache: "/var/lib/fc-supervisor/images"))
     }
 
+    @Test func theHeartbeatComesFromDefaults() throws {
+        let temp = try TemporaryDirectory(prefix: "/var/tmp/oci-config-")
+        defer { temp.remove() }
+        let path = temp.file("config.json")
+        try Files.writeAtomically(path, #"{"kernel": "/k", "defaults": {"heartbeat_ms": 500, "liveness_timeout_ms": 3000}}"#)
+        let configuration = try RuntimeConfiguration.load(path: path, source: .flag)
+        #expect(configuration.heartbeatInterval == .milliseconds(500) && configuration.livenessTimeout == .seconds(3))
+        try Files.writeAtomically(path, #"{"kernel": "/k"}"#)
+        let plain = try RuntimeConfiguration.load(path: path, source: .flag)
+        #expect(plain.heartbeatInterval == nil && plain.livenessTimeout == nil)
+    }
+
     @Test func badFilesGiveOneLine() throws {
         let temp = try TemporaryDirectory(prefix: "/var/tmp/oci-config-")
         defer { temp.remove() }
@@ -94,7 +106,12 @@ struct RuntimeConfigurationTests {
             (#"{"kernel": "/k", "image_cache": ""}"#, "image_cache must not be empty"),
             (#"{"kernel": "/k", "image_cache": 3}"#, "image_cache: expected a string"),
             (#"{"kernel": "/k", "defaults": {"memory": 5}}"#,
-             "defaults.memory: unknown key (known: boot_timeout_ms, memory_mib, vcpus)"),
+             "defaults.memory: unknown key (known: boot_timeout_ms, heartbeat_ms, liveness_timeout_ms, memory_mib, vcpus)"),
+            (#"{"kernel": "/k", "defaults": {"heartbeat_ms": -1}}"#, "defaults.heartbeat_ms must not be negative"),
+            (#"{"kernel": "/k", "defaults": {"heartbeat_ms": 0, "liveness_timeout_ms": 5000}}"#,
+             "defaults.liveness_timeout_ms must be at least one heartbeat (heartbeat_ms, 2000 by default, not 0)"),
+            (#"{"kernel": "/k", "defaults": {"liveness_timeout_ms": 1000}}"#,
+             "defaults.liveness_timeout_ms must be at least one heartbeat (heartbeat_ms, 2000 by default, not 0)"),
             (#"{"kernel": "/k", "defaults": {"vcpus": "2"}}"#, "defaults.vcpus: expected an integer"),
             (#"{"kernel": "/k", "defaults": {"vcpus": 0}}"#, "defaults.vcpus must be 1–32"),
             (#"{"kernel": "/k", "defaults": {"memory_mib": 8}}"#, "defaults.memory_mib must be at least 16"),

@@ -24,7 +24,7 @@ struct MessageTests {
         var rng = SplitMix64(seed: 3)
         let types = Set((0..<Samples.typeCount).map { Samples.randomFrame(&rng, typeIndex: $0).message.type })
         #expect(types == Message.knownTypes)
-        #expect(Message.knownTypes.count == 32)
+        #expect(Message.knownTypes.count == 34)
     }
 
     @Test func onlyStdioCarriesAPayload() {
@@ -39,7 +39,8 @@ struct MessageTests {
     @Test func sessionIsReportedForSessionMessages() {
         let sessionless: Set<String> = ["hello", "sessions", "ping", "pong", "set_time", "shutdown", "network",
                                         "network_applied", "container", "container_ready", "lifecycle", "lifecycle_done",
-                                        "freeze", "frozen", "thaw", "thawed", "resume", "resumed"]
+                                        "freeze", "frozen", "thaw", "thawed", "resume", "resumed",
+                                        "stats", "stats_report"]
         var rng = SplitMix64(seed: 5)
         for i in 0..<Samples.typeCount {
             let m = Samples.randomFrame(&rng, typeIndex: i).message

@@ -113,6 +113,16 @@ enum Samples {
             generation: 3, clockStepNs: nil, rngReseeded: false, lost: [],
             timingsUs: ResumeTimings(clock: 5, rng: 8, identity: 0, network: 0, thaw: 120, total: 140)))),
         "exit_lost_snapshot": Frame(.exit(ExitReport(session: 3, status: ExitStatus(signal: 9, lost: ExitStatus.lostSnapshot)))),
+        "stats": Frame(.stats(StatsRequest(id: 7))),
+        "stats_report": Frame(.statsReport(StatsReport(
+            id: 7, unixNs: 1_764_500_000_123_456_789, uptimeNs: 84_600_000_000,
+            memory: GuestMemoryStats(totalBytes: 243_269_632, availableBytes: 201_326_592, freeBytes: 180_355_072),
+            cpu: GuestCPUStats(userNs: 2_470_000_000, systemNs: 910_000_000, idleNs: 81_230_000_000, count: 1),
+            loadMilli: [120, 50, 10], tasks: 83, oomKills: 0,
+            sessions: [SessionStats(session: 1, pid: 42, cpuNs: 40_512_000, cpuUserNs: 20_412_000, cpuSystemNs: 20_100_000,
+                                    memoryBytes: 1_245_184, memoryPeakBytes: 2_097_152, pids: 1, oomEvents: 0, oomKills: 0)]))),
+        "stats_report_without_cgroups": Frame(.statsReport(StatsReport(id: 8, unixNs: -1,
+                                                                       sessions: [SessionStats(session: 3, pid: 9)]))),
         // decode-only vectors
         "unknown_optional_fields_ignored": Frame(.started(Started(session: 1, pid: 2))),
         "whitespace_unsorted_escaped": Frame(.stdout(SessionRef(session: 3)), payload: Array("ok".utf8)),
@@ -269,6 +279,18 @@ enum Samples {
                 generation: rng.next(), clockStepNs: maybe(&rng) { Int64(bitPattern: $0.next()) }, rngReseeded: rng.chance(50),
                 lost: (0..<rng.below(3)).map { _ in u32(&rng) }, timingsUs: timings))
         case 30: message = .thawed(ThawedReport())
+        case 31: message = .stats(StatsRequest(id: rng.next()))
+        case 32:
+            message = .statsReport(StatsReport(
+                id: rng.next(), unixNs: Int64(bitPattern: rng.next()), uptimeNs: maybe(&rng) { $0.next() },
+                memory: maybe(&rng) { GuestMemoryStats(totalBytes: $0.next(), availableBytes: $0.next(), freeBytes: maybe(&$0) { $0.next() }) },
+                cpu: maybe(&rng) { GuestCPUStats(userNs: $0.next(), systemNs: $0.next(), idleNs: $0.next(), count: u32(&$0)) },
+                loadMilli: maybe(&rng) { r in [u32(&r), u32(&r), u32(&r)] }, tasks: maybe(&rng) { u32(&$0) },
+                oomKills: maybe(&rng) { $0.next() },
+                sessions: maybe(&rng) { r in (0..<r.below(3)).map { _ in
+                    SessionStats(session: u32(&r), pid: maybe(&r) { i32(&$0) }, cpuNs: maybe(&r) { $0.next() },
+                                 memoryBytes: maybe(&r) { $0.next() }, pids: maybe(&r) { u32(&$0) }, oomKills: maybe(&r) { $0.next() })
+                } }))
         default:
             let code = rng.chance(80) ? ErrorCode.allDefined[rng.below(ErrorCode.allDefined.count)]
                                       : ErrorCode(rawValue: string(&rng))
@@ -280,7 +302,7 @@ enum Samples {
     }
 
     /// Number of message types `randomFrame(typeIndex:)` covers.
-    static let typeCount = 32
+    static let typeCount = 34
 
     private static func lifecycleAction(_ rng: inout SplitMix64) -> LifecycleAction {
         rng.chance(80) ? LifecycleAction.allDefined[rng.below(LifecycleAction.allDefined.count)] : LifecycleAction(rawValue: string(&rng))

@@ -15,6 +15,10 @@ protocol ControlHost: AnyObject {
     /// Starts the held workload, or pauses or resumes the VM; `reply` is called once, on the loop, with the
     /// answer for the client (`lifecycle_done`, or an `error` without session).
     func lifecycle(_ request: LifecycleRequest, reply: @escaping (Result<LifecycleDone, ErrorMessage>) -> Void)
+    /// The guest's `stats_report` (its `id` is the supervisor's), or the error for the client; once, on the loop.
+    func guestStats(reply: @escaping (Result<StatsReport, ErrorMessage>) -> Void)
+    /// Sets the guest's clock from the host's now; `reply` gets the guest's report made right after it.
+    func syncGuestClock(reply: @escaping (Result<StatsReport, ErrorMessage>) -> Void)
 }
 
 /// One connection on the control socket: an `fc-supervisor exec` (or any protocol client).
@@ -96,17 +100,33 @@ final class ControlClient {
                 case .failure(let refusal): self?.send(.error(refusal))
                 }
             }
+        case .stats(let request):
+            host.guestStats { [weak self] result in self?.answer(result, id: request.id) }
+        case .setTime:
+            // §11: the supervisor sets the guest's clock from its own (`unix_ns` is ignored) and answers with
+            // the guest's report made after it (id 0), so the client sees the clock that resulted.
+            host.syncGuestClock { [weak self] result in self?.answer(result, id: 0) }
         case .exitAck, .error, .pong:
             // §11: the supervisor acknowledges exits to vm-init itself; errors are never answered; pongs are
             // only answers to pings this side never sends.
             break
-        case .attach, .sessions, .setTime, .network, .container, .freeze, .thaw, .resume:
+        case .attach, .sessions, .network, .container, .freeze, .thaw, .resume:
             // §11: these concern the guest connection, which the supervisor owns.
             refuse(frame.message, "\"\(frame.message.type)\" is not served on control.sock")
         case .started, .startFailed, .stdout, .stderr, .exit, .networkApplied, .containerReady, .lifecycleDone, .frozen,
-             .thawed, .resumed:
+             .thawed, .resumed, .statsReport:
             // §4: a known message in the wrong direction.
             refuse(frame.message, "\"\(frame.message.type)\" is sent by the supervisor, not a client")
+        }
+    }
+
+    /// A guest report for the client, under the client's id; or the error.
+    private func answer(_ result: Result<StatsReport, ErrorMessage>, id: UInt64) {
+        switch result {
+        case .success(var report):
+            report.id = id
+            send(.statsReport(report))
+        case .failure(let error): send(.error(error))
         }
     }
 

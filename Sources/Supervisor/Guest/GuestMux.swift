@@ -45,6 +45,7 @@ final class GuestSession {
         let n = stdinWindow.take(upTo: bytes.count)
         guard n > 0 else { return 0 }
         mux.connection.send(.stdin(SessionRef(session: id)), payload: UnsafeRawBufferPointer(rebasing: bytes[..<n]))
+        mux.counters.bytesOut += UInt64(n)
         return n
     }
 
@@ -55,6 +56,7 @@ final class GuestSession {
         let n = stdinWindow.take(upTo: bytes.count)
         guard n > 0 else { return 0 }
         mux.connection.send(.stdin(SessionRef(session: id)), payload: bytes[..<n])
+        mux.counters.bytesOut += UInt64(n)
         return n
     }
 
@@ -95,6 +97,9 @@ final class GuestMux {
     private var nextPingID: UInt64 = 1
     private var pendingPings: [UInt64: UInt64] = [:]
     private var pingCompletions: [UInt64: (UInt64) -> Void] = [:]
+    private var statsCompletions: [UInt64: (StatsReport) -> Void] = [:]
+    /// Sessions opened, started and failed to start, and stdio bytes from and to the guest (the metrics).
+    fileprivate(set) var counters = (opened: UInt64(0), started: UInt64(0), failed: UInt64(0), bytesIn: UInt64(0), bytesOut: UInt64(0))
     /// The pending `network` request's completion (one at a time).
     private var onSetupReply: ((GuestSetupReply) -> Void)?
     /// The pending snapshot request's completion (`freeze`, `thaw` or `resume`; one at a time).
@@ -140,6 +145,7 @@ final class GuestMux {
                                    stdinWindow: guestHello?.window ?? ProtocolConstants.defaultWindow)
         session.delegate = delegate
         sessions[session.id] = session
+        counters.opened += 1
         connection.send(.exec(request))
         return session
     }
@@ -177,13 +183,34 @@ final class GuestMux {
         }
     }
 
-    /// Sends a ping; `completion` gets the round-trip time in nanoseconds.
-    func ping(_ completion: @escaping (UInt64) -> Void) {
+    /// Sends a ping; `completion` gets the round-trip time in nanoseconds. Returns the ping's id.
+    @discardableResult
+    func ping(_ completion: @escaping (UInt64) -> Void) -> UInt64 {
         let id = nextPingID
         nextPingID += 1
         pendingPings[id] = EventLoop.now()
         pingCompletions[id] = completion
         connection.send(.ping(Ping(id: id)))
+        return id
+    }
+
+    /// Asks vm-init for a `stats_report` (PROTOCOL.md §4.31); `completion` gets it. Returns the request's id.
+    @discardableResult
+    func stats(_ completion: @escaping (StatsReport) -> Void) -> UInt64 {
+        let id = nextPingID
+        nextPingID += 1
+        statsCompletions[id] = completion
+        connection.send(.stats(StatsRequest(id: id)))
+        return id
+    }
+
+    /// Forgets a stats request nobody waits for any more (its late report is ignored).
+    func cancelStats(_ id: UInt64) { statsCompletions[id] = nil }
+
+    /// Forgets a ping nobody waits for any more; its late `pong` is then ignored.
+    func cancelPing(_ id: UInt64) {
+        pendingPings[id] = nil
+        pingCompletions[id] = nil
     }
 
     /// Sends a `network` configuration; `completion` gets the guest's `network_applied`, or the first
@@ -222,10 +249,12 @@ final class GuestMux {
             onReady(hello)
         case .started(let m):
             guard let session = live(m.session) else { return }
+            counters.started += 1
             session.markStarted(pid: m.pid)
             session.delegate?.guestSessionStarted(session, pid: m.pid)
         case .startFailed(let m):
             guard let session = live(m.session) else { return }
+            counters.failed += 1
             finish(session)
             session.delegate?.guestSessionStartFailed(session, m)
         case .stdout(let ref), .stderr(let ref):
@@ -237,6 +266,7 @@ final class GuestMux {
                 onWarning("guest exceeded its output window on session \(ref.session); \(frame.payload.count) B dropped")
                 return
             }
+            counters.bytesIn += UInt64(frame.payload.count)
             var isStderr = false
             if case .stderr = frame.message { isStderr = true }
             session.delegate?.guestSession(session, output: frame.payload, stderr: isStderr)
@@ -260,6 +290,8 @@ final class GuestMux {
             }
         case .ping(let m):
             connection.send(.pong(m))
+        case .statsReport(let m):
+            statsCompletions.removeValue(forKey: m.id)?(m)
         case .error(let m):
             if let id = m.session, let session = sessions[id] {
                 session.delegate?.guestSessionError(session, m)
@@ -283,7 +315,7 @@ final class GuestMux {
             onSnapshotReply = nil
             completion(.success(frame.message))
         case .exec, .stdin, .stdinClose, .signal, .resize, .exitAck, .attach, .setTime, .shutdown, .network, .container,
-             .lifecycle, .lifecycleDone, .freeze, .thaw, .resume:
+             .lifecycle, .lifecycleDone, .freeze, .thaw, .resume, .stats:
             // PROTOCOL.md §4: a known message in the wrong direction is `invalid_message`.
             connection.send(.error(ErrorMessage(code: .invalidMessage,
                                                 message: "\"\(frame.message.type)\" is a host message",

@@ -17,6 +17,10 @@ public struct SupervisorEvent: Codable, Sendable, Equatable {
         case oom
         /// A snapshot was written (message: its timings); `restored`: the VM runs again from one (message: timings).
         case checkpointed, restored
+        /// The heartbeat (VMSupervisor+Health.swift): vm-init missed a ping for a whole interval / answered again.
+        case unresponsive, healthy
+        /// The guest's clock was set from the host's (at boot, on request, or after drifting past the threshold).
+        case clockSet = "clock_set"
     }
     public var event: Kind
     /// Wall clock, nanoseconds since the Unix epoch.
@@ -53,11 +57,14 @@ public struct SupervisorState: Codable, Sendable, Equatable {
     public var oomKills: Int?
     public var bootMs: Double?
     public var stateDir: String
+    /// The heartbeat's verdict once vm-init is ready and pings are on; nil before that or with the heartbeat off.
+    public var health: Health?
+    public enum Health: String, Codable, Sendable { case healthy, unresponsive }
 
     enum CodingKeys: String, CodingKey {
         case state, id, vmm, exit
         case supervisorPid = "supervisor_pid", vmmPid = "vmm_pid", workloadPid = "workload_pid"
-        case exitCode = "exit_code", oomKills = "oom_kills", bootMs = "boot_ms", stateDir = "state_dir"
+        case exitCode = "exit_code", oomKills = "oom_kills", bootMs = "boot_ms", stateDir = "state_dir", health
     }
 }
 

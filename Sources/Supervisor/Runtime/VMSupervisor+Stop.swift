@@ -82,6 +82,7 @@ extension VMSupervisor {
         terminal?.restore()
         workload?.close()
         control?.close()
+        metrics?.close()
         if let process = driver?.process {
             process.waitOrKill(timeout: stopping ? .seconds(2) : .zero)
         }

@@ -60,6 +60,12 @@ public final class VMSupervisor {
     public var restore: RestorePlan?
     /// Snapshot state (VMSupervisor+Snapshot.swift): the guest's generation, a checkpoint under way, restore timings.
     var snapshotState = SnapshotState()
+    /// Heartbeat, stats and clock settings, and their running state (VMSupervisor+Health.swift).
+    public var health = HealthSettings()
+    var monitor: HealthMonitor?
+    /// `--metrics-listen` (`IPV4:PORT` or `unix:PATH`; nil: off) and its server (VMSupervisor+Metrics.swift).
+    public var metricsListen: String?
+    var metrics: MetricsServer?
 
     public init(config: VMConfig, log: @escaping (String) -> Void) throws(SupervisorError) {
         do { try config.validate() } catch { throw SupervisorError(error) }
@@ -76,6 +82,7 @@ public final class VMSupervisor {
         do {
             try prepareStateDirectory()
             try installSignalHandlers()
+            try startMetrics()
             try bootAndAttach()
             self.pendingWorkload = workload
             try loop.run()
@@ -194,6 +201,7 @@ public final class VMSupervisor {
             if !self.holdWorkload { $0.state = .running }
             $0.bootMs = (bootMs * 10).rounded() / 10
         }
+        startHealthMonitor()
         guard let spec = pendingWorkload, let mux else { return }
         pendingWorkload = nil
         if restore != nil { return resumeRestored(hello, on: mux) }
@@ -316,8 +324,9 @@ public final class VMSupervisor {
             events.record(.error, message: reason)
             answerStart(.failure(ErrorMessage(code: .internal, message: reason)))
         }
-        exitCode = outcome.exitCode
-        events.update { $0.exitCode = outcome.exitCode }
+        // A session lost because the liveness limit gave up on the guest keeps that code (123).
+        if case .lost = outcome, exitCode == SupervisorExitCode.guestUnresponsive.rawValue {} else { exitCode = outcome.exitCode }
+        events.update { $0.exitCode = self.exitCode }
         beginStop(reason: "the workload ended")
     }
 

@@ -18,6 +18,8 @@ struct ContainerPlan {
     var container: ContainerRequest
     /// The root image, and whether this call built it (false: the cache had it).
     var image: RootfsImage
+    /// The runtime configuration's heartbeat (`defaults.heartbeat_ms`, `defaults.liveness_timeout_ms`).
+    var health = HealthSettings()
 
     static func make(bundle: OCIBundle, configuration: RuntimeConfiguration, root: String,
                      id: String) throws(RuntimeFailure) -> ContainerPlan {
@@ -25,9 +27,15 @@ struct ContainerPlan {
         do { plan = try VMPlan(bundle: bundle, configuration: configuration, id: id, stateRoot: root) } catch {
             throw RuntimeFailure(error)
         }
-        return ContainerPlan(vm: plan.vm, container: plan.container, image: plan.image)
+        var health = HealthSettings()
+        if let interval = configuration.heartbeatInterval { health.heartbeatInterval = interval }
+        health.livenessTimeout = configuration.livenessTimeout
+        return ContainerPlan(vm: plan.vm, container: plan.container, image: plan.image, health: health)
     }
 
     /// Hands the plan's container to the supervisor that boots ``vm``.
-    func configure(_ supervisor: VMSupervisor) { supervisor.container = container }
+    func configure(_ supervisor: VMSupervisor) {
+        supervisor.container = container
+        supervisor.health = health
+    }
 }

@@ -123,7 +123,7 @@ enum RuncCommandLine {
 /// The command lines that keep their pre-OCI meaning (`fc-supervisor run --id ID --kernel K … -- CMD`,
 /// `exec [--state-dir D] ID -- CMD`, `state/kill/events/list --state-dir D`, `stop`); never chosen when a global
 /// flag was given. The rule, per subcommand:
-/// - `stop`: always (runc has none);
+/// - `stop`, `set-time`: always (runc has neither);
 /// - any of them with `--state-dir` (the direct form's root flag; runc's is the global `--root`);
 /// - `run` with `--` or a flag OCI `run` does not have (`--id`, `--kernel`, …);
 /// - `exec` with `--` and none of OCI exec's own flags (`--process`, `--detach`, `--pid-file`, …);
@@ -146,7 +146,7 @@ enum DirectForm {
         let words = arguments.dropFirst().prefix { $0 != "--" }
         let flags = words.filter { $0.hasPrefix("-") }.map { String($0.prefix { $0 != "=" }) }
         let terminated = arguments.contains("--")
-        if name == "stop" { return true }
+        if name == "stop" || name == "set-time" { return true }
         guard ["run", "exec", "state", "events", "kill", "list"].contains(name) else { return false }
         if flags.contains("--state-dir") { return true }
         switch name {

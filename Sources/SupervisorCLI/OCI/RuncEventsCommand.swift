@@ -7,7 +7,8 @@ import OCIRuntime
 /// a stats line every `--interval` (default 5s) and `{"type":"oom","id":…}` whenever the supervisor's
 /// `events.jsonl` records an `oom`, until the container stops.
 ///
-/// The stats are the VM's cost on the host, read from its VMM process: `cpu.usage.total/kernel/user` from
+/// The stats are the guest's own (``GuestStatsEvent``, from vm-init's `stats_report`). When the guest cannot
+/// answer (paused, hung, not yet connected) they are the VM's cost on the host, read from its VMM process: `cpu.usage.total/kernel/user` from
 /// /proc/<vmm>/stat (utime+stime, in ns), `memory.usage.usage/max` from VmRSS/VmHWM in /proc/<vmm>/status,
 /// `memory.usage.limit` from the bundle's `linux.resources.memory.limit` (0 when unset), `pids.current` the
 /// host processes standing in for the container (`ps --format json`). The rest of runc's groups are empty.
@@ -23,7 +24,7 @@ struct RuncEventsCommand: RuncSubcommand {
         guard let period = GoDuration.parse(interval), period > .zero else { throw RuntimeFailure("invalid interval \"\(interval)\"") }
         let limit = (try? OCIBundle.load(path: container.record.bundle))?.spec.linux?.resources?.memory?.limit ?? 0
         if stats {
-            Output.write(VMStats.event(container, memoryLimit: limit))
+            Output.write(VMStats.event(container, memoryLimit: limit, root: globals.root))
             return 0
         }
         var offset = 0
@@ -33,7 +34,7 @@ struct RuncEventsCommand: RuncSubcommand {
                 Output.write("{\"type\":\"oom\",\"id\":\(GoJSONText.string(id))}\n")
             }
             if nextStats.hasPassed {
-                Output.write(VMStats.event(container, memoryLimit: limit))
+                Output.write(VMStats.event(container, memoryLimit: limit, root: globals.root))
                 nextStats = Clock.deadline(after: period)
             }
             Clock.sleep(.milliseconds(100))
@@ -63,7 +64,11 @@ enum OOMWatch {
 
 enum VMStats {
     /// One stats line for `container`.
-    static func event(_ container: Container, memoryLimit: Int64) -> String {
+    static func event(_ container: Container, memoryLimit: Int64, root: String) -> String {
+        if container.status == .running || container.status == .created,
+           let report = try? ControlCommands.guestStats(stateRoot: root, id: container.record.id) {
+            return GuestStatsEvent.json(id: container.record.id, report: report, memoryLimit: memoryLimit)
+        }
         let vmm = container.snapshot?.vmmPid ?? 0
         let (user, kernel) = cpuNanoseconds(vmm)
         let (rss, peak) = memoryBytes(vmm)

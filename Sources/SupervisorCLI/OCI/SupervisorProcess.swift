@@ -32,7 +32,7 @@ enum SupervisorProcess {
             StandardError.writeLine("fc-supervisor \(subcommand): internal use only (spawned by create and run)")
             return 1
         }
-        let log = SupervisorLog(StateDirectory(root: globals.root, id: id))
+        let log = SupervisorLog(StateDirectory(root: globals.root, id: id), format: globals.logFormat)
         let supervisor: VMSupervisor
         let workload: WorkloadSpec
         do {
@@ -75,23 +75,32 @@ enum SupervisorProcess {
     }
 }
 
-/// `<root>/<id>/supervisor.log`: the supervisor's diagnostics, one logrus text line each.
+/// `<root>/<id>/supervisor.log`: the supervisor's diagnostics, one logrus line each, text or (with the global
+/// `--log-format json`) runc's JSON (`{"level":…,"msg":…,"time":…}`); `warning: …` lines have level `warning`.
 final class SupervisorLog {
     let path: String
+    let format: GlobalOptions.LogFormat
     private(set) var lastLine: String?
 
-    init(_ directory: StateDirectory) { path = directory.path + "/supervisor.log" }
+    init(_ directory: StateDirectory, format: GlobalOptions.LogFormat = .text) {
+        path = directory.path + "/supervisor.log"
+        self.format = format
+    }
 
     func write(_ message: String) {
         lastLine = message
+        let level = message.hasPrefix("warning: ") ? "warning" : "info"
         // The log is for people; a full disk must not stop the VM.
-        try? Files.appendLine(path, RuntimeLog.line(level: "info", message: message, time: .now(), format: .text))
+        try? Files.appendLine(path, RuntimeLog.line(level: level, message: message, time: .now(), format: format))
     }
 
     /// The last message of a supervisor that is gone (its log survives in the state directory until removed).
     static func lastLine(_ directory: StateDirectory) -> String? {
         guard let text = try? Files.readText(directory.path + "/supervisor.log", limit: 1 << 20),
               let line = text.split(separator: "\n").last else { return nil }
+        if line.hasPrefix("{"), let data = try? JSONBody.decode([String: String].self, from: Array(line.utf8)) {
+            return data["msg"]
+        }
         guard let start = line.firstRange(of: " msg=") else { return String(line) }
         var message = String(line[start.upperBound...])
         if message.hasPrefix("\""), message.hasSuffix("\""), message.count >= 2 { message = String(message.dropFirst().dropLast()) }
