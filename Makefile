@@ -129,10 +129,12 @@ check-tsan:
 	$(SAN_ENV) FC_SANITIZER=thread $(SWIFT) test --scratch-path .build-tsan --sanitize=thread --skip-build --no-parallel --filter '$(SAN_FILTER)'
 
 ## Benchmarks: writes BENCHMARKS.md. BENCH_OCI=1 adds section 7 (go-runc against fc-supervisor's runc command line
-## and runc: Benchmarks/oci.sh); BENCH_ONLY=oci measures and rewrites only that section.
-bench: vm-init-static fc-supervisor-static
-	if [ "$(BENCH_ONLY)" != oci ]; then bash Benchmarks/run.sh; fi
+## and runc: Benchmarks/oci.sh); BENCH_ONLY=oci measures and rewrites only that section. Section 8 (the guest
+## against a C init under QEMU: Benchmarks/guest.sh) runs in a full bench or alone with BENCH_ONLY=guest.
+bench: vm-init-static fc-supervisor-static guest-kernel initramfs
+	case "$(BENCH_ONLY)" in oci|guest) ;; *) bash Benchmarks/run.sh ;; esac
 	if [ "$(BENCH_ONLY)" = oci ] || [ "$(BENCH_OCI)" = 1 ]; then bash Benchmarks/oci.sh; fi
+	if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = guest ]; then bash Benchmarks/guest.sh; fi
 
 clean:
 	rm -rf .build .build-* $(BUILD_DIR)
