@@ -3,6 +3,7 @@
 
     guest_report.py BENCHMARKS.md WORKDIR MIB     rewrite the section (also printed)
     guest_report.py --json WORKDIR MIB            print the summary as JSON (the E2E short form reads it)
+    guest_report.py --from-json BENCHMARKS.md SUMMARY.json   rewrite the section from such a summary
 
 Replaces an existing section 8, else inserts it before "## Exact commands" (or appends). The section's notes (what
 was tried on vm-init's start-up and memory, and what each step measured) come from Benchmarks/guest_notes.md.
@@ -109,7 +110,7 @@ def section(s, notes):
              "vm-init's from `hello.boot_timings`: `start` is its first C constructor, `main` its Swift entry, "
              "`mounted` after the API filesystems, `connected` when the channel is open and hello is sent):", "",
              "| step | C init | vm-init |", "|---|---|---|",
-             f"| QEMU start → kernel (first byte − guest `connected`) | {fmt(c['qemu_to_kernel_ms'], ' ms')} | {fmt(v['qemu_to_kernel_ms'], ' ms')} |",
+             f"| QEMU start → kernel, plus (vm-init) encoding and delivering hello: first byte − guest `connected` | {fmt(c['qemu_to_kernel_ms'], ' ms')} | {fmt(v['qemu_to_kernel_ms'], ' ms')} |",
              f"| kernel → PID 1 runs (`start`; the C init: its `main`) | {fmt(c['kernel_to_main_ms'], ' ms')} | {fmt(v['kernel_to_pid1_ms'], ' ms')} |",
              f"| PID 1 → `main` (libc and Swift runtime start-up) | – | {fmt(v['pid1_to_main_ms'], ' ms', 1)} |",
              f"| `main` → mounted | – | {fmt(v['main_to_mounted_ms'], ' ms', 1)} |",
@@ -134,12 +135,15 @@ def main():
         json.dump(summarize(sys.argv[2], sys.argv[3]), sys.stdout, indent=1)
         print()
         return
-    if len(sys.argv) != 4:
+    if len(sys.argv) == 4 and sys.argv[1] == "--from-json":
+        bench_md, summary = sys.argv[2], json.loads(Path(sys.argv[3]).read_text())
+    elif len(sys.argv) == 4:
+        bench_md, summary = sys.argv[1], summarize(sys.argv[2], sys.argv[3])
+    else:
         sys.exit(__doc__)
-    bench_md, work, mib = sys.argv[1:]
     notes_file = Path(__file__).with_name("guest_notes.md")
     text_notes = notes_file.read_text() if notes_file.exists() else ""
-    sec = section(summarize(work, mib), text_notes)
+    sec = section(summary, text_notes)
     print(sec)
     path = Path(bench_md)
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
