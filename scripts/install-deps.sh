@@ -2,7 +2,7 @@
 # Installs what building and testing need on a fresh Debian machine. Idempotent; quiet when all is present.
 set -euo pipefail
 pkgs=(libcap-dev libsqlite3-dev libpq-dev postgresql util-linux iproute2 file binutils python3-yaml python3-pytest python3-jsonschema
-      qemu-system-x86 busybox-static cpio e2fsprogs tmux
+      qemu-system-x86 busybox-static cpio e2fsprogs tmux gcc libc6-dev
       golang-go golang-github-containerd-go-runc-dev golang-github-opencontainers-specs-dev runc podman
       prometheus)  # promtool: the metrics endpoint's output is checked by it (SupervisorTests MetricsTests)
 missing=()

@@ -43,9 +43,15 @@
 // Pre-main /proc mount (kernel README trap 9): the static Swift runtime reads /proc/self/exe before main.
 
 static int early_proc_mounted = 0;
+// CLOCK_BOOTTIME (µs) when this constructor ran: the process's first own code, before the Swift runtime starts
+// (vm-init's `start` boot milestone, so a benchmark can split "kernel → PID 1" from "PID 1 → main").
+static uint64_t process_start_us = 0;
 
 __attribute__((constructor(101))) static void clinux_mount_proc_early(void) {
     char buf[8];
+    struct timespec now;
+    if (clock_gettime(CLOCK_BOOTTIME, &now) == 0)
+        process_start_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
     if (getpid() != 1) return;
     if (readlink("/proc/self/exe", buf, sizeof buf) >= 0) return;
     mkdir("/proc", 0555);
@@ -53,6 +59,8 @@ __attribute__((constructor(101))) static void clinux_mount_proc_early(void) {
 }
 
 int clinux_early_proc_mounted(void) { return early_proc_mounted; }
+
+uint64_t clinux_process_start_boottime_us(void) { return process_start_us; }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Spawn. Between fork and exec only async-signal-safe calls (libcap's cap_set_proc allocates; it is only used

@@ -84,6 +84,9 @@ public enum SystemControl {
     /// CLOCK_BOOTTIME in microseconds.
     public static func bootTimeMicroseconds() -> UInt64 { clinux_boottime_us() }
 
+    /// CLOCK_BOOTTIME in microseconds when this process's first constructor ran (before the Swift runtime), 0 if unknown.
+    public static var processStartBootTimeMicroseconds: UInt64 { clinux_process_start_boottime_us() }
+
     /// CLOCK_REALTIME in nanoseconds since the epoch.
     public static func wallClockNanoseconds() -> Int64 {
         var ts = timespec()

@@ -10,9 +10,9 @@ public struct Boot {
 
     public init() {}
 
-    /// Records a milestone.
-    public mutating func mark(_ name: String) {
-        timings[name] = SystemControl.bootTimeMicroseconds()
+    /// Records a milestone (now, or at `microseconds` of CLOCK_BOOTTIME).
+    public mutating func mark(_ name: String, at microseconds: UInt64 = SystemControl.bootTimeMicroseconds()) {
+        timings[name] = microseconds
     }
 
     /// Mounts the API filesystems, brings `lo` up, sets the hostname when configured, disables Ctrl-Alt-Del's

@@ -7,6 +7,9 @@ public enum VMInitMain {
     public static func run(arguments rawArguments: [String]) -> Never {
         let isInit = getpid() == 1
         var boot = Boot()
+        // `start` (first C constructor) → `main` is the static binary's own start-up: libc, the Swift runtime.
+        let start = SystemControl.processStartBootTimeMicroseconds
+        if start > 0 { boot.mark("start", at: start) }
         boot.mark("main")
         ensureStandardDescriptors()
         SystemControl.ignoreSignal(SIGPIPE)

@@ -16,6 +16,9 @@ extension NamespaceTests {
                 let client = try guest.connect()
                 #expect(client.guestHello?.role == .guest)
                 #expect(client.guestHello?.bootTimings?["listening"] != nil)
+                // `start` (the first C constructor, before the Swift runtime starts) is a real time and precedes `main`.
+                let timings = client.guestHello?.bootTimings ?? [:]
+                #expect(timings["start"].map { $0 > 0 && $0 <= timings["main"] ?? 0 } == true, "\(timings)")
 
                 let echo = try client.run(ExecRequest(session: 1, argv: ["echo", "hi"]))
                 #expect(echo.started != nil)

@@ -154,6 +154,8 @@ int clinux_install_crash_handler(void);
 
 /// 1 when the pre-main constructor mounted /proc itself (so shutdown may unmount it).
 int clinux_early_proc_mounted(void);
+/// CLOCK_BOOTTIME in µs when the first constructor ran (0 if the clock failed).
+uint64_t clinux_process_start_boottime_us(void);
 
 /// clock_gettime(CLOCK_BOOTTIME) in microseconds.
 uint64_t clinux_boottime_us(void);

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The guest's cost, section "8. The guest against a C init" of BENCHMARKS.md (issue 20), in one run:
+#   boots: QEMU start → first byte from the guest on the virtio-serial channel, a minimal static C init
+#     (Benchmarks/guest_init.c, built here with gcc -static) against vm-init, each alone in its own unpadded
+#     initramfs, same kernel (build/vmlinux) and QEMU microvm command line as fc-supervisor's QEMU driver, TCG,
+#     1 vCPU, 512 MiB, alternating, N rounds (Benchmarks/guest_boot.py); vm-init's split from hello.boot_timings;
+#   the C init's raw channel throughput out and in (1 MiB writes/reads of the port, MIB MiB each way, every C boot);
+#   through fc-supervisor in the same VM shape (busybox initramfs for dd): `exec dd if=/dev/zero bs=1M count=MIB`
+#     to the host and MIB MiB of stdin into `exec -i dd of=/dev/null bs=1M`, ROUNDS rounds;
+#   vm-init's RSS (guest /proc/1/status) idle after the first connection, with 100 and with 1,000 live sessions
+#     (Benchmarks/guest_sessions.py over control.sock); the static binary's size.
+# Rewrites only its own section (Benchmarks/guest_report.py).
+#
+#   make bench BENCH_ONLY=guest   this section only (make vm-init-static fc-supervisor-static guest-kernel initramfs)
+#   BENCH_GUEST_RUNS=N            boot rounds (default 7; at least 1 — the E2E short form uses 1–2)
+#   BENCH_GUEST_MIB=M             MiB per throughput transfer (default 256)
+#   BENCH_GUEST_ROUNDS=R          fc-supervisor throughput rounds (default 3)
+#   BENCH_GUEST_SESSIONS="100 1000"  session counts for the RSS rows
+#   BENCH_GUEST_OUT=FILE          also copy the raw results (JSON) here; BENCH_GUEST_NO_REPORT=1 leaves BENCHMARKS.md
+#   BENCH_BUILD=DIR               take vm-init, fc-supervisor, vmlinux, initramfs.cpio from DIR/build (compare builds)
+#   FC_SUPERVISOR, BENCH_GUEST_KERNEL, BENCH_GUEST_INITRAMFS, BENCH_GUEST_VMINIT  one of those files from elsewhere
+#                                 (the E2E short form: the debug fc-supervisor and an initramfs it built itself)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+N=${BENCH_GUEST_RUNS:-7}
+MIB=${BENCH_GUEST_MIB:-256}
+ROUNDS=${BENCH_GUEST_ROUNDS:-3}
+COUNTS=${BENCH_GUEST_SESSIONS:-100 1000}
+BUILT=${BENCH_BUILD:-$ROOT}/build
+log() { printf '\033[1m[bench-guest]\033[0m %s\n' "$*" >&2; }
+die() { echo "guest.sh: $*" >&2; exit 1; }
+SUP=${FC_SUPERVISOR:-$BUILT/fc-supervisor}
+KERNEL=${BENCH_GUEST_KERNEL:-$BUILT/vmlinux}
+INITRAMFS=${BENCH_GUEST_INITRAMFS:-$BUILT/initramfs.cpio}
+VMINIT=${BENCH_GUEST_VMINIT:-$BUILT/vm-init}
+for f in "$SUP" "$KERNEL" "$INITRAMFS" "$VMINIT"; do
+    [ -f "$f" ] || die "$f missing (make vm-init-static fc-supervisor-static guest-kernel initramfs)"
+done
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (make deps)"
+command -v gcc >/dev/null || die "gcc missing (make deps)"
+[ -x /bin/busybox ] || die "/bin/busybox missing (apt-get install busybox-static)"
+W=/var/tmp/fcbench-guest.$$        # short: Unix socket paths are limited to 107 bytes
+mkdir -p "$W/cinit/sbin" "$W/cinit/dev" "$W/cinit/proc" "$W/cinit/sys"
+VM_PID=""
+cleanup() {
+    set +e
+    if [ -n "$VM_PID" ]; then
+        "$SUP" stop --state-dir "$W/s" guest >/dev/null 2>&1
+        for _ in $(seq 50); do kill -0 "$VM_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$VM_PID" 2>/dev/null
+    fi
+    rm -rf "$W"
+}
+trap cleanup EXIT
+
+log "building the C init (gcc -static) and its initramfs"
+gcc -static -O2 -o "$W/cinit/sbin/init" Benchmarks/guest_init.c
+strip "$W/cinit/sbin/init"
+python3 GuestImage/mkcpio.py "$W/cinit" "$W/cinit.cpio" --node /dev/console:c:5:1:600 --node /dev/null:c:1:3:666
+
+log "boots: $N alternating rounds (C init, then vm-init; reversed every other round), raw channel $MIB MiB each way"
+python3 Benchmarks/guest_boot.py --kernel "$KERNEL" --cinit "$W/cinit.cpio" --vminit "$INITRAMFS" \
+    --runs "$N" --bytes $((MIB << 20)) --memory-mib 512 --work "$W" > "$W/boots.json"
+
+log "vm-init through fc-supervisor: a busybox initramfs (for dd), 1 vCPU, 512 MiB"
+bash GuestImage/build-image.sh --busybox --vm-init "$VMINIT" --initrd "$W/bb.cpio" >/dev/null
+"$SUP" run --vmm qemu --id guest --state-dir "$W/s" --kernel "$KERNEL" --initrd "$W/bb.cpio" \
+    --vcpus 1 --memory-mib 512 -- sleep 1000000 </dev/null >"$W/vm.log" 2>&1 &
+VM_PID=$!
+for _ in $(seq 600); do "$SUP" exec --state-dir "$W/s" guest -- true 2>/dev/null && break; sleep 0.1; done
+"$SUP" exec --state-dir "$W/s" guest -- true || die "the VM never became ready: $(tail -5 "$W/vm.log")"
+# shellcheck disable=SC2086
+python3 Benchmarks/guest_sessions.py "$W/s/guest/control.sock" $COUNTS > "$W/rss.json"
+FCX="$SUP exec --state-dir $W/s guest"
+: > "$W/exec.txt"
+for r in $(seq "$ROUNDS"); do
+    t0=$(date +%s.%N)
+    $FCX -- dd if=/dev/zero bs=1M count="$MIB" 2>/dev/null | wc -c > "$W/out-bytes"
+    t1=$(date +%s.%N)
+    head -c $((MIB << 20)) /dev/zero | $FCX -i -- dd of=/dev/null bs=1M 2>&1 | grep -c 'records in' > "$W/in-ok" || true
+    t2=$(date +%s.%N)
+    echo "$r $(cat "$W/out-bytes") $(awk "BEGIN{print $t1 - $t0}") $(cat "$W/in-ok") $(awk "BEGIN{print $t2 - $t1}")" >> "$W/exec.txt"
+    log "exec round $r/$ROUNDS (round, stdout bytes, s, stdin dd ok, s): $(tail -1 "$W/exec.txt")"
+done
+"$SUP" stop --state-dir "$W/s" guest >/dev/null 2>&1 || true
+wait "$VM_PID" 2>/dev/null || true
+VM_PID=""
+
+stat -c %s "$VMINIT" > "$W/vminit-size"
+stat -c %s "$INITRAMFS" > "$W/vminit-cpio-size"
+stat -c %s "$W/cinit.cpio" > "$W/cinit-cpio-size"
+echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(qemu-system-x86_64 --version | head -1)" > "$W/machine"
+[ -z "${BENCH_GUEST_OUT:-}" ] || python3 Benchmarks/guest_report.py --json "$W" "$MIB" > "$BENCH_GUEST_OUT"
+[ "${BENCH_GUEST_NO_REPORT:-0}" = 1 ] || python3 Benchmarks/guest_report.py "$ROOT/BENCHMARKS.md" "$W" "$MIB"
+log "done"

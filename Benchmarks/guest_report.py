@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Writes section "8. The guest against a C init" of BENCHMARKS.md from Benchmarks/guest.sh's work directory.
+
+    guest_report.py BENCHMARKS.md WORKDIR MIB     rewrite the section (also printed)
+    guest_report.py --json WORKDIR MIB            print the summary as JSON (the E2E short form reads it)
+    guest_report.py --from-json BENCHMARKS.md SUMMARY.json   rewrite the section from such a summary
+
+Replaces an existing section 8, else inserts it before "## Exact commands" (or appends). The section's notes (what
+was tried on vm-init's start-up and memory, and what each step measured) come from Benchmarks/guest_notes.md.
+"""
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+TITLE = "## 8. The guest against a C init"
+MIB = 1 << 20
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def summarize(work, mib):
+    work = Path(work)
+    boots = json.loads((work / "boots.json").read_text())
+    runs = boots["runs"]
+    s = {"rounds": max((r["round"] for r in runs), default=-1) + 1, "mib": int(mib), "qemu": boots["qemu"],
+         "errors": [f"{r['init']} round {r['round'] + 1}: {r['error']}" for r in runs if "error" in r]}
+    for init in ("cinit", "vm-init"):
+        ok = [r for r in runs if r["init"] == init and "error" not in r]
+        t = [r["timings_us"] for r in ok]
+        entry = {"boots": len(ok), "first_byte_ms": median([r["first_byte_ms"] for r in ok]),
+                 "first_byte_all_ms": [round(r["first_byte_ms"]) for r in ok]}
+        # The guest's CLOCK_BOOTTIME starts with the kernel; what the first byte took beyond the guest's own
+        # "connected" milestone is QEMU's start before the kernel runs (and the host's read).
+        entry["qemu_to_kernel_ms"] = median([r["first_byte_ms"] - x["connected"] / 1000 for r, x in zip(ok, t)
+                                             if "connected" in x])
+        if init == "cinit":
+            entry["kernel_to_main_ms"] = median([x["main"] / 1000 for x in t])
+            entry["main_to_hello_ms"] = median([(x["connected"] - x["main"]) / 1000 for x in t])
+            entry["raw_out_mib_s"] = median([r.get("out_mib_s") for r in ok])
+            entry["raw_in_mib_s"] = median([r.get("in_mib_s") for r in ok])
+        else:
+            def gap(a, b):
+                return median([(x[b] - x[a]) / 1000 for x in t if a in x and b in x])
+            entry["kernel_to_pid1_ms"] = median([x["start"] / 1000 for x in t if "start" in x])
+            entry["pid1_to_main_ms"] = gap("start", "main")
+            entry["kernel_to_main_ms"] = median([x["main"] / 1000 for x in t if "main" in x])
+            entry["main_to_mounted_ms"] = gap("main", "mounted")
+            entry["mounted_to_hello_ms"] = gap("mounted", "connected")
+            entry["timing_keys"] = sorted(set().union(*[set(x) for x in t])) if t else []
+            # Per boot: a port not yet announced when vm-init first looks costs a whole retry interval (1 s).
+            entry["mounted_to_hello_all_ms"] = [round((x["connected"] - x["mounted"]) / 1000) for x in t
+                                                if "mounted" in x and "connected" in x]
+        s[init] = entry
+    rows = [line.split() for line in (work / "exec.txt").read_text().splitlines() if line.strip()]
+    total = int(mib) * MIB
+    s["exec_stdout_mib_s"] = median([total / MIB / float(r[2]) for r in rows if int(r[1]) == total])
+    s["exec_stdin_mib_s"] = median([total / MIB / float(r[4]) for r in rows if r[3] == "1"])
+    s["exec_rounds"] = len(rows)
+    s["exec_failures"] = [" ".join(r) for r in rows if int(r[1]) != total or r[3] != "1"]
+    s["rss_kib"] = json.loads((work / "rss.json").read_text())
+    s["binary_bytes"] = int((work / "vminit-size").read_text())
+    s["vminit_cpio_bytes"] = int((work / "vminit-cpio-size").read_text())
+    s["cinit_cpio_bytes"] = int((work / "cinit-cpio-size").read_text())
+    s["machine"] = (work / "machine").read_text().strip()
+    return s
+
+
+def fmt(v, unit="", digits=0):
+    return "–" if v is None else f"{v:.{digits}f}{unit}"
+
+
+def bar(ok):
+    return "–" if ok is None else ("**met**" if ok else "**not met**")
+
+
+def section(s, notes):
+    c, v = s["cinit"], s["vm-init"]
+    ratio = v["first_byte_ms"] / c["first_byte_ms"] if v["first_byte_ms"] and c["first_byte_ms"] else None
+    out_pct = s["exec_stdout_mib_s"] / c["raw_out_mib_s"] if s["exec_stdout_mib_s"] and c["raw_out_mib_s"] else None
+    in_pct = s["exec_stdin_mib_s"] / c["raw_in_mib_s"] if s["exec_stdin_mib_s"] and c["raw_in_mib_s"] else None
+    rss = s["rss_kib"]
+    idle = rss["idle"].get("VmRSS")
+    thousand = rss["sessions"].get("1000", {}).get("VmRSS")
+    size_mib = s["binary_bytes"] / MIB
+    lines = [TITLE, "",
+             f"One run of `make bench BENCH_ONLY=guest` (Benchmarks/guest.sh) on {s['machine']}. Same kernel "
+             f"(`build/vmlinux`) and the QEMU command line of fc-supervisor's QEMU driver: `-M microvm` under TCG, 1 vCPU, "
+             f"512 MiB, no console, virtio-rng. The floor is a minimal static C init (Benchmarks/guest_init.c, "
+             f"`gcc -static`: mounts sysfs and devtmpfs, finds the `vmchan` port, speaks), alone in a "
+             f"{s['cinit_cpio_bytes'] / MIB:.2f} MiB initramfs; vm-init is alone in `build/initramfs.cpio` "
+             f"({s['vminit_cpio_bytes'] / MIB:.2f} MiB), neither padded. {s['rounds']} rounds, C init first in odd rounds and "
+             f"vm-init first in even ones; medians.", "",
+             "| bar | C init | vm-init | ratio | target | |", "|---|---|---|---|---|---|",
+             f"| QEMU start → first byte on the channel | {fmt(c['first_byte_ms'], ' ms')} | {fmt(v['first_byte_ms'], ' ms')} "
+             f"| {fmt(ratio, '×', 2)} | ≤ 1.05× | {bar(ratio is not None and ratio <= 1.05 if ratio else None)} |",
+             f"| stdout to the host: raw port vs `exec dd if=/dev/zero bs=1M count={s['mib']}` | "
+             f"{fmt(c['raw_out_mib_s'], ' MiB/s')} | {fmt(s['exec_stdout_mib_s'], ' MiB/s')} | {fmt(out_pct and out_pct * 100, ' %')} "
+             f"| ≥ 50 % | {bar(out_pct >= 0.5 if out_pct else None)} |",
+             f"| stdin from the host: raw port vs {s['mib']} MiB into `exec -i dd of=/dev/null bs=1M` | "
+             f"{fmt(c['raw_in_mib_s'], ' MiB/s')} | {fmt(s['exec_stdin_mib_s'], ' MiB/s')} | {fmt(in_pct and in_pct * 100, ' %')} "
+             f"| ≥ 50 % | {bar(in_pct >= 0.5 if in_pct else None)} |",
+             f"| vm-init RSS idle, after the first connection | | {fmt(idle and idle / 1024, ' MiB', 1)} | | ≤ 6 MiB "
+             f"| {bar(idle <= 6 * 1024 if idle else None)} |",
+             f"| vm-init RSS with 1,000 live sessions | | {fmt(thousand and thousand / 1024, ' MiB', 1)} | | ≤ 16 MiB "
+             f"| {bar(thousand <= 16 * 1024 if thousand else None)} |",
+             f"| static `build/vm-init` | {fmt(None)} | {size_mib:.1f} MiB | | ≤ 13.9 MiB | {bar(size_mib <= 13.9)} |",
+             "", "Where the boot goes (medians; guest milestones are CLOCK_BOOTTIME, which starts with the kernel; "
+             "vm-init's from `hello.boot_timings`: `start` is its first C constructor, `main` its Swift entry, "
+             "`mounted` after the API filesystems, `connected` when the channel is open and hello is sent):", "",
+             "| step | C init | vm-init |", "|---|---|---|",
+             f"| QEMU start → kernel, plus (vm-init) encoding and delivering hello: first byte − guest `connected` | {fmt(c['qemu_to_kernel_ms'], ' ms')} | {fmt(v['qemu_to_kernel_ms'], ' ms')} |",
+             f"| kernel → PID 1 runs (`start`; the C init: its `main`) | {fmt(c['kernel_to_main_ms'], ' ms')} | {fmt(v['kernel_to_pid1_ms'], ' ms')} |",
+             f"| PID 1 → `main` (libc and Swift runtime start-up) | – | {fmt(v['pid1_to_main_ms'], ' ms', 1)} |",
+             f"| `main` → mounted | – | {fmt(v['main_to_mounted_ms'], ' ms', 1)} |",
+             f"| mounted → hello sent (C init: `main` → port open, greeting sent) | {fmt(c['main_to_hello_ms'], ' ms', 1)} | {fmt(v['mounted_to_hello_ms'], ' ms', 1)} |",
+             "", f"Every boot, first byte in ms: C init {c['first_byte_all_ms']}, vm-init {v['first_byte_all_ms']} "
+             f"(vm-init's mounted → hello in each: {v.get('mounted_to_hello_all_ms', [])})."]
+    if s["errors"]:
+        lines += ["", "**Boots that failed in this run**: " + "; ".join(s["errors"]) + "."]
+    lines += ["", f"vm-init's memory, guest `/proc/1/status` read through `exec cat` (that `cat` is a live session too), "
+              f"KiB: idle {json.dumps(rss['idle'])}; "
+              + "; ".join(f"{k} sessions {json.dumps({f: x for f, x in val.items()})}" for k, val in rss["sessions"].items())
+              + f". Throughput: {s['exec_rounds']} rounds of each `exec` after the C init's "
+              f"{c['boots']} raw transfers each way (1 MiB reads/writes of the port, every C init boot)."
+              + (f" Failed exec rounds: {s['exec_failures']}." if s["exec_failures"] else "")]
+    if notes:
+        lines += ["", notes.strip()]
+    lines += ["", "    make bench BENCH_ONLY=guest        # Benchmarks/guest.sh; QEMU: " + " ".join(s["qemu"]), ""]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--json":
+        json.dump(summarize(sys.argv[2], sys.argv[3]), sys.stdout, indent=1)
+        print()
+        return
+    if len(sys.argv) == 4 and sys.argv[1] == "--from-json":
+        bench_md, summary = sys.argv[2], json.loads(Path(sys.argv[3]).read_text())
+    elif len(sys.argv) == 4:
+        bench_md, summary = sys.argv[1], summarize(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(__doc__)
+    notes_file = Path(__file__).with_name("guest_notes.md")
+    text_notes = notes_file.read_text() if notes_file.exists() else ""
+    sec = section(summary, text_notes)
+    print(sec)
+    path = Path(bench_md)
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    existing = re.search(rf"^{re.escape(TITLE)}\n.*?(?=^## |\Z)", text, flags=re.M | re.S)
+    if existing:
+        text = text[:existing.start()] + sec + text[existing.end():]
+    elif "\n## Exact commands" in text:
+        i = text.index("\n## Exact commands") + 1
+        text = text[:i] + sec + "\n" + text[i:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + sec
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+/// The short form of `make bench BENCH_ONLY=guest` (Benchmarks/guest.sh, BENCHMARKS.md section 8): one round of
+/// each boot, small transfers, 10 sessions. It checks that the measurement works end to end — the C init and
+/// vm-init both booted and spoke on the channel, every figure came out and is plausible — never a timing bar.
+@Suite("Guest benchmark, short form", .serialized)
+struct GuestBenchTests {
+    @Test("guest.sh: C init and vm-init both boot and speak; split, throughput, RSS and size all measured")
+    func guestBenchmarkShortForm() throws {
+        let candidates = [RepoPath.file("build/vmlinux"), RepoPath.file("../shared/guest-kernel/vmlinux")]
+        let kernel = try #require(candidates.first { access($0, R_OK) == 0 }, "no guest kernel (make guest-kernel)")
+        let vmInit = RepoPath.file("build/vm-init")
+        try #require(access(vmInit, X_OK) == 0, "no static vm-init at \(vmInit) (make vm-init-static)")
+        let supervisor = try BuiltProduct.path("fc-supervisor")
+        let dir = try TemporaryDirectory(prefix: "/var/tmp/fcgb-")
+        let initramfs = dir.file("initramfs.cpio")
+        let image = try runToEnd("/bin/bash", [RepoPath.file("GuestImage/build-image.sh"), "--vm-init", vmInit,
+                                               "--initrd", initramfs], timeout: 120)
+        try #require(image.exitCode == 0, "build-image.sh: \(image.stderr)")
+
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(["BENCH_GUEST_RUNS": "1", "BENCH_GUEST_MIB": "16", "BENCH_GUEST_ROUNDS": "1",
+                           "BENCH_GUEST_SESSIONS": "10", "BENCH_GUEST_NO_REPORT": "1",
+                           "BENCH_GUEST_OUT": dir.file("guest.json"), "FC_SUPERVISOR": supervisor,
+                           "BENCH_GUEST_KERNEL": kernel, "BENCH_GUEST_INITRAMFS": initramfs,
+                           "BENCH_GUEST_VMINIT": vmInit]) { $1 }
+        let run = try runToEnd("/bin/bash", [RepoPath.file("Benchmarks/guest.sh")], environment: environment, timeout: 600)
+        try #require(run.exitCode == 0, "guest.sh failed: \(run.stderr)")
+        let data = try #require(FileManager.default.contents(atPath: dir.file("guest.json")), "no results")
+        let s = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        print("e2e: guest bench short form: \(String(decoding: data, as: UTF8.self).prefix(1500))")
+
+        #expect((s["errors"] as? [String])?.isEmpty == true, "boot errors: \(s["errors"] ?? "?")")
+        let cinit = try #require(s["cinit"] as? [String: Any])
+        let vm = try #require(s["vm-init"] as? [String: Any])
+        for (name, entry) in [("C init", cinit), ("vm-init", vm)] {
+            #expect(entry["boots"] as? Int == 1, "\(name) did not speak on the channel: \(entry)")
+            let ms = entry["first_byte_ms"] as? Double ?? -1
+            #expect(ms > 0 && ms < 60_000, "\(name) first byte: \(ms) ms")
+        }
+        // vm-init's hello carried every milestone of the split, in boot order.
+        let keys = Set(vm["timing_keys"] as? [String] ?? [])
+        #expect(keys.isSuperset(of: ["start", "main", "mounted", "connected"]), "boot_timings keys: \(keys)")
+        for step in ["kernel_to_pid1_ms", "pid1_to_main_ms", "main_to_mounted_ms", "mounted_to_hello_ms"] {
+            let v = vm[step] as? Double ?? -1
+            #expect(v >= 0 && v < 60_000, "vm-init \(step): \(v)")
+        }
+        for (what, value) in [("raw out", cinit["raw_out_mib_s"]), ("raw in", cinit["raw_in_mib_s"]),
+                              ("exec stdout", s["exec_stdout_mib_s"]), ("exec stdin", s["exec_stdin_mib_s"])] {
+            let v = value as? Double ?? -1
+            #expect(v > 0.1 && v < 100_000, "\(what): \(v) MiB/s")
+        }
+        #expect((s["exec_failures"] as? [String])?.isEmpty == true, "exec rounds: \(s["exec_failures"] ?? "?")")
+        let rss = try #require(s["rss_kib"] as? [String: Any])
+        let idle = (rss["idle"] as? [String: Any])?["VmRSS"] as? Int ?? 0
+        let ten = ((rss["sessions"] as? [String: Any])?["10"] as? [String: Any])?["VmRSS"] as? Int ?? 0
+        #expect(idle > 256 && idle < 1 << 20, "idle RSS \(idle) KiB")
+        #expect(ten > 256 && ten < 1 << 20, "RSS with 10 sessions \(ten) KiB")
+        let size = s["binary_bytes"] as? Int ?? 0
+        #expect(size > 1 << 20, "vm-init size \(size)")
+    }
+}
