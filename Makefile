@@ -58,6 +58,7 @@ test: vm-init-static guest-kernel lint
 	python3 Protocol/check_schema.py
 	$(MAKE) fuzz-smoke
 	$(MAKE) test-oci OCI_REQUIRE_FC=1
+	$(MAKE) test-images
 	$(MAKE) test-podman PODMAN_REQUIRE=1
 
 ## containerd's go-runc driving runc and fc-supervisor (Tests/GoRunc, GOPATH mode against Debian's packages):
@@ -71,6 +72,13 @@ test-oci:
 ## (Tests/Podman/README.md).
 test-podman: fc-supervisor-static runtime-config
 	bash Tests/Podman/test-podman.sh
+
+## fc-image against Debian's docker-registry on 127.0.0.1 (images pushed with skopeo) and a stub registry for
+## faults; the pulled images run in real VMs under QEMU (Tests/Images/README.md).
+test-images: runtime-config
+	$(SWIFT) build --product fc-image
+	$(SWIFT) build --product fc-supervisor
+	bash Tests/Images/test-images.sh
 
 ## LinuxSystem is the only door to libc: a raw libc call anywhere else in Sources/ fails (file:line listed).
 lint:
@@ -129,10 +137,12 @@ check-tsan:
 	$(SAN_ENV) FC_SANITIZER=thread $(SWIFT) test --scratch-path .build-tsan --sanitize=thread --skip-build --no-parallel --filter '$(SAN_FILTER)'
 
 ## Benchmarks: writes BENCHMARKS.md. BENCH_OCI=1 adds section 7 (go-runc against fc-supervisor's runc command line
-## and runc: Benchmarks/oci.sh); BENCH_ONLY=oci measures and rewrites only that section.
+## and runc: Benchmarks/oci.sh); BENCH_ONLY=oci measures and rewrites only that section; BENCH_ONLY=images section 11
+## (fc-image against skopeo + umoci: Benchmarks/images.sh).
 bench: vm-init-static fc-supervisor-static
-	if [ "$(BENCH_ONLY)" != oci ]; then bash Benchmarks/run.sh; fi
+	if [ -z "$(BENCH_ONLY)" ]; then bash Benchmarks/run.sh; fi
 	if [ "$(BENCH_ONLY)" = oci ] || [ "$(BENCH_OCI)" = 1 ]; then bash Benchmarks/oci.sh; fi
+	if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = images ]; then bash Benchmarks/images.sh; fi
 
 clean:
 	rm -rf .build .build-* $(BUILD_DIR)

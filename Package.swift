@@ -24,6 +24,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         .target(name: "VsockProtocol"),
@@ -60,9 +61,10 @@ let package = Package(
         /// The distribution v2 API (AsyncHTTPClient/NIO), kept out of fc-supervisor: see Sources/fc-image/README.md.
         .target(name: "ImageRegistry", dependencies: [
             "ImageStore", "LinuxSystem", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "fc-image", dependencies: [
-            "ImageRegistry", "ImageStore", "OCIRuntime", "LinuxSystem",
+            "ImageRegistry", "ImageStore", "LinuxSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "vm-init", dependencies: ["VMInit"]),

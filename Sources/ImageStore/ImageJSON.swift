@@ -135,3 +135,14 @@ public struct PlatformChoice: Sendable {
                          "no manifest for \(os)/\(architecture) (the index offers \(offered.isEmpty ? "none" : offered.joined(separator: ", ")))")
     }
 }
+
+extension ImageStore {
+    /// Registry JSON decoded, or one line naming what is wrong with it.
+    public static func decodeJSON<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], what: String) throws(ImageError) -> T {
+        try ImageJSON.decode(type, bytes, what: what)
+    }
+}
+
+extension ImageStore {
+    public static func encodeJSON<T: Encodable>(_ value: T) -> [UInt8] { ImageJSON.encode(value) }
+}

@@ -127,7 +127,8 @@ public final class TarReader {
         }
         var name = string(h, 0, 100)
         let isUstar = h[257..<262].elementsEqual("ustar".utf8)
-        if isUstar { let prefix = string(h, 345, 155); if !prefix.isEmpty { name = prefix + "/" + name } }
+        // POSIX ustar ("ustar\0") has a name prefix at 345; old GNU ("ustar  ") keeps times there instead.
+        if isUstar && h[262] == 0 { let prefix = string(h, 345, 155); if !prefix.isEmpty { name = prefix + "/" + name } }
         let seconds = try number(h, 136, 12)
         let entry = TarEntry(path: name, kind: kind, mode: UInt32(truncatingIfNeeded: try number(h, 100, 8)) & 0o7777,
                              uid: UInt32(truncatingIfNeeded: try number(h, 108, 8)),
