@@ -129,6 +129,7 @@ public final class RegistryClient: @unchecked Sendable {
         let reason: String
         switch error {
         case let e as HTTPClientError where e == .remoteConnectionClosed: reason = "the registry closed the connection"
+        case let e as HTTPParserError where e == .invalidEOFState: reason = "the registry closed the connection mid-body"
         case let e as HTTPClientError where e == .readTimeout: reason = "no data for 60 s (read timeout)"
         case let e as HTTPClientError where e == .connectTimeout: reason = "connect timed out"
         case let e as HTTPClientError where e == .deadlineExceeded: reason = "the request took too long"

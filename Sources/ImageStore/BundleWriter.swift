@@ -11,7 +11,8 @@ public enum BundleWriter {
     /// The annotation that carries the image's `ExposedPorts` (`80/tcp,443/tcp`): a VM has no port publishing.
     public static let exposedPortsAnnotation = "org.opencontainers.image.exposedPorts"
     public static let referenceAnnotation = "org.opencontainers.image.ref.name"
-    public static let manifestAnnotation = "org.fc-runtime.image.manifest"
+    /// Not `org.fc-runtime.…`: fc-supervisor refuses annotations of its own prefix that it does not know.
+    public static let manifestAnnotation = "org.fc-image.manifest"
 
     public static func spec(config: ImageConfig, record: ImageRecord, rootfs: String) throws(ImageError) -> OCISpec {
         let settings = config.config
