@@ -33,12 +33,12 @@ public final class RegistryClient: @unchecked Sendable {
 
     /// GETs `path` (relative to the repository), answering one authentication challenge.
     func get(_ path: String, accept: [String] = [], what: String) async throws(ImageError) -> HTTPClientResponse {
-        var response = try await send(path, accept: accept, what: what)
+        var response = try await request(path, accept: accept, what: what)
         if response.status == .unauthorized {
             let challenge = response.headers.first(name: "WWW-Authenticate") ?? ""
             _ = try? await response.body.collect(upTo: 1 << 20)
             try await authenticate(challenge: challenge)
-            response = try await send(path, accept: accept, what: what)
+            response = try await request(path, accept: accept, what: what)
             if response.status == .unauthorized {
                 throw ImageError(.unauthorized, "\(what): \(reference.registry) refused the credentials (401 after authenticating)")
             }
@@ -46,7 +46,7 @@ public final class RegistryClient: @unchecked Sendable {
         return response
     }
 
-    private func send(_ path: String, accept: [String], what: String) async throws(ImageError) -> HTTPClientResponse {
+    private func request(_ path: String, accept: [String], what: String) async throws(ImageError) -> HTTPClientResponse {
         var request = HTTPClientRequest(url: base + path)
         if !accept.isEmpty { request.headers.add(name: "Accept", value: accept.joined(separator: ", ")) }
         if let authorization { request.headers.add(name: "Authorization", value: authorization) }

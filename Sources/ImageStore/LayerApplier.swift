@@ -43,7 +43,7 @@ public final class LayerApplier {
                 }
                 continue
             }
-            try write(entry, components: components, from: tar, what: what)
+            try place(entry, components: components, from: tar, what: what)
             for count in 1...components.count { writtenThisLayer.insert(components.prefix(count).joined(separator: "/")) }
         }
         try tar.drain()
@@ -97,7 +97,7 @@ public final class LayerApplier {
         return resolved.isEmpty ? root : root + "/" + resolved.joined(separator: "/")
     }
 
-    private func write(_ entry: TarEntry, components: [String], from tar: TarReader, what: String) throws(ImageError) {
+    private func place(_ entry: TarEntry, components: [String], from tar: TarReader, what: String) throws(ImageError) {
         let path = try resolveParent(components, what: what)
         let existing = try? Files.status(path)
         if let existing, !(existing.type == .directory && entry.kind == .directory) {
