@@ -46,6 +46,13 @@ fc-supervisor-static:
 	strip -o $(BUILD_DIR)/fc-supervisor .build-static/release/fc-supervisor
 	@file $(BUILD_DIR)/fc-supervisor
 
+## A stripped, fully static fc-image at build/fc-image (image pulls; `fc-supervisor image` execs the one beside it).
+fc-image-static:
+	$(SWIFT) build $(STATIC_FLAGS) --product fc-image --scratch-path .build-static
+	mkdir -p $(BUILD_DIR)
+	strip -o $(BUILD_DIR)/fc-image .build-static/release/fc-image
+	@ls -l $(BUILD_DIR)/fc-image | awk '{printf "fc-image: %.1f MiB\n", $$5/1048576}'
+
 ## Every test rung that runs on this machine: the layer checks (each module imports only what Package.swift
 ## lets it; raw libc calls only in LinuxSystem/CLinux), protocol units, LinuxSystem and VsockTransport units,
 ## vm-init as PID 1 in namespaces, the supervisor against the Firecracker simulator, real VMs under QEMU, the
