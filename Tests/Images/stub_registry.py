@@ -6,7 +6,8 @@
 MODE: ok | wrong-digest (the first layer blob with one byte changed) | truncated (the first layer short, with an
 honest Content-Length) | drop (full Content-Length, half the bytes, then the connection closes) | basic (401 with
 a Basic challenge: no token endpoint) | bearer (401 with a Bearer challenge; /token hands out a token the blob and
-manifest routes then require) | slow (ok, but blobs trickle, so concurrent pulls overlap).
+manifest routes then require) | slow (ok, but blobs trickle, so concurrent pulls overlap) | stall (half the first
+layer, then nothing: the client hangs mid-blob until it is killed).
 The port it bound goes to PORT_FILE; each GET is appended to LOG as "METHOD PATH"."""
 import http.server, json, os, re, sys, time
 
@@ -78,6 +79,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = bytes([data[0] ^ 1]) + data[1:]
         if digest == FIRST_LAYER and MODE == "truncated":
             data = data[: len(data) // 2]
+        if digest == FIRST_LAYER and MODE == "stall":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            time.sleep(600)
+            return
         if digest == FIRST_LAYER and MODE == "drop":
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))

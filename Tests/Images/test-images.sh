@@ -135,6 +135,19 @@ if "$FCI" pull -q "127.0.0.1:$SPORT/x:test" >/dev/null 2>"$W/bearer.err" && grep
     ok "bearer token from the WWW-Authenticate realm"
 else fail "bearer: $(cat "$W/bearer.err")"; fi
 
+# A pull killed mid-blob (SIGKILL: no cleanup of its own) leaves its temporary; gc removes it once its lock is
+# free, and the next pull downloads the blob whole.
+stub stall basic
+export FC_IMAGE_ROOT=$W/store-killed
+"$FCI" pull -q "127.0.0.1:$SPORT/x:test" >/dev/null 2>&1 & victim=$!
+for _ in $(seq 200); do [ -n "$(ls "$FC_IMAGE_ROOT/blobs/sha256" 2>/dev/null | grep '^\.tmp-')" ] && break; sleep 0.05; done
+sleep 0.3
+kill -9 "$victim"; wait "$victim" 2>/dev/null || true
+if [ -n "$(ls -a "$FC_IMAGE_ROOT/blobs/sha256" | grep '^\.tmp-')" ] && "$FCI" gc >"$W/gc3.out" && grep -q " 1 temporaries" "$W/gc3.out" \
+    && clean_store "killed pull"; then ok "pull killed mid-blob: its temporary is gc's ($(cat "$W/gc3.out"))"
+else fail "killed pull: $(ls -a "$FC_IMAGE_ROOT/blobs/sha256"; cat "$W/gc3.out" 2>/dev/null)"; fi
+stub ok basic
+"$FCI" pull -q "127.0.0.1:$SPORT/x:test" >/dev/null && ok "pull after the killed one" || fail "pull after the killed one"
 export FC_IMAGE_ROOT=$W/store
 
 # Two pulls of one image at once into an empty store: each blob is downloaded once.
