@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "VMM", "VsockProtocol", "VsockTransport", "LinuxSystem", "TestSupport"]),
         .testTarget(name: "OCIRuntimeTests", dependencies: ["OCIRuntime", "VMM", "VsockProtocol", "LinuxSystem", "TestSupport"]),
         .testTarget(name: "SupervisorCLITests", dependencies: ["SupervisorCLI", "OCIRuntime", "Supervisor", "LinuxSystem", "VsockProtocol", "TestSupport"]),
-        .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "OCIRuntime", "LinuxSystem", "TestSupport"]),
+        .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "ImageRegistry", "OCIRuntime", "LinuxSystem", "TestSupport"]),
         /// Boots real VMs (QEMU, the prebuilt guest kernel) through the fc-supervisor executable.
         .testTarget(name: "E2ETests", dependencies: ["TestSupport"]),
     ]
