@@ -51,6 +51,13 @@ fc-supervisor-static:
 	strip -o $(BUILD_DIR)/fc-supervisor .build-static/release/fc-supervisor
 	@file $(BUILD_DIR)/fc-supervisor
 
+## A stripped, fully static fc-image at build/fc-image (image pulls; `fc-supervisor image` execs the one beside it).
+fc-image-static:
+	$(SWIFT) build $(STATIC_FLAGS) --product fc-image --scratch-path .build-static
+	mkdir -p $(BUILD_DIR)
+	strip -o $(BUILD_DIR)/fc-image .build-static/release/fc-image
+	@ls -l $(BUILD_DIR)/fc-image | awk '{printf "fc-image: %.1f MiB\n", $$5/1048576}'
+
 ## Every test rung that runs on this machine: the layer checks (each module imports only what Package.swift
 ## lets it; raw libc calls only in LinuxSystem/CLinux), protocol units, LinuxSystem and VsockTransport units,
 ## vm-init as PID 1 in namespaces, the supervisor against the Firecracker simulator, real VMs under QEMU, the
@@ -63,6 +70,7 @@ test: vm-init-static guest-kernel lint
 	python3 Protocol/check_schema.py
 	$(MAKE) fuzz-smoke
 	$(MAKE) test-oci OCI_REQUIRE_FC=1
+	$(MAKE) test-images
 	$(MAKE) test-podman PODMAN_REQUIRE=1
 
 ## containerd's go-runc driving runc and fc-supervisor (Tests/GoRunc, GOPATH mode against Debian's packages):
@@ -76,6 +84,13 @@ test-oci:
 ## (Tests/Podman/README.md).
 test-podman: fc-supervisor-static runtime-config
 	bash Tests/Podman/test-podman.sh
+
+## fc-image against Debian's docker-registry on 127.0.0.1 (images pushed with skopeo) and a stub registry for
+## faults; the pulled images run in real VMs under QEMU (Tests/Images/README.md).
+test-images: runtime-config
+	$(SWIFT) build --product fc-image
+	$(SWIFT) build --product fc-supervisor
+	bash Tests/Images/test-images.sh
 
 ## LinuxSystem is the only door to libc: a raw libc call anywhere else in Sources/ fails (file:line listed).
 lint:
@@ -137,13 +152,15 @@ check-tsan:
 ## and runc: Benchmarks/oci.sh). BENCH_ONLY=NAME measures and rewrites only one part: throughput (sections 2, summary
 ## only), oci (7), guest (8: the guest against a C init under QEMU, Benchmarks/guest.sh), snapshot (9: checkpoint and
 ## restore against a cold boot, Benchmarks/snapshot.sh), metrics (10: heartbeat and scrape cost, ping RTT,
-## Benchmarks/metrics.sh). A full run (no BENCH_ONLY) includes 8, 9 and 10.
+## Benchmarks/metrics.sh), images (11: fc-image against skopeo + umoci, Benchmarks/images.sh). A full run (no
+## BENCH_ONLY) includes 8 to 11.
 bench: vm-init-static fc-supervisor-static guest-kernel initramfs
 	case "$(BENCH_ONLY)" in ""|throughput) bash Benchmarks/run.sh ;; esac
 	if [ "$(BENCH_ONLY)" = oci ] || [ "$(BENCH_OCI)" = 1 ]; then bash Benchmarks/oci.sh; fi
 	if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = guest ]; then bash Benchmarks/guest.sh; fi
 	if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = snapshot ]; then bash Benchmarks/snapshot.sh; fi
 	if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = metrics ]; then bash Benchmarks/metrics.sh; fi
+	if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = images ]; then bash Benchmarks/images.sh; fi
 
 clean:
 	rm -rf .build .build-* $(BUILD_DIR)

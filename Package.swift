@@ -18,10 +18,13 @@ let package = Package(
     products: [
         .executable(name: "vm-init", targets: ["vm-init"]),
         .executable(name: "fc-supervisor", targets: ["fc-supervisor"]),
+        .executable(name: "fc-image", targets: ["fc-image"]),
         .library(name: "VsockProtocol", targets: ["VsockProtocol"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         .target(name: "VsockProtocol"),
@@ -48,6 +51,22 @@ let package = Package(
         .executableTarget(name: "fc-addr", dependencies: [
             "AddressAllocator", "LinuxSystem", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        /// zlib and libzstd (apt zlib1g-dev, libzstd-dev): streaming layer decompression, one code path for both.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
+        /// libcrypto (apt libssl-dev): SHA-256 at disk speed for every blob byte (see Digest.swift).
+        .systemLibrary(name: "CLibcrypto", path: "Sources/CLibcrypto"),
+        /// Images on disk: references, the content-addressed cache, tar layers with whiteouts, bundles. No network.
+        .target(name: "ImageStore", dependencies: ["OCIRuntime", "LinuxSystem", "CZlib", "CZstd", "CLibcrypto"]),
+        /// The distribution v2 API (AsyncHTTPClient/NIO), kept out of fc-supervisor: see Sources/fc-image/README.md.
+        .target(name: "ImageRegistry", dependencies: [
+            "ImageStore", "LinuxSystem", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "fc-image", dependencies: [
+            "ImageRegistry", "ImageStore", "LinuxSystem",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "vm-init", dependencies: ["VMInit"]),
         .executableTarget(name: "fc-supervisor", dependencies: ["SupervisorCLI", "Supervisor", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "fc-bench", dependencies: ["VsockProtocol"], path: "Benchmarks/fc-bench"),
@@ -62,6 +81,7 @@ let package = Package(
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "VMM", "VsockProtocol", "VsockTransport", "LinuxSystem", "TestSupport"]),
         .testTarget(name: "OCIRuntimeTests", dependencies: ["OCIRuntime", "VMM", "VsockProtocol", "LinuxSystem", "TestSupport"]),
         .testTarget(name: "SupervisorCLITests", dependencies: ["SupervisorCLI", "OCIRuntime", "Supervisor", "LinuxSystem", "VsockProtocol", "TestSupport"]),
+        .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "ImageRegistry", "OCIRuntime", "LinuxSystem", "TestSupport"]),
         /// Boots real VMs (QEMU, the prebuilt guest kernel) through the fc-supervisor executable.
         .testTarget(name: "E2ETests", dependencies: ["TestSupport"]),
     ]

@@ -6,6 +6,7 @@
 RESULTS has lines `cold|checkpoint|restore MIB MS` and `event MIB {restored event JSON}`. Replaces an existing
 section 9, else inserts it before "## Exact commands" (or appends). Also prints it.
 """
+import os
 import json
 import re
 import statistics
@@ -25,6 +26,8 @@ def fmt(v):
 
 
 def main(bench_md, results, n, vmm, command, binary):
+    # Relative to the repository, so the section does not name the machine's checkout.
+    binary = os.path.relpath(binary, os.path.dirname(os.path.abspath(bench_md)))
     rows, events = {}, {}
     for line in Path(results).read_text().splitlines():
         kind, mib, rest = line.split(" ", 2)

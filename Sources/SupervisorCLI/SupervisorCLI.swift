@@ -17,6 +17,7 @@ public struct SupervisorCLI: ParsableCommand {
     /// ``ExecFastPath``); everything else is runc's command line (``RuncCommandLine``), which hands the direct
     /// forms (``DirectForm``) back to this command.
     public static func runMain(_ arguments: [String] = CommandLine.arguments) -> Never {
+        if arguments.count >= 2, arguments[1] == "image" { ImageHandOver.exec(arguments) }
         if let fast = ExecFastPath.parse(arguments) {
             Glibc.exit(Exec.run(stateDir: fast.stateDir, id: fast.id, options: fast.options))
         }
