@@ -55,8 +55,10 @@ extension Agent {
     private func readChunk(_ session: Session, _ stream: OutputStream, from fd: FileDescriptor,
                            upTo want: Int) throws(SystemError) -> Int? {
         if session.outputBusy && want >= Self.directReadMinimum {
+            // As large as the last read brought, doubling while reads fill what they ask: arrays come out full.
+            let ask = min(want, max(session.outputReadSize, Self.directReadMinimum))
             var result: Result<Int?, SystemError> = .success(nil)
-            var chunk = [UInt8](unsafeUninitializedCapacity: want) { space, count in
+            var chunk = [UInt8](unsafeUninitializedCapacity: ask) { space, count in
                 do throws(SystemError) {
                     let n = try fd.read(into: UnsafeMutableRawBufferPointer(space))
                     result = .success(n)
@@ -67,14 +69,16 @@ extension Agent {
                 }
             }
             guard let n = try result.get(), n > 0 else { session.outputBusy = false; return try result.get() }
-            session.outputBusy = n == want
+            session.outputBusy = n >= Self.directReadMinimum
+            session.outputReadSize = n == ask ? 2 * ask : n
             // A short read would pin the whole allocation while it waits for credit: keep a right-sized copy.
-            if n < want / 2 { chunk = chunk.withUnsafeBufferPointer { Array($0) } }
+            if n < ask / 2 { chunk = chunk.withUnsafeBufferPointer { Array($0) } }
             session.pending.append(chunk, tag: stream)
             return n
         }
         guard let n = try scratch.read(from: fd, upTo: want) else { session.outputBusy = false; return nil }
         session.outputBusy = n > 0 && n == want
+        session.outputReadSize = 2 * n
         session.appendPending(stream, scratch.prefix(n))
         return n
     }

@@ -29,6 +29,8 @@ final class Session {
     /// The last output read filled what it asked for: more is probably waiting, so the next read goes straight
     /// into a chunk of its own (``Agent/readOutput(_:_:)``).
     var outputBusy = false
+    /// How much that next read asks for (see ``Agent/readChunk``).
+    var outputReadSize = 0
     var termination: ProcessTermination?
     var oomBaseline: UInt64?
     var drainDeadlinePassed = false

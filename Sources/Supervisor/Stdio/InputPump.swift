@@ -26,11 +26,11 @@ final class InputPump {
     private var registered = false
     private var pollable = true
     private(set) var finished = false
-    /// Small reads (a terminal, a trickle) go through here and are copied into their frame.
-    private let buffer = ReadBuffer(capacity: 64 * 1024)
-    /// The last read filled what it asked for: the next one goes straight into an array that becomes the frame's
-    /// payload (no copy of the bytes in user space).
-    private var busy = false
+    /// How much the next read asks for: it doubles while reads fill what they ask (a busy pipe) and falls to
+    /// what the last read brought otherwise, so a pipe's reads fill their arrays exactly (64 KiB for a default
+    /// pipe) and a terminal's keystrokes get small ones.
+    private var readSize = InputPump.minRead
+    static let minRead = 4096
     /// Largest read (and so stdin frame) taken at once.
     static let maxRead = 256 * 1024
     /// Holds a chunk read while credit was short: never read more than credit, so this stays empty, except
@@ -81,30 +81,17 @@ final class InputPump {
             if pollable { try? loop.modify(fd, interest: []) }
             return
         }
-        let credit = min(target.stdinCredit, busy ? Self.maxRead : buffer.capacity)
+        let credit = min(target.stdinCredit, readSize)
         guard credit > 0 else {
             if pollable { try? loop.modify(fd, interest: []) }
             return
         }
-        if busy && credit > buffer.capacity {
-            readIntoArray(credit, target)
-        } else {
-            let result: Int?
-            do {
-                result = try buffer.read(from: fd, upTo: credit)
-            } catch {
-                result = 0  // EIO on a hung-up terminal and the like: treat as end of input.
-            }
-            guard let n = result else { busy = false; return }
-            if n == 0 { return endOfInput(target) }
-            busy = n == credit
-            let sent = target.sendStdin(buffer.prefix(n))
-            if sent < n { carry = Array(buffer.prefix(n)[sent...]); carryOffset = 0 }
-        }
+        readIntoArray(credit, target)
         if !pollable && !hasCarry { loop.post { [weak self] in self?.readAvailable() } }
     }
 
-    /// One read of up to `count` bytes into a new array, sent as it is.
+    /// One read of up to `count` bytes into a new array that becomes the frame's payload as it is (no copy of
+    /// the bytes in user space).
     private func readIntoArray(_ count: Int, _ target: any StdinTarget) {
         var result: Int?
         var bytes = [UInt8](unsafeUninitializedCapacity: count) { space, filled in
@@ -112,9 +99,9 @@ final class InputPump {
             do { result = try fd.read(into: UnsafeMutableRawBufferPointer(space)) } catch { result = 0 }
             filled = result ?? 0
         }
-        guard let n = result else { busy = false; return }
+        guard let n = result else { return }
         if n == 0 { return endOfInput(target) }
-        busy = n == count
+        readSize = n == count ? min(2 * count, Self.maxRead) : max((n + Self.minRead - 1) / Self.minRead * Self.minRead, Self.minRead)
         // A short read would pin the whole allocation while queued: send a right-sized copy instead.
         if n < count / 2 { bytes = bytes.withUnsafeBufferPointer { Array($0) } }
         let sent = target.sendStdin(bytes)
