@@ -129,23 +129,23 @@ public struct FrameDecoder: Sendable {
         return n
     }
 
-    /// Receives bytes with one read that puts a large payload where it will stay. `read` is offered, in order,
+    /// Receives bytes with one read that puts a large payload where it will stay. `fill` is offered, in order,
     /// the unfilled rest of the front frame's large payload (when one is being collected) and then `spare`; it
     /// fills them front to back (one `readv(2)`) and returns the count, or nil when nothing was read (which is
     /// returned as it is, like 0 for end of file). Bytes past the payload, in `spare`, are appended as by
     /// ``append(_:)-(UnsafeRawBufferPointer)``.
     public mutating func receive<E: Error>(spare: UnsafeMutableRawBufferPointer,
-                                           _ read: ([UnsafeMutableRawBufferPointer]) throws(E) -> Int?) throws(E) -> Int? {
+                                           _ fill: ([UnsafeMutableRawBufferPointer]) throws(E) -> Int?) throws(E) -> Int? {
         startDirectPayloadIfLarge()
         guard direct != nil, directFilled < directLength else {
-            guard let n = try read([spare]) else { return nil }
+            guard let n = try fill([spare]) else { return nil }
             append(UnsafeRawBufferPointer(rebasing: spare[..<min(max(n, 0), spare.count)]))
             return n
         }
         var total: Int?
         var spilled = 0
         try fillDirect { (space) throws(E) -> Int in
-            guard let n = try read([space, spare]) else { return 0 }
+            guard let n = try fill([space, spare]) else { return 0 }
             total = n
             spilled = max(0, n - space.count)
             return n
