@@ -23,6 +23,9 @@ public final class ReadBuffer {
         return try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: storage[0..<count]))
     }
 
+    /// The whole buffer, for a reader that fills it itself (e.g. as the last buffer of a `readv`).
+    public var space: UnsafeMutableRawBufferPointer { storage }
+
     /// The first `count` bytes, as the last read left them. Valid until the next read or until this buffer is
     /// freed; copy them to keep them.
     public func prefix(_ count: Int) -> UnsafeRawBufferPointer {

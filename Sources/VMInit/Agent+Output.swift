@@ -26,7 +26,7 @@ extension Agent {
             if session.drainDeadlinePassed { want = min(want, max(session.drainBudget[stream] ?? 0, 1)) }
             let result: Int?
             do {
-                result = try scratch.read(from: fd, upTo: want)
+                result = try readChunk(session, stream, from: fd, upTo: want)
             } catch {
                 // EIO on a pty master: every slave holder is gone. That is end of file.
                 if error.errno != EIO { Log.debug("session \(session.id): read \(stream): \(error)") }
@@ -38,7 +38,6 @@ extension Agent {
                 break
             }
             if n == 0 { closeOutput(session, stream); break }
-            session.appendPending(stream, scratch.prefix(n))
             if session.drainDeadlinePassed {
                 session.drainBudget[stream, default: 0] -= n
                 // More than was buffered at the deadline: someone is still writing.
@@ -47,6 +46,45 @@ extension Agent {
         }
         flushPending(session)
     }
+
+    /// One read of a session's output into its pending queue; returns the count (0: end of file; nil: nothing
+    /// to read). While the stream is busy (its last read filled what was asked) the read goes straight into a new
+    /// pending chunk, so the bytes are never copied in user space; otherwise into the shared scratch buffer and
+    /// copied behind the last chunk (small reads are merged into large frames, and an idle session never holds
+    /// a large, mostly empty array).
+    private func readChunk(_ session: Session, _ stream: OutputStream, from fd: FileDescriptor,
+                           upTo want: Int) throws(SystemError) -> Int? {
+        if session.outputBusy && want >= Self.directReadMinimum {
+            // As large as the last read brought, doubling while reads fill what they ask: arrays come out full.
+            let ask = min(want, max(session.outputReadSize, Self.directReadMinimum))
+            var result: Result<Int?, SystemError> = .success(nil)
+            var chunk = [UInt8](unsafeUninitializedCapacity: ask) { space, count in
+                do throws(SystemError) {
+                    let n = try fd.read(into: UnsafeMutableRawBufferPointer(space))
+                    result = .success(n)
+                    count = n ?? 0
+                } catch {
+                    result = .failure(error)
+                    count = 0
+                }
+            }
+            guard let n = try result.get(), n > 0 else { session.outputBusy = false; return try result.get() }
+            session.outputBusy = n >= Self.directReadMinimum
+            session.outputReadSize = n == ask ? 2 * ask : n
+            // A short read would pin the whole allocation while it waits for credit: keep a right-sized copy.
+            if n < ask / 2 { chunk = chunk.withUnsafeBufferPointer { Array($0) } }
+            session.pending.append(chunk, tag: stream)
+            return n
+        }
+        guard let n = try scratch.read(from: fd, upTo: want) else { session.outputBusy = false; return nil }
+        session.outputBusy = n > 0 && n == want
+        session.outputReadSize = 2 * n
+        session.appendPending(stream, scratch.prefix(n))
+        return n
+    }
+
+    /// Reads at least this large may go straight into their own chunk.
+    static let directReadMinimum = 16 * 1024
 
     /// Closes an output that a live writer still holds, past the drain deadline: its later output is lost.
     func cutOutput(_ session: Session, _ stream: OutputStream) {

@@ -120,8 +120,10 @@ public final class Agent {
     func adopt(_ fd: FileDescriptor, persistent: Bool) -> FramedConnection? {
         let id = nextConnectionID
         nextConnectionID += 1
+        // `persistent` is the virtio-serial port: its reads and writes move one driver buffer each.
         let conn = FramedConnection(fd: fd, loop: loop, label: "host connection \(id)", id: id,
-                                    options: connectionOptions, state: ConnectionState(ownRole: .guest))
+                                    options: persistent ? connectionOptions.forSerialPort() : connectionOptions,
+                                    state: ConnectionState(ownRole: .guest))
         conn.onFrame = { [unowned self, unowned conn] frame in self.handle(frame, from: conn) }
         conn.onProtocolError = { Log.debug("bad frame on host connection \(id): \($0)") }
         conn.onRefused = { [unowned self, unowned conn] message, error in

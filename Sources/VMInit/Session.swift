@@ -26,6 +26,11 @@ final class Session {
     var sendWindow: SendWindow
     /// Output read from the process but not yet handed to a connection (bounded by ``Agent/pendingCap``).
     var pending = ByteQueue<OutputStream>()
+    /// The last output read filled what it asked for: more is probably waiting, so the next read goes straight
+    /// into a chunk of its own (``Agent/readOutput(_:_:)``).
+    var outputBusy = false
+    /// How much that next read asks for (see ``Agent/readChunk``).
+    var outputReadSize = 0
     var termination: ProcessTermination?
     var oomBaseline: UInt64?
     var drainDeadlinePassed = false

@@ -17,16 +17,19 @@ public enum DecodedFrame: Sendable, Equatable {
 ///
 /// Copies: small frames are buffered and their payload copied out once. A large payload (at least
 /// ``directPayloadThreshold``) at the front of the stream is collected straight into its own array as the bytes
-/// arrive, and that array becomes ``Frame/payload`` as it is: one copy in all, from the read buffer.
+/// arrive, and that array becomes ``Frame/payload`` as it is: one copy in all, from the read buffer, or none
+/// when the reader uses ``receive(spare:_:)``, which lets `readv(2)` write the payload into that array.
 public struct FrameDecoder: Sendable {
     public let limits: FrameLimits
     /// Prefixes, headers and small payloads, from `readIndex` on (consumed bytes are dropped in bulk).
     private var buffer: [UInt8] = []
     private var readIndex = 0
     /// The payload of the frame at `readIndex`, while it is collected outside `buffer` (the frame's prefix
-    /// and header stay in `buffer`; bytes after the payload go on into `buffer`).
+    /// and header stay in `buffer`; bytes after the payload go on into `buffer`). It is allocated at its full
+    /// length up front; only the first `directFilled` bytes hold received data.
     private var direct: [UInt8]?
     private var directLength = 0
+    private var directFilled = 0
     /// Bytes of an oversized frame still to be discarded.
     private var skipRemaining: UInt64 = 0
 
@@ -38,7 +41,7 @@ public struct FrameDecoder: Sendable {
     }
 
     /// Bytes received but not yet returned as (part of) a frame.
-    public var bufferedByteCount: Int { buffer.count - readIndex + (direct?.count ?? 0) }
+    public var bufferedByteCount: Int { buffer.count - readIndex + (direct == nil ? 0 : directFilled) }
 
     /// Adds received bytes.
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
@@ -51,11 +54,12 @@ public struct FrameDecoder: Sendable {
                 rest = UnsafeRawBufferPointer(rebasing: rest[skip...])
                 continue
             }
-            if var payload = direct, payload.count < directLength {
-                let n = min(rest.count, directLength - payload.count)
-                direct = nil  // keeps `payload` uniquely referenced while it grows
-                payload.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[..<n]))
-                direct = payload
+            if direct != nil, directFilled < directLength {
+                let n = min(rest.count, directLength - directFilled)
+                fillDirect { space in
+                    space.copyMemory(from: UnsafeRawBufferPointer(rebasing: rest[..<n]))
+                    return n
+                }
                 rest = UnsafeRawBufferPointer(rebasing: rest[n...])
                 continue
             }
@@ -96,12 +100,58 @@ public struct FrameDecoder: Sendable {
         guard headerLength <= limits.maxHeaderBytes, payloadLength <= Int(limits.maxPayloadBytes),
               payloadLength >= Self.directPayloadThreshold, buffer.count >= payloadStart,
               buffer.count - payloadStart < payloadLength else { return }
-        var payload: [UInt8] = []
-        payload.reserveCapacity(payloadLength)
-        payload.append(contentsOf: buffer[payloadStart...])
+        let have = buffer.count - payloadStart
+        // Full length at once, filled as bytes arrive (UInt8 needs no initialisation; only filled bytes are read).
+        direct = [UInt8](unsafeUninitializedCapacity: payloadLength) { space, count in
+            buffer.withUnsafeBytes { UnsafeMutableRawBufferPointer(space).copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[payloadStart...])) }
+            count = payloadLength
+        }
         buffer.removeSubrange(payloadStart...)
-        direct = payload
         directLength = payloadLength
+        directFilled = have
+    }
+
+    /// Lets `body` write into the unfilled rest of the payload being collected; it returns how many bytes it
+    /// wrote there (from the front of the space it was given).
+    @discardableResult
+    private mutating func fillDirect<E: Error>(_ body: (UnsafeMutableRawBufferPointer) throws(E) -> Int) throws(E) -> Int {
+        guard var payload = direct else { return 0 }
+        direct = nil  // keeps `payload` uniquely referenced while it is written (no copy-on-write)
+        let filled = directFilled
+        var outcome: Result<Int, E> = .success(0)
+        payload.withUnsafeMutableBytes { raw in
+            let space = UnsafeMutableRawBufferPointer(rebasing: raw[filled...])
+            do throws(E) { outcome = .success(min(max(try body(space), 0), space.count)) } catch { outcome = .failure(error) }
+        }
+        direct = payload
+        let n = try outcome.get()
+        directFilled += n
+        return n
+    }
+
+    /// Receives bytes with one read that puts a large payload where it will stay. `fill` is offered, in order,
+    /// the unfilled rest of the front frame's large payload (when one is being collected) and then `spare`; it
+    /// fills them front to back (one `readv(2)`) and returns the count, or nil when nothing was read (which is
+    /// returned as it is, like 0 for end of file). Bytes past the payload, in `spare`, are appended as by
+    /// ``append(_:)-(UnsafeRawBufferPointer)``.
+    public mutating func receive<E: Error>(spare: UnsafeMutableRawBufferPointer,
+                                           _ fill: ([UnsafeMutableRawBufferPointer]) throws(E) -> Int?) throws(E) -> Int? {
+        startDirectPayloadIfLarge()
+        guard direct != nil, directFilled < directLength else {
+            guard let n = try fill([spare]) else { return nil }
+            append(UnsafeRawBufferPointer(rebasing: spare[..<min(max(n, 0), spare.count)]))
+            return n
+        }
+        var total: Int?
+        var spilled = 0
+        try fillDirect { (space) throws(E) -> Int in
+            guard let n = try fill([space, spare]) else { return 0 }
+            total = n
+            spilled = max(0, n - space.count)
+            return n
+        }
+        if spilled > 0 { append(UnsafeRawBufferPointer(rebasing: spare[..<min(spilled, spare.count)])) }
+        return total
     }
 
     /// Adds received bytes.
@@ -130,8 +180,9 @@ public struct FrameDecoder: Sendable {
         let payloadStart = headerStart + Int(headerLength)
         let payload: [UInt8]
         if let direct {
-            guard direct.count == directLength else { return nil }
+            guard directFilled == directLength else { return nil }
             self.direct = nil
+            directFilled = 0
             payload = direct
             readIndex = payloadStart
         } else {

@@ -21,10 +21,29 @@ public final class FramedConnection {
         /// never). Owners that stop queueing bulk data on a congested connection resume from there.
         public var drainedThreshold: Int?
 
-        public init(readBudget: Int, maxQueuedBytes: Int, drainedThreshold: Int? = nil) {
+        /// Largest piece one `read`/`write` of the descriptor moves, when it is smaller than the buffers we offer
+        /// (nil: no such limit, as for sockets). A virtio-serial port's driver has no vectored I/O: the kernel
+        /// calls its read/write once per iovec and stops at the first short one, and each call moves at most one
+        /// 4 KiB receive buffer or one 32 KiB transmit buffer. Offering iovecs of exactly those sizes lets one
+        /// `readv`/`writev` move up to 1 MiB instead of 4 or 32 KiB per system call.
+        public var readPiece: Int?
+        public var writePiece: Int?
+
+        public init(readBudget: Int, maxQueuedBytes: Int, drainedThreshold: Int? = nil, readPiece: Int? = nil,
+                    writePiece: Int? = nil) {
             self.readBudget = readBudget
             self.maxQueuedBytes = maxQueuedBytes
             self.drainedThreshold = drainedThreshold
+            self.readPiece = readPiece
+            self.writePiece = writePiece
+        }
+
+        /// For a virtio-serial port (Linux's virtio_console: 4 KiB receive buffers, 32 KiB per write).
+        public func forSerialPort() -> Options {
+            var options = self
+            options.readPiece = 4096
+            options.writePiece = 32 * 1024
+            return options
         }
 
         /// The host side: a guest gets little room.
@@ -143,7 +162,7 @@ public final class FramedConnection {
     public func flush(until deadline: Clock.Instant) -> Bool {
         while !isClosed {
             do {
-                try outbound.drain(writev: { (buffers) throws(SystemError) -> Int in try fd.writev(buffers) })
+                try outbound.drain(writev: { (buffers) throws(SystemError) -> Int in try writeSegments(buffers) })
                 if outbound.isEmpty { return true }
                 guard try fd.waitWritable(until: deadline) else { return false }
             } catch {
@@ -152,6 +171,31 @@ public final class FramedConnection {
         }
         return outbound.isEmpty
     }
+
+    private func writeSegments(_ buffers: [UnsafeRawBufferPointer]) throws(SystemError) -> Int {
+        guard let piece = options.writePiece else { return try fd.writev(buffers) }
+        let pieces = Self.split(buffers.map { UnsafeMutableRawBufferPointer(mutating: $0) }, piece: piece)
+        return try fd.writev(pieces.map { UnsafeRawBufferPointer($0) })
+    }
+
+    /// `buffers` cut into pieces of at most `piece` bytes (at most ``maxPieces`` of them, in order).
+    static func split(_ buffers: [UnsafeMutableRawBufferPointer], piece: Int?) -> [UnsafeMutableRawBufferPointer] {
+        guard let piece, piece > 0, buffers.contains(where: { $0.count > piece }) else { return buffers }
+        var pieces: [UnsafeMutableRawBufferPointer] = []
+        for buffer in buffers {
+            var start = 0
+            repeat {
+                guard pieces.count < maxPieces else { return pieces }
+                let end = min(start + piece, buffer.count)
+                pieces.append(UnsafeMutableRawBufferPointer(rebasing: buffer[start..<end]))
+                start = end
+            } while start < buffer.count
+        }
+        return pieces
+    }
+
+    /// Most iovecs one split read or write offers (1 MiB of 4 KiB pieces; IOV_MAX is 1024).
+    static let maxPieces = 256
 
     private func scheduleFlush() {
         guard !flushScheduled else { return }
@@ -173,9 +217,16 @@ public final class FramedConnection {
     public func readAvailable() {
         for _ in 0..<options.readBudget {
             guard !isClosed, !isClosing else { return }
+            // One readv: the rest of a large payload goes straight into its frame's array, what follows into
+            // the read buffer (no copy of payload bytes in user space).
             let result: Int?
+            var offered = 0
             do {
-                result = try readBuffer.read(from: fd)
+                result = try decoder.receive(spare: readBuffer.space) { (buffers) throws(SystemError) -> Int? in
+                    let pieces = Self.split(buffers, piece: options.readPiece)
+                    offered = pieces.reduce(0) { $0 + $1.count }
+                    return try fd.readv(pieces)
+                }
             } catch {
                 close(error: error)
                 return
@@ -186,9 +237,8 @@ public final class FramedConnection {
                 close()
                 return
             }
-            decoder.append(readBuffer.prefix(n))
             deliverFrames()
-            if n < Self.readChunk { break }
+            if n < offered { break }
         }
     }
 
@@ -218,7 +268,7 @@ public final class FramedConnection {
         guard !isClosed else { return }
         let before = outbound.byteCount
         do {
-            try outbound.drain(writev: { (buffers) throws(SystemError) -> Int in try fd.writev(buffers) })
+            try outbound.drain(writev: { (buffers) throws(SystemError) -> Int in try writeSegments(buffers) })
         } catch {
             close(error: error)
             return

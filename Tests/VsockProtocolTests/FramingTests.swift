@@ -124,6 +124,53 @@ struct FramingTests {
         #expect(decoder.next() == .frame(Frame(.stdout(SessionRef(session: 1)), payload: Array(big[(big.count - FrameDecoder.directPayloadThreshold)...]))))
     }
 
+    /// `receive(spare:)` (the readv path): a large payload's rest is offered as the first buffer, so it is
+    /// written where the frame keeps it; bytes past it land in the spare buffer. Whatever the read sizes, the
+    /// frames are the same as with `append`, and a `nil` read changes nothing.
+    @Test func receiveIntoThePayloadDecodesTheSameAsAppend() {
+        var rng = SplitMix64(seed: 77)
+        var frames: [Frame] = []
+        for i in 0..<30 {
+            let size = i % 2 == 0 ? FrameDecoder.directPayloadThreshold + rng.below(300_000) : rng.below(3000)
+            frames.append(Frame(.stdout(SessionRef(session: UInt32(i + 1))), payload: rng.bytes(size)))
+            if i % 4 == 0 { frames.append(Frame(.window(WindowUpdate(session: 1, bytes: UInt32(i + 1))))) }
+        }
+        let stream = frames.flatMap { $0.encoded() }
+        let spare = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        defer { spare.deallocate() }
+        for seed in 1...4 {
+            var r = SplitMix64(seed: UInt64(seed))
+            var decoder = FrameDecoder()
+            var offset = 0
+            var results: [DecodedFrame] = []
+            var sawPayloadBuffer = false
+            while offset < stream.count {
+                if r.below(7) == 0 {
+                    #expect(decoder.receive(spare: spare) { _ in nil } == nil)  // EAGAIN
+                    continue
+                }
+                let limit = r.below(seed * 90_000) + 1
+                let n = decoder.receive(spare: spare) { buffers in
+                    sawPayloadBuffer = sawPayloadBuffer || buffers.count == 2
+                    #expect(buffers.last?.count == spare.count)
+                    var copied = 0
+                    for buffer in buffers where copied < limit && offset + copied < stream.count {
+                        let take = min(buffer.count, limit - copied, stream.count - offset - copied)
+                        stream.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[(offset + copied)...].prefix(take))) }
+                        copied += take
+                        if take < buffer.count { break }
+                    }
+                    return copied
+                }
+                offset += n ?? 0
+                while let item = decoder.next() { results.append(item) }
+            }
+            #expect(results == frames.map { .frame($0) })
+            #expect(decoder.bufferedByteCount == 0)
+            #expect(sawPayloadBuffer)
+        }
+    }
+
     /// An oversized frame right after a large one is still reported and skipped.
     @Test func oversizedFrameAfterALargePayloadIsSkipped() {
         let limits = FrameLimits(maxHeaderBytes: 1024, maxPayloadBytes: 64 * 1024)

@@ -7,6 +7,9 @@ package protocol StdinTarget: AnyObject {
     var stdinCredit: Int { get }
     /// Sends the bytes (never more than `stdinCredit`); returns how many were taken.
     func sendStdin(_ bytes: UnsafeRawBufferPointer) -> Int
+    /// The same for bytes in an array of their own: when all are taken, the array itself is the frame's payload
+    /// (queued, not copied).
+    func sendStdin(_ bytes: [UInt8]) -> Int
     /// Sends end-of-file.
     func closeStdin()
 }
@@ -23,7 +26,13 @@ final class InputPump {
     private var registered = false
     private var pollable = true
     private(set) var finished = false
-    private let buffer = ReadBuffer(capacity: 128 * 1024)
+    /// How much the next read asks for: it doubles while reads fill what they ask (a busy pipe) and falls to
+    /// what the last read brought otherwise, so a pipe's reads fill their arrays exactly (64 KiB for a default
+    /// pipe) and a terminal's keystrokes get small ones.
+    private var readSize = InputPump.minRead
+    static let minRead = 4096
+    /// Largest read (and so stdin frame) taken at once.
+    static let maxRead = 256 * 1024
     /// Holds a chunk read while credit was short: never read more than credit, so this stays empty, except
     /// for terminals in canonical mode that return whole lines.
     private var carry: [UInt8] = []
@@ -72,26 +81,36 @@ final class InputPump {
             if pollable { try? loop.modify(fd, interest: []) }
             return
         }
-        let credit = min(target.stdinCredit, buffer.capacity)
+        let credit = min(target.stdinCredit, readSize)
         guard credit > 0 else {
             if pollable { try? loop.modify(fd, interest: []) }
             return
         }
-        let result: Int?
-        do {
-            result = try buffer.read(from: fd, upTo: credit)
-        } catch {
-            result = 0  // EIO on a hung-up terminal and the like: treat as end of input.
+        readIntoArray(credit, target)
+        if !pollable && !hasCarry { loop.post { [weak self] in self?.readAvailable() } }
+    }
+
+    /// One read of up to `count` bytes into a new array that becomes the frame's payload as it is (no copy of
+    /// the bytes in user space).
+    private func readIntoArray(_ count: Int, _ target: any StdinTarget) {
+        var result: Int?
+        var bytes = [UInt8](unsafeUninitializedCapacity: count) { space, filled in
+            // EIO on a hung-up terminal and the like: treat as end of input.
+            do { result = try fd.read(into: UnsafeMutableRawBufferPointer(space)) } catch { result = 0 }
+            filled = result ?? 0
         }
         guard let n = result else { return }
-        if n == 0 {
-            stop()
-            target.closeStdin()
-            return
-        }
-        let sent = target.sendStdin(buffer.prefix(n))
-        if sent < n { carry = Array(buffer.prefix(n)[sent...]); carryOffset = 0 }
-        if !pollable && !hasCarry { loop.post { [weak self] in self?.readAvailable() } }
+        if n == 0 { return endOfInput(target) }
+        readSize = n == count ? min(2 * count, Self.maxRead) : max((n + Self.minRead - 1) / Self.minRead * Self.minRead, Self.minRead)
+        // A short read would pin the whole allocation while queued: send a right-sized copy instead.
+        if n < count / 2 { bytes = bytes.withUnsafeBufferPointer { Array($0) } }
+        let sent = target.sendStdin(bytes)
+        if sent < n { carry = bytes; carryOffset = sent }
+    }
+
+    private func endOfInput(_ target: any StdinTarget) {
+        stop()
+        target.closeStdin()
     }
 
     private func sendCarry() {

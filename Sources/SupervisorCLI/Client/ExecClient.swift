@@ -183,6 +183,12 @@ final class ControlRemoteSession: RemoteSession {
         return n
     }
 
+    func sendStdin(_ bytes: [UInt8]) -> Int {
+        let n = stdinWindow.take(upTo: bytes.count)
+        if n > 0 { connection.send(.stdin(SessionRef(session: id)), payload: bytes[..<n]) }
+        return n
+    }
+
     func closeStdin() { connection.send(.stdinClose(SessionRef(session: id))) }
     func outputConsumed(_ count: Int) {
         if let grant = outputWindow.consume(count) { connection.send(.window(WindowUpdate(session: id, bytes: grant))) }

@@ -1,0 +1,90 @@
+import Glibc
+import LinuxSystem
+import Testing
+@testable import Supervisor
+
+/// The stdin pump reads each chunk into an array of its own, sized from the last read, and hands the array to
+/// the target as it is; credit bounds every read; end of file closes the target's stdin.
+@Suite struct InputPumpTests {
+    final class Target: StdinTarget {
+        var credit: Int
+        var chunks: [[UInt8]] = []
+        var unsafeSends = 0
+        var closed = false
+        init(credit: Int) { self.credit = credit }
+        var stdinCredit: Int { credit }
+        func sendStdin(_ bytes: UnsafeRawBufferPointer) -> Int {
+            unsafeSends += 1
+            let n = min(bytes.count, credit)
+            chunks.append(Array(bytes[..<n]))
+            credit -= n
+            return n
+        }
+        func sendStdin(_ bytes: [UInt8]) -> Int {
+            let n = min(bytes.count, credit)
+            chunks.append(Array(bytes[..<n]))
+            credit -= n
+            return n
+        }
+        func closeStdin() { closed = true }
+    }
+
+    /// A busy pipe: reads grow to whole pipe-fuls, never past the credit, and every byte arrives in order.
+    @Test func busyPipeIsReadInGrowingChunksWithinCredit() throws {
+        let loop = try EventLoop()
+        let pipe = try Pipe()
+        defer { pipe.readEnd.close() }
+        let total = 3 << 20
+        let data = (0..<total).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+        let target = Target(credit: 1 << 20)
+        let pump = InputPump(fd: pipe.readEnd, loop: loop, target: target)
+        pump.start()
+        try pipe.writeEnd.setNonBlocking()
+        var written = 0
+        var grants = 0
+        func turn() {
+            if written < total {
+                written += data[written...].withUnsafeBytes { (try? pipe.writeEnd.write($0)) ?? 0 }
+                if written == total { pipe.writeEnd.close() }
+            }
+            // The receiver takes everything it was sent and grants it back, as a peer's window would (end of
+            // file, too, is only read with credit).
+            if target.credit == 0 { target.credit = 1 << 20; grants += 1; pump.creditChanged() }
+            if target.closed { loop.stop() } else { loop.addTimer(after: .milliseconds(1)) { turn() } }
+        }
+        loop.post { turn() }
+        let deadline = loop.addTimer(after: .seconds(20)) { loop.stop() }
+        try loop.run()
+        loop.cancelTimer(deadline)
+        #expect(target.closed)
+        #expect(target.chunks.flatMap { $0 } == data)
+        #expect(target.unsafeSends == 0)
+        #expect(target.chunks.allSatisfy { $0.count <= InputPump.maxRead })
+        // Reads grew past the first small one (a pipe holds 64 KiB by default).
+        #expect((target.chunks.map(\.count).max() ?? 0) >= 32 * 1024)
+        #expect(grants >= 2)
+    }
+
+    /// No credit: nothing is read; credit of a few bytes: no more than that is read.
+    @Test func readsNeverExceedTheCredit() throws {
+        let loop = try EventLoop()
+        let pipe = try Pipe()
+        defer { pipe.readEnd.close(); pipe.writeEnd.close() }
+        try pipe.writeEnd.writeAll([UInt8](repeating: 7, count: 10_000))
+        let target = Target(credit: 0)
+        let pump = InputPump(fd: pipe.readEnd, loop: loop, target: target)
+        pump.start()
+        func step(_ then: @escaping () -> Void) { loop.addTimer(after: .milliseconds(20), then) }
+        step {
+            #expect(target.chunks.isEmpty)
+            target.credit = 3
+            pump.creditChanged()
+            step {
+                #expect(target.chunks == [[7, 7, 7]])
+                loop.stop()
+            }
+        }
+        try loop.run()
+        pump.stop()
+    }
+}
