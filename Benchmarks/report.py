@@ -2,6 +2,7 @@
 """Writes BENCHMARKS.md from the raw results Benchmarks/run.sh collected (one directory of JSON/text files)."""
 import json
 import os
+import re
 import statistics
 import sys
 
@@ -323,6 +324,15 @@ notes = os.path.join(ROOT, "Benchmarks", "PROFILE.md")
 if os.path.exists(notes):
     w(open(notes).read().strip())
     w("")
+
+# --- sections other scripts own (7 and up: oci.sh, guest.sh, snapshot.sh, metrics.sh, images.sh) ------------------
+# They are measured separately; a run of this script keeps them as they are instead of dropping them.
+if os.path.exists(OUT):
+    for section in re.split(r"(?m)^(?=## )", open(OUT).read()):
+        m = re.match(r"## (\d+)\.", section)
+        if m and int(m.group(1)) >= 7:
+            w(section.rstrip("\n"))
+            w("")
 
 # --- commands -----------------------------------------------------------------------------------------------------
 w("## Exact commands")
