@@ -9,9 +9,10 @@ Replaces an existing section 8, else inserts it before "## Exact commands" (or a
 was tried on vm-init's start-up and memory, and what each step measured) come from Benchmarks/guest_notes.md.
 """
 import json
-import re
 import statistics
 import sys
+
+from bench_section import write_section
 from pathlib import Path
 
 TITLE = "## 8. The guest against a C init"
@@ -149,17 +150,7 @@ def main():
     text_notes = notes_file.read_text() if notes_file.exists() else ""
     sec = section(summary, text_notes)
     print(sec)
-    path = Path(bench_md)
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    existing = re.search(rf"^{re.escape(TITLE)}\n.*?(?=^## |\Z)", text, flags=re.M | re.S)
-    if existing:
-        text = text[:existing.start()] + sec + text[existing.end():]
-    elif "\n## Exact commands" in text:
-        i = text.index("\n## Exact commands") + 1
-        text = text[:i] + sec + "\n" + text[i:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + sec
-    path.write_text(text)
+    write_section(bench_md, TITLE, sec)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,10 @@
 
 TIMES: one line per run, "fc_cold_us fc_hit_us skopeo_umoci_us". Replaces an existing section 11, else inserts it
 before "## Exact commands" (or appends). Also prints it."""
-import re
 import statistics
 import sys
+
+from bench_section import write_section
 from pathlib import Path
 
 TITLE = "## 11. Images"
@@ -38,17 +39,7 @@ def main(bench_md, times, n, compressed, unpacked, files, tree, build, command):
            "", f"    {command}", ""]
     section = "\n".join(out) + "\n"
     print(section)
-    path = Path(bench_md)
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    existing = re.search(rf"^{re.escape(TITLE)}\n.*?(?=^## |\Z)", text, flags=re.M | re.S)
-    if existing:
-        text = text[:existing.start()] + section + text[existing.end():]
-    elif "\n## Exact commands" in text:
-        i = text.index("\n## Exact commands") + 1
-        text = text[:i] + section + "\n" + text[i:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    write_section(bench_md, TITLE, section)
 
 
 if __name__ == "__main__":

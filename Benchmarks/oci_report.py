@@ -6,8 +6,9 @@
 Replaces an existing section 7, else inserts it before "## Exact commands" (or appends). Also prints it.
 """
 import json
-import re
 import sys
+
+from bench_section import write_section
 from pathlib import Path
 
 TITLE = "## 7. OCI runtime through go-runc"
@@ -54,17 +55,7 @@ def main(bench_md, results, n, vmm, fc_note, command):
     out += ["", f"    {command}", ""]
     section = "\n".join(out) + "\n"
     print(section)
-    path = Path(bench_md)
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    existing = re.search(rf"^{re.escape(TITLE)}\n.*?(?=^## |\Z)", text, flags=re.M | re.S)
-    if existing:
-        text = text[:existing.start()] + section + text[existing.end():]
-    elif "\n## Exact commands" in text:
-        i = text.index("\n## Exact commands") + 1
-        text = text[:i] + section + "\n" + text[i:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    write_section(bench_md, TITLE, section)
 
 
 if __name__ == "__main__":
