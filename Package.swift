@@ -12,6 +12,9 @@ import PackageDescription
 ///   VMM             — VMM processes and host devices: Firecracker and QEMU drivers, QMP, host network.
 ///   Supervisor      — one VM from boot to cleanup: lifecycle, guest multiplexer, control server, stdio.
 ///   SupervisorCLI   — the command line (ArgumentParser), exec client and control commands.
+///   OCIRuntime      — OCI bundles and runc's data: config.json mapping, state JSON, the rootfs image cache.
+///   ImageStore      — images on disk: references, the content-addressed store, tar layers, bundles. No network.
+///   ImageRegistry   — the distribution v2 API over AsyncHTTPClient: pulls into an ImageStore (fc-image only).
 let package = Package(
     name: "fc-runtime",
     platforms: [.macOS(.v15)],
