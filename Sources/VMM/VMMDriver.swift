@@ -17,8 +17,20 @@ public protocol VMMDriver: AnyObject {
     /// Pauses (stops the vCPUs, keeps memory and devices) or resumes the VM through the VMM. Never blocks: the
     /// request is answered on `loop`, and `completion` runs there once, with nil or the VMM's refusal.
     func setPaused(_ paused: Bool, on loop: EventLoop, completion: @escaping (VMMError?) -> Void)
+    /// The host path of the VMM's own metrics (JSON lines), when the VMM was configured to write them.
+    var metricsFile: String? { get }
+    /// Asks the VMM to write its metrics now. Never blocks: answered on `loop`, `completion` runs there once.
+    func flushMetrics(on loop: EventLoop, completion: @escaping (VMMError?) -> Void)
     /// Removes the sockets and files the VMM leaves behind (Firecracker never unlinks anything).
     func cleanup()
+}
+
+/// QEMU writes no metrics file.
+extension VMMDriver {
+    public var metricsFile: String? { nil }
+    public func flushMetrics(on loop: EventLoop, completion: @escaping (VMMError?) -> Void) {
+        completion(VMMError(.requestFailed, "this VMM writes no metrics"))
+    }
 }
 
 /// Builds the driver for `config.vmm`.
