@@ -76,6 +76,13 @@ public enum FirecrackerAPI {
         public init(guestCid: UInt32, udsPath: String) { self.guestCid = guestCid; self.udsPath = udsPath }
     }
 
+    /// `PUT /metrics`: where Firecracker writes its metrics as JSON lines; allowed once, before boot.
+    public struct Metrics: Encodable, Sendable, Equatable {
+        public var metricsPath: String
+        enum CodingKeys: String, CodingKey { case metricsPath = "metrics_path" }
+        public init(metricsPath: String) { self.metricsPath = metricsPath }
+    }
+
     /// `PUT /entropy` (virtio-rng; without it the guest's early getrandom() blocks for about a second).
     public struct Entropy: Encodable, Sendable, Equatable { public init() {} }
 
@@ -85,6 +92,8 @@ public enum FirecrackerAPI {
         enum CodingKeys: String, CodingKey { case actionType = "action_type" }
         public static let instanceStart = Action(actionType: "InstanceStart")
         public static let sendCtrlAltDel = Action(actionType: "SendCtrlAltDel")
+        /// Writes one JSON line of metrics to the `PUT /metrics` path now (besides the 60 s period).
+        public static let flushMetrics = Action(actionType: "FlushMetrics")
     }
 
     /// `PATCH /vm`: pauses or resumes a running microVM (v1.16.1 `Vm`; `state` is `Paused` or `Resumed`).

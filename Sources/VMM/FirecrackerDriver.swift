@@ -10,7 +10,7 @@ import VsockTransport
 /// Boots one VM with Firecracker (optionally under the jailer) and reaches vm-init through hybrid vsock.
 ///
 /// Boot sequence (every request checked against the official v1.16 API): logger, machine-config, boot-source,
-/// drives, network interface, vsock, entropy, InstanceStart. Stale sockets are removed first: Firecracker exits
+/// drives, network interface, vsock, entropy, InstanceStart (plus metrics when asked). Stale sockets are removed first: Firecracker exits
 /// 1 when its API socket exists, fails `PUT /vsock` when the vsock path exists, and never unlinks either.
 final class FirecrackerDriver: VMMDriver {
     let config: VMConfig
@@ -67,6 +67,9 @@ final class FirecrackerDriver: VMMDriver {
 
     private func configure(_ api: FirecrackerAPIClient) throws(FirecrackerAPIError) {
         try api.put("/logger", FirecrackerAPI.Logger(logPath: layout.guestPath(layout.logFile)))
+        if config.firecrackerMetrics {
+            try api.put("/metrics", FirecrackerAPI.Metrics(metricsPath: layout.guestPath(layout.metricsFile)))
+        }
         try api.put("/machine-config", FirecrackerAPI.MachineConfig(vcpuCount: config.vcpus, memSizeMib: config.memoryMiB))
         try api.put("/boot-source", FirecrackerAPI.BootSource(
             kernelImagePath: layout.guestPath(layout.kernel), bootArgs: config.effectiveBootArgs,
@@ -127,6 +130,22 @@ final class FirecrackerDriver: VMMDriver {
         }
     }
 
+    var metricsFile: String? { config.firecrackerMetrics ? layout.metricsFile : nil }
+
+    /// `FlushMetrics` on the open API connection, answered on the loop: the new line is in the file by then
+    /// (Firecracker answers after the action has completed).
+    func flushMetrics(on loop: EventLoop, completion: @escaping (VMMError?) -> Void) {
+        guard let api, metricsFile != nil, process?.isRunning == true else {
+            return completion(VMMError(.requestFailed, "Firecracker is not running or writes no metrics"))
+        }
+        api.send("PUT", "/actions", FirecrackerAPI.Action.flushMetrics, on: loop, timeout: Self.shutdownRequestTimeout) { result in
+            switch result {
+            case .success: completion(nil)
+            case .failure(let error): completion(VMMError(.requestFailed, "FlushMetrics: \(error)"))
+            }
+        }
+    }
+
     func cleanup() {
         removeStaleSockets()
         if let jail = layout.jailRoot {
@@ -137,7 +156,8 @@ final class FirecrackerDriver: VMMDriver {
     }
 
     func removeStaleSockets() {
-        for path in [layout.apiSocketOnHost, layout.vsockOnHost] { try? Files.remove(path) }
+        // The metrics file too: Firecracker writes from offset 0 without truncating, over a previous run's lines.
+        for path in [layout.apiSocketOnHost, layout.vsockOnHost, layout.metricsFile] { try? Files.remove(path) }
         // Guest-initiated listeners `<uds>_<port>` (none are made by us, but a previous owner may have).
         let directory = String(layout.vsockOnHost.prefix(upTo: layout.vsockOnHost.lastIndex(of: "/") ?? layout.vsockOnHost.startIndex))
         let prefix = String(layout.vsockOnHost.split(separator: "/").last ?? "") + "_"
@@ -180,6 +200,7 @@ struct FirecrackerLayout {
     let apiSocketOnHost: String
     let vsockOnHost: String
     let logFile: String
+    let metricsFile: String
     let kernel: String
     let initrd: String?
     let rootfs: String?
@@ -194,6 +215,7 @@ struct FirecrackerLayout {
             apiSocketOnHost = root + "/api.sock"
             vsockOnHost = root + "/v.sock"
             logFile = root + "/vmm.log"
+            metricsFile = root + "/vmm.metrics"
             kernel = root + "/vmlinux"
             initrd = config.initrd.map { _ in root + "/initrd" }
             rootfs = config.rootfs.map { _ in root + "/rootfs.ext4" }
@@ -203,6 +225,7 @@ struct FirecrackerLayout {
             apiSocketOnHost = paths.apiSocket
             vsockOnHost = paths.vsockSocket
             logFile = paths.vmmLog
+            metricsFile = paths.vmmMetrics
             kernel = config.kernel
             initrd = config.initrd
             rootfs = config.rootfs

@@ -51,6 +51,9 @@ public struct VMConfig: Sendable {
     public var network = HostNetworkConfig()
     public var bootTimeout: Duration = .seconds(60)
     public var jailer: JailerConfig?
+    /// Firecracker only: have it write its metrics to `vmm.metrics` (`PUT /metrics` before boot), for the
+    /// supervisor's `--metrics-listen` endpoint. QEMU has no such file.
+    public var firecrackerMetrics = false
 
     public static let defaultStateRoot = "/run/fc-supervisor"
 

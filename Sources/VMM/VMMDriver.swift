@@ -17,6 +17,10 @@ public protocol VMMDriver: AnyObject {
     /// Pauses (stops the vCPUs, keeps memory and devices) or resumes the VM through the VMM. Never blocks: the
     /// request is answered on `loop`, and `completion` runs there once, with nil or the VMM's refusal.
     func setPaused(_ paused: Bool, on loop: EventLoop, completion: @escaping (VMMError?) -> Void)
+    /// The host path of the VMM's own metrics (JSON lines), when the VMM was configured to write them.
+    var metricsFile: String? { get }
+    /// Asks the VMM to write its metrics now. Never blocks: answered on `loop`, `completion` runs there once.
+    func flushMetrics(on loop: EventLoop, completion: @escaping (VMMError?) -> Void)
     /// Removes the sockets and files the VMM leaves behind (Firecracker never unlinks anything).
     func cleanup()
 
@@ -31,6 +35,14 @@ public protocol VMMDriver: AnyObject {
     /// Instead of ``boot(deadline:)``: launches the VMM from a snapshot ``VMMSnapshotInfo/check(_:against:)``
     /// accepted and returns once the VM runs. Blocks, under `deadline`; on failure nothing is left running.
     func restore(from files: VMMSnapshotFiles, deadline: Clock.Instant) throws(VMMError)
+}
+
+/// QEMU writes no metrics file.
+extension VMMDriver {
+    public var metricsFile: String? { nil }
+    public func flushMetrics(on loop: EventLoop, completion: @escaping (VMMError?) -> Void) {
+        completion(VMMError(.requestFailed, "this VMM writes no metrics"))
+    }
 }
 
 /// Builds the driver for `config.vmm`.

@@ -16,6 +16,8 @@ public struct VMMPaths: Sendable, Equatable {
     public var channelSocket: String { directory + "/channel.sock" }
     /// The VMM's log (Firecracker `PUT /logger`, QEMU's stderr).
     public var vmmLog: String { directory + "/vmm.log" }
+    /// Firecracker's metrics, JSON lines (`PUT /metrics`, only with `--metrics-listen`).
+    public var vmmMetrics: String { directory + "/vmm.metrics" }
     /// The guest console.
     public var serialLog: String { directory + "/serial.log" }
     /// The VMM's pid, so a later start can kill a survivor.

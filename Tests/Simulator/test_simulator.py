@@ -445,6 +445,20 @@ def test_request_log_records_every_request(sim):
     assert "missing field" in entries[1]["fault_message"]
 
 
+def test_flush_metrics_writes_increments_since_the_previous_flush(sim):
+    path = os.path.join(sim.tmp, "fc.metrics")
+    r = sim.conn.request("PUT", "/actions", {"action_type": "FlushMetrics"})
+    assert r.status == 400 and "not initialized" in r.json()["fault_message"]
+    sim.put("/metrics", {"metrics_path": path})
+    sim.put("/machine-config", {"vcpu_count": 2})  # a 400: an error
+    sim.put("/actions", {"action_type": "FlushMetrics"})
+    sim.put("/actions", {"action_type": "FlushMetrics"})
+    with open(path) as f:
+        lines = [json.loads(line) for line in f]
+    # 4 requests (one failed) before the first flush line, then only the second FlushMetrics itself.
+    assert [(x["api_server"]["requests"], x["api_server"]["errors"]) for x in lines] == [(4, 2), (1, 0)]
+
+
 # ---- vsock and guest ----------------------------------------------------------------------------
 
 

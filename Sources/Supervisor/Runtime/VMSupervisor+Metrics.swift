@@ -2,7 +2,8 @@ import LinuxSystem
 import VsockProtocol
 
 /// `--metrics-listen`: the VM's state, health, sessions, stdio bytes, ping round trips, the guest's memory and
-/// CPU (a fresh `stats` per scrape) and the supervisor's own RSS and CPU, in Prometheus' text format.
+/// CPU (a fresh `stats` per scrape), Firecracker's own metrics (a `FlushMetrics` per scrape) and the supervisor's
+/// own RSS and CPU, in Prometheus' text format.
 extension VMSupervisor {
     func startMetrics() throws(SupervisorError) {
         guard let address = metricsListen else { return }
@@ -13,10 +14,28 @@ extension VMSupervisor {
         }
     }
 
-    /// Renders after a fresh guest `stats` when the guest can answer; with what is known otherwise.
+    /// Renders after Firecracker's `FlushMetrics` and a fresh guest `stats` when each can answer; with what is
+    /// known otherwise. Both requests are answered on the loop: a scrape never blocks it on the VMM or the guest.
     func renderMetrics(_ respond: @escaping (String) -> Void) {
-        guard let mux, mux.isReady, !stopping, events.current.state != .paused else { return respond(metricsText()) }
-        requestStats { [unowned self] _ in respond(self.metricsText()) }
+        flushFirecrackerMetrics { [unowned self] in
+            guard let mux, mux.isReady, !stopping, events.current.state != .paused else { return respond(metricsText()) }
+            requestStats { [unowned self] _ in respond(self.metricsText()) }
+        }
+    }
+
+    /// Asks Firecracker to write its metrics line, then reads the file's new lines. A refused or failed flush
+    /// still reads what the periodic flush wrote; the file is local and each read is capped, so it stays short.
+    private func flushFirecrackerMetrics(then next: @escaping () -> Void) {
+        guard let driver, let path = driver.metricsFile else { return next() }
+        let read = { [unowned self] in
+            do { try firecrackerMetrics.readNew(from: path) } catch { log("Firecracker metrics \(path): \(error)") }
+            next()
+        }
+        guard !stopping, driver.process?.isRunning == true else { return read() }
+        driver.flushMetrics(on: loop) { [unowned self] error in
+            if let error { log("Firecracker metrics: \(error)") }
+            read()
+        }
     }
 
     func metricsText() -> String {
@@ -52,6 +71,7 @@ extension VMSupervisor {
             }
             if let report = monitor.lastStats { guestMetrics(report, into: &m, labels: id) }
         }
+        if driver?.metricsFile != nil { firecrackerMetrics.render(into: &m, labels: id) }
         let own = Self.ownUsage()
         m.sample("fc_supervisor_resident_memory_bytes", .gauge, "The supervisor's RSS.", labels: id, Double(own.rss))
         m.sample("fc_supervisor_cpu_seconds_total", .counter, "The supervisor's user+system CPU time.", labels: id, own.cpuSeconds)

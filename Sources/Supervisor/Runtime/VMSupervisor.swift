@@ -66,6 +66,8 @@ public final class VMSupervisor {
     /// `--metrics-listen` (`IPV4:PORT` or `unix:PATH`; nil: off) and its server (VMSupervisor+Metrics.swift).
     public var metricsListen: String?
     var metrics: MetricsServer?
+    /// Firecracker's own metrics, accumulated over scrapes (see ``FirecrackerMetrics``).
+    var firecrackerMetrics = FirecrackerMetrics()
 
     public init(config: VMConfig, log: @escaping (String) -> Void) throws(SupervisorError) {
         do { try config.validate() } catch { throw SupervisorError(error) }
@@ -189,6 +191,9 @@ public final class VMSupervisor {
             environment.append(String(cString: pointer))
             entry += 1
         }
+        var config = config
+        // Firecracker's own metrics are read only by the metrics endpoint: without it, no file grows unread.
+        config.firecrackerMetrics = metricsListen != nil
         return makeVMMDriver(config: config, paths: state.vmm, environment: environment)
     }
 
