@@ -2,7 +2,7 @@ import FirecrackerAPI
 import LinuxSystem
 
 /// Firecracker snapshots (NOTES.md "Snapshot API"): `PATCH /vm` Paused, `PUT /snapshot/create` Full; a restore
-/// is a fresh process that gets only the logger and then `PUT /snapshot/load`, with `vsock_override` (the new
+/// is a fresh process that gets only the logger (and metrics, when asked) and then `PUT /snapshot/load`, with `vsock_override` (the new
 /// VM's own socket: the saved path belongs to the original) and `network_overrides` (the clone's TAP).
 extension FirecrackerDriver {
     var vmmVersion: String { firecrackerVersion }
@@ -55,6 +55,10 @@ extension FirecrackerDriver {
         do {
             if let refusal = Self.restoreRefusal(version: firecrackerVersion) { throw refusal }
             try api.put("/logger", FirecrackerAPI.Logger(logPath: layout.guestPath(layout.logFile)))
+            if config.firecrackerMetrics {
+                // Like the logger, metrics are per process and not in the snapshot; allowed before the load.
+                try api.put("/metrics", FirecrackerAPI.Metrics(metricsPath: layout.guestPath(layout.metricsFile)))
+            }
             // A writable root drive is the clone's own copy: patched in before the guest runs again.
             let repoint = layout.rootfs
             try api.put("/snapshot/load", FirecrackerAPI.SnapshotLoad(
