@@ -80,7 +80,7 @@ final class HealthMonitor {
 }
 
 extension VMSupervisor {
-    /// Starts the heartbeat and the clock once vm-init said hello (the only time it is called): the guest's
+    /// Starts the heartbeat and the clock once vm-init said hello (a restored guest: once `resumed`): the guest's
     /// clock is checked at once and set when it is off (a VM boots with whatever its RTC or snapshot says).
     func startHealthMonitor() {
         guard monitor == nil else { return }

@@ -54,6 +54,7 @@ extension VMSupervisor {
                     $0.workloadPid = restore.workload.pid
                 }
                 self.reportCreated(nil)
+                self.startHealthMonitor()
             }
         }
     }

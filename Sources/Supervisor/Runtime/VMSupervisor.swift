@@ -206,7 +206,9 @@ public final class VMSupervisor {
             if !self.holdWorkload { $0.state = .running }
             $0.bootMs = (bootMs * 10).rounded() / 10
         }
-        startHealthMonitor()
+        // A restored guest answers nothing but hello until it has our hello and `resume` (PROTOCOL.md §7.5): its
+        // heartbeat and clock check start once it runs again (VMSupervisor+Restore.swift).
+        if restore == nil { startHealthMonitor() }
         guard let spec = pendingWorkload, let mux else { return }
         pendingWorkload = nil
         if restore != nil { return resumeRestored(hello, on: mux) }
