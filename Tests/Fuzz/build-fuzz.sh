@@ -22,11 +22,13 @@ quiet() { # ld.gold warns about every ASan check symbol; show only real diagnost
 build_libs() {
     [ -f "$obj/.libs-stamp" ] && [ -z "$(find "$root/Sources/VsockProtocol" "$root/Sources/LinuxSystem" "$root/Sources/CLinux" -newer "$obj/.libs-stamp" -print -quit)" ] && return
     echo "building VsockProtocol, CLinux, LinuxSystem (instrumented)"
-    cat >"$obj/modules/CLinux/module.modulemap" <<MAP
-module CLinux { header "$root/Sources/CLinux/include/clinux.h"
-  link "cap"
-  export * }
-MAP
+    # Every header SwiftPM's umbrella directory exposes (clinux.h, clinux_random.h, …), as SwiftPM would.
+    {
+        echo "module CLinux {"
+        for h in "$root"/Sources/CLinux/include/*.h; do echo "  header \"$h\""; done
+        echo "  link \"cap\""
+        echo "  export * }"
+    } >"$obj/modules/CLinux/module.modulemap"
     cp "$root/Sources/CLibcap/module.modulemap" "$root/Sources/CLibcap/shim.h" "$obj/modules/CLibcap/"
     quiet clang -c -O1 -g -fsanitize=address,fuzzer-no-link -I "$root/Sources/CLinux/include" \
         "$root/Sources/CLinux/clinux.c" -o "$obj/clinux.o"
