@@ -14,11 +14,14 @@ cd "$ROOT"
 B=$ROOT/build
 OUT=$B/oci
 mkdir -p "$OUT" "$ROOT/.build-go"
+# Every run gets its own state roots and bundle directories: two runs on one machine (a developer's and CI's), or
+# the remains of an interrupted one, never share a container id. Short, because sockets live under the roots.
+WORK=$(mktemp -d /var/tmp/oci.XXXX)
+trap 'rm -rf "$WORK"' EXIT
 # speaks_runc BIN: BIN answers go-runc's `list --format=json` with JSON (null or an array), i.e. has runc's CLI.
 speaks_runc() {
     local out
-    out=$("$1" --root "/var/tmp/oci-probe.$$" list --format=json 2>/dev/null) || { rm -rf "/var/tmp/oci-probe.$$"; return 1; }
-    rm -rf "/var/tmp/oci-probe.$$"
+    out=$("$1" --root "$WORK/probe" list --format=json 2>/dev/null) || return 1
     case $out in null*|"["*) return 0 ;; *) return 1 ;; esac
 }
 log() { printf '\033[1m[test-oci]\033[0m %s\n' "$*" >&2; }
@@ -42,11 +45,11 @@ run() {
     local vm=()
     [ "$name" = runc ] || vm=(-vm)
     log "go-runc against $name ($runtime, --root $root)"
-    "$PROG" -runtime "$runtime" -root "$root" -bundle-dir "/var/tmp/oci-bundles-$name" -memhog "$B/memhog" \
+    "$PROG" -runtime "$runtime" -root "$root" -bundle-dir "$WORK/b-$name" -memhog "$B/memhog" \
         -bundle-script "$ROOT/scripts/oci-bundle.sh" -out "$OUT/$name.json" "${vm[@]}" "${CASES[@]}"
 }
 
-run runc "$RUNC" /var/tmp/oci-runc
+run runc "$RUNC" "$WORK/runc"
 
 OTHER=""
 if [ "${OCI_ONLY:-}" != runc ]; then
@@ -62,7 +65,7 @@ if [ "${OCI_ONLY:-}" != runc ]; then
     # The runc command line is there when `list --format=json` (go-runc's List) answers with JSON (null or an array).
     if [ -f "$FC_SUPERVISOR_CONFIG" ] && speaks_runc "$FC"; then
         # fc-supervisor's failures are reported by the checker, field by field: do not stop at the program's status.
-        run fc-supervisor "$FC" /var/tmp/oci-fc || log "go-runc against fc-supervisor reported problems (see the checker)"
+        run fc-supervisor "$FC" "$WORK/fc" || log "go-runc against fc-supervisor reported problems (see the checker)"
         OTHER=fc-supervisor
     elif [ "${OCI_REQUIRE_FC:-0}" = 1 ]; then
         echo "test-oci: $FC does not speak runc's command line (or $FC_SUPERVISOR_CONFIG is missing)" >&2
@@ -73,7 +76,7 @@ if [ "${OCI_ONLY:-}" != runc ]; then
 fi
 if [ -z "$OTHER" ]; then
     # Two runc runs must agree on every compared field: checks the program's determinism and the field lists.
-    run runc2 "$RUNC" /var/tmp/oci-runc2
+    run runc2 "$RUNC" "$WORK/runc2"
     OTHER=runc2
 fi
 log "comparing runc with $OTHER"

@@ -18,7 +18,6 @@ cd "$ROOT"
 FC=${FC_SUPERVISOR:-$ROOT/build/fc-supervisor}
 CONFIG=${FC_CONFIG:-$ROOT/build/config.json}
 RUNTIME_ROOT=/run/fc-supervisor
-WORK=/var/tmp/fc-podman-test
 LEFTOVERS="python3 $ROOT/Tests/Podman/leftovers.py"
 CASES=${PODMAN_CASES:-hello exit3 sigkill detached stop refused tty}
 
@@ -31,8 +30,9 @@ command -v podman >/dev/null || skip "podman is not installed (apt-get install p
 [ -x "$FC" ] || { echo "test-podman: $FC missing (make fc-supervisor-static)" >&2; exit 1; }
 [ -f "$CONFIG" ] || { echo "test-podman: $CONFIG missing (make runtime-config)" >&2; exit 1; }
 
-rm -rf "$WORK"
-mkdir -p "$WORK"
+# podman's store and the case files: private to this run, so two runs on one machine never share them (the EXIT
+# trap below removes it).
+WORK=$(mktemp -d /var/tmp/fc-podman.XXXX)
 # Made once and kept: an unchanged tree reuses its cached ext4 image (build/images) on the next run. podman adds
 # an empty /run/.containerenv to a --rootfs tree on first use.
 BUNDLE=$ROOT/build/podman-bundle
