@@ -1,9 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-
 /// `container` (host → guest): make a workload's root file system the root of every later process. Sent at
 /// most once per guest boot, after `hello` (and `network`) and before any `exec`; answered by
 /// `container_ready` or a session-less `error` (PROTOCOL.md §4.23).
@@ -68,11 +62,11 @@ public struct ContainerFile: Sendable, Equatable, Codable {
 
     /// A file whose content is `bytes` (encoded to base64 here).
     public init(path: String, mode: UInt32? = nil, bytes: [UInt8]) {
-        self.init(path: path, mode: mode, data: Data(bytes).base64EncodedString())
+        self.init(path: path, mode: mode, data: Base64.encode(bytes))
     }
 
     /// The decoded content; nil when `data` is not valid base64.
-    public var decodedData: [UInt8]? { Data(base64Encoded: data).map { Array($0) } }
+    public var decodedData: [UInt8]? { Base64.decode(data) }
 }
 
 /// What `container` checks in the new root before answering `container_ready`.

@@ -1,9 +1,7 @@
-/// A strict, single-pass RFC 8259 check of a frame header, run before `JSONDecoder` sees it.
+/// A strict, single-pass RFC 8259 check of a frame header, run before the header is parsed into a
+/// ``HeaderValue`` and decoded.
 ///
-/// `JSONDecoder` is lenient where PROTOCOL.md §2 is not: it parses numbers lazily (so `00012` passes the syntax
-/// check and fails later as a bad field), turns `123456789012345678.9` into an integer with the fraction dropped,
-/// and keeps the last of duplicate keys. This scan settles all of that from the bytes, so the result does not
-/// depend on the decoder's version:
+/// Strictness is settled here, from the bytes, so that what the decoder would tolerate does not matter:
 /// - anything that is not strict JSON (leading zeros, bad escapes, raw control characters, invalid UTF-8, a
 ///   lone UTF-16 surrogate, trailing bytes, nesting deeper than ``maxDepth``), a top level that is not an object,
 ///   or a key repeated within one object → ``Verdict/malformed(_:)`` (`malformed_header`);
@@ -290,49 +288,12 @@ struct HeaderSyntax {
     }
 }
 
-private extension UInt8 {
+/// JSON punctuation, for the header scanners and the codec.
+extension UInt8 {
     static let openBrace = UInt8(ascii: "{"), closeBrace = UInt8(ascii: "}")
     static let openBracket = UInt8(ascii: "["), closeBracket = UInt8(ascii: "]")
     static let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
     static let colon = UInt8(ascii: ":"), comma = UInt8(ascii: ",")
     static let minus = UInt8(ascii: "-"), plus = UInt8(ascii: "+")
     var isDigit: Bool { self >= UInt8(ascii: "0") && self <= UInt8(ascii: "9") }
-}
-
-/// The shape of a JSON value, keys only: enough to ask whether a key path exists in a message's encoding.
-indirect enum KeyTree: Decodable {
-    case object([String: KeyTree])
-    case array([KeyTree])
-    case leaf
-
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
-    init(from decoder: any Decoder) throws {
-        if let c = try? decoder.container(keyedBy: AnyKey.self) {
-            var members: [String: KeyTree] = [:]
-            for key in c.allKeys { members[key.stringValue] = try c.decode(KeyTree.self, forKey: key) }
-            self = .object(members)
-        } else if var c = try? decoder.unkeyedContainer() {
-            var elements: [KeyTree] = []
-            while !c.isAtEnd { elements.append(try c.decode(KeyTree.self)) }
-            self = .array(elements)
-        } else {
-            self = .leaf
-        }
-    }
-
-    /// Whether `path` (object keys; arrays are looked through) leads to a value.
-    func contains(_ path: ArraySlice<String>) -> Bool {
-        guard let head = path.first else { return true }
-        switch self {
-        case .object(let members): return members[head]?.contains(path.dropFirst()) ?? false
-        case .array(let elements): return elements.contains { $0.contains(path) }
-        case .leaf: return false
-        }
-    }
 }

@@ -1,9 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-
 /// Every message of the protocol. The JSON header of a frame is one of these, tagged by `type`.
 ///
 /// Which side may send which message is documented in Protocol/PROTOCOL.md; the codec accepts all of them in
@@ -230,43 +224,45 @@ extension Message: Codable {
 /// Thrown while decoding a header whose `type` this version does not define.
 struct UnknownMessageType: Error { var type: String }
 
-/// Just enough of a header to attribute an error to a session. Each field is read leniently, so a bad
-/// `session` value does not turn an `invalid_message` into a `malformed_header`.
-private struct HeaderProbe: Decodable {
-    var type: String?
-    var session: SessionID?
-    private enum CodingKeys: String, CodingKey { case type, session }
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        type = try? c.decode(String.self, forKey: .type)
-        session = try? c.decode(SessionID.self, forKey: .session)
-    }
-}
-
 extension Message {
     /// Parses a frame header. Never traps: every failure is a ``ProtocolError`` with the code to send back
     /// (`malformed_header`, `unknown_message` or `invalid_message`) and, when it can be read, the session.
     public static func decode(header: some Collection<UInt8>) throws(ProtocolError) -> Message {
-        let data = Data(header)
-        let syntax = data.withUnsafeBytes { HeaderSyntax.check($0) }
+        let result = header.withContiguousStorageIfAvailable { decodeResult(UnsafeRawBufferPointer($0)) }
+            ?? Array(header).withUnsafeBytes { decodeResult($0) }
+        return try result.get()
+    }
+
+    /// The canonical header of a data frame or a window update in one pass (``StdioHeader``); anything else
+    /// through ``decodeChecked(_:)``.
+    private static func decodeResult(_ bytes: UnsafeRawBufferPointer) -> Result<Message, ProtocolError> {
+        if let message = StdioHeader.decode(bytes) { return .success(message) }
+        do throws(ProtocolError) { return .success(try decodeChecked(bytes)) } catch { return .failure(error) }
+    }
+
+    /// The general path: strict syntax (``HeaderSyntax``), then the message types' own decoding.
+    private static func decodeChecked(_ bytes: UnsafeRawBufferPointer) throws(ProtocolError) -> Message {
+        let syntax = HeaderSyntax.check(bytes)
         if case .malformed(let reason) = syntax {
             throw ProtocolError(.malformedHeader, "header is not strict JSON: \(reason)")
         }
+        guard let tree = HeaderValue.parse(bytes) else {
+            throw ProtocolError(.malformedHeader, "header is not strict JSON")
+        }
         let message: Message
         do {
-            message = try Self.decoder.decode(Message.self, from: data)
+            message = try HeaderDecoder.decode(Message.self, from: tree)
         } catch let unknown as UnknownMessageType {
-            let session = (try? Self.decoder.decode(HeaderProbe.self, from: data))?.session
-            throw ProtocolError(.unknownMessage, "unknown message type \"\(unknown.type.prefix(64))\"", session: session)
+            throw ProtocolError(.unknownMessage, "unknown message type \"\(unknown.type.prefix(64))\"", session: probeSession(tree))
         } catch {
-            guard let probe = try? Self.decoder.decode(HeaderProbe.self, from: data), let type = probe.type else {
+            guard case .string(let type)? = tree["type"] else {
                 throw ProtocolError(.malformedHeader, "header is not a JSON object with a string \"type\"")
             }
             throw ProtocolError(.invalidMessage, "invalid \"\(type.prefix(64))\" message: \(Self.describe(error))",
-                                session: probe.session)
+                                session: probeSession(tree))
         }
-        // JSONDecoder reads `2.0` as 2 and `123456789012345678.9` as an integer with the fraction dropped; a
-        // field of the message written that way is refused (an unknown field may hold any number, §9).
+        // A literal such as `2.0` or `1e2` decodes as a whole number; in a field of the message it is refused
+        // (an unknown field may hold any number, §9).
         if case .nonInteger(let paths) = syntax, let path = Self.fieldPath(of: paths, in: message) {
             let name = path.joined(separator: ".").prefix(64)
             throw ProtocolError(.invalidMessage,
@@ -279,30 +275,28 @@ extension Message {
         return message
     }
 
+    /// The session of a header that failed to decode, read leniently, so that a bad `session` value does not
+    /// turn an `invalid_message` into a `malformed_header`.
+    private static func probeSession(_ tree: HeaderValue) -> SessionID? {
+        tree["session"].flatMap { try? HeaderDecoder.integer(SessionID.self, $0, []) }
+    }
+
     /// The first of `paths` that names a field of `message` (found in its canonical encoding).
     private static func fieldPath(of paths: [[String]], in message: Message) -> [String]? {
-        guard let tree = try? decoder.decode(KeyTree.self, from: Data(message.encodedHeader())) else { return paths.first }
+        guard let tree = HeaderValue.parse(message.encodedHeader()) else { return paths.first }
         return paths.first { tree.contains($0[...]) }
     }
 
-    /// The JSON header bytes of this message (keys sorted, so the bytes are deterministic).
+    /// The JSON header bytes of this message: canonical (no spaces, keys sorted), so the bytes are deterministic.
     ///
-    /// Every field is a plain string, integer or boolean, so encoding cannot fail; should the encoder ever
-    /// throw anyway, the peer gets an `internal` error frame instead of PID 1 trapping.
+    /// Every field is a plain string, integer or boolean, so encoding cannot fail; should it ever throw anyway,
+    /// the peer gets an `internal` error frame instead of PID 1 trapping.
     public func encodedHeader() -> [UInt8] {
-        do { return Array(try Self.encoder.encode(self)) } catch {
+        if let bytes = StdioHeader.encode(self) { return bytes }
+        do { return try HeaderEncoder.encode(self) } catch {
             return Array(#"{"code":"internal","message":"header encoding failed","type":"error"}"#.utf8)
         }
     }
-
-    /// One encoder and one decoder for every header: both are thread-safe, and setting one up costs more than
-    /// coding a small header.
-    private static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return e
-    }()
-    private static let decoder = JSONDecoder()
 
     private static func describe(_ error: any Error) -> String {
         switch error as? DecodingError {

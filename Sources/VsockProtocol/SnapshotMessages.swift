@@ -1,9 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-
 // Snapshot and restore (PROTOCOL.md §4.25–§4.30): the host freezes the guest before a VMM snapshot, then thaws it
 // (the checkpoint failed, or the VM keeps running) or, in a restored copy, resumes it with fresh time, randomness
 // and identity.
@@ -115,14 +109,14 @@ public struct ResumeRequest: Sendable, Equatable, Codable {
     /// A request carrying `bytes` as its entropy (encoded to base64 here).
     public init(unixNs: Int64, generation: UInt64, entropyBytes bytes: [UInt8], keep: [SessionID]? = nil,
                 hostname: String? = nil, network: NetworkConfig? = nil) {
-        self.init(unixNs: unixNs, generation: generation, entropy: Data(bytes).base64EncodedString(), keep: keep,
+        self.init(unixNs: unixNs, generation: generation, entropy: Base64.encode(bytes), keep: keep,
                   hostname: hostname, network: network)
     }
 
     public static let entropyBytes: ClosedRange<Int> = 16...512
 
     /// The decoded entropy; nil when `entropy` is not valid base64.
-    public var decodedEntropy: [UInt8]? { Data(base64Encoded: entropy).map { Array($0) } }
+    public var decodedEntropy: [UInt8]? { Base64.decode(entropy) }
 
     enum CodingKeys: String, CodingKey { case unixNs = "unix_ns", generation, entropy, keep, hostname, network }
 }
