@@ -52,7 +52,9 @@ public final class SQLiteAddressAllocator: AddressAllocating, AddressStore {
             throw .database("open \(path): \(message)", rc)
         }
         sqlite3_busy_timeout(handle, busyTimeoutMs)
-        try execute("PRAGMA journal_mode=WAL")
+        // Several processes opening a new database at once: switching it to WAL needs an exclusive lock, and
+        // SQLite answers SQLITE_BUSY for that without calling the busy handler. Retried within the same bound.
+        try execute("PRAGMA journal_mode=WAL", retryingBusyFor: busyTimeoutMs)
         try execute("""
             CREATE TABLE IF NOT EXISTS allocations (
                 instance_id TEXT PRIMARY KEY,
@@ -131,9 +133,14 @@ public final class SQLiteAddressAllocator: AddressAllocating, AddressStore {
         }
     }
 
-    private func execute(_ sql: String) throws(AllocatorError) {
-        let rc = sqlite3_exec(db, sql, nil, nil, nil)
-        guard rc == SQLITE_OK else { throw error(String(sql.prefix(40)), rc) }
+    private func execute(_ sql: String, retryingBusyFor timeoutMs: Int32 = 0) throws(AllocatorError) {
+        var waitedMs: Int32 = 0
+        while true {
+            let rc = sqlite3_exec(db, sql, nil, nil, nil)
+            if rc == SQLITE_OK { return }
+            guard rc & 0xFF == SQLITE_BUSY, waitedMs < timeoutMs else { throw error(String(sql.prefix(40)), rc) }
+            waitedMs += sqlite3_sleep(5)
+        }
     }
 
     private func prepare(_ sql: String) throws(AllocatorError) -> OpaquePointer? {

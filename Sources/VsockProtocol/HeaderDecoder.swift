@@ -158,9 +158,9 @@ enum HeaderDecoder {
             defer { currentIndex += 1 }
             return elements[currentIndex]
         }
-        private mutating func scalar<T>(_ type: T.Type, _ read: (HeaderValue, [any CodingKey]) throws -> T) throws -> T {
+        private mutating func scalar<T>(_ type: T.Type, _ convert: (HeaderValue, [any CodingKey]) throws -> T) throws -> T {
             let at = path
-            return try read(try next(type), at)
+            return try convert(try next(type), at)
         }
 
         mutating func decodeNil() throws -> Bool {
