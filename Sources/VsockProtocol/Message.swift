@@ -251,7 +251,7 @@ extension Message {
         }
         let message: Message
         do {
-            message = try HeaderDecoder.decode(Message.self, from: tree)
+            message = try HotHeaders.decode(tree) ?? HeaderDecoder.decode(Message.self, from: tree)
         } catch let unknown as UnknownMessageType {
             throw ProtocolError(.unknownMessage, "unknown message type \"\(unknown.type.prefix(64))\"", session: probeSession(tree))
         } catch {
@@ -292,7 +292,7 @@ extension Message {
     /// Every field is a plain string, integer or boolean, so encoding cannot fail; should it ever throw anyway,
     /// the peer gets an `internal` error frame instead of PID 1 trapping.
     public func encodedHeader() -> [UInt8] {
-        if let bytes = StdioHeader.encode(self) { return bytes }
+        if let bytes = StdioHeader.encode(self) ?? HotHeaders.encode(self) { return bytes }
         do { return try HeaderEncoder.encode(self) } catch {
             return Array(#"{"code":"internal","message":"header encoding failed","type":"error"}"#.utf8)
         }

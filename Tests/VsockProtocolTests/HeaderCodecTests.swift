@@ -28,8 +28,69 @@ struct HeaderCodecTests {
             let tree = try #require(HeaderValue.parse(ours))
             #expect(try HeaderDecoder.decode(Message.self, from: tree) == message)
             #expect(try JSONDecoder().decode(Message.self, from: Data(ours)) == message)
+            if let hot = try HotHeaders.decode(tree) { #expect(hot == message) }
         }
     }
+
+    /// The hand-coded messages against the general path: same bytes, and for every damaged header (a field
+    /// removed, or set to a value of each other kind) the same message or the same error text.
+    @Test func handCodedMessagesMatchTheGeneralPathEvenWhenDamaged() throws {
+        var rng = SplitMix64(seed: 0x407)
+        var checked = 0
+        let replacements: [HeaderValue] = [.null, .bool(true), .number("-1"), .number("1.5"), .number("99999999999999999999"),
+                                           .number("7"), .string("x"), .array([]), .array([.number("1")]), .object([]),
+                                           .object([.init(key: "k", value: .number("1"))])]
+        for _ in 0..<4000 {
+            let message = Samples.randomFrame(&rng).message
+            guard let hot = HotHeaders.encode(message) else { continue }
+            checked += 1
+            #expect(hot == (try HeaderEncoder.encode(message)), "\(message.type)")
+            guard case .object(let members)? = HeaderValue.parse(hot) else { Issue.record("unparsable"); continue }
+            for (n, member) in members.enumerated() where member.key != "type" {
+                var variants: [[HeaderValue.Member]] = [members.enumerated().filter { $0.offset != n }.map(\.element)]
+                for value in replacements {
+                    var changed = members
+                    changed[n].value = value
+                    variants.append(changed)
+                }
+                if case .object(let inner) = member.value, let first = inner.first {
+                    var changed = members
+                    changed[n].value = .object(Array(inner.dropFirst()))
+                    variants.append(changed)
+                    changed[n].value = .object([.init(key: first.key, value: .string("x"))] + inner.dropFirst())
+                    variants.append(changed)
+                }
+                if case .array(let items) = member.value, !items.isEmpty {
+                    var changed = members
+                    changed[n].value = .array(items + [.object([])])
+                    variants.append(changed)
+                }
+                for variant in variants {
+                    let tree = HeaderValue.object(variant)
+                    let general = Self.outcome { try HeaderDecoder.decode(Message.self, from: tree) }
+                    let hand = Self.outcome { try HotHeaders.decode(tree) ?? HeaderDecoder.decode(Message.self, from: tree) }
+                    #expect(general == hand, "\(message.type).\(member.key)")
+                }
+            }
+        }
+        #expect(checked > 500)
+    }
+
+    static func outcome(_ body: () throws -> Message) -> String {
+        do { return "ok \(try body())" } catch let error as DecodingError {
+            switch error {
+            case .keyNotFound(let key, let c): return "keyNotFound \(key.stringValue) \(path(c)) \(c.debugDescription)"
+            case .typeMismatch(_, let c): return "typeMismatch \(path(c)) \(c.debugDescription)"
+            case .valueNotFound(_, let c): return "valueNotFound \(path(c)) \(c.debugDescription)"
+            case .dataCorrupted(let c): return "dataCorrupted \(path(c)) \(c.debugDescription)"
+            @unknown default: return "\(error)"
+            }
+        } catch {
+            return "other \(error)"
+        }
+    }
+
+    static func path(_ c: DecodingError.Context) -> String { c.codingPath.map(\.stringValue).joined(separator: ".") }
 
     @Test func everyASCIIAndSomeUnicodeCharacterIsEscapedAsJSONEncoderDid() throws {
         var scalars: [Unicode.Scalar] = (0...0x7F).compactMap { Unicode.Scalar(UInt32($0)) }
