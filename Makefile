@@ -154,7 +154,7 @@ check-tsan:
 ## restore against a cold boot, Benchmarks/snapshot.sh), metrics (10: heartbeat and scrape cost, ping RTT,
 ## Benchmarks/metrics.sh), images (11: fc-image against skopeo + umoci, Benchmarks/images.sh). A full run (no
 ## BENCH_ONLY) includes 8 to 11.
-bench: vm-init-static fc-supervisor-static guest-kernel initramfs
+bench: vm-init-static fc-supervisor-static guest-kernel initramfs runtime-config
 	case "$(BENCH_ONLY)" in ""|throughput) bash Benchmarks/run.sh ;; esac
 	if [ "$(BENCH_ONLY)" = oci ] || [ "$(BENCH_OCI)" = 1 ]; then bash Benchmarks/oci.sh; fi
 	if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = guest ]; then bash Benchmarks/guest.sh; fi
