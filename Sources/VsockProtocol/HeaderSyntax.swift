@@ -195,50 +195,56 @@ struct HeaderSyntax {
         throw Malformed("unterminated string")
     }
 
-    /// One escape sequence from its backslash. A `\u` high surrogate must be followed by a low one.
+    /// One escape sequence from its backslash (``decodeEscape(_:at:)``), with this scan's error texts.
     private mutating func escape() throws(Malformed) -> Unicode.Scalar {
-        guard i + 1 < b.count else { throw Malformed("unterminated string") }
-        let c = b[i + 1]
-        i += 2
-        switch c {
-        case .quote, .backslash, UInt8(ascii: "/"): return Unicode.Scalar(c)
-        case UInt8(ascii: "b"): return "\u{08}"
-        case UInt8(ascii: "f"): return "\u{0C}"
-        case UInt8(ascii: "n"): return "\n"
-        case UInt8(ascii: "r"): return "\r"
-        case UInt8(ascii: "t"): return "\t"
-        case UInt8(ascii: "u"):
-            let unit = try hex4()
-            if (0xDC00...0xDFFF).contains(unit) { throw Malformed("lone UTF-16 surrogate") }
-            if (0xD800...0xDBFF).contains(unit) {
-                guard i + 1 < b.count, b[i] == .backslash, b[i + 1] == UInt8(ascii: "u") else {
-                    throw Malformed("lone UTF-16 surrogate")
-                }
-                i += 2
-                let low = try hex4()
-                guard (0xDC00...0xDFFF).contains(low) else { throw Malformed("lone UTF-16 surrogate") }
-                let value = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
-                guard let scalar = Unicode.Scalar(value) else { throw Malformed("bad \\u escape") }
-                return scalar
-            }
-            guard let scalar = Unicode.Scalar(unit) else { throw Malformed("bad \\u escape") }
-            return scalar
-        default: throw Malformed("bad escape at offset \(i - 2)")
+        let at = i
+        switch Self.decodeEscape(b, at: &i) {
+        case .success(let scalar): return scalar
+        case .failure(.unterminated): throw Malformed("unterminated string")
+        case .failure(.loneSurrogate): throw Malformed("lone UTF-16 surrogate")
+        case .failure(.badUnicodeEscape): throw Malformed("bad \\u escape")
+        case .failure(.badEscape): throw Malformed("bad escape at offset \(at)")
         }
     }
 
-    private mutating func hex4() throws(Malformed) -> UInt16 {
-        guard b.count - i >= 4 else { throw Malformed("bad \\u escape") }
+    enum EscapeError: Error { case unterminated, badEscape, badUnicodeEscape, loneSurrogate }
+
+    /// Decodes the escape sequence whose backslash is at `i` and moves `i` past it. A `\u` high surrogate must
+    /// be followed by a `\u` low one. Shared by this scan and the parser (``HeaderValue/parse(_:)``).
+    static func decodeEscape(_ b: UnsafeRawBufferPointer, at i: inout Int) -> Result<Unicode.Scalar, EscapeError> {
+        guard i + 1 < b.count else { return .failure(.unterminated) }
+        let c = b[i + 1]
+        i += 2
+        switch c {
+        case .quote, .backslash, UInt8(ascii: "/"): return .success(Unicode.Scalar(c))
+        case UInt8(ascii: "b"): return .success("\u{08}")
+        case UInt8(ascii: "f"): return .success("\u{0C}")
+        case UInt8(ascii: "n"): return .success("\n")
+        case UInt8(ascii: "r"): return .success("\r")
+        case UInt8(ascii: "t"): return .success("\t")
+        case UInt8(ascii: "u"):
+            guard let unit = hex4(b, at: &i) else { return .failure(.badUnicodeEscape) }
+            if (0xDC00...0xDFFF).contains(unit) { return .failure(.loneSurrogate) }
+            if (0xD800...0xDBFF).contains(unit) {
+                guard i + 1 < b.count, b[i] == .backslash, b[i + 1] == UInt8(ascii: "u") else { return .failure(.loneSurrogate) }
+                i += 2
+                guard let low = hex4(b, at: &i) else { return .failure(.badUnicodeEscape) }
+                guard (0xDC00...0xDFFF).contains(low) else { return .failure(.loneSurrogate) }
+                let value = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
+                guard let scalar = Unicode.Scalar(value) else { return .failure(.badUnicodeEscape) }
+                return .success(scalar)
+            }
+            guard let scalar = Unicode.Scalar(unit) else { return .failure(.badUnicodeEscape) }
+            return .success(scalar)
+        default: return .failure(.badEscape)
+        }
+    }
+
+    private static func hex4(_ b: UnsafeRawBufferPointer, at i: inout Int) -> UInt16? {
+        guard b.count - i >= 4 else { return nil }
         var unit: UInt16 = 0
         for _ in 0..<4 {
-            let c = b[i]
-            let digit: UInt8
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = c - UInt8(ascii: "A") + 10
-            default: throw Malformed("bad \\u escape")
-            }
+            guard let digit = b[i].hexDigitValue else { return nil }
             unit = unit << 4 | UInt16(digit)
             i += 1
         }
@@ -296,4 +302,13 @@ extension UInt8 {
     static let colon = UInt8(ascii: ":"), comma = UInt8(ascii: ",")
     static let minus = UInt8(ascii: "-"), plus = UInt8(ascii: "+")
     var isDigit: Bool { self >= UInt8(ascii: "0") && self <= UInt8(ascii: "9") }
+    /// The value of a hexadecimal digit (either case), nil for any other byte.
+    var hexDigitValue: UInt8? {
+        switch self {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): self - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): self - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): self - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
 }

@@ -175,49 +175,10 @@ extension HeaderValue {
             return nil
         }
 
-        /// One escape from its backslash; a `\u` high surrogate must be followed by a low one.
+        /// One escape from its backslash (``HeaderSyntax/decodeEscape(_:at:)``).
         mutating func escape() -> Unicode.Scalar? {
-            i += 1
-            guard let c = peek else { return nil }
-            i += 1
-            switch c {
-            case .quote: return "\""
-            case .backslash: return "\\"
-            case UInt8(ascii: "/"): return "/"
-            case UInt8(ascii: "b"): return "\u{08}"
-            case UInt8(ascii: "f"): return "\u{0C}"
-            case UInt8(ascii: "n"): return "\n"
-            case UInt8(ascii: "r"): return "\r"
-            case UInt8(ascii: "t"): return "\t"
-            case UInt8(ascii: "u"):
-                guard let unit = hex4() else { return nil }
-                if (0xD800...0xDBFF).contains(unit) {
-                    guard peek == .backslash, b.count - i >= 2, b[i + 1] == UInt8(ascii: "u") else { return nil }
-                    i += 2
-                    guard let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
-                    return Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
-                }
-                return Unicode.Scalar(unit)
-            default: return nil
-            }
-        }
-
-        mutating func hex4() -> UInt32? {
-            guard b.count - i >= 4 else { return nil }
-            var unit: UInt32 = 0
-            for _ in 0..<4 {
-                let c = b[i]
-                let digit: UInt8
-                switch c {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = c - UInt8(ascii: "0")
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = c - UInt8(ascii: "a") + 10
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = c - UInt8(ascii: "A") + 10
-                default: return nil
-                }
-                unit = unit << 4 | UInt32(digit)
-                i += 1
-            }
-            return unit
+            guard case .success(let scalar) = HeaderSyntax.decodeEscape(b, at: &i) else { return nil }
+            return scalar
         }
     }
 }

@@ -76,17 +76,24 @@ struct HeaderCodecTests {
         #expect(checked > 500)
     }
 
-    static func outcome(_ body: () throws -> Message) -> String {
-        do { return "ok \(try body())" } catch let error as DecodingError {
+    /// A decoding's result: the message (compared by value: a dictionary's description depends on its
+    /// history), or the error's kind, path and text.
+    enum Outcome: Equatable {
+        case message(Message)
+        case error(String)
+    }
+
+    static func outcome(_ body: () throws -> Message) -> Outcome {
+        do { return .message(try body()) } catch let error as DecodingError {
             switch error {
-            case .keyNotFound(let key, let c): return "keyNotFound \(key.stringValue) \(path(c)) \(c.debugDescription)"
-            case .typeMismatch(_, let c): return "typeMismatch \(path(c)) \(c.debugDescription)"
-            case .valueNotFound(_, let c): return "valueNotFound \(path(c)) \(c.debugDescription)"
-            case .dataCorrupted(let c): return "dataCorrupted \(path(c)) \(c.debugDescription)"
-            @unknown default: return "\(error)"
+            case .keyNotFound(let key, let c): return .error("keyNotFound \(key.stringValue) \(path(c)) \(c.debugDescription)")
+            case .typeMismatch(_, let c): return .error("typeMismatch \(path(c)) \(c.debugDescription)")
+            case .valueNotFound(_, let c): return .error("valueNotFound \(path(c)) \(c.debugDescription)")
+            case .dataCorrupted(let c): return .error("dataCorrupted \(path(c)) \(c.debugDescription)")
+            @unknown default: return .error("\(error)")
             }
         } catch {
-            return "other \(error)"
+            return .error("other \(error)")
         }
     }
 
