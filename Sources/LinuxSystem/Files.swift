@@ -24,18 +24,31 @@ public enum Files {
     }
 
     /// Writes `bytes` to `path`, replacing it in one step: a temporary file beside it, then `rename`. Readers see
-    /// the old or the new content, never a mix; a symlink at `path` is replaced, not followed.
+    /// the old or the new content, never a mix; a symlink at `path` is replaced, not followed. The temporary's name
+    /// is this writer's own (`<path><suffix>.<pid>.<ns>`, created exclusively), so concurrent writers of one path,
+    /// in one process or several, never share it: the last rename wins, whole.
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644,
                                        temporarySuffix: String = ".tmp") throws(SystemError) {
-        let temporary = path + temporarySuffix
+        let (fd, temporary) = try createExclusively(prefix: path + temporarySuffix, mode: mode)
         do {
-            let fd = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
             defer { fd.close() }
             try fd.writeAll(bytes)
             try rename(temporary, to: path)
         } catch {
             _ = unlink(temporary)
             throw error
+        }
+    }
+
+    /// A new file `<prefix>.<pid>.<monotonic ns>`, created with `O_EXCL` (another name on `EEXIST`).
+    private static func createExclusively(prefix: String, mode: mode_t) throws(SystemError) -> (FileDescriptor, String) {
+        while true {
+            let candidate = prefix + ".\(getpid()).\(Clock.now().nanoseconds)"
+            do {
+                return (try FileDescriptor.open(candidate, flags: O_WRONLY | O_CREAT | O_EXCL, mode: mode), candidate)
+            } catch where error.errno == EEXIST {
+                continue
+            }
         }
     }
 

@@ -1,5 +1,7 @@
+import Dispatch
 import Glibc
 import LinuxSystem
+import Synchronization
 import Testing
 
 /// Files and Directory round trips in a scratch directory.
@@ -17,7 +19,7 @@ struct FilesTests {
             let bytes: [UInt8] = [0, 1, 2, 255, 10]
             try Files.writeAtomically(path, bytes, mode: 0o600)
             #expect(try Files.readAll(path) == bytes)
-            #expect(!Files.exists(path + ".tmp"), "the temporary file was left behind")
+            #expect(try Directory.entries(dir).map(\.name) == ["state.json"], "the temporary file was left behind")
             try Files.writeAtomically(path, "replaced\n")
             #expect(try Files.readText(path) == "replaced\n")
             #expect(Files.readValue(path) == "replaced")
@@ -33,6 +35,27 @@ struct FilesTests {
             #expect(throws: SystemError.self) { try Files.writeExisting(dir + "/missing", "x") }
             #expect { _ = try Files.readAll(dir + "/missing") } throws: { ($0 as? SystemError)?.errno == ENOENT }
             #expect(Files.readValue(dir + "/missing") == nil)
+        }
+    }
+
+    /// Writers of one path at once (threads here; processes alike): each gets its own temporary, every write
+    /// succeeds, the file ends as one of them whole, and no temporary is left.
+    @Test func concurrentAtomicWritesOfOnePathNeverShareATemporary() throws {
+        try withScratch { dir in
+            let path = dir + "/ref.json"
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 8) { writer in
+                for round in 0..<200 {
+                    let text = String(repeating: "\(writer)-\(round);", count: 50)
+                    do { try Files.writeAtomically(path, text) } catch { failures.withLock { $0.append("\(error)") } }
+                }
+            }
+            let failed = failures.withLock { $0 }
+            #expect(failed.count == 0, "\(failed.prefix(3))")
+            let final = try Files.readText(path)
+            let unit = final.split(separator: ";").first.map { $0 + ";" } ?? ""
+            #expect(!unit.isEmpty && final == String(repeating: String(unit), count: 50))
+            #expect(try Directory.entries(dir).map(\.name) == ["ref.json"])
         }
     }
 
@@ -91,3 +114,4 @@ struct FilesTests {
         #expect(Files.type(of: path) == .regular)
     }
 }
+
