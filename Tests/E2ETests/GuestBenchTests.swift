@@ -16,6 +16,7 @@ struct GuestBenchTests {
         try #require(access(vmInit, X_OK) == 0, "no static vm-init at \(vmInit) (make vm-init-static)")
         let supervisor = try BuiltProduct.path("fc-supervisor")
         let dir = try TemporaryDirectory(prefix: "/var/tmp/fcgb-")
+        defer { dir.remove() }
         let initramfs = dir.file("initramfs.cpio")
         let image = try runToEnd("/bin/bash", [RepoPath.file("GuestImage/build-image.sh"), "--vm-init", vmInit,
                                                "--initrd", initramfs], timeout: 120)
