@@ -34,6 +34,7 @@ extension Agent {
                 return sendError(conn, .invalidMessage, "signal \(request.signal) out of range", session: request.session)
             }
             if session.isRunning {
+                if request.signal == SIGKILL { session.sigkillSent = true }
                 do { try ChildProcess.signalGroup(session.pid, request.signal) } catch {
                     Log.debug("signal session \(session.id): \(error)")
                 }

@@ -151,10 +151,8 @@ extension Agent {
         session.termination = termination
         cgroups.release(session.id)
         if let t = session.timeoutTimer { loop.cancelTimer(t); session.timeoutTimer = nil }
-        if case .signaled(SIGKILL, _) = termination, wasOOMKilled(pid: session.pid, baseline: session.oomBaseline) {
-            session.oomBaseline = UInt64.max  // marks "OOM-killed" for checkFinished
-        } else {
-            session.oomBaseline = nil
+        if case .signaled(SIGKILL, _) = termination, !session.sigkillSent {
+            lookForOOMKill(session, looksLeft: Self.oomLooks)
         }
         Log.debug("session \(session.id): pid \(session.pid) ended \(termination)")
         if !session.outputs.isEmpty {
@@ -163,6 +161,26 @@ extension Agent {
             }
         }
         checkFinished(session)
+    }
+
+    /// How many more times, `oomLookInterval` apart, a SIGKILL exit looks for the OOM killer's evidence.
+    static let oomLooks = 5
+    static let oomLookInterval: Duration = .milliseconds(20)
+
+    /// Sets `oomKilled` when the OOM killer ended the session. The kernel sends its SIGKILL before it counts and
+    /// logs the kill (`__oom_kill_process`), so a reap on another CPU can come first: without evidence, look again
+    /// up to `looksLeft` times (100 ms in all) while the exit waits. Only SIGKILLs vm-init did not send get here.
+    func lookForOOMKill(_ session: Session, looksLeft: Int) {
+        session.oomLookTimer = nil
+        if oomEvidence(session.pid, session.oomBaseline) {
+            session.oomKilled = true
+        } else if looksLeft > 0 {
+            session.oomLookTimer = loop.addTimer(after: Self.oomLookInterval) { [unowned self] in
+                guard self.sessions[session.id] === session else { return }
+                self.lookForOOMKill(session, looksLeft: looksLeft - 1)
+                self.checkFinished(session)
+            }
+        }
     }
 
     /// The drain deadline passed with output still open (something else holds it): read only what is buffered
@@ -179,7 +197,8 @@ extension Agent {
 
     /// Builds the exit once the process is reaped and every output is closed.
     func checkFinished(_ session: Session) {
-        guard let termination = session.termination, session.outputs.isEmpty, session.exitReport == nil else { return }
+        guard let termination = session.termination, session.outputs.isEmpty, session.oomLookTimer == nil,
+              session.exitReport == nil else { return }
         if let t = session.drainTimer { loop.cancelTimer(t); session.drainTimer = nil }
         if let fd = session.stdinFD { loop.unregister(fd); fd.close(); session.stdinFD = nil }
         session.stdinDone = true
@@ -188,7 +207,7 @@ extension Agent {
         case .exited(let code): status.code = code
         case .signaled(let signal, let core): status.signal = signal; status.coreDumped = core
         }
-        status.oomKilled = session.oomBaseline == UInt64.max
+        status.oomKilled = session.oomKilled
         status.outputTruncated = session.truncated
         status.lost = session.lost
         session.exitReport = ExitReport(session: session.id, status: status)

@@ -45,6 +45,8 @@ public final class Agent {
     var reseedRandom: ([UInt8]) throws(SystemError) -> Void = { (bytes) throws(SystemError) in
         try GuestControl.reseedRandom(with: bytes)
     }
+    /// Whether the OOM killer ended `pid` (tests stage late evidence, which a real kernel gives only by chance).
+    var oomEvidence: (_ pid: Int32, _ baseline: UInt64?) -> Bool = wasOOMKilled
 
     /// Credit we grant the host for stdin per session.
     let ourWindow: UInt32 = ProtocolConstants.defaultWindow

@@ -32,7 +32,15 @@ final class Session {
     /// How much that next read asks for (see ``Agent/readChunk``).
     var outputReadSize = 0
     var termination: ProcessTermination?
+    /// /proc/vmstat's `oom_kill` count when the session started (nil: the kernel has no such counter).
     var oomBaseline: UInt64?
+    /// The OOM killer ended the process (goes to `exit.oom_killed`).
+    var oomKilled = false
+    /// vm-init itself sent the session SIGKILL (a host `signal`, or a restore's `resume` not keeping it): such an
+    /// exit needs no second look for the OOM killer.
+    var sigkillSent = false
+    /// A later look for OOM evidence is scheduled; the exit waits for it (``Agent/lookForOOMKill(_:looksLeft:)``).
+    var oomLookTimer: EventLoop.TimerID?
     var drainDeadlinePassed = false
     var drainBudget: [OutputStream: Int] = [:]
     var drainTimer: EventLoop.TimerID?
