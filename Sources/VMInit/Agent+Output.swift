@@ -164,12 +164,13 @@ extension Agent {
     }
 
     /// How many more times, `oomLookInterval` apart, a SIGKILL exit looks for the OOM killer's evidence.
-    static let oomLooks = 5
-    static let oomLookInterval: Duration = .milliseconds(20)
+    static let oomLooks = 8
+    static let oomLookInterval: Duration = .milliseconds(25)
 
     /// Sets `oomKilled` when the OOM killer ended the session. The kernel sends its SIGKILL before it counts and
     /// logs the kill (`__oom_kill_process`), so a reap on another CPU can come first: without evidence, look again
-    /// up to `looksLeft` times (100 ms in all) while the exit waits. Only SIGKILLs vm-init did not send get here.
+    /// up to `looksLeft` times (200 ms in all; a busy host can stall the killing vCPU) while the exit waits.
+    /// Only SIGKILLs that vm-init did not send get here.
     func lookForOOMKill(_ session: Session, looksLeft: Int) {
         session.oomLookTimer = nil
         if oomEvidence(session.pid, session.oomBaseline) {
