@@ -130,7 +130,7 @@ public enum Message: Sendable, Equatable {
     /// byte queued before the freeze.
     public var isControl: Bool {
         switch self {
-        case .stdin, .stdout, .stderr, .stdinClose, .exit, .frozen: false
+        case .stdin, .stdout, .stderr, .stdinClose, .exit, .exitAck, .frozen: false
         default: true
         }
     }

@@ -32,7 +32,7 @@ struct MessageTests {
         for i in 0..<Samples.typeCount {
             let m = Samples.randomFrame(&rng, typeIndex: i).message
             #expect(m.carriesPayload == ["stdin", "stdout", "stderr"].contains(m.type), "\(m.type)")
-            #expect(m.isControl == !["stdin", "stdout", "stderr", "stdin_close", "exit", "frozen"].contains(m.type), "\(m.type)")
+            #expect(m.isControl == !["stdin", "stdout", "stderr", "stdin_close", "exit", "exit_ack", "frozen"].contains(m.type), "\(m.type)")
         }
     }
 

@@ -23,15 +23,20 @@ struct OutboundQueueTests {
     }
 
     /// `stdin_close` and `exit` end their session's data, so they never overtake it; everything else does.
+    /// `exit_ack` neither: the guest forgets the session on it, and would answer the session's stdin still
+    /// queued behind it with `unknown_session` (seen as a warning when a `run` workload exited mid-stdin).
     @Test func endOfDataMessagesStayBehindTheData() {
         var q = OutboundQueue()
         q.enqueue(.stdin(SessionRef(session: 1)), payload: [1, 2, 3])
         q.enqueue(.stdinClose(SessionRef(session: 1)))
         q.enqueue(.stdout(SessionRef(session: 2)), payload: [4])
         q.enqueue(.exit(ExitReport(session: 2, status: ExitStatus(code: 0))))
+        q.enqueue(.stdin(SessionRef(session: 3)), payload: [5])
+        q.enqueue(.exitAck(SessionRef(session: 3)))
         q.enqueue(.ping(Ping(id: 1)))
         let (results, _) = decodeAll(Self.drainAll(&q))
-        #expect(results.compactMap(\.frame).map(\.message.type) == ["ping", "stdin", "stdin_close", "stdout", "exit"])
+        #expect(results.compactMap(\.frame).map(\.message.type)
+                == ["ping", "stdin", "stdin_close", "stdout", "exit", "stdin", "exit_ack"])
     }
 
     @Test func controlFramesGoBeforeBulk() {
