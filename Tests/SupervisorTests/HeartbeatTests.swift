@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import TestSupport
 import Testing
+import VsockProtocol
 
 /// Issue 18: the supervisor's heartbeat against the Firecracker simulator, whose guest is a real vm-init. SIGSTOP
 /// of vm-init is a hung guest (its vsock relay keeps accepting bytes, nothing answers).
@@ -52,6 +53,36 @@ import Testing
         #expect(vm.wait(timeout: 40) == .exited(123), "\(vm.stderr)")
         #expect(vm.stderr.contains("answered no ping"), "\(vm.stderr)")
         #expect(processesMatching(h.stateRoot).isEmpty, "left running: \(processesMatching(h.stateRoot))")
+    }
+
+    /// The VMM pauses the guest while it writes a checkpoint; a checkpoint longer than the liveness limit must
+    /// neither stop the VM (123) nor mark it unresponsive. (It did both before the heartbeat skipped checkpoints.)
+    @Test func aCheckpointLongerThanTheLivenessLimitIsNotAHang() throws {
+        let h = try SimulatorHarness()
+        defer { h.cleanup() }
+        let image = try TemporaryDirectory(prefix: "/var/tmp/fchb-")
+        defer { image.remove() }
+        let vm = try ChildUnderTest(h.supervisor, h.runArguments(id: "ck", extra: ["--heartbeat-interval", "0.2",
+                                                                                    "--liveness-timeout", "1"],
+                                                                 command: ["sleep", "60"]),
+                                    environment: h.environment(["FCSIM_SNAPSHOT_DELAY_MS": "2500"]))
+        defer { if vm.isRunning { vm.kill(); _ = vm.wait(timeout: 10) } }
+        let directory = h.stateRoot + "/ck"
+        try LifecycleTests.waitForState("running", in: directory, vm: vm)
+        #expect(Deadline(seconds: 5).poll { Self.health(directory) == "healthy" }, "\(LifecycleTests.state(directory) ?? "")")
+
+        let channel = try LifecycleTests.client(directory + "/control.sock")
+        try channel.send(.lifecycle(LifecycleRequest(action: .checkpoint, imagePath: image.path)))
+        let frames = try channel.receive(until: {
+            switch $0.message { case .lifecycleDone, .error: true; default: false }
+        }, deadline: ContinuousClock.now + .seconds(30))
+        let answer = frames.last?.message
+        #expect(answer == .lifecycleDone(LifecycleDone(action: .checkpoint)), "\(String(describing: answer)) \(vm.stderr)")
+        // A checkpoint without --leave-running ends the VM as runc's does: SIGKILL's status, not the hang's 123.
+        #expect(vm.wait(timeout: 20) == .exited(137), "\(vm.stderr)")
+        // The supervisor logs every health change on stderr ("… has not answered a ping …: unresponsive").
+        #expect(!vm.stderr.contains("unresponsive") && !vm.stderr.contains("answered no ping"), "\(vm.stderr)")
+        #expect(["vmm.json", "workload.json", "memory", "vmstate"].allSatisfy { FileManager.default.fileExists(atPath: image.file($0)) })
     }
 
     @Test func settingsThatCannotWorkAreRefusedByName() throws {

@@ -97,8 +97,9 @@ extension VMSupervisor {
     private func heartbeat() {
         guard !stopping, let monitor, let mux, mux.isReady else { return }
         defer { loop.addTimer(after: health.heartbeatInterval) { [unowned self] in self.heartbeat() } }
-        if events.current.state == .paused {
-            // A VM paused on purpose answers nothing and is not hung: forget the ping, and the wait with it.
+        if events.current.state == .paused || snapshotState.checkpointing {
+            // A VM paused on purpose (by a pause, or by the VMM while it writes a checkpoint) answers nothing and
+            // is not hung: forget the ping, and the wait with it.
             if let id = monitor.outstanding { mux.cancelPing(id) }
             monitor.outstanding = nil
             monitor.lastAnswer = EventLoop.now()
