@@ -9,11 +9,13 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FC = "fc-supervisor exec"
 FLOOR = "raw Unix-socket relay (socat)"
+HOPS = "raw Unix-socket relays on fc's hops (socat ×3)"
 
 
-def rounds(directory, direction):
-    """Throughput rounds of one direction: {command: [MiB/s per round]}, and [fc / relay per round]. Each round ran
-    every command once (run.sh), so the per-round ratio compares runs made seconds apart on the same noisy machine."""
+def rounds(directory, direction, against=FLOOR):
+    """Throughput rounds of one direction: {command: [MiB/s per round]}, and [fc / `against` per round]. Each round
+    ran every command once (run.sh), so the per-round ratio compares runs made seconds apart on the same noisy
+    machine."""
     mib = int(open(os.path.join(directory, "bytes")).read().strip()) / 1048576
     per, ratios, i = {}, [], 1
     while os.path.exists(os.path.join(directory, f"{direction}-r{i}.json")):
@@ -21,8 +23,8 @@ def rounds(directory, direction):
             res = {r["command"]: mib / r["median"] for r in json.load(f)["results"]}
         for k, v in res.items():
             per.setdefault(k, []).append(v)
-        if FC in res and FLOOR in res:
-            ratios.append(res[FC] / res[FLOOR])
+        if FC in res and against in res:
+            ratios.append(res[FC] / res[against])
         i += 1
     return per, ratios
 
@@ -34,6 +36,10 @@ if sys.argv[1] == "--summary":
                                            for k, v in per.items()))
         print(f"{direction}: fc / raw relay per round {', '.join(f'{x:.2f}' for x in ratios)}; "
               f"median {statistics.median(ratios):.2f}")
+        _, hops = rounds(sys.argv[2], direction, HOPS)
+        if hops:
+            print(f"{direction}: fc / raw relays on fc's hops per round {', '.join(f'{x:.2f}' for x in hops)}; "
+                  f"median {statistics.median(hops):.2f}")
     sys.exit(0)
 
 R, OUT, SSH, RUNC, NSENTER, WORK = sys.argv[1:7]
@@ -76,6 +82,8 @@ W = WORK
 exec_ = hf("exec.json")
 out_rounds, out_ratios = rounds(R, "stdout")
 in_rounds, in_ratios = rounds(R, "stdin")
+_, out_hop_ratios = rounds(R, "stdout", HOPS)
+_, in_hop_ratios = rounds(R, "stdin", HOPS)
 api = load("api-supervisor.json", {})
 api_d = load("api-direct.json", {})
 conc = load("concurrent.json", {})
@@ -218,7 +226,9 @@ w(f"hyperfine (through `sh -c`, whose start-up it subtracts), {len(out_ratios)} 
 w("")
 w("| path | stdout MiB/s | stdin MiB/s | stdout vs fc | stdin vs fc |")
 w("|---|---|---|---|---|")
-for name in [FC, FLOOR, "ssh (ControlMaster)", "runc exec"]:
+for name in [FC, FLOOR, HOPS, "ssh (ControlMaster)", "runc exec"]:
+    if name not in out_rounds and name not in in_rounds:
+        continue
     a, b = thr(out_rounds, name), thr(in_rounds, name)
     w(f"| {name} | {a:.0f} | {b:.0f} | {a / so_fc:.2f}× | {b / si_fc:.2f}× |")
 if raw_out:
@@ -228,6 +238,14 @@ w("")
 w("Note: `runc exec` without a terminal hands its own stdio descriptors to the container process, so its figures are "
   "a direct pipe with no relay at all; it is a floor, not a peer, for throughput.")
 w("")
+if out_hop_ratios and in_hop_ratios:
+    w(f"Where the gap to the one-hop floor comes from: \"{HOPS}\" moves the same bytes through plain relays over the "
+      "hops fc-supervisor exec has, with the process at the far end (stdin: client → supervisor → VMM → guest → "
+      "`cat`; stdout: `head` → guest → VMM → supervisor → client), each a `socat -b 262144` copying between "
+      "Unix sockets. fc-supervisor exec against it (median of per-round ratios): "
+      f"stdout {100 * nan_median(out_hop_ratios):.0f}%, stdin {100 * nan_median(in_hop_ratios):.0f}%. "
+      "Every hop reads and writes each byte once more, on two cores shared by all of them.")
+    w("")
 
 # --- 3. concurrency ---------------------------------------------------------------------------------------------
 w("## 3. Concurrent sessions and ping under flood")

@@ -194,6 +194,21 @@ log "2. throughput, $((BYTES >> 20)) MiB, $THRU_ROUNDS interleaved rounds (one r
 socat -u -b 262144 UNIX-LISTEN:"$W/floor.sock",fork OPEN:/dev/null &
 PIDS_TO_KILL+=("$!")
 for _ in $(seq 50); do [ -S "$W/floor.sock" ] && break; sleep 0.05; done
+# The same bytes through plain relays on the hops fc-supervisor exec has (client → supervisor → VMM → guest →
+# process, and back): three socat relays between Unix sockets, with the process at the far end. This shows how
+# much of the gap to the one-hop floor is the hops themselves.
+socat -u -b 262144 UNIX-LISTEN:"$W/in3.sock",fork SYSTEM:'cat > /dev/null',pipes &
+PIDS_TO_KILL+=("$!")
+socat -U -b 262144 UNIX-LISTEN:"$W/out3.sock",fork SYSTEM:"head -c $BYTES /dev/zero",pipes &
+PIDS_TO_KILL+=("$!")
+for _ in $(seq 50); do [ -S "$W/in3.sock" ] && [ -S "$W/out3.sock" ] && break; sleep 0.05; done
+for hop in 2 1; do
+    socat -u -b 262144 UNIX-LISTEN:"$W/in$hop.sock",fork UNIX-CONNECT:"$W/in$((hop + 1)).sock" &
+    PIDS_TO_KILL+=("$!")
+    socat -U -b 262144 UNIX-LISTEN:"$W/out$hop.sock",fork UNIX-CONNECT:"$W/out$((hop + 1)).sock" &
+    PIDS_TO_KILL+=("$!")
+    for _ in $(seq 50); do [ -S "$W/in$hop.sock" ] && [ -S "$W/out$hop.sock" ] && break; sleep 0.05; done
+done
 # The machine is noisy, so each round runs every command once, stdout then stdin, and the report takes the median
 # over rounds: a slow minute hits fc-supervisor and the raw relay alike instead of one of them.
 for round in $(seq "$THRU_ROUNDS"); do
@@ -201,11 +216,13 @@ for round in $(seq "$THRU_ROUNDS"); do
     hf stdout-r$round.json "$warm --runs 1" \
         "fc-supervisor exec" "$FCX -- head -c $BYTES /dev/zero > /dev/null" \
         "raw Unix-socket relay (socat)" "head -c $BYTES /dev/zero | socat -u -b 262144 STDIN UNIX-CONNECT:$W/floor.sock" \
+        "raw Unix-socket relays on fc's hops (socat ×3)" "socat -u -b 262144 UNIX-CONNECT:$W/out1.sock STDOUT > /dev/null" \
         "ssh (ControlMaster)" "$SSH $NORC \"'head -c $BYTES /dev/zero'\" > /dev/null" \
         "runc exec" "runc exec $CTR head -c $BYTES /dev/zero > /dev/null"
     hf stdin-r$round.json "$warm --runs 1" \
         "fc-supervisor exec" "head -c $BYTES /dev/zero | $FCX -i -- sh -c 'cat > /dev/null'" \
         "raw Unix-socket relay (socat)" "head -c $BYTES /dev/zero | socat -u -b 262144 STDIN UNIX-CONNECT:$W/floor.sock" \
+        "raw Unix-socket relays on fc's hops (socat ×3)" "head -c $BYTES /dev/zero | socat -u -b 262144 STDIN UNIX-CONNECT:$W/in1.sock" \
         "ssh (ControlMaster)" "head -c $BYTES /dev/zero | $SSH $NORC \"'cat > /dev/null'\"" \
         "runc exec" "head -c $BYTES /dev/zero | runc exec $CTR sh -c 'cat > /dev/null'"
 done

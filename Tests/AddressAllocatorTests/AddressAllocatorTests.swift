@@ -3,9 +3,9 @@ import TestSupport
 import Testing
 @testable import AddressAllocator
 
-/// A fresh database path in a fresh temporary directory.
-private func temporaryDatabase() throws -> String {
-    try TemporaryDirectory(prefix: "/tmp/fc-addr-").file("alloc.db")
+/// A fresh temporary directory for a test's database (`alloc.db` in it); the caller removes it.
+private func temporaryDatabase() throws -> TemporaryDirectory {
+    try TemporaryDirectory(prefix: "/tmp/fc-addr-")
 }
 
 @Suite struct IPv6TextTests {
@@ -40,7 +40,9 @@ private func temporaryDatabase() throws -> String {
 
 @Suite struct AddressAllocatorTests {
     @Test func storedAddressIsReusedAndReleaseWorks() throws {
-        let path = try temporaryDatabase()
+        let scratch = try temporaryDatabase()
+        defer { scratch.remove() }
+        let path = scratch.file("alloc.db")
         let prefix = try IPv6Prefix("fd00:1::/64")
         let a = try SQLiteAddressAllocator(databasePath: path, prefix: prefix)
         let first = try a.allocate(instanceID: "vm-1")
@@ -60,7 +62,9 @@ private func temporaryDatabase() throws -> String {
     @Test func collisionRetriesWithAnotherAddress() throws {
         // A /120 has 254 usable host parts: filling 200 of them forces many unique-constraint conflicts.
         let prefix = try IPv6Prefix("fd00:1::/120")
-        let a = try SQLiteAddressAllocator(databasePath: try temporaryDatabase(), prefix: prefix, maxAttempts: 10_000)
+        let scratch = try temporaryDatabase()
+        defer { scratch.remove() }
+        let a = try SQLiteAddressAllocator(databasePath: scratch.file("alloc.db"), prefix: prefix, maxAttempts: 10_000)
         var seen = Set<String>()
         for i in 0..<200 { seen.insert(try a.allocate(instanceID: "vm-\(i)")) }
         #expect(seen.count == 200)
@@ -69,7 +73,9 @@ private func temporaryDatabase() throws -> String {
 
     @Test func fullPrefixIsReportedNotLooped() throws {
         let prefix = try IPv6Prefix("fd00:1::/120")
-        let a = try SQLiteAddressAllocator(databasePath: try temporaryDatabase(), prefix: prefix, maxAttempts: 100_000)
+        let scratch = try temporaryDatabase()
+        defer { scratch.remove() }
+        let a = try SQLiteAddressAllocator(databasePath: scratch.file("alloc.db"), prefix: prefix, maxAttempts: 100_000)
         for i in 0..<254 { _ = try a.allocate(instanceID: "vm-\(i)") }
         #expect(throws: AllocatorError.exhausted(attempts: 100_000)) { try a.allocate(instanceID: "one-too-many") }
     }
@@ -78,7 +84,9 @@ private func temporaryDatabase() throws -> String {
     /// a fifth run over the same ids returns the stored addresses.
     @Test func concurrentProcessesGetDistinctAddresses() throws {
         let tool = try BuiltProduct.path("fc-addr")
-        let path = try temporaryDatabase()
+        let scratch = try temporaryDatabase()
+        defer { scratch.remove() }
+        let path = scratch.file("alloc.db")
         // A /112 (65,534 usable) makes random collisions likely among 1,000, so the constraint is exercised.
         let prefix = "fd00:1::/112"
         let processes = try (0..<4).map { p in

@@ -59,7 +59,9 @@ struct NetworkE2ETests {
         guard let out else { return }
 
         // Addresses from the allocator (one database per prefix, as a node would keep).
-        let db = try TemporaryDirectory(prefix: "/tmp/fce-addr-").path
+        let dbDirectory = try TemporaryDirectory(prefix: "/tmp/fce-addr-")
+        defer { dbDirectory.remove() }
+        let db = dbDirectory.path
         func allocate(_ id: String, _ prefix: String) throws -> String {
             let r = try runToEnd(fcAddr, ["--db", db + "/\(id).db", "--prefix", prefix, "allocate", id])
             let parts = r.stdout.split(separator: " ")

@@ -38,8 +38,15 @@ struct E2EEnvironment: Sendable {
         guard access(vmInit, X_OK) == 0 else {
             throw HarnessError("no static vm-init at \(vmInit) (make vm-init-static)")
         }
-        // Kept after the run (--keep-state) for inspection.
+        // VM state (--keep-state) and the 17 MB initramfs: removed when the test process exits, unless
+        // FC_E2E_KEEP=1 keeps them for inspection (its path is printed then).
         let root = try TemporaryDirectory(prefix: "/tmp/fce2e-")
+        if ProcessInfo.processInfo.environment["FC_E2E_KEEP"] == "1" {
+            print("E2E state kept in \(root.path)")
+        } else {
+            e2eScratch = root.path
+            atexit { if let path = e2eScratch { try? FileManager.default.removeItem(atPath: path) } }
+        }
         stateRoot = root.file("s")
         initrd = root.file("initrd.cpio")
         let build = try runToEnd("/bin/bash", [RepoPath.file("GuestImage/build-image.sh"), "--busybox", "--vm-init", vmInit,
@@ -92,6 +99,9 @@ struct E2EEnvironment: Sendable {
 }
 
 /// Whether process `pid` still exists (QEMU is the supervisor's child: once reaped, it is gone).
+/// The shared E2E environment's scratch directory, for the `atexit` handler that removes it.
+nonisolated(unsafe) private var e2eScratch: String?
+
 func processExists(_ pid: Int32) -> Bool {
     do {
         try ChildProcess.signal(pid, 0)
