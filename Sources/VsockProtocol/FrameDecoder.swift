@@ -15,27 +15,23 @@ public enum DecodedFrame: Sendable, Equatable {
 /// Lengths are checked against the limits as soon as the 8-byte prefix is complete, before any buffer is
 /// reserved for the frame; an oversized frame is reported once and then skipped without being stored.
 ///
-/// Frames are decoded as soon as their last byte arrives and queued for ``next()``, so the buffer only ever
-/// holds the one frame still arriving. Copies: a small frame is buffered and its payload copied out once. A
-/// large payload (at least ``directPayloadThreshold``) is collected straight into its own array as the bytes
-/// arrive, and that array becomes ``Frame/payload`` as it is: one copy in all, from the read buffer, even when
-/// one read holds several large frames, or none when the reader uses ``receive(spare:_:)``, which lets
-/// `readv(2)` write the payload into that array.
+/// Copies: small frames are buffered and their payload copied out once. A large payload (at least
+/// ``directPayloadThreshold``) at the front of the stream is collected straight into its own array as the bytes
+/// arrive, and that array becomes ``Frame/payload`` as it is: one copy in all, from the read buffer, or none
+/// when the reader uses ``receive(spare:_:)``, which lets `readv(2)` write the payload into that array.
 public struct FrameDecoder: Sendable {
     public let limits: FrameLimits
-    /// The prefix, header and (small) payload received so far of the frame still arriving.
+    /// Prefixes, headers and small payloads, from `readIndex` on (consumed bytes are dropped in bulk).
     private var buffer: [UInt8] = []
-    /// That frame's large payload, while it is collected outside `buffer` (its prefix and header stay in
-    /// `buffer`). It is allocated at its full length up front; only the first `directFilled` bytes hold data.
+    private var readIndex = 0
+    /// The payload of the frame at `readIndex`, while it is collected outside `buffer` (the frame's prefix
+    /// and header stay in `buffer`; bytes after the payload go on into `buffer`). It is allocated at its full
+    /// length up front; only the first `directFilled` bytes hold received data.
     private var direct: [UInt8]?
+    private var directLength = 0
     private var directFilled = 0
     /// Bytes of an oversized frame still to be discarded.
     private var skipRemaining: UInt64 = 0
-    /// Frames complete and decoded but not yet returned by ``next()`` (from `readyHead` on), with their sizes
-    /// on the wire.
-    private var ready: [(frame: DecodedFrame, wireBytes: Int)] = []
-    private var readyHead = 0
-    private var readyBytes = 0
 
     /// Payloads at least this large are collected into their own array instead of the shared buffer.
     public static let directPayloadThreshold = 16 * 1024
@@ -45,81 +41,74 @@ public struct FrameDecoder: Sendable {
     }
 
     /// Bytes received but not yet returned as (part of) a frame.
-    public var bufferedByteCount: Int { readyBytes + buffer.count + directFilled }
+    public var bufferedByteCount: Int { buffer.count - readIndex + (direct == nil ? 0 : directFilled) }
 
     /// Adds received bytes.
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         var rest = bytes
+        startDirectPayloadIfLarge()
         while !rest.isEmpty {
-            let n = take(rest)
-            rest = UnsafeRawBufferPointer(rebasing: rest[n...])
-        }
-    }
-
-    /// Takes the front of `bytes` (at least one byte) into the frame still arriving; returns how many.
-    private mutating func take(_ bytes: UnsafeRawBufferPointer) -> Int {
-        if skipRemaining > 0 {
-            let n = Int(min(UInt64(bytes.count), skipRemaining))
-            skipRemaining -= UInt64(n)
-            return n
-        }
-        if direct != nil {
-            let n = fillDirect { space in
-                let n = min(bytes.count, space.count)
-                space.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[..<n]))
-                return n
+            if skipRemaining > 0 {
+                let skip = Int(min(UInt64(rest.count), skipRemaining))
+                skipRemaining -= UInt64(skip)
+                rest = UnsafeRawBufferPointer(rebasing: rest[skip...])
+                continue
             }
-            completeIfWhole()
-            return n
-        }
-        let prefix = ProtocolConstants.prefixBytes
-        if buffer.count < prefix { return buffer(bytes, upTo: prefix) }
-        let headerLength = readBigEndian(at: 0)
-        let payloadLength = readBigEndian(at: 4)
-        let headEnd = prefix + Int(headerLength)
-        if Int(payloadLength) >= Self.directPayloadThreshold {
-            let n = buffer(bytes, upTo: headEnd)
-            startDirectIfHeadIsComplete(payloadLength: Int(payloadLength))
-            return n
-        }
-        let n = buffer(bytes, upTo: headEnd + Int(payloadLength))
-        completeIfWhole()
-        return n
-    }
-
-    /// Appends to `buffer` as much of `bytes` as brings it to `length`; returns how many.
-    private mutating func buffer(_ bytes: UnsafeRawBufferPointer, upTo length: Int) -> Int {
-        let n = min(bytes.count, length - buffer.count)
-        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<n]))
-        if buffer.count == ProtocolConstants.prefixBytes { checkPrefix() }
-        return n
-    }
-
-    /// The prefix just completed: an oversized frame is reported and skipped from here; a frame with no
-    /// header or payload bytes (malformed, but complete) is decoded now.
-    private mutating func checkPrefix() {
-        let headerLength = readBigEndian(at: 0)
-        let payloadLength = readBigEndian(at: 4)
-        guard headerLength <= limits.maxHeaderBytes, payloadLength <= limits.maxPayloadBytes else {
-            let what = "frame declares header \(headerLength) B / payload \(payloadLength) B; limits are \(limits.maxHeaderBytes) B / \(limits.maxPayloadBytes) B"
-            skipRemaining = UInt64(headerLength) + UInt64(payloadLength)
-            buffer.removeAll(keepingCapacity: true)
-            enqueue(.oversized(ProtocolError(.frameTooLarge, what)), wireBytes: ProtocolConstants.prefixBytes)
-            return
-        }
-        if Int(payloadLength) >= Self.directPayloadThreshold {
-            startDirectIfHeadIsComplete(payloadLength: Int(payloadLength))
-        } else {
-            completeIfWhole()
+            if direct != nil, directFilled < directLength {
+                let n = min(rest.count, directLength - directFilled)
+                fillDirect { space in
+                    space.copyMemory(from: UnsafeRawBufferPointer(rebasing: rest[..<n]))
+                    return n
+                }
+                rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+                continue
+            }
+            guard direct == nil, let take = bytesToCompleteFrontHead(rest.count) else {
+                compactIfWorthwhile()
+                buffer.append(contentsOf: rest)
+                return
+            }
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[..<take]))
+            rest = UnsafeRawBufferPointer(rebasing: rest[take...])
+            startDirectPayloadIfLarge()
         }
     }
 
-    /// Once the prefix and header of a frame with a large payload are buffered, allocates that payload's array.
-    private mutating func startDirectIfHeadIsComplete(payloadLength: Int) {
-        guard direct == nil, buffer.count == ProtocolConstants.prefixBytes + Int(readBigEndian(at: 0)) else { return }
+    /// While the front frame may turn out to have a large payload: how many of the next `available` bytes complete
+    /// its prefix or header, so the payload after them can go to its own array. Nil: no decision is pending, all
+    /// bytes go to the buffer.
+    private func bytesToCompleteFrontHead(_ count: Int) -> Int? {
+        let buffered = buffer.count - readIndex
+        if buffered < ProtocolConstants.prefixBytes { return min(count, ProtocolConstants.prefixBytes - buffered) }
+        let headerLength = readBigEndian(at: readIndex)
+        let payloadLength = readBigEndian(at: readIndex + 4)
+        guard headerLength <= limits.maxHeaderBytes, payloadLength <= limits.maxPayloadBytes,
+              Int(payloadLength) >= Self.directPayloadThreshold else { return nil }
+        let headEnd = ProtocolConstants.prefixBytes + Int(headerLength)
+        return buffered < headEnd ? min(count, headEnd - buffered) : nil
+    }
+
+    /// Once the front frame's prefix and header are buffered and its payload is large and incomplete, moves the
+    /// payload bytes buffered so far into their own array; the rest of the payload goes there directly.
+    private mutating func startDirectPayloadIfLarge() {
+        guard direct == nil else { return }
+        let available = buffer.count - readIndex
+        guard available >= ProtocolConstants.prefixBytes else { return }
+        let headerLength = readBigEndian(at: readIndex)
+        let payloadLength = Int(readBigEndian(at: readIndex + 4))
+        let payloadStart = readIndex + ProtocolConstants.prefixBytes + Int(headerLength)
+        guard headerLength <= limits.maxHeaderBytes, payloadLength <= Int(limits.maxPayloadBytes),
+              payloadLength >= Self.directPayloadThreshold, buffer.count >= payloadStart,
+              buffer.count - payloadStart < payloadLength else { return }
+        let have = buffer.count - payloadStart
         // Full length at once, filled as bytes arrive (UInt8 needs no initialisation; only filled bytes are read).
-        direct = [UInt8](unsafeUninitializedCapacity: payloadLength) { _, count in count = payloadLength }
-        directFilled = 0
+        direct = [UInt8](unsafeUninitializedCapacity: payloadLength) { space, count in
+            buffer.withUnsafeBytes { UnsafeMutableRawBufferPointer(space).copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[payloadStart...])) }
+            count = payloadLength
+        }
+        buffer.removeSubrange(payloadStart...)
+        directLength = payloadLength
+        directFilled = have
     }
 
     /// Lets `body` write into the unfilled rest of the payload being collected; it returns how many bytes it
@@ -140,51 +129,15 @@ public struct FrameDecoder: Sendable {
         return n
     }
 
-    /// Decodes the frame still arriving if all of it is here, and queues it for ``next()``.
-    private mutating func completeIfWhole() {
-        let prefix = ProtocolConstants.prefixBytes
-        guard buffer.count >= prefix else { return }
-        let headEnd = prefix + Int(readBigEndian(at: 0))
-        let payloadLength = Int(readBigEndian(at: 4))
-        let payload: [UInt8]
-        if let direct {
-            guard directFilled == payloadLength else { return }
-            payload = direct
-            self.direct = nil
-            directFilled = 0
-        } else {
-            guard buffer.count == headEnd + payloadLength else { return }
-            payload = payloadLength == 0 ? [] : Array(buffer[headEnd...])
-        }
-        let result: DecodedFrame
-        do {
-            let message = try Message.decode(header: buffer[prefix..<headEnd])
-            if payloadLength > 0 && !message.carriesPayload {
-                result = .invalid(ProtocolError(.invalidMessage, "\"\(message.type)\" frames carry no payload",
-                                                session: message.session))
-            } else {
-                result = .frame(Frame(message, payload: payload))
-            }
-        } catch {
-            result = .invalid(error)
-        }
-        buffer.removeAll(keepingCapacity: buffer.capacity <= 4 << 20)
-        enqueue(result, wireBytes: headEnd + payloadLength)
-    }
-
-    private mutating func enqueue(_ frame: DecodedFrame, wireBytes: Int) {
-        ready.append((frame, wireBytes))
-        readyBytes += wireBytes
-    }
-
     /// Receives bytes with one read that puts a large payload where it will stay. `fill` is offered, in order,
-    /// the unfilled rest of the large payload being collected (when there is one) and then `spare`; it fills
-    /// them front to back (one `readv(2)`) and returns the count, or nil when nothing was read (which is
+    /// the unfilled rest of the front frame's large payload (when one is being collected) and then `spare`; it
+    /// fills them front to back (one `readv(2)`) and returns the count, or nil when nothing was read (which is
     /// returned as it is, like 0 for end of file). Bytes past the payload, in `spare`, are appended as by
     /// ``append(_:)-(UnsafeRawBufferPointer)``.
     public mutating func receive<E: Error>(spare: UnsafeMutableRawBufferPointer,
                                            _ fill: ([UnsafeMutableRawBufferPointer]) throws(E) -> Int?) throws(E) -> Int? {
-        guard direct != nil else {
+        startDirectPayloadIfLarge()
+        guard direct != nil, directFilled < directLength else {
             guard let n = try fill([spare]) else { return nil }
             append(UnsafeRawBufferPointer(rebasing: spare[..<min(max(n, 0), spare.count)]))
             return n
@@ -197,7 +150,6 @@ public struct FrameDecoder: Sendable {
             spilled = max(0, n - space.count)
             return n
         }
-        completeIfWhole()
         if spilled > 0 { append(UnsafeRawBufferPointer(rebasing: spare[..<min(spilled, spare.count)])) }
         return total
     }
@@ -210,19 +162,67 @@ public struct FrameDecoder: Sendable {
 
     /// The next complete frame, or nil when more bytes are needed.
     public mutating func next() -> DecodedFrame? {
-        guard readyHead < ready.count else { return nil }
-        let (frame, wireBytes) = ready[readyHead]
-        readyHead += 1
-        readyBytes -= wireBytes
-        if readyHead == ready.count {
-            ready.removeAll(keepingCapacity: true)
-            readyHead = 0
+        let available = buffer.count - readIndex
+        guard available >= ProtocolConstants.prefixBytes else { return nil }
+        let headerLength = readBigEndian(at: readIndex)
+        let payloadLength = readBigEndian(at: readIndex + 4)
+        if headerLength > limits.maxHeaderBytes || payloadLength > limits.maxPayloadBytes {
+            let total = UInt64(ProtocolConstants.prefixBytes) + UInt64(headerLength) + UInt64(payloadLength)
+            let inBuffer = UInt64(available)
+            let dropNow = Int(min(total, inBuffer))
+            readIndex += dropNow
+            skipRemaining = total - UInt64(dropNow)
+            compactIfWorthwhile()
+            let what = "frame declares header \(headerLength) B / payload \(payloadLength) B; limits are \(limits.maxHeaderBytes) B / \(limits.maxPayloadBytes) B"
+            return .oversized(ProtocolError(.frameTooLarge, what))
         }
-        return frame
+        let headerStart = readIndex + ProtocolConstants.prefixBytes
+        let payloadStart = headerStart + Int(headerLength)
+        let payload: [UInt8]
+        if let direct {
+            guard directFilled == directLength else { return nil }
+            self.direct = nil
+            directFilled = 0
+            payload = direct
+            readIndex = payloadStart
+        } else {
+            let total = ProtocolConstants.prefixBytes + Int(headerLength) + Int(payloadLength)
+            guard available >= total else {
+                // A large payload will be collected on its own; reserve only what the buffer will hold.
+                let held = Int(payloadLength) >= Self.directPayloadThreshold ? total - Int(payloadLength) : total
+                buffer.reserveCapacity(readIndex + held)
+                return nil
+            }
+            let end = readIndex + total
+            payload = payloadLength == 0 ? [] : Array(buffer[payloadStart..<end])
+            readIndex = end
+        }
+        let result: DecodedFrame
+        do {
+            let message = try Message.decode(header: buffer[headerStart..<payloadStart])
+            if payloadLength > 0 && !message.carriesPayload {
+                result = .invalid(ProtocolError(.invalidMessage, "\"\(message.type)\" frames carry no payload",
+                                                session: message.session))
+            } else {
+                result = .frame(Frame(message, payload: payload))
+            }
+        } catch {
+            result = .invalid(error)
+        }
+        if readIndex == buffer.count { buffer.removeAll(keepingCapacity: buffer.capacity <= 4 << 20); readIndex = 0 }
+        return result
     }
 
     private func readBigEndian(at index: Int) -> UInt32 {
         UInt32(buffer[index]) << 24 | UInt32(buffer[index + 1]) << 16 | UInt32(buffer[index + 2]) << 8
             | UInt32(buffer[index + 3])
+    }
+
+    /// Drops consumed bytes once they are at least half the buffer, keeping appends amortised O(1).
+    private mutating func compactIfWorthwhile() {
+        if readIndex > 0 && readIndex >= buffer.count / 2 {
+            buffer.removeSubrange(0..<readIndex)
+            readIndex = 0
+        }
     }
 }
