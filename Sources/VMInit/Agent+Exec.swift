@@ -179,9 +179,8 @@ extension Agent {
                 session.timeoutTimer = nil
                 if session.isRunning {
                     Log.info("session \(session.id): timeout after \(ms) ms, SIGKILL")
-                    try? ChildProcess.signalGroup(session.pid, SIGKILL)
+                    try? self.signal(session, SIGKILL)
                 }
-                _ = self
             }
         }
         Log.debug("session \(id): started pid \(pid) \(program.prefix(100))")

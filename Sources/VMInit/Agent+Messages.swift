@@ -34,8 +34,7 @@ extension Agent {
                 return sendError(conn, .invalidMessage, "signal \(request.signal) out of range", session: request.session)
             }
             if session.isRunning {
-                if request.signal == SIGKILL { session.sigkillSent = true }
-                do { try ChildProcess.signalGroup(session.pid, request.signal) } catch {
+                do { try signal(session, request.signal) } catch {
                     Log.debug("signal session \(session.id): \(error)")
                 }
             }

@@ -163,6 +163,13 @@ extension Agent {
         checkFinished(session)
     }
 
+    /// Sends `signal` to the session's process group. A SIGKILL is remembered: its exit is vm-init's doing, not
+    /// the OOM killer's, and is reported without looking for OOM evidence.
+    func signal(_ session: Session, _ signal: Int32) throws(SystemError) {
+        if signal == SIGKILL { session.sigkillSent = true }
+        try ChildProcess.signalGroup(session.pid, signal)
+    }
+
     /// How many more times, `oomLookInterval` apart, a SIGKILL exit looks for the OOM killer's evidence.
     static let oomLooks = 8
     static let oomLookInterval: Duration = .milliseconds(25)

@@ -66,7 +66,7 @@ extension Agent {
 
     func signalEverything(_ signal: Int32) {
         for session in sessions.values where session.isRunning {
-            try? ChildProcess.signalGroup(session.pid, signal)
+            try? self.signal(session, signal)
         }
         if isInit { try? ChildProcess.signal(-1, signal) }
     }

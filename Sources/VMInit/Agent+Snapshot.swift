@@ -233,10 +233,9 @@ extension Agent {
         var lost: [SessionID] = []
         for session in sessions.values where session.isRunning && !keep.contains(session.id) {
             session.lost = ExitStatus.lostSnapshot
-            session.sigkillSent = true
             // The whole leaf where there is one (grandchildren that left the group included), and the group.
             if let directory = cgroups.directory(for: session.id) { cgroups.kill(directory) }
-            try? ChildProcess.signalGroup(session.pid, SIGKILL)
+            try? signal(session, SIGKILL)
             lost.append(session.id)
         }
         lost.sort()

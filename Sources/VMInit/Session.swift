@@ -36,8 +36,8 @@ final class Session {
     var oomBaseline: UInt64?
     /// The OOM killer ended the process (goes to `exit.oom_killed`).
     var oomKilled = false
-    /// vm-init itself sent the session SIGKILL (a host `signal`, or a restore's `resume` not keeping it): such an
-    /// exit needs no second look for the OOM killer.
+    /// vm-init itself sent the session SIGKILL (``Agent/signal(_:_:)``: a host `signal`, an exec's timeout, the
+    /// shutdown, a restore's `resume` not keeping it): such an exit needs no look for the OOM killer.
     var sigkillSent = false
     /// A later look for OOM evidence is scheduled; the exit waits for it (``Agent/lookForOOMKill(_:looksLeft:)``).
     var oomLookTimer: EventLoop.TimerID?

@@ -22,8 +22,11 @@ import VsockProtocol
         }
         let session = Session(id: 7, argv0: "memhog", tty: false, pid: 4_999_999, stdinEnabled: false,
                               ourWindow: 65536, peerWindow: 65536, connectionID: nil)
-        session.sigkillSent = sentByVMInit
         agent.sessions[session.id] = session
+        if sentByVMInit {
+            // The one door for vm-init's own signals; the pid does not exist (ESRCH), the mark stays.
+            #expect(throws: SystemError.self) { try agent.signal(session, SIGKILL) }
+        }
         agent.processExited(session, .signaled(SIGKILL, coreDumped: false))
         func poll() {
             if session.exitReport != nil { return agent.loop.stop() }
