@@ -46,7 +46,7 @@ var cases = []caseDef{
 	{"exec", 180 * time.Second, caseExec},
 	{"kill_term", 90 * time.Second, caseKillTerm},
 	{"kill_all", 90 * time.Second, caseKillAll},
-	{"oom", 150 * time.Second, caseOOM},
+	{"oom", 210 * time.Second, caseOOM},
 	{"errors", 90 * time.Second, caseErrors},
 	{"delete_force", 90 * time.Second, caseDeleteForce},
 	{"bad_no_config", 60 * time.Second, caseBadNoConfig},
