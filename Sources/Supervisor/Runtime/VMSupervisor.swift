@@ -288,7 +288,13 @@ public final class VMSupervisor {
             self.events.record(.started, pid: pid)
             self.events.update {
                 $0.workloadPid = pid
-                $0.state = .running
+                // The guest was ready (`running`, or `created` when held) before this `started` came; a pause
+                // answered meanwhile stands, and a stop is not undone.
+                switch $0.state {
+                case .booting, .created: $0.state = .running
+                case .paused: self.phaseBeforePause = .running
+                case .running, .stopping, .stopped: break
+                }
             }
             self.reportCreated(nil)
             self.answerStart(.success(LifecycleDone(action: .start, pid: pid)))
