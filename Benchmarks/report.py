@@ -12,31 +12,31 @@ FLOOR = "raw Unix-socket relay (socat)"
 HOPS = "raw Unix-socket relays on fc's hops (socat ×3)"
 
 
-def rounds(directory, direction, against=FLOOR):
-    """Throughput rounds of one direction: {command: [MiB/s per round]}, and [fc / `against` per round]. Each round
-    ran every command once (run.sh), so the per-round ratio compares runs made seconds apart on the same noisy
-    machine."""
+def rounds(directory, direction):
+    """Throughput rounds of one direction: {command: [MiB/s per round]}, and [fc / relay per round], and
+    [fc / relays on fc's hops per round]. Each round ran every command once (run.sh), so the per-round ratio
+    compares runs made seconds apart on the same noisy machine."""
     mib = int(open(os.path.join(directory, "bytes")).read().strip()) / 1048576
-    per, ratios, i = {}, [], 1
+    per, ratios, hops, i = {}, [], [], 1
     while os.path.exists(os.path.join(directory, f"{direction}-r{i}.json")):
         with open(os.path.join(directory, f"{direction}-r{i}.json")) as f:
             res = {r["command"]: mib / r["median"] for r in json.load(f)["results"]}
         for k, v in res.items():
             per.setdefault(k, []).append(v)
-        if FC in res and against in res:
-            ratios.append(res[FC] / res[against])
+        for peer, into in ((FLOOR, ratios), (HOPS, hops)):
+            if FC in res and peer in res:
+                into.append(res[FC] / res[peer])
         i += 1
-    return per, ratios
+    return per, ratios, hops
 
 
 if sys.argv[1] == "--summary":
     for direction in ["stdout", "stdin"]:
-        per, ratios = rounds(sys.argv[2], direction)
+        per, ratios, hops = rounds(sys.argv[2], direction)
         print(f"{direction}: " + "; ".join(f"{k} median {statistics.median(v):.0f} MiB/s ({', '.join(f'{x:.0f}' for x in v)})"
                                            for k, v in per.items()))
         print(f"{direction}: fc / raw relay per round {', '.join(f'{x:.2f}' for x in ratios)}; "
               f"median {statistics.median(ratios):.2f}")
-        _, hops = rounds(sys.argv[2], direction, HOPS)
         if hops:
             print(f"{direction}: fc / raw relays on fc's hops per round {', '.join(f'{x:.2f}' for x in hops)}; "
                   f"median {statistics.median(hops):.2f}")
@@ -80,10 +80,8 @@ fcx = load("fcx.txt", "fc-supervisor exec --state-dir DIR ID")
 W = WORK
 
 exec_ = hf("exec.json")
-out_rounds, out_ratios = rounds(R, "stdout")
-in_rounds, in_ratios = rounds(R, "stdin")
-_, out_hop_ratios = rounds(R, "stdout", HOPS)
-_, in_hop_ratios = rounds(R, "stdin", HOPS)
+out_rounds, out_ratios, out_hop_ratios = rounds(R, "stdout")
+in_rounds, in_ratios, in_hop_ratios = rounds(R, "stdin")
 api = load("api-supervisor.json", {})
 api_d = load("api-direct.json", {})
 conc = load("concurrent.json", {})

@@ -98,10 +98,10 @@ struct E2EEnvironment: Sendable {
     }
 }
 
-/// Whether process `pid` still exists (QEMU is the supervisor's child: once reaped, it is gone).
 /// The shared E2E environment's scratch directory, for the `atexit` handler that removes it.
 nonisolated(unsafe) private var e2eScratch: String?
 
+/// Whether process `pid` still exists (QEMU is the supervisor's child: once reaped, it is gone).
 func processExists(_ pid: Int32) -> Bool {
     do {
         try ChildProcess.signal(pid, 0)

@@ -56,7 +56,7 @@ import VsockProtocol
     }
 
     /// The VMM pauses the guest while it writes a checkpoint; a checkpoint longer than the liveness limit must
-    /// neither stop the VM (123) nor mark it unresponsive. (It did both before the heartbeat skipped checkpoints.)
+    /// neither stop the VM (123) nor mark it unresponsive. (It did both before the heartbeat left checkpoints alone.)
     @Test func aCheckpointLongerThanTheLivenessLimitIsNotAHang() throws {
         let h = try SimulatorHarness()
         defer { h.cleanup() }
