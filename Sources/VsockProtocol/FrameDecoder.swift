@@ -18,7 +18,8 @@ public enum DecodedFrame: Sendable, Equatable {
 /// Copies: small frames are buffered and their payload copied out once. A large payload (at least
 /// ``directPayloadThreshold``) at the front of the stream is collected straight into its own array as the bytes
 /// arrive, and that array becomes ``Frame/payload`` as it is: one copy in all, from the read buffer, or none
-/// when the reader uses ``receive(spare:_:)``, which lets `readv(2)` write the payload into that array.
+/// when the reader uses ``receive(spare:_:)``, which lets `readv(2)` write the payload into that array (then
+/// only the few bytes that arrive with the frame's head, at most ``lookaheadBytes``, are copied).
 public struct FrameDecoder: Sendable {
     public let limits: FrameLimits
     /// Prefixes, headers and small payloads, from `readIndex` on (consumed bytes are dropped in bulk).
@@ -35,6 +36,12 @@ public struct FrameDecoder: Sendable {
 
     /// Payloads at least this large are collected into their own array instead of the shared buffer.
     public static let directPayloadThreshold = 16 * 1024
+    /// How much of the spare buffer ``receive(spare:_:)`` offers past a large payload, and at a frame boundary
+    /// right after one: enough for the next frame's prefix and a stdio header, so a stream of large frames has
+    /// each payload read where it stays and at most this many of its bytes copied.
+    public static let lookaheadBytes = 1024
+    /// The last frame returned had its payload collected on its own: the next one is likely large too.
+    private var lastPayloadWasDirect = false
 
     public init(limits: FrameLimits = .default) {
         self.limits = limits
@@ -138,20 +145,28 @@ public struct FrameDecoder: Sendable {
                                            _ fill: ([UnsafeMutableRawBufferPointer]) throws(E) -> Int?) throws(E) -> Int? {
         startDirectPayloadIfLarge()
         guard direct != nil, directFilled < directLength else {
-            guard let n = try fill([spare]) else { return nil }
+            // At a frame boundary in a run of large frames, read just the next head: its payload then goes
+            // straight into its own array by the next read, instead of through `spare` and a copy.
+            let atBoundary = buffer.count == readIndex && skipRemaining == 0
+            let offered = lastPayloadWasDirect && atBoundary ? Self.lookahead(spare) : spare
+            guard let n = try fill([offered]) else { return nil }
             append(UnsafeRawBufferPointer(rebasing: spare[..<min(max(n, 0), spare.count)]))
             return n
         }
         var total: Int?
         var spilled = 0
         try fillDirect { (space) throws(E) -> Int in
-            guard let n = try fill([space, spare]) else { return 0 }
+            guard let n = try fill([space, Self.lookahead(spare)]) else { return 0 }
             total = n
             spilled = max(0, n - space.count)
             return n
         }
         if spilled > 0 { append(UnsafeRawBufferPointer(rebasing: spare[..<min(spilled, spare.count)])) }
         return total
+    }
+
+    private static func lookahead(_ spare: UnsafeMutableRawBufferPointer) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(rebasing: spare[..<min(spare.count, Self.lookaheadBytes)])
     }
 
     /// Adds received bytes.
@@ -185,6 +200,7 @@ public struct FrameDecoder: Sendable {
             directFilled = 0
             payload = direct
             readIndex = payloadStart
+            lastPayloadWasDirect = true
         } else {
             let total = ProtocolConstants.prefixBytes + Int(headerLength) + Int(payloadLength)
             guard available >= total else {
@@ -195,6 +211,7 @@ public struct FrameDecoder: Sendable {
             }
             let end = readIndex + total
             payload = payloadLength == 0 ? [] : Array(buffer[payloadStart..<end])
+            lastPayloadWasDirect = false
             readIndex = end
         }
         let result: DecodedFrame
