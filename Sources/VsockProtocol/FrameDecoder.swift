@@ -137,7 +137,8 @@ public struct FrameDecoder: Sendable {
     }
 
     /// Receives bytes with one read that puts a large payload where it will stay. `fill` is offered, in order,
-    /// the unfilled rest of the front frame's large payload (when one is being collected) and then `spare`; it
+    /// the unfilled rest of the front frame's large payload (when one is being collected) and then `spare`, or
+    /// only its first ``lookaheadBytes`` while large frames are arriving; it
     /// fills them front to back (one `readv(2)`) and returns the count, or nil when nothing was read (which is
     /// returned as it is, like 0 for end of file). Bytes past the payload, in `spare`, are appended as by
     /// ``append(_:)-(UnsafeRawBufferPointer)``.

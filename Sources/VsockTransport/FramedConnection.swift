@@ -218,7 +218,7 @@ public final class FramedConnection {
         for _ in 0..<options.readBudget {
             guard !isClosed, !isClosing else { return }
             // One readv: the rest of a large payload goes straight into its frame's array, what follows into
-            // the read buffer (no copy of payload bytes in user space).
+            // the read buffer (only the bytes that come with a frame's head are copied in user space).
             let result: Int?
             var offered = 0
             do {
