@@ -140,7 +140,8 @@ valid("container_full",
                   {"destination": "/sys/fs/cgroup", "type": "cgroup"}],
        "files": [{"path": "/etc/resolv.conf", "mode": 420, "data": "bmFtZXNlcnZlciAxMC4wLjAuMQo="}],
        "hostname": "c1",
-       "check": {"argv0": "sh", "path": "/usr/sbin:/usr/bin:/sbin:/bin", "cwd": "/"}})
+       "check": {"argv0": "sh", "path": "/usr/sbin:/usr/bin:/sbin:/bin", "cwd": "/"},
+       "resources": {"memory_max": 67108864, "pids_max": 2048}})
 valid("container_minimal", {"type": "container", "root": {"source": "/dev/vda", "type": "erofs", "writable": False}})
 valid("container_ready", {"type": "container_ready", "root": "/"})
 valid("container_ready_empty", {"type": "container_ready"})
@@ -281,6 +282,12 @@ invalid("container_file_mode_out_of_range",
         header={"type": "container", "root": {"source": "/dev/vda", "type": "ext4", "writable": True},
                 "files": [{"path": "/a", "mode": 4096, "data": ""}]},
         note="mode is 0..0o7777")
+invalid("container_memory_max_zero",
+        frame(canonical({"type": "container", "root": {"source": "/dev/vda", "type": "ext4", "writable": True},
+                         "resources": {"memory_max": 0}})), "invalid", "invalid_message",
+        header={"type": "container", "root": {"source": "/dev/vda", "type": "ext4", "writable": True},
+                "resources": {"memory_max": 0}},
+        note="a limit is at least 1; no limit is an absent field")
 invalid("payload_on_control_frame", frame(canonical({"type": "ping", "id": 1}), b"x"), "invalid",
         "invalid_message", header={"type": "ping", "id": 1}, payload=b"x")
 invalid("payload_on_session_control_frame", frame(canonical({"type": "exit_ack", "session": 5}), b"xyz"),

@@ -40,7 +40,18 @@ extension OCIBundle {
         return ContainerRequest(
             root: ContainerRoot(source: rootDevice, type: "ext4", options: ["ro"], writable: !readonlyRoot),
             mounts: mounts.isEmpty ? nil : mounts, files: files.isEmpty ? nil : files, hostname: vmOptions.hostname,
-            check: processCheck)
+            check: processCheck, resources: containerResources)
+    }
+
+    /// `linux.resources.pids.limit`, for the cgroup holding every process of the container in the guest (runc's
+    /// "no limit" values, 0, -1 or absent, send nothing).
+    ///
+    /// The memory limit sizes the VM (``VMSizing/memoryMiB(limit:)``) and is not sent as `memory_max`: under
+    /// QEMU/TCG a Go workload held at a guest cgroup's `memory.max` spent minutes in reclaim without the cgroup's
+    /// OOM killer firing (go-runc's `oom` case: 3 runs of 3 over 165 s), where the VM-wide limit ends it.
+    var containerResources: ContainerResources? {
+        guard let pids = spec.linux?.resources?.pids?.limit, pids > 0 else { return nil }
+        return ContainerResources(pidsMax: UInt64(pids))
     }
 
     /// runc resolves `args[0]` through the process's own PATH and enters `cwd` at create, so a missing program

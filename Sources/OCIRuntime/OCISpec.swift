@@ -107,11 +107,21 @@ public struct OCISpec: Codable, Sendable, Equatable {
         }
     }
 
-    /// `linux.resources`: the memory limit and the CPU quota or set size the VM.
+    /// `linux.resources`: the memory limit and the CPU quota or set size the VM; the pids limit bounds the
+    /// workload's processes inside it (vm-init's `container` `resources`).
     public struct Resources: Codable, Sendable, Equatable {
         public var memory: Memory?
         public var cpu: CPU?
-        public init(memory: Memory? = nil, cpu: CPU? = nil) { self.memory = memory; self.cpu = cpu }
+        public var pids: Pids?
+        public init(memory: Memory? = nil, cpu: CPU? = nil, pids: Pids? = nil) {
+            self.memory = memory; self.cpu = cpu; self.pids = pids
+        }
+    }
+
+    /// `linux.resources.pids`: `limit` processes; 0, -1 or absent is unlimited (runc writes `max`).
+    public struct Pids: Codable, Sendable, Equatable {
+        public var limit: Int64?
+        public init(limit: Int64? = nil) { self.limit = limit }
     }
 
     /// `linux.resources.memory`: `limit` in bytes; -1 (or absent) is unlimited.

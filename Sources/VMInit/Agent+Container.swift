@@ -33,6 +33,15 @@ extension Agent {
         // From here on a failure may leave mounts behind: the phase says so until everything succeeded.
         container = .failed
         let started = SystemControl.bootTimeMicroseconds()
+        if let resources = request.resources {
+            do {
+                for limit in try cgroups.applyLimits(resources) { Log.info("container: \(limit) not applied; the VM's size bounds it") }
+            } catch {
+                let failure = ContainerError.step("resources: \(error.file)", error.cause)
+                Log.error("container: \(failure.message)")
+                return sendError(conn, failure.code, failure.message)
+            }
+        }
         do { try builder.apply() } catch {
             Log.error("container: \(error.message)")
             return sendError(conn, error.code, error.message)

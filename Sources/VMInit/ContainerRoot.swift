@@ -116,7 +116,7 @@ struct ContainerRootBuilder {
             }
         } catch { throw .step("mount root \(source) (\(request.root.type))", error) }
         do {
-            // The root's flags (nosuid, …) belong on the mount processes see; `ro` comes last (PROTOCOL.md §4.23 step 7).
+            // The root's flags (nosuid, …) belong on the mount processes see; `ro` comes last (PROTOCOL.md §4.23 step 8).
             try SystemControl.mount("overlay", on: root, type: "overlay", flags: rootOptions.flags.subtracting(.readOnly),
                                     data: "lowerdir=\(lower),upperdir=\(upper),workdir=\(work)")
         } catch { throw .step("overlay on the root", error) }

@@ -7,12 +7,19 @@ import VsockProtocol
 /// `memory pids cpu` can be enabled below it: each session can then be frozen (snapshots), counted (stats) and
 /// killed as a whole, grandchildren included.
 ///
+/// vm-init reaches `<base>` through a directory descriptor it opens at boot (``base`` is `/proc/self/fd/N`), never
+/// through the path: a `container` request that mounts its own cgroup2 on /sys/fs/cgroup (runc's default spec
+/// does, read-only) covers that path in vm-init's root too, and sessions would then get no leaf, no limits and no
+/// freezing. The descriptor keeps the hierarchy as vm-init mounted it, writable, whatever is mounted over it later.
+///
 /// Everything is best effort: without cgroup2, or when `<base>` holds processes that are not vm-init's (a test
 /// namespace inside the host's cgroup, where moving them or creating siblings would touch the host), sessions
 /// run without a cgroup and ``available`` is false. Only the event-loop thread uses it.
 final class SessionCgroups {
-    /// `<base>`, when cgroups are in use.
+    /// `<base>`, when cgroups are in use: `/proc/self/fd/N` of the descriptor opened at boot (tests: any directory).
     let base: String?
+    /// The open directory ``base`` names; kept for the life of the process.
+    private var baseHandle: FileDescriptor?
     /// Controllers enabled for the sessions' leaves (a subset of memory, pids, cpu).
     private(set) var controllers: [String] = []
     private var leaves: [SessionID: String] = [:]
@@ -30,14 +37,18 @@ final class SessionCgroups {
     /// No cgroups (the fuzz target and agents that are not PID 1).
     init() { base = nil }
 
+    /// A base already set up, with these controllers enabled below it (tests, on a plain directory).
+    init(base: String, controllers: [String]) { self.base = base; self.controllers = controllers }
+
     /// Sets up `<base>/fc-init` (with this process in it) and `<base>/fc-sessions`; unavailable when a step fails.
     init(discover: Bool) {
         guard discover else { base = nil; return }
         switch Self.setUp() {
-        case .success(let (base, controllers)):
-            self.base = base
+        case .success(let (path, handle, controllers)):
+            base = "/proc/self/fd/\(handle.rawValue)"
+            baseHandle = handle
             self.controllers = controllers
-            Log.info("cgroups: sessions under \(base)/fc-sessions (controllers: \(controllers.isEmpty ? "none" : controllers.joined(separator: " ")))")
+            Log.info("cgroups: sessions under \(path)/fc-sessions (controllers: \(controllers.isEmpty ? "none" : controllers.joined(separator: " ")))")
         case .failure(let reason):
             self.base = nil
             Log.info("cgroups: sessions run without a cgroup: \(reason.text)")
@@ -46,7 +57,7 @@ final class SessionCgroups {
 
     struct Reason: Error { var text: String }
 
-    private static func setUp() -> Result<(String, [String]), Reason> {
+    private static func setUp() -> Result<(String, FileDescriptor, [String]), Reason> {
         guard let (mountPoint, mountRoot) = cgroup2Mount() else { return .failure(Reason(text: "no cgroup2 mount")) }
         guard let own = ownCgroup() else { return .failure(Reason(text: "no cgroup2 line in /proc/self/cgroup")) }
         guard own == mountRoot || own.hasPrefix(mountRoot == "/" ? "/" : mountRoot + "/") else {
@@ -57,10 +68,12 @@ final class SessionCgroups {
         if let other = foreignProcess(in: base) {
             return .failure(Reason(text: "\(base) also holds \(other) (not this VM's to rearrange)"))
         }
+        let handle: FileDescriptor
         do {
             try makeCgroup(base + "/fc-init")
             try Files.writeExisting(base + "/fc-init/cgroup.procs", "0")
             try makeCgroup(base + "/fc-sessions")
+            handle = try FileDescriptor.open(base, flags: O_RDONLY | O_DIRECTORY)
         } catch {
             return .failure(Reason(text: "\(error)"))
         }
@@ -76,7 +89,7 @@ final class SessionCgroups {
                 Log.info("cgroups: cannot enable \(controller): \(error)")
             }
         }
-        return .success((base, enabled))
+        return .success((base, handle, enabled))
     }
 
     private static func makeCgroup(_ path: String) throws(SystemError) {
@@ -164,6 +177,34 @@ final class SessionCgroups {
     @discardableResult
     func kill(_ directory: String) -> Bool {
         (try? Files.writeExisting(directory + "/cgroup.kill", "1")) != nil
+    }
+
+    // MARK: - The container's limits
+
+    /// Writes a container's `resources` to `<base>/fc-sessions` (PROTOCOL.md §4.23 step 1), the parent of every
+    /// session's leaf: like runc's one cgroup per container, the limits bound the workload and every exec
+    /// together, and never vm-init. Returns a description of each limit left unapplied for want of cgroups or of
+    /// its controller (the VM's size still bounds the guest); throws, naming the file, when the kernel refuses a
+    /// write.
+    func applyLimits(_ resources: ContainerResources) throws(LimitError) -> [String] {
+        let wanted = [("memory", "memory.max", resources.memoryMax), ("pids", "pids.max", resources.pidsMax)]
+        var unapplied: [String] = []
+        for case let (controller, file, value?) in wanted {
+            guard let base, controllers.contains(controller) else {
+                unapplied.append("\(file) \(value) (\(base == nil ? "no cgroups" : "no \(controller) controller"))")
+                continue
+            }
+            do { try Files.writeExisting(base + "/fc-sessions/" + file, String(value)) } catch {
+                throw LimitError(file: file, cause: error)
+            }
+        }
+        return unapplied
+    }
+
+    /// A limit the kernel refused (`EINVAL` for a value it cannot take, `EBUSY`, …).
+    struct LimitError: Error {
+        var file: String
+        var cause: SystemError
     }
 
     // MARK: - Leaves

@@ -11,11 +11,27 @@ public struct ContainerRequest: Sendable, Equatable, Codable {
     public var hostname: String?
     /// Checked last, in the new root, so a workload that cannot start fails at create time (as under runc).
     public var check: ContainerCheck?
+    /// Limits on all of the workload's processes together (OCI `linux.resources`), applied first.
+    public var resources: ContainerResources?
 
     public init(root: ContainerRoot, mounts: [ContainerMount]? = nil, files: [ContainerFile]? = nil,
-                hostname: String? = nil, check: ContainerCheck? = nil) {
+                hostname: String? = nil, check: ContainerCheck? = nil, resources: ContainerResources? = nil) {
         self.root = root; self.mounts = mounts; self.files = files; self.hostname = hostname; self.check = check
+        self.resources = resources
     }
+}
+
+/// The cgroup limits of a `container` message: written to the cgroup that holds every session (PROTOCOL.md §4.23),
+/// as runc writes a container's. Absent: no limit beyond the VM's own size.
+public struct ContainerResources: Sendable, Equatable, Codable {
+    /// `memory.max` in bytes (OCI `linux.resources.memory.limit`), at least 1.
+    public var memoryMax: UInt64?
+    /// `pids.max` (OCI `linux.resources.pids.limit`), at least 1.
+    public var pidsMax: UInt64?
+
+    public init(memoryMax: UInt64? = nil, pidsMax: UInt64? = nil) { self.memoryMax = memoryMax; self.pidsMax = pidsMax }
+
+    enum CodingKeys: String, CodingKey { case memoryMax = "memory_max", pidsMax = "pids_max" }
 }
 
 /// The root file system of a `container` message.
@@ -101,6 +117,8 @@ extension Message {
             if let file = request.files?.first(where: { ($0.mode ?? 0) > 0o7777 }) {
                 return "\"files\" mode \(file.mode ?? 0) of \"\(file.path.prefix(64))\" is over 0o7777"
             }
+            if request.resources?.memoryMax == 0 { return "\"resources\".\"memory_max\" is 0 (absent means no limit)" }
+            if request.resources?.pidsMax == 0 { return "\"resources\".\"pids_max\" is 0 (absent means no limit)" }
         default: return snapshotRangeProblem
         }
         return nil

@@ -48,8 +48,8 @@ struct HealthE2ETests {
             try #require(done.exitCode == 0, "\(command): \(done)")
             return done.stdout
         }
-        func near(_ a: Double, _ b: Double, _ what: String) {
-            #expect(b > 0 && abs(a - b) <= 0.05 * b, "\(what): reported \(a), the guest's files say \(b)")
+        func near(_ a: Double, _ b: Double, _ what: String, slack: Double = 0) {
+            #expect(b > 0 && abs(a - b) <= 0.05 * b + slack, "\(what): reported \(a), the guest's files say \(b)")
         }
 
         // runc's stats event from the guest, then the guest's own files, read right after.
@@ -79,7 +79,9 @@ struct HealthE2ETests {
         // The workload's session (1) from its cgroup leaf.
         let workload = try #require((report["sessions"] as? [[String: Any]])?.first { ($0["session"] as? NSNumber) == 1 }, "\(report)")
         func number(_ key: String) -> Double { (workload[key] as? NSNumber)?.doubleValue ?? -1 }
-        near(number("memory_bytes"), keyed["current"] ?? 0, "memory.current")
+        // A small cgroup's memory.current moves by the kernel's per-CPU charge batch (64 pages) between two reads
+        // (seen once: 236 KiB reported, 48 KiB read right after).
+        near(number("memory_bytes"), keyed["current"] ?? 0, "memory.current", slack: 64 * 4096)
         #expect(number("pids") == keyed["pids"] && number("oom_kills") == keyed["oom_kill"], "\(workload)")
         near(number("cpu_ns"), (keyed["usage_usec"] ?? 0) * 1000, "cpu.stat usage_usec")
 

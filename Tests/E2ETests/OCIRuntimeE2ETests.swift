@@ -32,7 +32,7 @@ import Testing
     /// A bundle running `sh -c script`. Its rootfs is busybox-static with the applets the tests use, and it mounts
     /// proc, so it runs the same whether the VM runs the workload in the initramfs or in the bundle's root.
     private func bundle(_ name: String, _ script: String, process extra: [String: Any] = [:],
-                        annotations: [String: String] = [:]) throws -> String {
+                        annotations: [String: String] = [:], resources: [String: Any]? = nil) throws -> String {
         let path = temp.file("bundle-" + name)
         for directory in ["bin", "dev", "proc", "sys", "tmp"] { try Files.makeDirectories(path + "/rootfs/" + directory) }
         try Files.copy("/bin/busybox", to: path + "/rootfs/bin/busybox", mode: 0o755)
@@ -41,8 +41,9 @@ import Testing
         }
         var process: [String: Any] = ["args": ["sh", "-c", script], "cwd": "/", "env": ["PATH=/bin:/sbin:/usr/bin:/usr/sbin"]]
         process.merge(extra) { $1 }
-        let spec: [String: Any] = ["ociVersion": "1.0.2", "process": process, "root": ["path": "rootfs"], "annotations": annotations.merging(["test": name]) { $1 },
+        var spec: [String: Any] = ["ociVersion": "1.0.2", "process": process, "root": ["path": "rootfs"], "annotations": annotations.merging(["test": name]) { $1 },
                                    "mounts": [["destination": "/proc", "type": "proc", "source": "proc"]]]
+        if let resources { spec["linux"] = ["resources": resources] }
         try Files.writeAtomically(path + "/config.json", Array(try JSONSerialization.data(withJSONObject: spec)))
         return path
     }
@@ -188,6 +189,25 @@ import Testing
         let stopped = try runtime(["events", "o1"])
         #expect(stopped.status == 1 && stopped.stderr.contains("container with id o1 is not running"))
         #expect(try runtime(["delete", "o1"]).status == 0)
+    }
+
+    @Test func theSpecsPidsLimitBindsTheWholeContainerInsideTheVM() throws {
+        defer { temp.remove() }
+        // The pids limit is the container cgroup's (the parent of every session's); the memory limit sizes the VM
+        // and leaves memory.max alone (ContainerMapping.containerResources says why).
+        let b = try bundle("pids", "cat /sys/fs/cgroup/fc-sessions/pids.max /sys/fs/cgroup/fc-sessions/memory.max; exec sleep 1000",
+                           resources: ["memory": ["limit": 48 << 20], "pids": ["limit": 4]])
+        let create = try ChildUnderTest(env.supervisor, ["--root", root, "--config", config, "run", "--detach", "--bundle", b,
+                                                         "--pid-file", temp.file("p.pid"), "p2"])
+        #expect(create.wait(timeout: 90) == .exited(0), "\(create.stderr)")
+        #expect(Deadline(seconds: 30).poll(every: 0.05) { create.stdout == "4\nmax\n" }, "\(create.stdout)")
+        let pid = try #require(FileContents.text(temp.file("p.pid")).flatMap { Int32($0) })
+        // An exec counts against the same limit: sleep 1000, sh and two children leave no room for a fifth.
+        let fork = try runtime(["exec", "p2", "sh", "-c", "for i in 1 2 3; do sleep 5 & done; wait"])
+        #expect(fork.status != 0 && fork.stderr.contains("can't fork"), "\(fork)")
+        #expect(try runtime(["exec", "p2", "true"]).status == 0)
+        #expect(try runtime(["delete", "--force", "p2"]).status == 0)
+        #expect(reap(pid) == .exited(137))
     }
 
     @Test func runInTheForegroundExitsWithTheWorkloadsStatus() throws {

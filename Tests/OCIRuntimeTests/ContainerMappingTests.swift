@@ -65,6 +65,25 @@ struct ContainerMappingTests {
         #expect(bytes.count - 8 <= Int(FrameLimits.default.maxHeaderBytes))
     }
 
+    @Test func thePidsLimitBecomesTheContainersResourcesAndTheMemoryLimitTheVMsSize() throws {
+        let fixture = try BundleFixture()
+        var spec = BundleFixture.validSpec()
+        spec.linux = OCISpec.Linux(resources: OCISpec.Resources(memory: OCISpec.Memory(limit: 67_108_864),
+                                                                pids: OCISpec.Pids(limit: 2048)))
+        try fixture.writeConfig(spec)
+        let bundle = try OCIBundle.load(path: fixture.bundle)
+        #expect(try bundle.containerRequest().resources == ContainerResources(pidsMax: 2048))
+        // The memory limit plus 64 MiB of guest overhead is the VM's size.
+        #expect(bundle.vmOptions.memoryMiB == 128)
+        // runc's "unlimited" values send nothing.
+        for pids in [Int64(0), -1, nil] {
+            spec.linux = OCISpec.Linux(resources: OCISpec.Resources(memory: OCISpec.Memory(limit: 67_108_864),
+                                                                    pids: pids.map { OCISpec.Pids(limit: $0) }))
+            try fixture.writeConfig(spec)
+            #expect(try OCIBundle.load(path: fixture.bundle).containerRequest().resources == nil, "\(pids ?? 0)")
+        }
+    }
+
     @Test func oomScoreAdjTravels() throws {
         var process = try #require(BundleFixture.validSpec().process)
         process.oomScoreAdj = -500

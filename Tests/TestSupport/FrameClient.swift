@@ -12,6 +12,7 @@ public struct SessionResult: Sendable {
     public init() {}
     public var done: Bool { exit != nil || startFailed != nil }
     public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+    public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
 }
 
 /// A small blocking host-side client for tests, speaking PROTOCOL.md directly (not through VsockTransport, so

@@ -48,13 +48,14 @@ extension NamespaceTests {
         }
 
         private func request(_ rootfs: String, writable: Bool, mounts: [ContainerMount] = [],
-                             files: [ContainerFile]? = nil, check: ContainerCheck? = nil) -> ContainerRequest {
+                             files: [ContainerFile]? = nil, check: ContainerCheck? = nil,
+                             resources: ContainerResources? = nil) -> ContainerRequest {
             ContainerRequest(root: ContainerRoot(source: rootfs, type: "bind", options: ["ro"], writable: writable),
                              mounts: [ContainerMount(destination: "/proc", type: "proc", source: "proc",
                                                      options: ["nosuid", "noexec", "nodev"]),
                                       ContainerMount(destination: "/tmp", type: "tmpfs", source: "tmpfs",
                                                      options: ["nosuid", "mode=1777", "size=1m"])] + mounts,
-                             files: files, hostname: "c1", check: check)
+                             files: files, hostname: "c1", check: check, resources: resources)
         }
 
         @Test func writableRootRunsEverySessionInTheContainer() throws {
@@ -64,8 +65,12 @@ extension NamespaceTests {
                 let client = try guest.connect()
                 let files = [ContainerFile(path: "/etc/app/conf", mode: 0o600, bytes: Array("secret\n".utf8))]
                 let reply = try create(client, request(rootfs.path, writable: true, files: files,
-                                                       check: ContainerCheck(argv0: "sh", path: "/usr/bin:/bin", cwd: "/etc")))
+                                                       check: ContainerCheck(argv0: "sh", path: "/usr/bin:/bin", cwd: "/etc"),
+                                                       resources: ContainerResources(memoryMax: 64 << 20, pidsMax: 100)))
                 #expect(reply == .containerReady(ContainerReady(root: "/")), "\(reply)")
+                // This namespace shares the test's cgroup: the limits are named as not applied, setup goes on.
+                #expect(guest.log().contains("container: memory.max 67108864 (no cgroups) not applied"), "\(guest.log())")
+                #expect(guest.log().contains("container: pids.max 100 (no cgroups) not applied"))
 
                 #expect(try run(client, 1, ["cat", "/etc/marker"]).stdoutText == "container\n")
                 // This PID namespace's /proc, mounted inside the container: PID 1 is vm-init.
@@ -87,6 +92,31 @@ extension NamespaceTests {
                 let again = errorMessage(try create(client, request(rootfs.path, writable: true)))
                 #expect(again?.code == .invalidState)
                 #expect(again?.session == nil)
+            }
+        }
+
+        /// runc's default spec mounts cgroup2 read-only over /sys/fs/cgroup. vm-init's root is the container's, so
+        /// that mount covers the path vm-init found its cgroup at: sessions must still get their leaves. (This
+        /// namespace cannot mount cgroup2 itself, EBUSY; a read-only tmpfs covers the test's cgroup path the same way.)
+        @Test func sessionsKeepTheirCgroupsUnderTheContainersReadOnlyCgroupMount() throws {
+            let rootfs = try makeRootfs()
+            defer { rootfs.remove() }
+            let cgroup = try TestCgroup()
+            defer { cgroup.remove() }
+            try withGuest(cgroup: cgroup.path) { guest in
+                let client = try guest.connect()
+                let cgroupMount = ContainerMount(destination: "/sys/fs/cgroup", type: "tmpfs", source: "tmpfs",
+                                                 options: ["nosuid", "noexec", "nodev", "ro"])
+                let reply = try create(client, request(rootfs.path, writable: false, mounts: [cgroupMount]))
+                #expect(reply == .containerReady(ContainerReady(root: "/")), "\(reply)")
+                let inside = try run(client, 1, ["cat", "/proc/self/cgroup"])
+                #expect(inside.stdoutText.split(separator: "\n").contains { $0 == "0::\(cgroup.hierarchyPath)/fc-sessions/1" },
+                        "\(inside.stdoutText) \(guest.log())")
+                // The mount is the container's, read-only as asked; vm-init made the leaf through its own handle.
+                let mkdir = try run(client, 2, ["mkdir", "/sys/fs/cgroup/x"])
+                #expect(mkdir.exit?.status != ExitStatus(code: 0))
+                #expect(mkdir.stderrText.contains("Read-only file system"), "\(mkdir.stderrText)")
+                #expect(Files.isDirectory(cgroup.path + "/fc-sessions"))
             }
         }
 
