@@ -16,10 +16,9 @@ import VsockProtocol
 /// namespace inside the host's cgroup, where moving them or creating siblings would touch the host), sessions
 /// run without a cgroup and ``available`` is false. Only the event-loop thread uses it.
 final class SessionCgroups {
-    /// `<base>`, when cgroups are in use: `/proc/self/fd/N` of the descriptor opened at boot (tests: any directory).
+    /// `<base>`, when cgroups are in use: `/proc/self/fd/N` of the descriptor opened at boot, which is never closed
+    /// (tests: any directory).
     let base: String?
-    /// The open directory ``base`` names; kept for the life of the process.
-    private var baseHandle: FileDescriptor?
     /// Controllers enabled for the sessions' leaves (a subset of memory, pids, cpu).
     private(set) var controllers: [String] = []
     private var leaves: [SessionID: String] = [:]
@@ -46,7 +45,6 @@ final class SessionCgroups {
         switch Self.setUp() {
         case .success(let (path, handle, controllers)):
             base = "/proc/self/fd/\(handle.rawValue)"
-            baseHandle = handle
             self.controllers = controllers
             Log.info("cgroups: sessions under \(path)/fc-sessions (controllers: \(controllers.isEmpty ? "none" : controllers.joined(separator: " ")))")
         case .failure(let reason):
