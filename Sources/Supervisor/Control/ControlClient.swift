@@ -58,7 +58,11 @@ final class ControlClient {
         if sessions[session.clientID] === session { sessions.removeValue(forKey: session.clientID) }
     }
 
-    func close() { connection.close() }
+    /// Writes what is queued for the client, waiting for it no later than `deadline`, then closes.
+    func closeAfterFlushing(until deadline: Clock.Instant) {
+        connection.flush(until: deadline)
+        connection.close()
+    }
 
     private func handle(_ frame: Frame) {
         switch frame.message {

@@ -30,9 +30,17 @@ final class ControlServer {
         try listener.start()
     }
 
+    /// How long closing may spend writing what is still queued for clients, all of them together.
+    static let finalFlush: Duration = .milliseconds(500)
+
+    /// Stops accepting and closes every client. What is queued for a client is written first (within
+    /// ``finalFlush`` in all, so a client that stopped reading cannot hold the exit): an answer given in the loop
+    /// turn that also ended the loop, such as a checkpoint's `lifecycle_done` just before the VMM it killed was
+    /// reaped, still reaches its client.
     func close() {
         listener.close()
-        for client in clients.values { client.close() }
+        let deadline = Clock.deadline(after: Self.finalFlush)
+        for client in clients.values { client.closeAfterFlushing(until: deadline) }
         clients.removeAll()
         try? Files.remove(path)  // already gone is fine: nothing else to clean
     }
