@@ -16,8 +16,9 @@ public struct Boot {
     }
 
     /// Mounts the API filesystems, brings `lo` up, sets the hostname when configured, disables Ctrl-Alt-Del's
-    /// immediate reboot and protects this process from the OOM killer.
-    public mutating func performInitDuties(hostname: String?) {
+    /// immediate reboot, protects this process from the OOM killer and, in a VM, sets the kernel's thrashing
+    /// limit (`memoryMinTTLMs`, see ``Config/memoryMinTTLMs``).
+    public mutating func performInitDuties(hostname: String?, memoryMinTTLMs: UInt64 = 0) {
         if SystemControl.procMountedBeforeMain { mounted.append("/proc") }
         mountProcIfNeeded()
         mountIfPossible("sysfs", "/sys", "sysfs", [.noSuid, .noDev, .noExec])
@@ -48,6 +49,21 @@ public struct Boot {
             if error.errno != EINVAL { Log.error("boot: disable Ctrl-Alt-Del: \(error)") }
         }
         do { try Files.writeExisting("/proc/self/oom_score_adj", "-1000") } catch { Log.debug("boot: \(error)") }
+        if memoryMinTTLMs > 0 { setThrashingLimit(milliseconds: memoryMinTTLMs) }
+    }
+
+    /// The inode of the initial PID namespace (the kernel's PROC_PID_INIT_INO): `/proc/self/ns/pid` names it
+    /// only outside every container, which for PID 1 means a VM of its own.
+    static let initialPIDNamespace = "pid:[4026531836]"
+
+    /// Writes the multi-gen LRU's `min_ttl_ms`. Only in the initial PID namespace: the knob is the kernel's, so
+    /// vm-init run as a container's PID 1 (the namespace tests) must not turn it on for the host. A kernel
+    /// without `CONFIG_LRU_GEN` has no such file; that is logged at debug level.
+    func setThrashingLimit(milliseconds: UInt64) {
+        guard Files.readLink("/proc/self/ns/pid") == Self.initialPIDNamespace else { return }
+        do { try Files.writeExisting("/sys/kernel/mm/lru_gen/min_ttl_ms", "\(milliseconds)") } catch {
+            Log.debug("boot: lru_gen min_ttl_ms: \(error)")
+        }
     }
 
     /// Mounts proc unless /proc already belongs to this PID namespace (where we are PID 1).

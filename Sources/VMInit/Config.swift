@@ -50,7 +50,7 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 /// (`vminit.*` keys), command-line flags.
 ///
 /// Kernel command-line keys: `vminit.port=N` (vsock port), `vminit.listen=ADDR`, `vminit.hostname=NAME`,
-/// `vminit.drain_ms=N`, `vminit.shutdown=reboot|poweroff`, `vminit.log=error|info|debug`.
+/// `vminit.drain_ms=N`, `vminit.shutdown=reboot|poweroff`, `vminit.log=error|info|debug`, `vminit.min_ttl_ms=N`.
 /// Flags: `--listen ADDR`, `--cmdline STRING` (parse this instead of /proc/cmdline), `--hostname NAME`,
 /// `--drain-ms N`, `--shutdown reboot|poweroff`, `--log LEVEL`, `--etc DIR` (where a `network` message writes
 /// resolv.conf and hosts; tests point it at a scratch directory).
@@ -68,6 +68,10 @@ public struct Config: Sendable, Equatable {
     public var exitAckWaitMs: UInt64 = 2000
     /// Where a `network` message writes resolv.conf and hosts.
     public var etcDirectory: String = "/etc"
+    /// The multi-gen LRU's `min_ttl_ms` written at boot in a VM (0 leaves the kernel's default, off): pages used
+    /// within this many milliseconds are not evicted, and when memory cannot hold them the OOM killer runs. Without
+    /// it a guest without swap can spend minutes re-reading its programs' text from the root image instead.
+    public var memoryMinTTLMs: UInt64 = 1000
 
     public init() {}
 
@@ -140,6 +144,11 @@ public struct Config: Sendable, Equatable {
             case "log":
                 guard let l = Log.Level(name: value) else { throw ConfigError("vminit.log: error, info or debug") }
                 logLevel = l
+            case "min_ttl_ms":
+                guard let n = UInt64(value), n <= 3_600_000 else {
+                    throw ConfigError("vminit.min_ttl_ms: milliseconds up to 3600000, got \"\(value.prefix(40))\"")
+                }
+                memoryMinTTLMs = n
             default:
                 throw ConfigError("unknown kernel command-line key vminit.\(key)")
             }

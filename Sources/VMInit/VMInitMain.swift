@@ -42,7 +42,7 @@ public enum VMInitMain {
             if rc < 0 { Log.error("crash handler: \(SystemError("sigaction", errno: -rc))") }
             // Installed as /sbin/init, the kernel names us "init": make `/proc/1/comm` (ps, top) say what runs.
             _ = clinux_set_name("vm-init")
-            boot.performInitDuties(hostname: config.hostname)
+            boot.performInitDuties(hostname: config.hostname, memoryMinTTLMs: config.memoryMinTTLMs)
             ensureStandardDescriptors()
         } else {
             do { try SystemControl.setChildSubreaper() } catch { Log.error("\(error)") }

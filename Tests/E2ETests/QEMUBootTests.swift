@@ -67,6 +67,9 @@ struct QEMUBootTests {
 
         let comm = try exec(["cat", "/proc/1/comm"])
         #expect(comm.stdout == "vm-init\n", "\(comm)")
+        // vm-init's thrashing limit (Config.memoryMinTTLMs) reached the guest kernel's multi-gen LRU.
+        let ttl = try exec(["cat", "/sys/kernel/mm/lru_gen/min_ttl_ms"])
+        #expect(ttl.exitCode == 0 && ttl.stdout == "1000\n", "\(ttl)")
         let pts = try exec(["sh", "-c", "test -d /dev/pts && test -c /dev/ptmx && grep -q ' /dev/pts devpts ' /proc/mounts && echo ok"])
         #expect(pts.stdout == "ok\n", "\(pts)")
 

@@ -26,6 +26,15 @@ struct ConfigTests {
         #expect(throws: ConfigError.self) { try Config.load(arguments: [], readProcCmdline: { "vminit.port=abc" }) }
     }
 
+    @Test func thrashingLimitComesFromTheKernelLine() throws {
+        #expect(try Config.load(arguments: [], readProcCmdline: { "" }).memoryMinTTLMs == 1000)
+        #expect(try Config.load(arguments: [], readProcCmdline: { "vminit.min_ttl_ms=0" }).memoryMinTTLMs == 0)
+        #expect(try Config.load(arguments: [], readProcCmdline: { "vminit.min_ttl_ms=250" }).memoryMinTTLMs == 250)
+        for bad in ["vminit.min_ttl_ms=-1", "vminit.min_ttl_ms=1s", "vminit.min_ttl_ms=3600001", "vminit.min_ttl_ms="] {
+            #expect(throws: ConfigError.self) { try Config.load(arguments: [], readProcCmdline: { bad }) }
+        }
+    }
+
     @Test func userDatabase() {
         let db = UserDatabase(passwd: "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
                               group: "root:x:0:\nalice:x:1000:\nwheel:x:10:alice,bob\n")
