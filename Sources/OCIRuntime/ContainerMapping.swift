@@ -49,7 +49,7 @@ extension OCIBundle {
     /// The memory limit sizes the VM (``VMSizing/memoryMiB(limit:)``) and is not sent as `memory_max`: a Go
     /// workload held at a guest cgroup's `memory.max` spent minutes in reclaim without the cgroup's OOM killer
     /// firing (go-runc's `oom` case: 3 runs of 3 over 165 s), and still 5 to 146 s with the multi-gen LRU (5
-    /// runs), whose `min_ttl_ms` guards only the VM-wide limit (3.8 to 4.0 s there, 9 runs).
+    /// runs), whose `min_ttl_ms` guards only the VM-wide limit (3.8 to 4.0 s there, 14 runs).
     var containerResources: ContainerResources? {
         guard let pids = spec.linux?.resources?.pids?.limit, pids > 0 else { return nil }
         return ContainerResources(pidsMax: UInt64(pids))

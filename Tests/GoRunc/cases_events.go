@@ -9,7 +9,7 @@ import (
 // oom: a workload that exceeds its memory limit (64 MiB, no swap). go-runc's Events stream (interval 1 s) must
 // carry an `oom` event within 120 s, and the pid-file process exits 137 (the OOM killer's SIGKILL). In a VM
 // without swap the guest kernel used to thrash file-backed pages first (6 to over 165 s); with the multi-gen LRU
-// and vm-init's min_ttl_ms the whole case took 3.8 to 4.0 s in 9 runs on 2026-12-01.
+// and vm-init's min_ttl_ms the whole case took 3.8 to 4.0 s in 14 runs on 2026-12-01.
 func caseOOM(ctx context.Context, h *harness, r *record) {
 	s := h.create(ctx, r, "oom", "c", []string{"--memory", "67108864"}, "memhog")
 	if s == nil {
