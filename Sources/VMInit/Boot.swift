@@ -18,7 +18,7 @@ public struct Boot {
     /// Mounts the API filesystems, brings `lo` up, sets the hostname when configured, disables Ctrl-Alt-Del's
     /// immediate reboot, protects this process from the OOM killer and, in a VM, sets the kernel's thrashing
     /// limit (`memoryMinTTLMs`, see ``Config/memoryMinTTLMs``).
-    public mutating func performInitDuties(hostname: String?, memoryMinTTLMs: UInt64 = 0) {
+    public mutating func performInitDuties(hostname: String?, memoryMinTTLMs: UInt64) {
         if SystemControl.procMountedBeforeMain { mounted.append("/proc") }
         mountProcIfNeeded()
         mountIfPossible("sysfs", "/sys", "sysfs", [.noSuid, .noDev, .noExec])

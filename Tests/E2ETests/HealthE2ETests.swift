@@ -78,7 +78,10 @@ struct HealthE2ETests {
         #expect(fileCPU >= 0.95 * (cpuTotal?.doubleValue ?? -1) && fileCPU <= 1.05 * laterTotal,
                 "guest CPU: stats \(cpuTotal ?? -1) then \(laterTotal), /proc/stat \(fileCPU)")
         // The workload's session (1) from its cgroup leaf.
-        let workload = try #require((report["sessions"] as? [[String: Any]])?.first { ($0["session"] as? NSNumber) == 1 }, "\(report)")
+        func workloadSession(_ report: [String: Any]) -> [String: Any]? {
+            (report["sessions"] as? [[String: Any]])?.first { ($0["session"] as? NSNumber) == 1 }
+        }
+        let workload = try #require(workloadSession(report), "\(report)")
         func number(_ key: String) -> Double { (workload[key] as? NSNumber)?.doubleValue ?? -1 }
         // A small cgroup's memory.current moves by the kernel's per-CPU charge batch (64 pages) between two reads
         // (seen once: 236 KiB reported, 48 KiB read right after).
@@ -86,8 +89,7 @@ struct HealthE2ETests {
         #expect(number("pids") == keyed["pids"] && number("oom_kills") == keyed["oom_kill"], "\(workload)")
         // The workload may still be starting (exec, page faults) while the files are read, so its CPU time too
         // lies between the two reports (seen once: 14.03 ms reported, 14.84 ms read right after).
-        let laterWorkload = (laterReport["sessions"] as? [[String: Any]])?.first { ($0["session"] as? NSNumber) == 1 }
-        let laterCPU = (laterWorkload?["cpu_ns"] as? NSNumber)?.doubleValue ?? -1
+        let laterCPU = (workloadSession(laterReport)?["cpu_ns"] as? NSNumber)?.doubleValue ?? -1
         let fileSessionCPU = (keyed["usage_usec"] ?? 0) * 1000
         #expect(fileSessionCPU > 0 && fileSessionCPU >= 0.95 * number("cpu_ns") && fileSessionCPU <= 1.05 * laterCPU,
                 "cpu.stat usage_usec: reported \(number("cpu_ns")) then \(laterCPU), the guest's files say \(fileSessionCPU)")
