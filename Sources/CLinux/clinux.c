@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -292,19 +293,58 @@ int clinux_set_winsize(int fd, unsigned short rows, unsigned short cols) {
 }
 
 int clinux_send_fd(int sock, const void *data, size_t len, int fd) {
-    union { struct cmsghdr header; char space[CMSG_SPACE(sizeof(int))]; } control;
+    ssize_t n = clinux_send_fds(sock, data, len, &fd, 1);
+    if (n < 0) return (int)n;
+    return (size_t)n == len ? 0 : -EIO;
+}
+
+ssize_t clinux_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds) {
+    if (nfds < 1 || nfds > CLINUX_FDS_PER_MESSAGE || len == 0) return -EINVAL;
+    union { struct cmsghdr header; char space[CMSG_SPACE(sizeof(int) * CLINUX_FDS_PER_MESSAGE)]; } control;
     memset(&control, 0, sizeof control);
     struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space, .msg_controllen = sizeof control.space };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space,
+                          .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds) };
     struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
     cmsg->cmsg_level = SOL_SOCKET;
     cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+    memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * (size_t)nfds);
     ssize_t n;
     do { n = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+ssize_t clinux_recv_fds(int sock, const struct iovec *iov, int iovcnt, int *fds, int *nfds_out, int *truncated_out) {
+    union { struct cmsghdr header; char space[CMSG_SPACE(sizeof(int) * CLINUX_FDS_PER_MESSAGE)]; } control;
+    struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt, .msg_control = control.space,
+                          .msg_controllen = sizeof control.space };
+    *nfds_out = 0;
+    *truncated_out = 0;
+    ssize_t n;
+    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
     if (n < 0) return -errno;
-    return (size_t)n == len ? 0 : -EIO;
+    int count = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0)) continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            // The buffer holds CLINUX_FDS_PER_MESSAGE, so this never closes one; kept as a guard.
+            if (count < CLINUX_FDS_PER_MESSAGE) fds[count++] = fd; else close(fd);
+        }
+    }
+    *nfds_out = count;
+    *truncated_out = (msg.msg_flags & MSG_CTRUNC) != 0;
+    return n;
+}
+
+ssize_t clinux_read_nowait(int fd, void *buffer, size_t len) {
+    struct iovec iov = { .iov_base = buffer, .iov_len = len };
+    ssize_t n;
+    do { n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT); } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
 }
 
 int clinux_openpty(int *master_out, int *slave_out, unsigned short rows, unsigned short cols, int nonblocking_master) {

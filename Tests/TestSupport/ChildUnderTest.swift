@@ -19,9 +19,10 @@ public final class ChildUnderTest: @unchecked Sendable {  // one test thread dri
     /// Starts `executable` with `arguments` (argv[0] is `executable`). `environment` nil inherits the test
     /// process's. `input` nil gives the child /dev/null as stdin; otherwise a pipe fed with `input` (then
     /// closed) while the caller waits, so a child that reads late or never cannot block the test.
+    /// `standardInput` (without `input`): the child's stdin is that descriptor, which stays the caller's.
     /// `mergeStandardError`: stderr goes to the stdout file, interleaved as written (for logs).
     public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                input: [UInt8]? = nil, mergeStandardError: Bool = false) throws {
+                input: [UInt8]? = nil, standardInput: FileDescriptor? = nil, mergeStandardError: Bool = false) throws {
         outputs = try TemporaryDirectory(prefix: "/var/tmp/fc-child-")
         let out = try FileDescriptor.open(outputs.file("stdout"), flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC)
         defer { out.close() }
@@ -37,6 +38,8 @@ public final class ChildUnderTest: @unchecked Sendable {  // one test thread dri
             try pipe.writeEnd.setNonBlocking()
             stdinWriter = pipe.writeEnd
             stdin = pipe.readEnd
+        } else if let standardInput {
+            stdin = try standardInput.duplicate()
         } else {
             stdin = try FileDescriptor.open("/dev/null", flags: O_RDONLY | O_CLOEXEC)
         }

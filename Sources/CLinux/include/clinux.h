@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -87,6 +88,22 @@ int clinux_spawn(const struct clinux_spawn_attr *attr, pid_t *pid_out, int *stag
 /// One sendmsg on a connected AF_UNIX socket: `len` bytes of `data` and exactly one SCM_RIGHTS control message
 /// carrying `fd` (runc's console-socket hand-over). Returns 0 or -errno.
 int clinux_send_fd(int sock, const void *data, size_t len, int fd);
+
+/// Most descriptors one message carries in either direction below (SCM_RIGHTS).
+enum { CLINUX_FDS_PER_MESSAGE = 8 };
+/// One sendmsg (MSG_NOSIGNAL) of `len` (> 0) bytes with the `nfds` (1…CLINUX_FDS_PER_MESSAGE) descriptors `fds`
+/// in one SCM_RIGHTS control message. Returns the count sent (the descriptors go with the first byte; a short
+/// count still passed them) or -errno (then nothing was sent: EAGAIN on a full non-blocking socket).
+ssize_t clinux_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds);
+/// One recvmsg (MSG_CMSG_CLOEXEC) into `iov`, with room for CLINUX_FDS_PER_MESSAGE descriptors: those passed
+/// with the bytes read go to `fds` (an array of CLINUX_FDS_PER_MESSAGE), their count to `*nfds_out`;
+/// `*truncated_out` is set when the kernel had more than fit (MSG_CTRUNC: it closed the rest). EINTR is retried.
+/// Returns the count read (0 = end of stream) or -errno.
+ssize_t clinux_recv_fds(int sock, const struct iovec *iov, int iovcnt, int *fds, int *nfds_out, int *truncated_out);
+/// One read at the current position that never waits, whatever O_NONBLOCK says: preadv2(…, -1, RWF_NOWAIT).
+/// Returns the count (0 = end of file) or -errno: -EAGAIN when nothing is there now, -EOPNOTSUPP when the file
+/// does not honour RWF_NOWAIT. EINTR is retried.
+ssize_t clinux_read_nowait(int fd, void *buffer, size_t len);
 
 /// Opens a pseudo-terminal pair (both close-on-exec, master non-blocking when `nonblocking_master`) with an
 /// initial size. Returns 0 or -errno.
