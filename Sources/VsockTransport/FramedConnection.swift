@@ -28,6 +28,10 @@ public final class FramedConnection {
         /// `readv`/`writev` move up to 1 MiB instead of 4 or 32 KiB per system call.
         public var readPiece: Int?
         public var writePiece: Int?
+        /// Most descriptors the peer may have passed (SCM_RIGHTS on a Unix socket) that the owner has not claimed
+        /// with ``FramedConnection/takeDescriptor()``; 0 (the default): none are taken, reads are plain and the
+        /// kernel closes any that come. See ``FramedConnection/takeDescriptor()``.
+        public var descriptorLimit = 0
 
         public init(readBudget: Int, maxQueuedBytes: Int, drainedThreshold: Int? = nil, readPiece: Int? = nil,
                     writePiece: Int? = nil) {
@@ -83,6 +87,9 @@ public final class FramedConnection {
     public var queuedBytes: Int { outbound.byteCount }
     /// The peer's accepted `hello` (only with a ``ConnectionState``).
     public var peerHello: Hello? { state?.peerHello }
+
+    /// Descriptors the peer passed and the owner has not claimed, oldest first (``Options/descriptorLimit``).
+    private var receivedDescriptors: [FileDescriptor] = []
 
     private static let readChunk = 256 * 1024
     private let readBuffer = ReadBuffer(capacity: FramedConnection.readChunk)
@@ -140,6 +147,8 @@ public final class FramedConnection {
         state?.close()
         loop.unregister(fd)
         fd.close()
+        for descriptor in receivedDescriptors { descriptor.close() }
+        receivedDescriptors = []
         onClose(error)
     }
 
@@ -225,7 +234,7 @@ public final class FramedConnection {
                 result = try decoder.receive(spare: readBuffer.space) { (buffers) throws(SystemError) -> Int? in
                     let pieces = Self.split(buffers, piece: options.readPiece)
                     offered = pieces.reduce(0) { $0 + $1.count }
-                    return try fd.readv(pieces)
+                    return try receive(pieces)
                 }
             } catch {
                 close(error: error)
@@ -241,6 +250,33 @@ public final class FramedConnection {
             if n < offered { break }
         }
     }
+
+    /// One `readv`, or with ``Options/descriptorLimit`` one `recvmsg` that also takes passed descriptors.
+    private func receive(_ buffers: [UnsafeMutableRawBufferPointer]) throws(SystemError) -> Int? {
+        guard options.descriptorLimit > 0 else { return try fd.readv(buffers) }
+        let before = receivedDescriptors.count
+        let result = try UnixSocket.receive(fd, into: buffers, descriptors: &receivedDescriptors)
+        guard result.descriptors > 0 else { return result.count }
+        // A truncated set is useless (which descriptor was meant is unknown): all of it goes. Beyond the limit,
+        // the newest go: the oldest are the ones frames already on their way will claim.
+        let keep = result.truncated ? before : min(receivedDescriptors.count, max(before, options.descriptorLimit))
+        for descriptor in receivedDescriptors[keep...] { descriptor.close() }
+        receivedDescriptors.removeSubrange(keep...)
+        return result.count
+    }
+
+    /// The oldest descriptor the peer passed and nobody claimed yet (the caller owns it now), or nil.
+    ///
+    /// Linux hands a passed descriptor over with the read that reaches the first byte it was sent with, and ends
+    /// that read right after the bytes of its message, so it is here by the time the frame sent with it is
+    /// delivered, possibly after frames sent before it. A frame that asks for one claims the oldest.
+    /// Unclaimed ones are closed with the connection.
+    public func takeDescriptor() -> FileDescriptor? {
+        receivedDescriptors.isEmpty ? nil : receivedDescriptors.removeFirst()
+    }
+
+    /// Descriptors received and not claimed yet.
+    public var unclaimedDescriptors: Int { receivedDescriptors.count }
 
     private func deliverFrames() {
         while !isClosed, !isClosing, let item = decoder.next() {
