@@ -238,9 +238,10 @@ w("Note: `runc exec` without a terminal hands its own stdio descriptors to the c
 w("")
 if out_hop_ratios and in_hop_ratios:
     w(f"Where the gap to the one-hop floor comes from: \"{HOPS}\" moves the same bytes through plain relays over the "
-      "hops fc-supervisor exec has, with the process at the far end (stdin: client → supervisor → VMM → guest → "
-      "`cat`; stdout: `head` → guest → VMM → supervisor → client), each a `socat -b 262144` copying between "
-      "Unix sockets. fc-supervisor exec against it (median of per-round ratios): "
+      "hops fc-supervisor exec had before it passed a piped stdin to the supervisor (stdin: client → supervisor → "
+      "VMM → guest → `cat`, where exec's bytes now go straight from the pipe to the supervisor; stdout: `head` → "
+      "guest → VMM → supervisor → client), each a `socat -b 262144` copying between Unix sockets. "
+      "fc-supervisor exec against it (median of per-round ratios): "
       f"stdout {100 * nan_median(out_hop_ratios):.0f}%, stdin {100 * nan_median(in_hop_ratios):.0f}%. "
       "Every hop reads and writes each byte once more, on two cores shared by all of them.")
     w("")

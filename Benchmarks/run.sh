@@ -196,7 +196,8 @@ PIDS_TO_KILL+=("$!")
 for _ in $(seq 50); do [ -S "$W/floor.sock" ] && break; sleep 0.05; done
 # The same bytes through plain relays on the hops fc-supervisor exec has (client → supervisor → VMM → guest →
 # process, and back): three socat relays between Unix sockets, with the process at the far end. This shows how
-# much of the gap to the one-hop floor is the hops themselves.
+# much of the gap to the one-hop floor is the hops themselves. (A piped stdin skips the first hop since exec
+# passes the pipe to the supervisor, PROTOCOL.md §11.2: fc's stdin has one hop fewer than this chain.)
 socat -u -b 262144 UNIX-LISTEN:"$W/in3.sock",fork SYSTEM:'cat > /dev/null',pipes &
 PIDS_TO_KILL+=("$!")
 socat -U -b 262144 UNIX-LISTEN:"$W/out3.sock",fork SYSTEM:"head -c $BYTES /dev/zero",pipes &

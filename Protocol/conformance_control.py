@@ -1,8 +1,11 @@
 """conformance.py control: fc-supervisor's control.sock (PROTOCOL.md §11)."""
+import os
+import socket
+import struct
 import time
 
 from conformance_guest import BAD_FRAMES, g_framing
-from conformance_lib import Conn, check, errors, of, run_session, status_ok
+from conformance_lib import Conn, canonical, check, errors, of, run_session, status_ok
 
 
 CONTROL_BAD_FRAMES = [f for f in BAD_FRAMES if not f[0].startswith(("network:", "set_time", "shutdown", "unknown session",
@@ -103,6 +106,48 @@ def c_sessions(path):
     end, _, _, _ = run_session(a, 4, ["/nonexistent/prog"])
     check("§11 start_failed relayed with the client's id", end["type"] == "start_failed" and end.get("stage") == "exec", end)
     a.close(); b.close()
+
+
+def send_exec_with_fd(c, header, fd):
+    """§11.2: the exec frame in one sendmsg whose SCM_RIGHTS control message carries `fd`."""
+    h = canonical(header)
+    socket.send_fds(c.sock, [struct.pack(">II", len(h), 0) + h], [fd])
+
+
+def c_stdin_descriptor(path):
+    c = Conn(path, "client")
+    if not check("§11.2 the supervisor announces stdin_descriptor",
+                 "stdin_descriptor" in c.peer_hello.get("capabilities", []), c.peer_hello):
+        return
+    r, w = os.pipe()
+    send_exec_with_fd(c, {"type": "exec", "session": 1, "argv": ["cat"], "stdin": True, "stdin_descriptor": True}, r)
+    os.close(r)
+    c.expect(of("started", 1), "started")
+    c.send({"type": "stdin", "session": 1}, b"frame")
+    check("§11.2 stdin frames for a session whose stdin is the pipe: invalid_state",
+          errors(c.sync()) == [("invalid_state", 1)])
+    data = bytes(range(256)) * 200  # within one pipe buffer: written before anyone reads
+    os.write(w, data)
+    os.close(w)
+    out = b""
+    while True:
+        h, p = c.expect(lambda h, p: h.get("session") == 1, "session 1")
+        out += p
+        if p:
+            c.send({"type": "window", "session": 1, "bytes": len(p)})
+        if h["type"] == "exit":
+            break
+    check("§11.2 the pipe's bytes reach the process, then its end of file", out == data and status_ok(h, code=0),
+          (len(out), h))
+    c.send({"type": "exec", "session": 2, "argv": ["cat"], "stdin": True, "stdin_descriptor": True})
+    check("§11.2 stdin_descriptor without a descriptor: invalid_message", errors(c.sync()) == [("invalid_message", 2)])
+    null = os.open("/dev/null", os.O_RDONLY)
+    send_exec_with_fd(c, {"type": "exec", "session": 3, "argv": ["cat"], "stdin_descriptor": True}, null)
+    os.close(null)
+    check("§11.2 a descriptor that is not a pipe: invalid_message", errors(c.sync()) == [("invalid_message", 3)])
+    end, out, _, _ = run_session(c, 4, ["echo", "still"])
+    check("§11.2 the connection serves on after the refusals", out == b"still\n" and status_ok(end, code=0), (out, end))
+    c.close()
 
 
 def c_workload_and_shutdown(path):

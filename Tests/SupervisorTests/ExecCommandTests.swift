@@ -5,54 +5,42 @@ import Testing
 
 /// `fc-supervisor exec` (and kill/stop/state) into a VM whose workload is running, over the control socket.
 @Suite(.serialized) struct ExecCommandTests {
-    /// Boots a VM whose workload waits until stopped; returns it once `exec` can reach it.
-    private func bootIdleVM(_ h: SimulatorHarness, id: String) throws -> ChildUnderTest {
-        let vm = try ChildUnderTest(h.supervisor, h.runArguments(id: id, command: ["sh", "-c", "echo ready; exec sleep 100000"]),
-                                    environment: h.environment())
-        guard vm.waitForOutput("ready\n") else { throw HarnessError("VM did not start: \(vm.stderr)") }
-        return vm
-    }
-
-    private func exec(_ h: SimulatorHarness, _ args: [String], input: [UInt8]? = nil) throws -> Completed {
-        try runToEnd(h.supervisor, ["exec", "--state-dir", h.stateRoot] + args, environment: h.environment(), input: input)
-    }
-
     @Test func execRunsCommandsAndReportsTheirCodes() throws {
         let h = try SimulatorHarness()
         defer { h.cleanup() }
-        let vm = try bootIdleVM(h, id: "ex")
+        let vm = try h.bootIdleVM(id: "ex")
         defer { vm.kill(SIGTERM); vm.wait() }
-        let echo = try exec(h, ["ex", "--", "echo", "hello"])
+        let echo = try h.exec(["ex", "--", "echo", "hello"])
         #expect(echo.status == 0 && echo.stdout == "hello\n", "\(echo)")
-        #expect(try exec(h, ["ex", "--", "sh", "-c", "exit 7"]).status == 7)
-        #expect(try exec(h, ["ex", "--", "sh", "-c", "kill -TERM $$"]).status == 143)
-        #expect(try exec(h, ["ex", "--", "/nonexistent"]).status == 127)
-        #expect(try exec(h, ["ex", "--", "/etc/passwd"]).status == 126)
-        let env = try exec(h, ["-e", "GREETING=hi there", "-w", "/proc", "ex", "--", "sh", "-c", "echo \"$GREETING\" $(pwd)"])
+        #expect(try h.exec(["ex", "--", "sh", "-c", "exit 7"]).status == 7)
+        #expect(try h.exec(["ex", "--", "sh", "-c", "kill -TERM $$"]).status == 143)
+        #expect(try h.exec(["ex", "--", "/nonexistent"]).status == 127)
+        #expect(try h.exec(["ex", "--", "/etc/passwd"]).status == 126)
+        let env = try h.exec(["-e", "GREETING=hi there", "-w", "/proc", "ex", "--", "sh", "-c", "echo \"$GREETING\" $(pwd)"])
         #expect(env.stdout == "hi there /proc\n", "\(env)")
         let state = try runToEnd(h.supervisor, ["state", "--state-dir", h.stateRoot, "--json", "ex"], environment: h.environment())
         #expect(state.stdout.contains("\"running\""), "\(state)")
-        #expect(try exec(h, ["missing-vm", "--", "true"]).status == 125)
+        #expect(try h.exec(["missing-vm", "--", "true"]).status == 125)
     }
 
     @Test func stdinPipingAndEOF() throws {
         let h = try SimulatorHarness()
         defer { h.cleanup() }
-        let vm = try bootIdleVM(h, id: "in")
+        let vm = try h.bootIdleVM(id: "in")
         defer { vm.kill(SIGTERM); vm.wait() }
         let payload = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
-        let r = try exec(h, ["-i", "in", "--", "sh", "-c", "cat | md5sum"], input: payload)
+        let r = try h.exec(["-i", "in", "--", "sh", "-c", "cat | md5sum"], input: payload)
         #expect(r.status == 0, "\(r.stderr)")
         let expected = try runToEnd("/usr/bin/md5sum", [], environment: [:], input: payload).stdout
         #expect(r.stdout == expected)
-        let empty = try exec(h, ["-i", "in", "--", "wc", "-c"], input: [])
+        let empty = try h.exec(["-i", "in", "--", "wc", "-c"], input: [])
         #expect(empty.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
     }
 
     @Test func fiftyConcurrentSessions() throws {
         let h = try SimulatorHarness()
         defer { h.cleanup() }
-        let vm = try bootIdleVM(h, id: "many")
+        let vm = try h.bootIdleVM(id: "many")
         defer { vm.kill(SIGTERM); vm.wait() }
         let processes = try (0..<50).map { n in
             try ChildUnderTest(h.supervisor, ["exec", "--state-dir", h.stateRoot, "many", "--", "sh", "-c", "echo session-\(n); exit \(n % 8)"],
@@ -84,7 +72,7 @@ import Testing
     @Test func ttyUnderTmux() throws {
         let h = try SimulatorHarness()
         defer { h.cleanup() }
-        let vm = try bootIdleVM(h, id: "tty")
+        let vm = try h.bootIdleVM(id: "tty")
         defer { vm.kill(SIGTERM); vm.wait() }
         let session = "fcsup\(getpid())"
         let env = h.environment()

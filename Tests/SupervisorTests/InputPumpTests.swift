@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import LinuxSystem
 import Testing
@@ -6,7 +7,7 @@ import Testing
 /// The stdin pump reads each chunk into an array of its own, sized from the last read, and hands the array to
 /// the target as it is; credit bounds every read; end of file closes the target's stdin.
 @Suite struct InputPumpTests {
-    final class Target: StdinTarget {
+    class Target: StdinTarget {
         var credit: Int
         var chunks: [[UInt8]] = []
         var unsafeSends = 0
@@ -32,7 +33,7 @@ import Testing
     /// A busy pipe: reads grow to whole pipe-fuls, never past the credit, and every byte arrives in order.
     @Test func busyPipeIsReadInGrowingChunksWithinCredit() throws {
         let loop = try EventLoop()
-        let pipe = try Pipe()
+        let pipe = try LinuxSystem.Pipe()
         defer { pipe.readEnd.close() }
         let total = 3 << 20
         let data = (0..<total).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
@@ -65,14 +66,16 @@ import Testing
         #expect(grants >= 2)
     }
 
-    /// No credit: nothing is read; credit of a few bytes: no more than that is read.
-    @Test func readsNeverExceedTheCredit() throws {
+    /// No credit: nothing is read; credit of a few bytes: no more than that is read. The same when every read
+    /// is one that never waits (a pipe passed by an exec client).
+    @Test(arguments: [false, true])
+    func readsNeverExceedTheCredit(readsWithoutWaiting: Bool) throws {
         let loop = try EventLoop()
-        let pipe = try Pipe()
+        let pipe = try LinuxSystem.Pipe()
         defer { pipe.readEnd.close(); pipe.writeEnd.close() }
         try pipe.writeEnd.writeAll([UInt8](repeating: 7, count: 10_000))
         let target = Target(credit: 0)
-        let pump = InputPump(fd: pipe.readEnd, loop: loop, target: target)
+        let pump = InputPump(fd: pipe.readEnd, loop: loop, target: target, readsWithoutWaiting: readsWithoutWaiting)
         pump.start()
         func step(_ then: @escaping () -> Void) { loop.addTimer(after: .milliseconds(20), then) }
         step {
@@ -86,5 +89,51 @@ import Testing
         }
         try loop.run()
         pump.stop()
+    }
+
+    /// A pipe another process also reads: epoll said readable, but the bytes were gone by the time the pump
+    /// read. Reading without waiting, the pump's turn ends at once and the loop goes on; a plain read on the
+    /// blocking pipe would have stalled the loop until the next bytes came (here: the watchdog's, seconds later).
+    @Test func aPipeEmptiedByAnotherReaderDoesNotStallTheLoop() throws {
+        SystemControl.ignoreSignal(SIGPIPE)  // the watchdog may write after the test closed every reader
+        let loop = try EventLoop()
+        let pipe = try LinuxSystem.Pipe()
+        defer { pipe.readEnd.close(); pipe.writeEnd.close() }
+        let thief = try pipe.readEnd.duplicate()
+        defer { thief.close() }
+        try pipe.writeEnd.writeAll(Array("taken".utf8))
+        /// Asked for its credit right before the pump reads: the other reader empties the pipe at that moment.
+        final class Racing: Target {
+            let thief: FileDescriptor
+            var stolen = 0
+            init(thief: FileDescriptor) { self.thief = thief; super.init(credit: 1 << 20) }
+            override var stdinCredit: Int {
+                var buffer = [UInt8](repeating: 0, count: 64)
+                stolen += buffer.withUnsafeMutableBytes { (try? thief.readWithoutWaiting(into: $0))?.value ?? 0 }
+                return credit
+            }
+        }
+        let target = Racing(thief: thief)
+        let pump = InputPump(fd: pipe.readEnd, loop: loop, target: target, readsWithoutWaiting: true)
+        pump.start()
+        // Unblocks a pump that (wrongly) waits in read: the test then fails on what it read instead of hanging.
+        let writer = try pipe.writeEnd.duplicate()
+        let watchdog = Thread {
+            Thread.sleep(forTimeInterval: 5)
+            try? writer.writeAll(Array("late".utf8))
+            writer.close()
+        }
+        watchdog.start()
+        var turns = 0
+        func turn() {
+            turns += 1
+            if turns == 20 { loop.stop() } else { loop.addTimer(after: .milliseconds(5)) { turn() } }
+        }
+        loop.post { turn() }
+        try loop.run()
+        pump.stop()
+        #expect(target.stolen == 5)
+        #expect(target.chunks.isEmpty, "the pump read \(target.chunks) after its bytes were taken")
+        #expect(!target.closed)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import LinuxSystem
 import TestSupport
 import Testing
 
@@ -46,6 +47,27 @@ struct SimulatorHarness {
     }
 
     func cleanup() { root.remove() }
+
+    /// Boots VM `id`, whose workload waits until stopped; returns it once `exec` can reach it.
+    func bootIdleVM(id: String) throws -> ChildUnderTest {
+        let vm = try ChildUnderTest(supervisor, runArguments(id: id, command: ["sh", "-c", "echo ready; exec sleep 100000"]),
+                                    environment: environment())
+        guard vm.waitForOutput("ready\n") else { throw HarnessError("VM did not start: \(vm.stderr)") }
+        return vm
+    }
+
+    /// The pid of VM `id`'s supervisor (its `supervisor.pid`).
+    func supervisorPID(id: String) throws -> Int32 {
+        guard let text = Files.readValue("\(stateRoot)/\(id)/supervisor.pid"), let pid = Int32(text) else {
+            throw HarnessError("no supervisor.pid for \(id)")
+        }
+        return pid
+    }
+
+    /// `fc-supervisor exec --state-dir … ARGS` to its end, with `input` on a pipe as its stdin.
+    func exec(_ args: [String], input: [UInt8]? = nil) throws -> Completed {
+        try runToEnd(supervisor, ["exec", "--state-dir", stateRoot] + args, environment: environment(), input: input)
+    }
 }
 
 /// Processes whose command line contains `needle` (from /proc).

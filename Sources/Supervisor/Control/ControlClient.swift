@@ -26,8 +26,12 @@ protocol ControlHost: AnyObject {
 /// It speaks VsockProtocol as a host would to vm-init: `hello`, then `exec` with its own session ids, `stdin`,
 /// `stdin_close`, `window`, `signal`, `resize`, `ping`. Session id 0 is reserved and names the main workload
 /// (for `signal`, as `fc-supervisor kill` does). `shutdown` stops the VM.
+///
+/// An `exec` may also pass its stdin as a pipe (SCM_RIGHTS, `stdin_descriptor`: PROTOCOL.md §11), which this
+/// side then reads itself: one hop fewer for every stdin byte.
 final class ControlClient {
     private let connection: FramedConnection
+    private unowned let loop: EventLoop
     private unowned let host: any ControlHost
     private var hello: Hello?
     private var sessions: [SessionID: RelayedSession] = [:]
@@ -35,11 +39,20 @@ final class ControlClient {
     static let window: UInt32 = ProtocolConstants.defaultWindow
     /// At most this many concurrent sessions per client.
     static let maxSessions = 4096
+    /// Whether `stdin_descriptor` is served (announced in `hello`): only where a pipe can be read without
+    /// waiting and without changing its flags (RWF_NOWAIT on pipes, which this kernel is probed for).
+    static let takesStdinDescriptors = Pipe.honoursReadsWithoutWaiting
+    /// Most passed descriptors a client may have sent ahead of the `exec` frames that claim them; more are closed.
+    static let maxUnclaimedDescriptors = 2
     var onClose: (ControlClient) -> Void = { _ in }
 
     init(fd: FileDescriptor, loop: EventLoop, host: any ControlHost) {
         // PROTOCOL.md §7 on control.sock: the client says hello first, with role `client`.
-        connection = FramedConnection(fd: fd, loop: loop, label: "control", state: ConnectionState(ownRole: .supervisor))
+        var options = FramedConnection.Options.supervisor
+        if Self.takesStdinDescriptors { options.descriptorLimit = Self.maxUnclaimedDescriptors }
+        connection = FramedConnection(fd: fd, loop: loop, label: "control", options: options,
+                                      state: ConnectionState(ownRole: .supervisor))
+        self.loop = loop
         self.host = host
         connection.onFrame = { [unowned self] frame in self.handle(frame) }
         connection.onClose = { [unowned self] _ in self.closed() }
@@ -47,7 +60,8 @@ final class ControlClient {
 
     func start() throws(SystemError) {
         try connection.start()
-        connection.send(.hello(Hello(role: .supervisor, agent: "fc-supervisor/0.1", capabilities: ["pty"],
+        let capabilities = Self.takesStdinDescriptors ? ["pty", ExecRequest.stdinDescriptorCapability] : ["pty"]
+        connection.send(.hello(Hello(role: .supervisor, agent: "fc-supervisor/0.1", capabilities: capabilities,
                                      window: Self.window, wallClockNs: SystemControl.wallClockNanoseconds())))
     }
 
@@ -140,26 +154,58 @@ final class ControlClient {
     }
 
     private func exec(_ request: ExecRequest) {
+        var request = request
         let id = request.session
+        // The passed pipe is claimed first, whatever the outcome, so a refused exec cannot leave it to the next.
+        var stdinDescriptor: FileDescriptor?
+        if request.stdinDescriptor == true && Self.takesStdinDescriptors {
+            guard let fd = claimStdinDescriptor(session: id) else { return }
+            stdinDescriptor = fd
+            request.stdin = true
+        }
+        // Not vm-init's business: it never receives descriptors.
+        request.stdinDescriptor = nil
+        func decline(_ answer: Message) {
+            stdinDescriptor?.close()
+            self.send(answer)
+        }
         guard id != 0 else {
-            return send(.error(ErrorMessage(code: .invalidMessage, message: "session 0 is reserved", session: id)))
+            return decline(.error(ErrorMessage(code: .invalidMessage, message: "session 0 is reserved", session: id)))
         }
         guard sessions[id] == nil else {
-            return send(.error(ErrorMessage(code: .sessionExists, message: "session \(id) is live", session: id)))
+            return decline(.error(ErrorMessage(code: .sessionExists, message: "session \(id) is live", session: id)))
         }
         guard sessions.count < Self.maxSessions else {
-            return send(.startFailed(StartFailed(session: id, errno: EAGAIN, stage: .validate,
-                                                 message: "too many sessions on one control connection")))
+            return decline(.startFailed(StartFailed(session: id, errno: EAGAIN, stage: .validate,
+                                                    message: "too many sessions on one control connection")))
         }
         guard let mux = host.guestMux, mux.isReady else {
-            return send(.startFailed(StartFailed(session: id, errno: ENOTCONN, stage: .validate,
-                                                 message: "the guest is not connected")))
+            return decline(.startFailed(StartFailed(session: id, errno: ENOTCONN, stage: .validate,
+                                                    message: "the guest is not connected")))
         }
-        let relay = RelayedSession(clientID: id, client: self, clientWindow: hello?.window ?? ProtocolConstants.defaultWindow,
+        let relay = RelayedSession(clientID: id, client: self, loop: loop,
+                                   clientWindow: hello?.window ?? ProtocolConstants.defaultWindow,
                                    clientMaxPayload: hello?.limits.maxPayloadBytes ?? FrameLimits.default.maxPayloadBytes,
-                                   stdinWindow: Self.window, stdinAllowed: request.stdin == true)
+                                   stdinWindow: Self.window, stdinAllowed: request.stdin == true,
+                                   stdinDescriptor: stdinDescriptor)
         sessions[id] = relay
         relay.guest = mux.exec(request, delegate: relay)
+    }
+
+    /// The oldest descriptor the client passed, if it is a pipe. Otherwise the exec is refused with
+    /// `invalid_message` (a descriptor that is not a pipe is closed) and nil is returned.
+    private func claimStdinDescriptor(session id: SessionID) -> FileDescriptor? {
+        let fd = connection.takeDescriptor()
+        let type = try? fd?.fileType()
+        guard let fd, type == .fifo else {
+            fd?.close()
+            let text = fd == nil
+                ? "exec has \"stdin_descriptor\": true but no descriptor was passed with it"
+                : "the stdin descriptor passed with exec is not a pipe (\(type.map { "\($0)" } ?? "fstat failed"))"
+            send(.error(ErrorMessage(code: .invalidMessage, message: text, session: id)))
+            return nil
+        }
+        return fd
     }
 
     private func relayed(_ id: SessionID) -> RelayedSession? {
@@ -171,8 +217,12 @@ final class ControlClient {
     }
 
     private func closed() {
-        // A client that disconnects ends its sessions' processes: like ssh, the remote side gets SIGHUP.
-        for session in sessions.values { session.guest?.signal(SIGHUP) }
+        // A client that disconnects ends its sessions' processes: like ssh, the remote side gets SIGHUP. Their
+        // passed stdin pipes are closed: the user's pipeline no longer has a reader here.
+        for session in sessions.values {
+            session.guest?.signal(SIGHUP)
+            session.releaseStdin()
+        }
         sessions.removeAll()
         onClose(self)
     }

@@ -8,10 +8,18 @@ import VsockProtocol
 /// return credit to the guest only for bytes handed to the client. Stdin: the client may send us our announced
 /// window; we forward as far as the guest's credit allows and keep the rest, and return credit to the client
 /// only for bytes handed to the guest. So neither a stalled client nor a stalled guest process grows memory.
+///
+/// Or stdin is a pipe the client passed with its `exec` (PROTOCOL.md §11, `stdin_descriptor`): then this side
+/// reads it (an ``InputPump``, within the guest's credit, never waiting) and the client sends no `stdin`. The
+/// descriptor is closed at end of file, when the session ends, and when the client goes.
 final class RelayedSession: GuestSessionDelegate {
     let clientID: SessionID
     private unowned let client: ControlClient
+    private unowned let loop: EventLoop
     var guest: GuestSession?
+    /// The client's stdin pipe, until end of file or the session's end; and what reads it once started.
+    private var stdinDescriptor: FileDescriptor?
+    private var stdinPump: InputPump?
 
     private var clientCredit: SendWindow
     /// The client's `hello.limits.max_payload`: output frames to it are split to fit (PROTOCOL.md §3).
@@ -30,14 +38,17 @@ final class RelayedSession: GuestSessionDelegate {
     private var stdinClosed = false
     private var exitStatus: ExitStatus?
 
-    init(clientID: SessionID, client: ControlClient, clientWindow: UInt32, clientMaxPayload: UInt32,
-         stdinWindow: UInt32, stdinAllowed: Bool) {
+    init(clientID: SessionID, client: ControlClient, loop: EventLoop, clientWindow: UInt32, clientMaxPayload: UInt32,
+         stdinWindow: UInt32, stdinAllowed: Bool, stdinDescriptor: FileDescriptor? = nil) {
         self.clientID = clientID
         self.client = client
+        self.loop = loop
+        self.stdinDescriptor = stdinDescriptor
         self.clientCredit = SendWindow(initial: clientWindow)
         // A client announcing max_payload 0 could never get output; one byte per frame still makes progress.
         self.clientMaxPayload = max(1, Int(clientMaxPayload))
         self.stdinAllowed = stdinAllowed
+        self.readsPassedStdin = stdinDescriptor != nil
         self.stdinWindow = ReceiveWindow(window: stdinWindow)
     }
 
@@ -51,6 +62,7 @@ final class RelayedSession: GuestSessionDelegate {
         guard !stdinCloseRequested else {
             return client.send(.error(ErrorMessage(code: .invalidState, message: "stdin after stdin_close", session: clientID)))
         }
+        guard !readsPassedStdin else { return refusePassedStdin("stdin") }
         do { try stdinWindow.receive(bytes.count, session: clientID) } catch {
             return client.send(.error(error.errorMessage))
         }
@@ -59,8 +71,35 @@ final class RelayedSession: GuestSessionDelegate {
     }
 
     func clientStdinClose() {
+        guard !readsPassedStdin else { return refusePassedStdin("stdin_close") }
         stdinCloseRequested = true
         pumpStdin()
+    }
+
+    /// Whether stdin comes from the passed pipe (also after its end of file: frames stay refused).
+    private let readsPassedStdin: Bool
+
+    private func refusePassedStdin(_ type: String) {
+        let text = "\(type) for session \(clientID), whose stdin is the passed descriptor"
+        client.send(.error(ErrorMessage(code: .invalidState, message: text, session: clientID)))
+    }
+
+    /// Starts reading the passed pipe (once the process runs: a program that never started consumes nothing).
+    private func startPassedStdin() {
+        guard let fd = stdinDescriptor, stdinPump == nil, let guest else { return }
+        let pump = InputPump(fd: fd, loop: loop, target: guest, readsWithoutWaiting: true)
+        pump.onEndOfInput = { [unowned self] in self.releaseStdin() }
+        stdinPump = pump
+        pump.start()
+    }
+
+    /// Stops reading the passed pipe and closes this process's copy of it (idempotent). The pump is stopped
+    /// first: epoll keeps a registration until every descriptor of the pipe is closed, in any process.
+    func releaseStdin() {
+        stdinPump?.stop()
+        stdinPump = nil
+        stdinDescriptor?.close()
+        stdinDescriptor = nil
     }
 
     func clientGrantedOutput(_ bytes: UInt32) {
@@ -121,9 +160,11 @@ final class RelayedSession: GuestSessionDelegate {
     func guestSessionStarted(_ session: GuestSession, pid: Int32) {
         client.send(.started(Started(session: clientID, pid: pid)))
         pumpStdin()
+        startPassedStdin()
     }
 
     func guestSessionStartFailed(_ session: GuestSession, _ failure: StartFailed) {
+        releaseStdin()
         var failure = failure
         failure.session = clientID
         client.send(.startFailed(failure))
@@ -136,11 +177,16 @@ final class RelayedSession: GuestSessionDelegate {
     }
 
     func guestSessionExited(_ session: GuestSession, _ status: ExitStatus) {
+        // The process is gone: what is left in the pipe stays there for whoever else reads it.
+        releaseStdin()
         exitStatus = status
         pumpOutput()
     }
 
-    func guestSessionStdinCredit(_ session: GuestSession) { pumpStdin() }
+    func guestSessionStdinCredit(_ session: GuestSession) {
+        pumpStdin()
+        stdinPump?.creditChanged()
+    }
 
     func guestSessionError(_ session: GuestSession, _ error: ErrorMessage) {
         var error = error
@@ -149,6 +195,7 @@ final class RelayedSession: GuestSessionDelegate {
     }
 
     func guestSessionLost(_ session: GuestSession) {
+        releaseStdin()
         client.send(.error(ErrorMessage(code: .internal, message: "the guest connection was lost", session: clientID)))
         client.sessionEnded(self)
     }

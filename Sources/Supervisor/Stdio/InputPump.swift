@@ -19,10 +19,17 @@ package protocol StdinTarget: AnyObject {
 ///
 /// Terminals and pipes are polled; regular files and /dev/null (which epoll refuses) are read in loop turns.
 /// The descriptor's flags are never changed (it is usually shared with the user's shell).
+///
+/// With `readsWithoutWaiting` every read is `preadv2(RWF_NOWAIT)`: for a pipe another process may read too (an
+/// exec client's stdin, passed to the supervisor), where epoll's "readable" can be stale by the time we read
+/// and a plain read on the blocking descriptor would stall the whole loop. Nothing to read is then a no-op.
 final class InputPump {
     let fd: FileDescriptor
     private unowned let loop: EventLoop
     private weak var target: (any StdinTarget)?
+    private let readsWithoutWaiting: Bool
+    /// Called once end of file was read and passed on (after ``stop()``); the owner may close the descriptor.
+    var onEndOfInput: () -> Void = {}
     private var registered = false
     private var pollable = true
     private(set) var finished = false
@@ -42,10 +49,11 @@ final class InputPump {
     private var carryOffset = 0
     private var hasCarry: Bool { carryOffset < carry.count }
 
-    init(fd: FileDescriptor, loop: EventLoop, target: any StdinTarget) {
+    init(fd: FileDescriptor, loop: EventLoop, target: any StdinTarget, readsWithoutWaiting: Bool = false) {
         self.fd = fd
         self.loop = loop
         self.target = target
+        self.readsWithoutWaiting = readsWithoutWaiting
     }
 
     /// Starts pumping. Call ``creditChanged()`` whenever the target's credit grows.
@@ -101,12 +109,12 @@ final class InputPump {
         var bytes = [UInt8](unsafeUninitializedCapacity: count) { space, filled in
             let raw = UnsafeMutableRawBufferPointer(space)
             // EIO on a hung-up terminal and the like: treat as end of input.
-            do { result = try fd.read(into: raw) } catch { result = 0 }
+            do { result = try read(into: raw) } catch { result = 0 }
             var total = result ?? 0
             for _ in 1..<Self.maxReadsPerFrame where total > 0 && total < count {
                 // Only what is there: the descriptor is usually blocking, and it is not ours to change.
                 guard let more = try? fd.bytesAvailable(), more > 0,
-                      let n = try? fd.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[total..<min(count, total + more)])),
+                      let n = try? read(into: UnsafeMutableRawBufferPointer(rebasing: raw[total..<min(count, total + more)])),
                       n > 0 else { break }
                 total += n
             }
@@ -122,9 +130,15 @@ final class InputPump {
         if sent < n { carry = bytes; carryOffset = sent }
     }
 
+    /// One read; nil when there is nothing now (a non-blocking descriptor, or one read without waiting).
+    private func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int? {
+        readsWithoutWaiting ? try fd.readWithoutWaiting(into: buffer).value : try fd.read(into: buffer)
+    }
+
     private func endOfInput(_ target: any StdinTarget) {
         stop()
         target.closeStdin()
+        onEndOfInput()
     }
 
     private func sendCarry() {

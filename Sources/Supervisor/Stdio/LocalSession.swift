@@ -57,7 +57,13 @@ package final class LocalSession {
         self.stdout.onConsumed = consumed
         self.stderr.onConsumed = consumed
     }
-    private let stdinFD: FileDescriptor?
+    private var stdinFD: FileDescriptor?
+
+    /// Stdin is not forwarded from here after all: the remote reads the descriptor itself (an exec client
+    /// passed it to the supervisor). Call before ``started(pid:)``.
+    package func stdinHandedOver() {
+        stdinFD = nil
+    }
 
     /// The process started: begin forwarding stdin.
     package func started(pid: Int32) {

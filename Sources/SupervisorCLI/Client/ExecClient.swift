@@ -22,6 +22,11 @@ public struct ExecOptions: Sendable, Equatable {
 
 /// The `fc-supervisor exec` client: one session through a running supervisor's control socket, with the
 /// caller's stdio. Speaks VsockProtocol to the supervisor exactly as the supervisor speaks it to vm-init.
+///
+/// Stdin that is a pipe (without a terminal session) is passed to the supervisor with the `exec` (SCM_RIGHTS,
+/// PROTOCOL.md §11 `stdin_descriptor`), which then reads it itself: its bytes skip this process and the
+/// control socket. A supervisor that does not announce `stdin_descriptor` in its `hello` ignores the flag
+/// (and the descriptor), and this client forwards stdin with `stdin` frames as for any other stdin.
 public final class ExecClient {
     private let loop: EventLoop
     private let connection: FramedConnection
@@ -30,6 +35,9 @@ public final class ExecClient {
     private var remote: ControlRemoteSession?
     private var terminal: Terminal.RawMode?
     private var exitCode: Int32 = SupervisorExitCode.guestLost.rawValue
+    /// Stdin went to the supervisor with the `exec` (it is read there if its `hello` says it takes it).
+    private var passedStdin = false
+    private var sessionStarted = false
     /// How the session ended; nil until ``run()`` returns.
     package private(set) var outcome: LocalSessionOutcome?
     /// Called with the guest pid once the session's process started.
@@ -111,7 +119,20 @@ public final class ExecClient {
                                                      user: options.user, tty: size, stdin: options.interactive)
         request.session = Self.sessionID
         request.stdin = options.interactive
-        connection.send(.exec(request))
+        if options.interactive && request.tty == nil && (try? FileDescriptor.standardInput.fileType()) == .fifo {
+            request.stdinDescriptor = true
+            do {
+                try connection.sendNow(.exec(request), passing: .standardInput, until: Clock.deadline(after: Self.sendTimeout))
+            } catch {
+                report("\(error)")
+                local.close()
+                connection.close()
+                return SupervisorExitCode.startFailed.rawValue
+            }
+            passedStdin = true
+        } else {
+            connection.send(.exec(request))
+        }
         do { try loop.run() } catch { report("\(error)") }
         terminal?.restore()
         local.close()
@@ -124,7 +145,10 @@ public final class ExecClient {
         switch frame.message {
         case .hello(let hello):
             remote.stdinWindow = SendWindow(initial: hello.window)
+            // It comes before `started`, which is when stdin forwarding would begin.
+            if passedStdin && hello.capabilities.contains(ExecRequest.stdinDescriptorCapability) { local.stdinHandedOver() }
         case .started(let m) where m.session == remote.id:
+            sessionStarted = true
             local.started(pid: m.pid)
         case .startFailed(let m) where m.session == remote.id:
             local.finish(.startFailed(m))
@@ -139,6 +163,9 @@ public final class ExecClient {
             local.stdinCreditChanged()
         case .exit(let m) where m.session == remote.id:
             local.finish(.exited(m.status))
+        case .error(let m) where m.session == remote.id && !sessionStarted && m.code != .internal:
+            // The exec itself was refused (a lost guest, `internal`, is handled below): no session will start.
+            local.finish(.startFailed(StartFailed(session: remote.id, errno: 0, stage: .validate, message: "\(m.code): \(m.message)")))
         case .error(let m):
             report("error: \(m.code): \(m.message)")
             if m.session == remote.id && m.code == .internal { local.finish(.lost(m.message)) }
@@ -151,6 +178,8 @@ public final class ExecClient {
 
     /// The exit code of a session lost to a snapshot (`exit` with `lost`).
     static let lostExitCode: Int32 = 255
+    /// How long the `exec` that passes stdin may wait for the control socket to take it.
+    static let sendTimeout: Duration = .seconds(10)
 
     private func report(_ message: String) {
         terminal?.restore()
