@@ -452,6 +452,11 @@ int clinux_set_pipe_size(int fd, int size) {
     return n < 0 ? -errno : n;
 }
 
+long clinux_splice_from_pipe(int in, int out, unsigned long count) {
+    ssize_t n = splice(in, NULL, out, NULL, count, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    return n < 0 ? -errno : n;
+}
+
 int clinux_set_child_subreaper(int on) { return prctl(PR_SET_CHILD_SUBREAPER, on, 0, 0, 0) < 0 ? -errno : 0; }
 int clinux_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) < 0 ? -errno : 0; }
 int clinux_set_name(const char *name) { return prctl(PR_SET_NAME, name, 0, 0, 0) < 0 ? -errno : 0; }

@@ -21,6 +21,9 @@ extension Agent {
     /// never writes (`sleep 1000 &`) is cut too: nobody can know it will not write, and the flag must never be
     /// false when output was lost (PROTOCOL.md §4.12).
     func readOutput(_ session: Session, _ stream: OutputStream) {
+        // Bytes in the pipe belong to a queued spliced frame: the pipe is not ours to read until they are moved.
+        guard !session.splicing.contains(stream) else { return }
+        if spliceOutput(session, stream) { return }
         while let fd = session.outputs[stream], session.pendingBytes < pendingCap {
             var want = min(scratch.capacity, pendingCap - session.pendingBytes)
             if session.drainDeadlinePassed { want = min(want, max(session.drainBudget[stream] ?? 0, 1)) }
@@ -83,6 +86,58 @@ extension Agent {
         return n
     }
 
+    /// Hands what waits in a session's output pipe to its connection as one frame whose payload the kernel moves
+    /// from the pipe (`splice(2)`): vm-init neither reads nor copies those bytes. Only when nothing of the session
+    /// waits in `pending` (order), before the drain deadline (whose accounting reads) and for pipes (a terminal
+    /// cannot be spliced). At most one such frame per stream is queued; ``spliced(_:)`` takes the next.
+    ///
+    /// Without credit, or on a congested connection, the bytes wait in the pipe (its 256 KiB are the buffer)
+    /// and the pipe is not polled until a `window` or the connection's drain re-arms it (``updateInterest(_:)``).
+    /// Returns false when the read path must run instead: an empty pipe (end of file, or nothing yet), a
+    /// detached session (its output is read into `pending`, bounded, as always).
+    func spliceOutput(_ session: Session, _ stream: OutputStream) -> Bool {
+        guard let conn = splicingConnection(session), let fd = session.outputs[stream],
+              let available = try? fd.bytesAvailable(), available > 0 else { return false }
+        guard conn.queuedBytes < congestionLimit, session.sendWindow.available > 0 else {
+            updateInterest(session)
+            return true
+        }
+        let count = session.sendWindow.take(upTo: min(available, conn.maxPayload))
+        let ref = SessionRef(session: session.id)
+        conn.send(stream == .stdout ? .stdout(ref) : .stderr(ref), splicing: count, from: fd)
+        session.splicing.insert(stream)
+        splicesInFlight[fd.rawValue] = (session.id, conn.id)
+        updateInterest(session)
+        return true
+    }
+
+    /// The connection a session's output pipes are spliced to, when they are: pipes (not a terminal), splicing
+    /// on, attached, nothing read ahead in `pending` (it goes first), before the drain deadline.
+    func splicingConnection(_ session: Session) -> FramedConnection? {
+        guard config.spliceOutput, !session.tty, session.pendingBytes == 0, !session.drainDeadlinePassed else { return nil }
+        return attachedConnection(session)
+    }
+
+    /// A connection moved a spliced frame's payload out of `source`: the pipe is readable again.
+    func spliced(_ source: FileDescriptor) {
+        guard let (id, _) = splicesInFlight.removeValue(forKey: source.rawValue), let session = sessions[id],
+              let stream = session.outputs.first(where: { $0.value == source })?.key else { return }
+        session.splicing.remove(stream)
+        readOutput(session, stream)
+    }
+
+    /// A connection closed with spliced frames queued: what it did not move stays in the pipes, which are read
+    /// (or spliced to the next attached connection) as usual.
+    func abandonSplices(on connection: UInt64) {
+        for (source, entry) in splicesInFlight where entry.connection == connection {
+            splicesInFlight[source] = nil
+            guard let session = sessions[entry.session],
+                  let stream = session.outputs.first(where: { $0.value.rawValue == source })?.key else { continue }
+            session.splicing.remove(stream)
+            updateInterest(session)
+        }
+    }
+
     /// Reads at least this large may go straight into their own chunk.
     static let directReadMinimum = 16 * 1024
 
@@ -119,9 +174,13 @@ extension Agent {
 
     /// Sets each of the session's descriptors' epoll interest from its state.
     func updateInterest(_ session: Session) {
-        let readWanted = session.pendingBytes < pendingCap
+        var readWanted = session.pendingBytes < pendingCap
+        // Spliced output without credit or room waits in its pipe (``spliceOutput(_:_:)``).
+        if let conn = splicingConnection(session), session.sendWindow.available == 0 || conn.queuedBytes >= congestionLimit {
+            readWanted = false
+        }
         for (stream, fd) in session.outputs {
-            var interest: EventLoop.Interest = readWanted ? .read : []
+            var interest: EventLoop.Interest = readWanted && !session.splicing.contains(stream) ? .read : []
             if session.tty && stream == .stdout && !session.stdinDone && session.stdinPending > 0 { interest.insert(.write) }
             try? loop.modify(fd, interest: interest)
         }
@@ -198,7 +257,9 @@ extension Agent {
         guard sessions[session.id] === session, !session.outputs.isEmpty else { return }
         session.drainDeadlinePassed = true
         for (stream, fd) in session.outputs {
-            session.drainBudget[stream] = (try? fd.bytesAvailable()) ?? 0
+            // Bytes of a queued spliced frame are in the pipe too, but they are already on their way.
+            let spliced = splicesInFlight[fd.rawValue].flatMap { connections[$0.connection] }?.splicedBytesQueued(from: fd) ?? 0
+            session.drainBudget[stream] = max(0, ((try? fd.bytesAvailable()) ?? 0) - spliced)
         }
         for stream in Array(session.outputs.keys) { readOutput(session, stream) }
     }

@@ -22,6 +22,8 @@ public final class Agent {
     var nextConnectionID: UInt64 = 1
     var sessions: [SessionID: Session] = [:]
     var sessionByPID: [Int32: SessionID] = [:]
+    /// Output pipes with a spliced frame queued, by descriptor: whose, and on which connection.
+    var splicesInFlight: [Int32: (session: SessionID, connection: UInt64)] = [:]
     var shuttingDown = false
     /// Where the `container` message stands (at most one per boot; PROTOCOL.md §4.23).
     var container: ContainerPhase = .none
@@ -138,6 +140,7 @@ public final class Agent {
             }
         }
         conn.onDrained = { [unowned self] in self.connectionDrained(id) }
+        conn.onSpliced = { [unowned self] source in self.spliced(source) }
         conn.onClose = { [unowned self] error in
             self.connectionClosed(id, persistent: persistent, reason: error.map { "\($0)" } ?? "end of stream")
         }
@@ -169,6 +172,7 @@ public final class Agent {
         Log.info("host connection \(id) closed: \(reason)")
         connections[id] = nil
         for session in sessions.values where session.connectionID == id { session.connectionID = nil }
+        abandonSplices(on: id)
         // Soon: after a snapshot restore the new VMM's end of the port opens a moment later (SerialPort waits for
         // it quietly while the port reports a hang-up).
         if persistent, !shuttingDown { serialPort?.reopen(after: .milliseconds(5)) }

@@ -50,7 +50,8 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 /// (`vminit.*` keys), command-line flags.
 ///
 /// Kernel command-line keys: `vminit.port=N` (vsock port), `vminit.listen=ADDR`, `vminit.hostname=NAME`,
-/// `vminit.drain_ms=N`, `vminit.shutdown=reboot|poweroff`, `vminit.log=error|info|debug`, `vminit.min_ttl_ms=N`.
+/// `vminit.drain_ms=N`, `vminit.shutdown=reboot|poweroff`, `vminit.log=error|info|debug`, `vminit.min_ttl_ms=N`,
+/// `vminit.splice=0|1`.
 /// Flags: `--listen ADDR`, `--cmdline STRING` (parse this instead of /proc/cmdline), `--hostname NAME`,
 /// `--drain-ms N`, `--shutdown reboot|poweroff`, `--log LEVEL`, `--etc DIR` (where a `network` message writes
 /// resolv.conf and hosts; tests point it at a scratch directory).
@@ -72,6 +73,9 @@ public struct Config: Sendable, Equatable {
     /// within this many milliseconds are not evicted, and when memory cannot hold them the OOM killer runs. Without
     /// it a guest without swap can spend minutes re-reading its programs' text from the root image instead.
     public var memoryMinTTLMs: UInt64 = 1000
+    /// Output pipes go to the host with `splice(2)` (the kernel moves the pipe's pages; vm-init never reads
+    /// them) whenever flow control allows. 0 turns it off, for comparisons and as a way out.
+    public var spliceOutput = true
 
     public init() {}
 
@@ -149,6 +153,9 @@ public struct Config: Sendable, Equatable {
                     throw ConfigError("vminit.min_ttl_ms: milliseconds up to 3600000, got \"\(value.prefix(40))\"")
                 }
                 memoryMinTTLMs = n
+            case "splice":
+                guard value == "0" || value == "1" else { throw ConfigError("vminit.splice: 0 or 1, got \"\(value.prefix(40))\"") }
+                spliceOutput = value == "1"
             default:
                 throw ConfigError("unknown kernel command-line key vminit.\(key)")
             }

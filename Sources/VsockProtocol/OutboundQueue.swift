@@ -8,14 +8,19 @@
 /// call, so one `writev(2)` sends many frames and their payloads straight from where they were received
 /// (the shape of swift-nio's `PendingWritesManager`).
 ///
+/// A payload may also stay out of memory altogether: a ``SplicedPayload`` is bytes waiting in a pipe that the
+/// owner moves to the connection itself (`splice(2)`), after the frame's header and before anything else.
+///
 /// Bulk data is bounded by the flow-control windows, not here; the queue tracks its size so owners can
 /// measure and assert it.
 public struct OutboundQueue: Sendable {
-    /// One queued frame: the bytes before its payload (or the whole frame) and the payload it shares.
+    /// One queued frame: the bytes before its payload (or the whole frame) and the payload it shares, or the
+    /// payload the owner splices.
     struct Entry: Sendable {
         var head: [UInt8]
         var payload: ArraySlice<UInt8>
-        var count: Int { head.count + payload.count }
+        var spliced: SplicedPayload? = nil
+        var count: Int { head.count + payload.count + (spliced?.count ?? 0) }
     }
 
     /// A FIFO that advances a head index instead of shifting the array on every pop.
@@ -52,6 +57,8 @@ public struct OutboundQueue: Sendable {
 
     /// Bytes queued, including the unwritten rest of the frame in progress.
     public private(set) var byteCount = 0
+    /// Sources of spliced payloads written out completely since ``takeFinishedSplices()`` was last called.
+    private var finishedSplices: [Int32] = []
 
     public init() {}
 
@@ -89,6 +96,35 @@ public struct OutboundQueue: Sendable {
         append(Entry(head: bytes, payload: []), control: message.isControl)
     }
 
+    /// Queues a stdio message whose payload is `spliced.count` bytes that wait in the pipe `spliced.source`:
+    /// the header is written like any other; the payload is moved by the `splice` closure of
+    /// ``drain(writev:splice:)`` when the header is out, and nothing else is written until all of it is. The
+    /// owner must have those bytes in the pipe already and let nobody else read it until they are moved.
+    public mutating func enqueue(_ message: Message, splicing spliced: SplicedPayload) {
+        guard spliced.count > 0 else { return enqueue(message) }
+        var head: [UInt8] = []
+        Frame.encodeHead(message, payloadCount: spliced.count, into: &head)
+        append(Entry(head: head, payload: [], spliced: spliced), control: message.isControl)
+    }
+
+    /// Bytes of spliced payloads from `source` not yet moved (queued, or the rest of the frame in progress).
+    public func splicedBytes(from source: Int32) -> Int {
+        func left(_ entry: Entry, _ offset: Int) -> Int {
+            guard let spliced = entry.spliced, spliced.source == source else { return 0 }
+            return min(spliced.count, entry.count - offset)
+        }
+        var total = current.map { left($0, currentOffset) } ?? 0
+        for entry in control.pending { total += left(entry, 0) }
+        for entry in bulk.pending { total += left(entry, 0) }
+        return total
+    }
+
+    /// The sources whose spliced payloads were written out completely since the last call, in order.
+    public mutating func takeFinishedSplices() -> [Int32] {
+        defer { finishedSplices.removeAll() }
+        return finishedSplices
+    }
+
     private mutating func append(_ entry: Entry, control isControl: Bool) {
         byteCount += entry.count
         if isControl { control.append(entry) } else { bulk.append(entry) }
@@ -98,19 +134,36 @@ public struct OutboundQueue: Sendable {
     /// or the queue is empty. `writev` returns how many bytes it wrote from the front of the segments (0 when the
     /// socket would block). A throw leaves the queue as it was before that call.
     /// (Disfavoured only so that a trailing closure `drain { _ in … }` still means the one-buffer form below.)
+    /// A queue that may hold spliced payloads is drained with ``drain(writev:splice:)``.
     @_disfavoredOverload
     public mutating func drain<E: Error>(writev: ([UnsafeRawBufferPointer]) throws(E) -> Int) throws(E) {
-        try drain(maxSegments: Self.maxSegmentsPerWrite, writev)
+        try drain(maxSegments: Self.maxSegmentsPerWrite, writev, splice: { (_) throws(E) -> Int in 0 })
+    }
+
+    /// ``drain(writev:)`` for a queue with spliced payloads: when the front of the queue is one (its header is
+    /// written), `splice` is called with the source and the count still to move, and returns how many bytes it
+    /// moved (0 when the stream would block). A short count ends the drain, like a short write.
+    public mutating func drain<E: Error>(writev: ([UnsafeRawBufferPointer]) throws(E) -> Int,
+                                         splice: (SplicedPayload) throws(E) -> Int) throws(E) {
+        try drain(maxSegments: Self.maxSegmentsPerWrite, writev, splice: splice)
     }
 
     /// Calls `write` with the next bytes to send until it reports a short write or the queue is empty.
     /// `write` returns how many bytes it wrote (0 when the socket would block).
     public mutating func drain<E: Error>(_ writeOne: (UnsafeRawBufferPointer) throws(E) -> Int) throws(E) {
-        try drain(maxSegments: 1) { (segments) throws(E) -> Int in try writeOne(segments[0]) }
+        try drain(maxSegments: 1, { (segments) throws(E) -> Int in try writeOne(segments[0]) }, splice: { (_) throws(E) -> Int in 0 })
     }
 
-    private mutating func drain<E: Error>(maxSegments: Int, _ writeSegments: ([UnsafeRawBufferPointer]) throws(E) -> Int) throws(E) {
+    private mutating func drain<E: Error>(maxSegments: Int, _ writeSegments: ([UnsafeRawBufferPointer]) throws(E) -> Int,
+                                          splice: (SplicedPayload) throws(E) -> Int) throws(E) {
         while !isEmpty {
+            if let spliced = splicedAtFront {
+                let moved = min(max(try splice(spliced), 0), spliced.count)
+                consume(moved)
+                lastWriteWasShort = moved < spliced.count
+                if lastWriteWasShort { return }
+                continue
+            }
             let pieces = gather(maxSegments: lastWriteWasShort ? 1 : maxSegments)
             let offered = pieces.reduce(0) { $0 + $1.count }
             var outcome: Result<Int, E> = .success(0)
@@ -127,7 +180,15 @@ public struct OutboundQueue: Sendable {
         }
     }
 
-    /// The next segments in wire order: the rest of the frame in progress, then control frames, then bulk.
+    /// The rest of a spliced payload, when that is what comes next on the wire (its frame's header is out).
+    private var splicedAtFront: SplicedPayload? {
+        guard let current, let spliced = current.spliced,
+              currentOffset >= current.head.count + current.payload.count else { return nil }
+        return SplicedPayload(source: spliced.source, count: current.count - currentOffset)
+    }
+
+    /// The next segments in wire order: the rest of the frame in progress, then control frames, then bulk. It
+    /// stops after the header of a frame whose payload is spliced (that payload goes next, by itself).
     private func gather(maxSegments: Int) -> [ArraySlice<UInt8>] {
         var pieces: [ArraySlice<UInt8>] = []
         func add(_ entry: Entry, from offset: Int) -> Bool {
@@ -140,7 +201,7 @@ public struct OutboundQueue: Sendable {
                 guard pieces.count < maxSegments else { return false }
                 pieces.append(entry.payload.dropFirst(payloadOffset))
             }
-            return pieces.count < maxSegments
+            return entry.spliced == nil && pieces.count < maxSegments
         }
         if let current, !add(current, from: currentOffset) { return pieces }
         for entry in control.pending where !add(entry, from: 0) { return pieces }
@@ -166,6 +227,7 @@ public struct OutboundQueue: Sendable {
                 left -= remaining
                 current = nil
                 currentOffset = 0
+                if let spliced = entry.spliced { finishedSplices.append(spliced.source) }
             } else {
                 current = entry
                 currentOffset += left
@@ -183,5 +245,17 @@ public struct OutboundQueue: Sendable {
             buffers.append(raw)
             withBuffers(pieces.dropFirst(), &buffers, body)
         }
+    }
+}
+
+/// A frame payload that stays in a pipe until it is written: `count` bytes that the queue's owner moves from
+/// the descriptor `source` to the connection (``OutboundQueue/enqueue(_:splicing:)``).
+public struct SplicedPayload: Sendable, Equatable {
+    public var source: Int32
+    public var count: Int
+
+    public init(source: Int32, count: Int) {
+        self.source = source
+        self.count = count
     }
 }

@@ -81,6 +81,9 @@ public final class FramedConnection {
     public var onRefused: (Message, ErrorMessage) -> Void = { _, _ in }
     /// See ``Options/drainedThreshold``.
     public var onDrained: () -> Void = {}
+    /// A payload queued by ``send(_:splicing:from:)`` was written out completely; called with its source, after
+    /// the flush that finished it.
+    public var onSpliced: (FileDescriptor) -> Void = { _ in }
     public var onClose: (SystemError?) -> Void = { _ in }
 
     /// Bytes queued for writing.
@@ -140,6 +143,19 @@ public final class FramedConnection {
         scheduleFlush()
     }
 
+    /// Queues a stdio message whose payload is the next `count` bytes waiting in the pipe `source`: the kernel
+    /// moves them to this connection (`splice(2)`) when the header is out, without a copy through user space.
+    /// Those bytes must already be in the pipe, and nobody may read it until ``onSpliced`` names it (or the
+    /// connection closes, when what was not moved stays in the pipe). `source` must stay open until then.
+    public func send(_ message: Message, splicing count: Int, from source: FileDescriptor) {
+        guard !isClosed, !isClosing else { return }
+        outbound.enqueue(message, splicing: SplicedPayload(source: source.rawValue, count: count))
+        scheduleFlush()
+    }
+
+    /// Bytes of payloads spliced from `source` that are queued and not yet moved (they are still in its pipe).
+    public func splicedBytesQueued(from source: FileDescriptor) -> Int { outbound.splicedBytes(from: source.rawValue) }
+
     /// Closes now; queued bytes are dropped.
     public func close(error: SystemError? = nil) {
         guard !isClosed else { return }
@@ -171,7 +187,8 @@ public final class FramedConnection {
     public func flush(until deadline: Clock.Instant) -> Bool {
         while !isClosed {
             do {
-                try outbound.drain(writev: { (buffers) throws(SystemError) -> Int in try writeSegments(buffers) })
+                try drainQueue()
+                _ = outbound.takeFinishedSplices()
                 if outbound.isEmpty { return true }
                 guard try fd.waitWritable(until: deadline) else { return false }
             } catch {
@@ -179,6 +196,26 @@ public final class FramedConnection {
             }
         }
         return outbound.isEmpty
+    }
+
+    private func drainQueue() throws(SystemError) {
+        try outbound.drain(writev: { (buffers) throws(SystemError) -> Int in try writeSegments(buffers) },
+                           splice: { (spliced) throws(SystemError) -> Int in try splice(spliced) })
+    }
+
+    /// Moves the rest of a spliced payload; 0 when this stream has no room. The pipe must hold at least what
+    /// the frame's header announced: if it runs dry, the frame can never be completed and the stream is broken.
+    private func splice(_ spliced: SplicedPayload) throws(SystemError) -> Int {
+        let source = FileDescriptor(rawValue: spliced.source)
+        switch try source.splice(to: fd, count: spliced.count) {
+        case .processed(let n) where n > 0:
+            return n
+        case .wouldBlock where try source.bytesAvailable() > 0:
+            return 0
+        case .processed, .wouldBlock:
+            throw SystemError("splice", errno: EPIPE,
+                              "\(label): \(source) ran dry with \(spliced.count) bytes of a frame's payload still owed")
+        }
     }
 
     private func writeSegments(_ buffers: [UnsafeRawBufferPointer]) throws(SystemError) -> Int {
@@ -304,11 +341,13 @@ public final class FramedConnection {
         guard !isClosed else { return }
         let before = outbound.byteCount
         do {
-            try outbound.drain(writev: { (buffers) throws(SystemError) -> Int in try writeSegments(buffers) })
+            try drainQueue()
         } catch {
             close(error: error)
             return
         }
+        let spliced = outbound.takeFinishedSplices()
+        defer { for source in spliced where !isClosed { onSpliced(FileDescriptor(rawValue: source)) } }
         if isClosing && outbound.isEmpty { close(); return }
         // A peer that never reads while making us answer (pings, bad frames) must not grow this queue forever.
         if outbound.byteCount > options.maxQueuedBytes {

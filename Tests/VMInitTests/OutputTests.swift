@@ -37,6 +37,33 @@ extension NamespaceTests {
             }
         }
 
+        /// A busy output pipe goes to the host by `splice(2)`: vm-init's own reads (`rchar` of its main thread,
+        /// /proc/1/task/1/io: the process's file would add its reaped children's; splice is not counted) stay far
+        /// below what it sends. With `vminit.splice=0` it reads every byte.
+        @Test(arguments: [true, false])
+        func busyOutputIsSplicedNotRead(splice: Bool) throws {
+            try withGuest(extraArguments: splice ? [] : ["--cmdline=vminit.splice=0"]) { guest in
+                let client = try guest.connect()
+                func bytesRead(_ session: SessionID) throws -> Int {
+                    let io = try client.run(ExecRequest(session: session, argv: ["cat", "/proc/1/task/1/io"])).stdoutText
+                    let line = io.split(separator: "\n").first { $0.hasPrefix("rchar:") } ?? ""
+                    return Int(line.dropFirst("rchar:".count).trimmingCharacters(in: .whitespaces)) ?? -1
+                }
+                let size = 32 << 20
+                let before = try bytesRead(1)
+                let r = try client.run(ExecRequest(session: 2, argv: ["head", "-c", "\(size)", "/dev/zero"]), timeout: 60)
+                let read = try bytesRead(3) - before
+                #expect(r.stdout == [UInt8](repeating: 0, count: size))
+                #expect(r.exit?.status.code == 0 && r.exit?.status.outputTruncated == false)
+                #expect(before >= 0 && read >= 0)
+                if splice {
+                    #expect(read < size / 8, "vm-init read \(read) of \(size) bytes")
+                } else {
+                    #expect(read >= size, "vm-init read \(read) of \(size) bytes")
+                }
+            }
+        }
+
         @Test func backgroundChildHoldingThePipeDoesNotHang() throws {
             try withGuest(extraArguments: ["--drain-ms", "500"]) { guest in
                 let client = try guest.connect()

@@ -152,6 +152,10 @@ int clinux_bytes_readable(int fd);
 /// F_SETPIPE_SZ (hidden by Glibc's Swift overlay without _GNU_SOURCE). Returns the granted size or -errno.
 int clinux_set_pipe_size(int fd, int size);
 
+/// splice(2) from pipe `in` to `out`, both at their current position, with SPLICE_F_NONBLOCK | SPLICE_F_MOVE
+/// (hidden by Glibc's Swift overlay without _GNU_SOURCE). Returns the count moved or -errno.
+long clinux_splice_from_pipe(int in, int out, unsigned long count);
+
 /// prctl helpers. Return 0 or -errno.
 int clinux_set_child_subreaper(int on);
 int clinux_set_pdeathsig(int sig);
