@@ -62,6 +62,9 @@ def summarize(work, mib):
     s["exec_stdout_mib_s"] = median([total / MIB / float(r[2]) for r in rows if int(r[1]) == total])
     s["exec_stdin_mib_s"] = median([total / MIB / float(r[4]) for r in rows if r[3] == "1"])
     s["exec_rounds"] = len(rows)
+    # vm-init's CPU (ms) across each transfer, when the rows carry it.
+    s["vminit_cpu_out_ms"] = median([float(r[5]) for r in rows if len(r) > 6])
+    s["vminit_cpu_in_ms"] = median([float(r[6]) for r in rows if len(r) > 6])
     s["exec_failures"] = [" ".join(r) for r in rows if int(r[1]) != total or r[3] != "1"]
     s["rss_kib"] = json.loads((work / "rss.json").read_text())
     s["binary_bytes"] = int((work / "vminit-size").read_text())
@@ -128,7 +131,11 @@ def section(s, notes):
               + "; ".join(f"{k} sessions {json.dumps({f: x for f, x in val.items()})}" for k, val in rss["sessions"].items())
               + f". Throughput: {s['exec_rounds']} rounds of each `exec` after the C init's "
               f"{c['boots']} raw transfers each way (1 MiB reads/writes of the port, every C init boot)."
-              + (f" Failed exec rounds: {s['exec_failures']}." if s["exec_failures"] else "")]
+              + (f" Failed exec rounds: {s['exec_failures']}." if s["exec_failures"] else "")
+              + (f" vm-init's own CPU time (guest /proc/1/stat utime + stime, 10 ms ticks) per transfer of {s['mib']} MiB: "
+                 f"stdout {fmt(s['vminit_cpu_out_ms'], ' ms')}, stdin {fmt(s['vminit_cpu_in_ms'], ' ms')} (median); "
+                 f"the output pipe is spliced to the port, stdin is read from the port and written to the pipe."
+                 if s.get("vminit_cpu_out_ms") is not None else "")]
     if notes:
         lines += ["", notes.strip()]
     lines += ["", "    make bench BENCH_ONLY=guest        # Benchmarks/guest.sh; QEMU: " + " ".join(s["qemu"]), ""]
