@@ -72,8 +72,10 @@ public final class Agent {
         try loop.onSignal(SIGTERM) { [unowned self] _ in self.beginShutdown(mode: nil, graceMs: nil, reason: "SIGTERM") }
         try loop.onSignal(SIGINT) { [unowned self] _ in self.beginShutdown(mode: nil, graceMs: nil, reason: "SIGINT (Ctrl-Alt-Del)") }
         reap()
+        boot.mark("signals")
         // Only as PID 1: an agent run by hand (or the fuzz target) must not move itself around the host's cgroups.
-        if isInit { cgroups = SessionCgroups(discover: true) }
+        if isInit { cgroups = SessionCgroups(discover: true, ownsMachine: boot.ownsMachine) }
+        boot.mark("cgroups")
         try startListening()
         boot.mark("listening")
         try loop.run()
@@ -93,6 +95,7 @@ public final class Agent {
         case .serial(let spec):
             let port = SerialPort(spec: spec, loop: loop)
             port.onOpen = { [unowned self] fd, path in
+                self.boot.mark("port")
                 Log.info("serving the host on serial device \(path)")
                 self.adopt(fd, persistent: true)
             }

@@ -7,6 +7,9 @@ public struct Boot {
     public private(set) var timings: [String: UInt64] = [:]
     /// Mount points this process mounted, in mount order (shutdown unmounts them in reverse).
     public private(set) var mounted: [String] = []
+    /// PID 1 of the initial PID namespace: a VM of its own, where every other process at boot is a kernel thread
+    /// (set by ``performInitDuties(hostname:memoryMinTTLMs:)``; never in a container or the namespace tests).
+    public private(set) var ownsMachine = false
 
     public init() {}
 
@@ -49,18 +52,19 @@ public struct Boot {
             if error.errno != EINVAL { Log.error("boot: disable Ctrl-Alt-Del: \(error)") }
         }
         do { try Files.writeExisting("/proc/self/oom_score_adj", "-1000") } catch { Log.debug("boot: \(error)") }
-        if memoryMinTTLMs > 0 { setThrashingLimit(milliseconds: memoryMinTTLMs) }
+        ownsMachine = Files.readLink("/proc/self/ns/pid") == Self.initialPIDNamespace
+        if memoryMinTTLMs > 0 && ownsMachine { setThrashingLimit(milliseconds: memoryMinTTLMs) }
+        mark("duties")
     }
 
     /// The inode of the initial PID namespace (the kernel's PROC_PID_INIT_INO): `/proc/self/ns/pid` names it
     /// only outside every container, which for PID 1 means a VM of its own.
     static let initialPIDNamespace = "pid:[4026531836]"
 
-    /// Writes the multi-gen LRU's `min_ttl_ms`. Only in the initial PID namespace: the knob is the kernel's, so
-    /// vm-init run as a container's PID 1 (the namespace tests) must not turn it on for the host. A kernel
-    /// without `CONFIG_LRU_GEN` has no such file; that is logged at debug level.
+    /// Writes the multi-gen LRU's `min_ttl_ms`. Only in the initial PID namespace (``ownsMachine``): the knob is
+    /// the kernel's, so vm-init run as a container's PID 1 (the namespace tests) must not turn it on for the host.
+    /// A kernel without `CONFIG_LRU_GEN` has no such file; that is logged at debug level.
     func setThrashingLimit(milliseconds: UInt64) {
-        guard Files.readLink("/proc/self/ns/pid") == Self.initialPIDNamespace else { return }
         do { try Files.writeExisting("/sys/kernel/mm/lru_gen/min_ttl_ms", "\(milliseconds)") } catch {
             Log.debug("boot: lru_gen min_ttl_ms: \(error)")
         }

@@ -40,9 +40,12 @@ final class SessionCgroups {
     init(base: String, controllers: [String]) { self.base = base; self.controllers = controllers }
 
     /// Sets up `<base>/fc-init` (with this process in it) and `<base>/fc-sessions`; unavailable when a step fails.
-    init(discover: Bool) {
+    /// `ownsMachine`: PID 1 of a VM (the initial PID namespace), where every other process at boot is a kernel
+    /// thread, so `<base>` is not searched for foreign processes (a file read per kernel thread, the larger part
+    /// of this set-up's time under TCG).
+    init(discover: Bool, ownsMachine: Bool = false) {
         guard discover else { base = nil; return }
-        switch Self.setUp() {
+        switch Self.setUp(ownsMachine: ownsMachine) {
         case .success(let (path, handle, controllers)):
             base = "/proc/self/fd/\(handle.rawValue)"
             self.controllers = controllers
@@ -55,7 +58,7 @@ final class SessionCgroups {
 
     struct Reason: Error { var text: String }
 
-    private static func setUp() -> Result<(String, FileDescriptor, [String]), Reason> {
+    private static func setUp(ownsMachine: Bool) -> Result<(String, FileDescriptor, [String]), Reason> {
         guard let (mountPoint, mountRoot) = cgroup2Mount() else { return .failure(Reason(text: "no cgroup2 mount")) }
         guard let own = ownCgroup() else { return .failure(Reason(text: "no cgroup2 line in /proc/self/cgroup")) }
         guard own == mountRoot || own.hasPrefix(mountRoot == "/" ? "/" : mountRoot + "/") else {
@@ -63,13 +66,17 @@ final class SessionCgroups {
         }
         let relative = mountRoot == "/" ? own : String(own.dropFirst(mountRoot.count))
         let base = mountPoint + (relative == "/" ? "" : relative)
-        if let other = foreignProcess(in: base) {
+        if !ownsMachine, let other = foreignProcess(in: base) {
             return .failure(Reason(text: "\(base) also holds \(other) (not this VM's to rearrange)"))
         }
         let handle: FileDescriptor
         do {
-            try makeCgroup(base + "/fc-init")
-            try Files.writeExisting(base + "/fc-init/cgroup.procs", "0")
+            // The root cgroup may hold processes and still enable controllers for its children; anywhere else
+            // vm-init must leave `<base>` first. (Every move costs an RCU grace period, milliseconds under TCG.)
+            if !(ownsMachine && relative == "/") {
+                try makeCgroup(base + "/fc-init")
+                try Files.writeExisting(base + "/fc-init/cgroup.procs", "0")
+            }
             try makeCgroup(base + "/fc-sessions")
             handle = try FileDescriptor.open(base, flags: O_RDONLY | O_DIRECTORY)
         } catch {
@@ -77,8 +84,15 @@ final class SessionCgroups {
         }
         // Controllers are a bonus (stats, limits): freezing, killing and cpu.stat work without any.
         let offered = (Files.readValue(base + "/cgroup.controllers") ?? "").split(separator: " ").map(String.init)
+        let wanted = ["memory", "pids", "cpu"].filter { offered.contains($0) }
+        // All at once: each write to subtree_control waits for an RCU grace period. One by one only if that fails.
+        let all = wanted.map { "+" + $0 }.joined(separator: " ")
+        if !wanted.isEmpty, (try? Files.writeExisting(base + "/cgroup.subtree_control", all)) != nil,
+           (try? Files.writeExisting(base + "/fc-sessions/cgroup.subtree_control", all)) != nil {
+            return .success((base, handle, wanted))
+        }
         var enabled: [String] = []
-        for controller in ["memory", "pids", "cpu"] where offered.contains(controller) {
+        for controller in wanted {
             do {
                 try Files.writeExisting(base + "/cgroup.subtree_control", "+" + controller)
                 try Files.writeExisting(base + "/fc-sessions/cgroup.subtree_control", "+" + controller)

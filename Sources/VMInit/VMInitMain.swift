@@ -53,6 +53,7 @@ public enum VMInitMain {
         Log.info("vm-init 0.1 starting (pid \(getpid()), listen \(config.listen), drain \(config.drainMs) ms)")
 
         do {
+            boot.mark("agent")
             let agent = try Agent(config: config, boot: boot, isInit: isInit)
             try agent.run()
             Log.error("event loop stopped unexpectedly")
