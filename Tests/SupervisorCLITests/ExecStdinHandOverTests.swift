@@ -76,15 +76,21 @@ import VsockProtocol
         return exec
     }
 
-    @Test func aSupervisorWithoutTheCapabilityGetsStdinAsFrames() throws {
+    /// `fc-supervisor exec -i vm -- cat` with `input` in its stdin pipe, against a stand-in that announced
+    /// `capabilities`; returns once the client's `exec` (with its pipe) came.
+    static func startClient(_ input: [UInt8], capabilities: [String]) throws -> (StandIn, ChildUnderTest, ExecRequest) {
         let standIn = try StandIn()
-        let input = Array("through the frames\n".utf8)
         let client = try ChildUnderTest(BuiltProduct.path("fc-supervisor"),
                                         ["exec", "--state-dir", standIn.directory.path, "-i", "vm", "--", "cat"],
                                         input: input)
         try standIn.accept()
-        try standIn.send(Self.hello(capabilities: ["pty"]))
-        let exec = try Self.execWithPipe(standIn)
+        try standIn.send(Self.hello(capabilities: capabilities))
+        return (standIn, client, try Self.execWithPipe(standIn))
+    }
+
+    @Test func aSupervisorWithoutTheCapabilityGetsStdinAsFrames() throws {
+        let input = Array("through the frames\n".utf8)
+        let (standIn, client, exec) = try Self.startClient(input, capabilities: ["pty"])
         // An older supervisor reads without a control buffer: the kernel drops the descriptor.
         for fd in standIn.descriptors { fd.close() }
         standIn.descriptors = []
@@ -101,14 +107,8 @@ import VsockProtocol
     }
 
     @Test func aSupervisorWithTheCapabilityReadsThePipeItself() throws {
-        let standIn = try StandIn()
         let input = Array("through the descriptor\n".utf8)
-        let client = try ChildUnderTest(BuiltProduct.path("fc-supervisor"),
-                                        ["exec", "--state-dir", standIn.directory.path, "-i", "vm", "--", "cat"],
-                                        input: input)
-        try standIn.accept()
-        try standIn.send(Self.hello(capabilities: ["pty", ExecRequest.stdinDescriptorCapability]))
-        let exec = try Self.execWithPipe(standIn)
+        let (standIn, client, exec) = try Self.startClient(input, capabilities: ["pty", ExecRequest.stdinDescriptorCapability])
         try standIn.send(.started(Started(session: exec.session, pid: 7)))
         let pipe = try #require(standIn.descriptors.first)
         #expect(try pipe.readToEnd() == input)
@@ -121,13 +121,7 @@ import VsockProtocol
     }
 
     @Test func aRefusedExecEndsTheClientWithOneLine() throws {
-        let standIn = try StandIn()
-        let client = try ChildUnderTest(BuiltProduct.path("fc-supervisor"),
-                                        ["exec", "--state-dir", standIn.directory.path, "-i", "vm", "--", "cat"],
-                                        input: Array("x".utf8))
-        try standIn.accept()
-        try standIn.send(Self.hello(capabilities: ["pty", ExecRequest.stdinDescriptorCapability]))
-        let exec = try Self.execWithPipe(standIn)
+        let (standIn, client, exec) = try Self.startClient(Array("x".utf8), capabilities: ["pty", ExecRequest.stdinDescriptorCapability])
         try standIn.send(.error(ErrorMessage(code: .invalidMessage,
                                              message: "the stdin descriptor passed with exec is not a pipe",
                                              session: exec.session)))
