@@ -12,11 +12,9 @@ extension FileDescriptor {
     /// `RWF_NOWAIT`): `.processed(0)` is end of file, `.wouldBlock` nothing to read now. EINTR is retried.
     /// Throws `EOPNOTSUPP` for a file that does not honour `RWF_NOWAIT` (see ``Pipe/honoursReadsWithoutWaiting``).
     public func readWithoutWaiting(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Int> {
-        let n = clinux_read_nowait(rawValue, buffer.baseAddress, buffer.count)
-        if n >= 0 { return .processed(n) }
-        let error = Int32(truncatingIfNeeded: -n)
-        if error == EAGAIN || error == EWOULDBLOCK { return .wouldBlock }
-        throw SystemError("preadv2", errno: error, "RWF_NOWAIT \(description)")
+        try ioResult(negatedErrno: "preadv2", "RWF_NOWAIT \(description)") {
+            clinux_read_nowait(rawValue, buffer.baseAddress, buffer.count)
+        }
     }
 }
 

@@ -12,15 +12,8 @@ extension FileDescriptor {
     /// A target that cannot take spliced pages fails with EINVAL.
     public func splice(to target: FileDescriptor, count: Int) throws(SystemError) -> IOResult<Int> {
         guard count > 0 else { return .processed(0) }
-        while true {
-            let n = clinux_splice_from_pipe(rawValue, target.rawValue, UInt(count))
-            if n >= 0 { return .processed(Int(n)) }
-            let error = Int32(truncatingIfNeeded: -n)
-            switch error {
-            case EINTR: continue
-            case EAGAIN: return .wouldBlock
-            default: throw SystemError("splice", errno: error, "\(description) to \(target.description)")
-            }
+        return try ioResult(negatedErrno: "splice", "\(description) to \(target.description)") {
+            clinux_splice_from_pipe(rawValue, target.rawValue, UInt(count))
         }
     }
 }

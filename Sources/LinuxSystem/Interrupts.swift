@@ -64,3 +64,15 @@ func ioResult<Result: FixedWidthInteger>(
         return .wouldBlock
     }
 }
+
+/// ``ioResult(_:_:_:)`` for the CLinux shims, which return `-errno` instead of setting `errno`.
+@inline(__always)
+func ioResult<Result: FixedWidthInteger & SignedInteger>(
+    negatedErrno code: String, _ message: @autoclosure () -> String, _ body: () -> Result
+) throws(SystemError) -> IOResult<Int> {
+    do {
+        return .processed(Int(try retryingOnEINTR(negatedErrno: code, message(), body)))
+    } catch where error.errno == EAGAIN || error.errno == EWOULDBLOCK {
+        return .wouldBlock
+    }
+}

@@ -18,13 +18,11 @@ extension UnixSocket {
     public static func send(_ bytes: UnsafeRawBufferPointer, passing descriptors: [FileDescriptor],
                             over socket: FileDescriptor) throws(SystemError) -> IOResult<Int> {
         let raw = descriptors.map(\.rawValue)
-        let n = raw.withUnsafeBufferPointer { fds in
-            clinux_send_fds(socket.rawValue, bytes.baseAddress, bytes.count, fds.baseAddress, Int32(fds.count))
+        return try ioResult(negatedErrno: "sendmsg", "SCM_RIGHTS on \(socket)") {
+            raw.withUnsafeBufferPointer { fds in
+                clinux_send_fds(socket.rawValue, bytes.baseAddress, bytes.count, fds.baseAddress, Int32(fds.count))
+            }
         }
-        if n >= 0 { return .processed(n) }
-        let error = Int32(truncatingIfNeeded: -n)
-        if error == EAGAIN || error == EWOULDBLOCK { return .wouldBlock }
-        throw SystemError("sendmsg", errno: error, "SCM_RIGHTS on \(socket)")
     }
 
     /// One `recvmsg` (`MSG_CMSG_CLOEXEC`) into `buffers`, in order (at most ``FileDescriptor/maxVectoredBuffers``

@@ -22,7 +22,7 @@ extension Agent {
     /// false when output was lost (PROTOCOL.md §4.12).
     func readOutput(_ session: Session, _ stream: OutputStream) {
         // Bytes in the pipe belong to a queued spliced frame: the pipe is not ours to read until they are moved.
-        guard !session.splicing.contains(stream) else { return }
+        guard !isSplicing(session, stream) else { return }
         if spliceOutput(session, stream) { return }
         while let fd = session.outputs[stream], session.pendingBytes < pendingCap {
             var want = min(scratch.capacity, pendingCap - session.pendingBytes)
@@ -105,7 +105,6 @@ extension Agent {
         let count = session.sendWindow.take(upTo: min(available, conn.maxPayload))
         let ref = SessionRef(session: session.id)
         conn.send(stream == .stdout ? .stdout(ref) : .stderr(ref), splicing: count, from: fd)
-        session.splicing.insert(stream)
         splicesInFlight[fd.rawValue] = (session.id, conn.id)
         updateInterest(session)
         return true
@@ -118,11 +117,15 @@ extension Agent {
         return attachedConnection(session)
     }
 
+    /// Whether the stream's pipe holds bytes of a queued spliced frame: nobody reads it until they are moved.
+    func isSplicing(_ session: Session, _ stream: OutputStream) -> Bool {
+        session.outputs[stream].map { splicesInFlight[$0.rawValue] != nil } ?? false
+    }
+
     /// A connection moved a spliced frame's payload out of `source`: the pipe is readable again.
     func spliced(_ source: FileDescriptor) {
         guard let (id, _) = splicesInFlight.removeValue(forKey: source.rawValue), let session = sessions[id],
               let stream = session.outputs.first(where: { $0.value == source })?.key else { return }
-        session.splicing.remove(stream)
         readOutput(session, stream)
     }
 
@@ -131,10 +134,7 @@ extension Agent {
     func abandonSplices(on connection: UInt64) {
         for (source, entry) in splicesInFlight where entry.connection == connection {
             splicesInFlight[source] = nil
-            guard let session = sessions[entry.session],
-                  let stream = session.outputs.first(where: { $0.value.rawValue == source })?.key else { continue }
-            session.splicing.remove(stream)
-            updateInterest(session)
+            if let session = sessions[entry.session] { updateInterest(session) }
         }
     }
 
@@ -180,7 +180,7 @@ extension Agent {
             readWanted = false
         }
         for (stream, fd) in session.outputs {
-            var interest: EventLoop.Interest = readWanted && !session.splicing.contains(stream) ? .read : []
+            var interest: EventLoop.Interest = readWanted && !isSplicing(session, stream) ? .read : []
             if session.tty && stream == .stdout && !session.stdinDone && session.stdinPending > 0 { interest.insert(.write) }
             try? loop.modify(fd, interest: interest)
         }

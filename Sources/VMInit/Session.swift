@@ -31,9 +31,6 @@ final class Session {
     var outputBusy = false
     /// How much that next read asks for (see ``Agent/readChunk``).
     var outputReadSize = 0
-    /// Streams whose pipe holds bytes of a queued spliced frame (``Agent/spliceOutput(_:_:)``): nobody reads
-    /// that pipe until the connection has moved them.
-    var splicing: Set<OutputStream> = []
     var termination: ProcessTermination?
     /// /proc/vmstat's `oom_kill` count when the session started (nil: the kernel has no such counter).
     var oomBaseline: UInt64?

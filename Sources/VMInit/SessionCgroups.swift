@@ -39,10 +39,10 @@ final class SessionCgroups {
     /// A base already set up, with these controllers enabled below it (tests, on a plain directory).
     init(base: String, controllers: [String]) { self.base = base; self.controllers = controllers }
 
-    /// Sets up `<base>/fc-init` (with this process in it) and `<base>/fc-sessions`; unavailable when a step fails.
-    /// `ownsMachine`: PID 1 of a VM (the initial PID namespace), where every other process at boot is a kernel
-    /// thread, so `<base>` is not searched for foreign processes (a file read per kernel thread, the larger part
-    /// of this set-up's time under TCG).
+    /// Sets up `<base>/fc-sessions` and, unless `<base>` is the root cgroup of a VM of its own, moves this
+    /// process to `<base>/fc-init`; unavailable when a step fails. `ownsMachine`: PID 1 of a VM (the initial PID
+    /// namespace), where every other process at boot is a kernel thread, so `<base>` is not searched for foreign
+    /// processes (a /proc read per kernel thread) and the root may keep vm-init while enabling controllers.
     init(discover: Bool, ownsMachine: Bool = false) {
         guard discover else { base = nil; return }
         switch Self.setUp(ownsMachine: ownsMachine) {
