@@ -108,8 +108,9 @@ extension Agent {
                 parentEnds.append(err.readEnd); childEnds.append(err.writeEnd)
                 try out.readEnd.setNonBlocking()
                 try err.readEnd.setNonBlocking()
-                // A 256 KiB pipe lets one read take a whole frame's worth (best effort: the default is 64 KiB).
-                _ = try? out.readEnd.setPipeCapacity(Session.maxChunk)
+                // A pipe as large as the largest spliced frame lets one splice move a whole frame's worth (best
+                // effort: the default is 64 KiB).
+                _ = try? out.readEnd.setPipeCapacity(Session.maxSplice)
                 outputs[.stdout] = out.readEnd
                 outputs[.stderr] = err.readEnd
                 options.standardOutput = out.writeEnd

@@ -102,7 +102,7 @@ extension Agent {
             updateInterest(session)
             return true
         }
-        let count = session.sendWindow.take(upTo: min(available, conn.maxPayload))
+        let count = session.sendWindow.take(upTo: min(available, conn.maxSplicedPayload))
         let ref = SessionRef(session: session.id)
         conn.send(stream == .stdout ? .stdout(ref) : .stderr(ref), splicing: count, from: fd)
         splicesInFlight[fd.rawValue] = (session.id, conn.id)

@@ -201,8 +201,12 @@ extension FramedConnection {
     /// The host's announced per-session window (credit for our stdout+stderr).
     var peerWindow: UInt32 { peerHello?.window ?? ProtocolConstants.defaultWindow }
     /// Largest payload the host accepts in one frame.
-    var maxPayload: Int {
+    var maxPayload: Int { payloadLimit(Session.maxChunk) }
+    /// Largest payload spliced from a pipe (the kernel moves it: no buffer of ours holds it).
+    var maxSplicedPayload: Int { payloadLimit(Session.maxSplice) }
+
+    private func payloadLimit(_ ours: Int) -> Int {
         let limits = (peerHello?.limits ?? .default).clamped(to: .ceiling)
-        return Int(min(limits.maxPayloadBytes, UInt32(Session.maxChunk)))
+        return Int(min(limits.maxPayloadBytes, UInt32(ours)))
     }
 }

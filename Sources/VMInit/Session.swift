@@ -76,8 +76,14 @@ final class Session {
         pending.append(copying: bytes, tag: stream, mergeLimit: Self.maxChunk)
     }
 
-    /// Largest pending chunk (and so stdio frame payload) vm-init builds.
+    /// Largest pending chunk (and so copied stdio frame payload) vm-init builds.
     static let maxChunk = 256 * 1024
+
+    /// Largest spliced frame payload, and the capacity of the stdout pipe it is spliced from (the page
+    /// references of a 1 MiB pipe cost the guest kernel 10 KiB per session). Under TCG, 1 MiB frames with the
+    /// host's 2 MiB window moved `exec dd` output about 20% faster than 256 KiB frames with a 1 MiB window: a
+    /// quarter of the header writes, kicks and wake-ups, and no wait for credit between frames.
+    static let maxSplice = 1 << 20
 
     /// Removes up to `count` bytes from the front chunk; returns them with their stream. The bytes share the
     /// chunk's storage (nothing is copied).

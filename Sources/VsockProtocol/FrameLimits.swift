@@ -40,4 +40,8 @@ public enum ProtocolConstants {
     public static let defaultVsockPort: UInt32 = 1024
     /// Default per-session credit (bytes) for each direction of stdio.
     public static let defaultWindow: UInt32 = 1 << 20
+    /// The output credit the host's receivers announce (the supervisor to vm-init, the exec client to the
+    /// supervisor): two of vm-init's largest frames (1 MiB, spliced from a workload's pipe) in flight, so a busy
+    /// stream does not wait a round trip for credit after every frame.
+    public static let outputWindow: UInt32 = 2 << 20
 }

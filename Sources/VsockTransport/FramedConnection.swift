@@ -32,6 +32,13 @@ public final class FramedConnection {
         /// with ``FramedConnection/takeDescriptor()``; 0 (the default): none are taken, reads are plain and the
         /// kernel closes any that come. See ``FramedConnection/takeDescriptor()``.
         public var descriptorLimit = 0
+        /// Splice each payload through a pipe of this connection's own, so that the pipe spliced to the
+        /// descriptor holds exactly the bytes that one `splice` moves. Needed for a virtio-serial port: Linux's
+        /// virtio_console (`port_fops_splice_write`, at least to 6.1) sizes its scatterlist to the pipe's whole
+        /// occupancy and ends it there, so a splice of fewer bytes than the pipe holds hands the device trailing
+        /// zero-length descriptors, and QEMU then declares the device broken ("zero sized buffers are not
+        /// allowed"): the channel is dead. One more `splice` per frame, pipe to pipe, moves page references only.
+        public var stagesSplices = false
 
         public init(readBudget: Int, maxQueuedBytes: Int, drainedThreshold: Int? = nil, readPiece: Int? = nil,
                     writePiece: Int? = nil) {
@@ -47,6 +54,7 @@ public final class FramedConnection {
             var options = self
             options.readPiece = 4096
             options.writePiece = 32 * 1024
+            options.stagesSplices = true
             return options
         }
 
@@ -93,6 +101,14 @@ public final class FramedConnection {
 
     /// Descriptors the peer passed and the owner has not claimed, oldest first (``Options/descriptorLimit``).
     private var receivedDescriptors: [FileDescriptor] = []
+
+    /// With ``Options/stagesSplices``: the pipe payloads pass through, and how many bytes of which source's
+    /// payload it holds (it holds nothing else).
+    private var staging: Pipe?
+    private var staged = 0
+    private var stagedSource: Int32 = -1
+    /// Capacity of the staging pipe: the largest spliced payload vm-init builds.
+    public static let stagingCapacity = 1 << 20
 
     private static let readChunk = 256 * 1024
     private let readBuffer = ReadBuffer(capacity: FramedConnection.readChunk)
@@ -154,7 +170,9 @@ public final class FramedConnection {
     }
 
     /// Bytes of payloads spliced from `source` that are queued and not yet moved (they are still in its pipe).
-    public func splicedBytesQueued(from source: FileDescriptor) -> Int { outbound.splicedBytes(from: source.rawValue) }
+    public func splicedBytesQueued(from source: FileDescriptor) -> Int {
+        outbound.splicedBytes(from: source.rawValue) - (stagedSource == source.rawValue ? staged : 0)
+    }
 
     /// Closes now; queued bytes are dropped.
     public func close(error: SystemError? = nil) {
@@ -165,6 +183,9 @@ public final class FramedConnection {
         fd.close()
         for descriptor in receivedDescriptors { descriptor.close() }
         receivedDescriptors = []
+        staging?.close()
+        staging = nil
+        staged = 0
         onClose(error)
     }
 
@@ -207,15 +228,46 @@ public final class FramedConnection {
     /// the frame's header announced: if it runs dry, the frame can never be completed and the stream is broken.
     private func splice(_ spliced: SplicedPayload) throws(SystemError) -> Int {
         let source = FileDescriptor(rawValue: spliced.source)
-        switch try source.splice(to: fd, count: spliced.count) {
+        guard options.stagesSplices else { return try move(from: source, to: fd, owed: spliced.count) }
+        // Refill only once empty: what is staged is then exactly what the next splice to `fd` moves.
+        let pipe = try stagingPipe()
+        if staged == 0 {
+            staged = try move(from: source, to: pipe.writeEnd, owed: spliced.count)
+            stagedSource = spliced.source
+            guard staged > 0 else { return 0 }
+        }
+        switch try pipe.readEnd.splice(to: fd, count: staged) {
+        case .processed(let n) where n > 0:
+            staged -= n
+            return n
+        case .wouldBlock:
+            return 0
+        case .processed:
+            throw SystemError("splice", errno: EIO, "\(label): \(staged) staged bytes could not be moved")
+        }
+    }
+
+    /// Moves up to `owed` bytes of a payload from its pipe; 0 when `target` has no room. The pipe must hold at
+    /// least `owed`: if it runs dry, the frame can never be completed and the stream is broken.
+    private func move(from source: FileDescriptor, to target: FileDescriptor, owed: Int) throws(SystemError) -> Int {
+        switch try source.splice(to: target, count: owed) {
         case .processed(let n) where n > 0:
             return n
         case .wouldBlock where try source.bytesAvailable() > 0:
             return 0
         case .processed, .wouldBlock:
             throw SystemError("splice", errno: EPIPE,
-                              "\(label): \(source) ran dry with \(spliced.count) bytes of a frame's payload still owed")
+                              "\(label): \(source) ran dry with \(owed) bytes of a frame's payload still owed")
         }
+    }
+
+    private func stagingPipe() throws(SystemError) -> Pipe {
+        if let staging { return staging }
+        let pipe = try Pipe(nonBlocking: true)
+        // Best effort: a smaller pipe only means a payload is staged in more pieces.
+        _ = try? pipe.writeEnd.setPipeCapacity(Self.stagingCapacity)
+        staging = pipe
+        return pipe
     }
 
     private func writeSegments(_ buffers: [UnsafeRawBufferPointer]) throws(SystemError) -> Int {

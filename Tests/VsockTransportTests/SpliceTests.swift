@@ -18,11 +18,21 @@ import VsockTransport
         return got
     }
 
+    /// vm-init's options, splicing straight from the source pipe or (as on a virtio-serial port) through the
+    /// connection's staging pipe.
+    static func options(staged: Bool) -> FramedConnection.Options {
+        var options = FramedConnection.Options.vmInit
+        options.stagesSplices = staged
+        return options
+    }
+
     /// Two spliced frames larger than the socket's buffer (so splices come back short and resume), with a
     /// copied frame between them: the peer gets exactly the frames, each payload the pipe's bytes in order,
-    /// the pipe keeps what no header announced, and each finished splice is reported once with its source.
-    @Test func splicedPayloadsArriveWholeInOrderAndAreReported() throws {
-        let pair = try Pair(state: nil, options: .vmInit)
+    /// the pipe keeps what no header announced (staging takes no more than the frame owes), and each finished
+    /// splice is reported once with its source.
+    @Test(arguments: [false, true])
+    func splicedPayloadsArriveWholeInOrderAndAreReported(staged: Bool) throws {
+        let pair = try Pair(state: nil, options: Self.options(staged: staged))
         let pipe = try Pipe()
         defer { pipe.readEnd.close(); pipe.writeEnd.close() }
         _ = try pipe.writeEnd.setPipeCapacity(1 << 20)
@@ -50,9 +60,9 @@ import VsockTransport
 
     /// A pipe that holds less than its frame announced can never complete the frame: the connection closes
     /// with an error that says so, instead of waiting forever or sending a short frame followed by other bytes.
-    @Test(arguments: [true, false])
-    func aPipeThatRunsDryClosesTheConnection(writerGone: Bool) throws {
-        let pair = try Pair(state: nil, options: .vmInit)
+    @Test(arguments: [true, false], [false, true])
+    func aPipeThatRunsDryClosesTheConnection(writerGone: Bool, staged: Bool) throws {
+        let pair = try Pair(state: nil, options: Self.options(staged: staged))
         let pipe = try Pipe()
         defer { pipe.readEnd.close(); if !writerGone { pipe.writeEnd.close() } }
         try pipe.writeEnd.writeAll([1, 2, 3])

@@ -113,7 +113,7 @@ final class GuestMux {
     /// Diagnostics about misbehaving guests (rate-limited by the caller if needed).
     var onWarning: (String) -> Void = { _ in }
 
-    init(connection: FramedConnection, outputWindow: UInt32 = ProtocolConstants.defaultWindow) {
+    init(connection: FramedConnection, outputWindow: UInt32 = ProtocolConstants.outputWindow) {
         self.connection = connection
         self.outputWindow = outputWindow
         // PROTOCOL.md §7: the guest's hello first, role `guest`, our version; a second hello is refused.

@@ -113,7 +113,7 @@ public final class ExecClient {
             report("\(error)")
             return SupervisorExitCode.startFailed.rawValue
         }
-        connection.send(.hello(Hello(role: .client, agent: "fc-supervisor-exec/0.1", window: ProtocolConstants.defaultWindow)))
+        connection.send(.hello(Hello(role: .client, agent: "fc-supervisor-exec/0.1", window: ProtocolConstants.outputWindow)))
         var request = options.request ?? ExecRequest(session: Self.sessionID, argv: options.argv,
                                                      env: options.env.isEmpty ? nil : options.env, cwd: options.cwd,
                                                      user: options.user, tty: size, stdin: options.interactive)
@@ -192,7 +192,7 @@ final class ControlRemoteSession: RemoteSession {
     let id: SessionID
     private let connection: FramedConnection
     var stdinWindow = SendWindow(initial: 0)
-    private var outputWindow = ReceiveWindow(window: ProtocolConstants.defaultWindow)
+    private var outputWindow = ReceiveWindow(window: ProtocolConstants.outputWindow)
 
     init(connection: FramedConnection, id: SessionID) {
         self.connection = connection
