@@ -102,13 +102,12 @@ public final class FramedConnection {
     /// Descriptors the peer passed and the owner has not claimed, oldest first (``Options/descriptorLimit``).
     private var receivedDescriptors: [FileDescriptor] = []
 
-    /// With ``Options/stagesSplices``: the pipe payloads pass through, and how many bytes of which source's
-    /// payload it holds (it holds nothing else).
+    /// With ``Options/stagesSplices``: the pipe payloads pass through, and which source's bytes it holds and how
+    /// many (nil: it is empty; it never holds anything else).
     private var staging: Pipe?
-    private var staged = 0
-    private var stagedSource: Int32 = -1
-    /// Capacity of the staging pipe: the largest spliced payload vm-init builds.
-    public static let stagingCapacity = 1 << 20
+    private var staged: (source: Int32, count: Int)?
+    /// Capacity of the staging pipe: vm-init's largest spliced payload.
+    private static let stagingCapacity = 1 << 20
 
     private static let readChunk = 256 * 1024
     private let readBuffer = ReadBuffer(capacity: FramedConnection.readChunk)
@@ -171,7 +170,7 @@ public final class FramedConnection {
 
     /// Bytes of payloads spliced from `source` that are queued and not yet moved (they are still in its pipe).
     public func splicedBytesQueued(from source: FileDescriptor) -> Int {
-        outbound.splicedBytes(from: source.rawValue) - (stagedSource == source.rawValue ? staged : 0)
+        outbound.splicedBytes(from: source.rawValue) - (staged?.source == source.rawValue ? staged?.count ?? 0 : 0)
     }
 
     /// Closes now; queued bytes are dropped.
@@ -185,7 +184,7 @@ public final class FramedConnection {
         receivedDescriptors = []
         staging?.close()
         staging = nil
-        staged = 0
+        staged = nil
         onClose(error)
     }
 
@@ -224,26 +223,26 @@ public final class FramedConnection {
                            splice: { (spliced) throws(SystemError) -> Int in try splice(spliced) })
     }
 
-    /// Moves the rest of a spliced payload; 0 when this stream has no room. The pipe must hold at least what
-    /// the frame's header announced: if it runs dry, the frame can never be completed and the stream is broken.
+    /// Moves the rest of a spliced payload; 0 when this stream has no room.
     private func splice(_ spliced: SplicedPayload) throws(SystemError) -> Int {
         let source = FileDescriptor(rawValue: spliced.source)
         guard options.stagesSplices else { return try move(from: source, to: fd, owed: spliced.count) }
         // Refill only once empty: what is staged is then exactly what the next splice to `fd` moves.
         let pipe = try stagingPipe()
-        if staged == 0 {
-            staged = try move(from: source, to: pipe.writeEnd, owed: spliced.count)
-            stagedSource = spliced.source
-            guard staged > 0 else { return 0 }
+        let count: Int
+        if let staged { count = staged.count } else {
+            count = try move(from: source, to: pipe.writeEnd, owed: spliced.count)
+            guard count > 0 else { return 0 }
         }
-        switch try pipe.readEnd.splice(to: fd, count: staged) {
+        switch try pipe.readEnd.splice(to: fd, count: count) {
         case .processed(let n) where n > 0:
-            staged -= n
+            staged = n < count ? (spliced.source, count - n) : nil
             return n
         case .wouldBlock:
+            staged = (spliced.source, count)
             return 0
         case .processed:
-            throw SystemError("splice", errno: EIO, "\(label): \(staged) staged bytes could not be moved")
+            throw SystemError("splice", errno: EIO, "\(label): \(count) staged bytes could not be moved")
         }
     }
 
