@@ -4,6 +4,7 @@
 #     (Benchmarks/guest_init.c, built here with gcc -static) against vm-init, each alone in its own unpadded
 #     initramfs, same kernel (build/vmlinux) and QEMU microvm command line as fc-supervisor's QEMU driver, TCG,
 #     1 vCPU, 512 MiB, alternating, N rounds (Benchmarks/guest_boot.py); vm-init's split from hello.boot_timings;
+#     the C init once more in an initramfs padded to vm-init's size (what the size alone costs);
 #   the C init's raw channel throughput out and in (1 MiB writes/reads of the port, MIB MiB each way, every C boot);
 #   through fc-supervisor in the same VM shape (busybox initramfs for dd): `exec dd if=/dev/zero bs=1M count=MIB`
 #     to the host and MIB MiB of stdin into `exec -i dd of=/dev/null bs=1M`, ROUNDS rounds;
@@ -59,8 +60,14 @@ gcc -static -O2 -o "$W/cinit/sbin/init" Benchmarks/guest_init.c
 strip "$W/cinit/sbin/init"
 python3 GuestImage/mkcpio.py "$W/cinit" "$W/cinit.cpio" --node /dev/console:c:5:1:600 --node /dev/null:c:1:3:666
 
-log "boots: $N alternating rounds (C init, then vm-init; reversed every other round), raw channel $MIB MiB each way"
-python3 Benchmarks/guest_boot.py --kernel "$KERNEL" --cinit "$W/cinit.cpio" --vminit "$INITRAMFS" \
+# The same C init with incompressible padding up to vm-init's initramfs size: what the size alone costs the boot.
+cp -a "$W/cinit" "$W/cpad"
+pad=$(( $(stat -c %s "$INITRAMFS") - $(stat -c %s "$W/cinit.cpio") ))
+[ "$pad" -le 0 ] || head -c "$pad" /dev/urandom > "$W/cpad/padding"
+python3 GuestImage/mkcpio.py "$W/cpad" "$W/cinit-padded.cpio" --node /dev/console:c:5:1:600 --node /dev/null:c:1:3:666
+
+log "boots: $N rounds (C init, padded C init, vm-init; reversed every other round), raw channel $MIB MiB each way"
+python3 Benchmarks/guest_boot.py --kernel "$KERNEL" --cinit "$W/cinit.cpio" --cinit-padded "$W/cinit-padded.cpio" --vminit "$INITRAMFS" \
     --runs "$N" --bytes $((MIB << 20)) --memory-mib 512 --work "$W" > "$W/boots.json"
 
 log "vm-init through fc-supervisor: a busybox initramfs (for dd), 1 vCPU, 512 MiB"
@@ -95,6 +102,7 @@ VM_PID=""
 stat -c %s "$VMINIT" > "$W/vminit-size"
 stat -c %s "$INITRAMFS" > "$W/vminit-cpio-size"
 stat -c %s "$W/cinit.cpio" > "$W/cinit-cpio-size"
+stat -c %s "$W/cinit-padded.cpio" > "$W/cinit-padded-cpio-size"
 echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(qemu-system-x86_64 --version | head -1)" > "$W/machine"
 [ -z "${BENCH_GUEST_OUT:-}" ] || python3 Benchmarks/guest_report.py --json "$W" "$MIB" > "$BENCH_GUEST_OUT"
 [ "${BENCH_GUEST_NO_REPORT:-0}" = 1 ] || python3 Benchmarks/guest_report.py "$ROOT/BENCHMARKS.md" "$W" "$MIB"

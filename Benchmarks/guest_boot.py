@@ -4,10 +4,13 @@ virtio-serial channel, for a minimal static C init and for vm-init, each in its 
 alternating order (C first in odd rounds, vm-init first in even ones), same kernel and QEMU command line as
 fc-supervisor's QEMU driver (microvm under TCG, no console, virtio-rng). After its first byte the C init also
 moves BYTES out of and into the guest over the raw port (its "out N" / "in N" commands, 1 MiB reads/writes).
+With --cinit-padded, each round also boots the same C init in an initramfs padded to vm-init's size (first byte
+only): what the initramfs's size alone costs the boot.
 
-    guest_boot.py --kernel K --cinit CPIO --vminit CPIO --runs N --bytes B --memory-mib M --work DIR > results.json
+    guest_boot.py --kernel K --cinit CPIO [--cinit-padded CPIO] --vminit CPIO --runs N --bytes B --memory-mib M \
+        --work DIR > results.json
 
-Prints one JSON object: {"runs": [{"init": "cinit"|"vm-init", "first_byte_ms": .., "timings_us": {..},
+Prints one JSON object: {"runs": [{"init": "cinit"|"cinit-padded"|"vm-init", "first_byte_ms": .., "timings_us": {..},
 "out_mib_s": .., "in_mib_s": ..}, ...], "qemu": [argv with placeholders]}. A boot that never speaks within
 60 s is recorded with "error" and the benchmark goes on.
 """
@@ -88,7 +91,7 @@ def boot(which, args, index):
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(sock)
     srv.listen(1)
-    initrd = args.cinit if which == "cinit" else args.vminit
+    initrd = {"cinit": args.cinit, "cinit-padded": args.cinit_padded}.get(which, args.vminit)
     log = open(os.path.join(args.work, f"qemu-{index}.log"), "wb")
     t0 = time.monotonic()
     qemu = subprocess.Popen(qemu_argv(args.kernel, initrd, sock, args.memory_mib), stdin=subprocess.DEVNULL,
@@ -100,12 +103,12 @@ def boot(which, args, index):
         conn, _ = srv.accept()
         first = recv_exact(conn, 1, deadline)
         record["first_byte_ms"] = (time.monotonic() - t0) * 1000
-        if which == "cinit":
+        if which in ("cinit", "cinit-padded"):
             words = recv_line(conn, deadline, first).split()
             if len(words) != 3 or words[0] != "cinit":
                 raise ValueError(f"unexpected greeting {words!r}")
             record["timings_us"] = {"main": int(words[1]), "connected": int(words[2])}
-            if args.bytes > 0:
+            if args.bytes > 0 and which == "cinit":
                 deadline = time.monotonic() + 120
                 t = time.monotonic()
                 conn.sendall(f"out {args.bytes}\n".encode())
@@ -152,6 +155,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--kernel", required=True)
     p.add_argument("--cinit", required=True)
+    p.add_argument("--cinit-padded")
     p.add_argument("--vminit", required=True)
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--bytes", type=int, default=256 << 20)
@@ -160,7 +164,8 @@ def main():
     args = p.parse_args()
     runs = []
     for r in range(args.runs):
-        order = ["cinit", "vm-init"] if r % 2 == 0 else ["vm-init", "cinit"]
+        inits = ["cinit"] + (["cinit-padded"] if args.cinit_padded else []) + ["vm-init"]
+        order = inits if r % 2 == 0 else inits[::-1]
         for which in order:
             rec = boot(which, args, len(runs))
             rec["round"] = r

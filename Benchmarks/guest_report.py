@@ -30,8 +30,10 @@ def summarize(work, mib):
     runs = boots["runs"]
     s = {"rounds": max((r["round"] for r in runs), default=-1) + 1, "mib": int(mib), "qemu": boots["qemu"],
          "errors": [f"{r['init']} round {r['round'] + 1}: {r['error']}" for r in runs if "error" in r]}
-    for init in ("cinit", "vm-init"):
+    for init in ("cinit", "cinit-padded", "vm-init"):
         ok = [r for r in runs if r["init"] == init and "error" not in r]
+        if init == "cinit-padded" and not ok:
+            continue
         t = [r["timings_us"] for r in ok]
         entry = {"boots": len(ok), "first_byte_ms": median([r["first_byte_ms"] for r in ok]),
                  "first_byte_all_ms": [round(r["first_byte_ms"]) for r in ok]}
@@ -39,9 +41,12 @@ def summarize(work, mib):
         # "connected" milestone is QEMU's start before the kernel runs (and the host's read).
         entry["qemu_to_kernel_ms"] = median([r["first_byte_ms"] - x["connected"] / 1000 for r, x in zip(ok, t)
                                              if "connected" in x])
-        if init == "cinit":
+        if init.startswith("cinit"):
             entry["kernel_to_main_ms"] = median([x["main"] / 1000 for x in t])
             entry["main_to_hello_ms"] = median([(x["connected"] - x["main"]) / 1000 for x in t])
+            if init == "cinit-padded":
+                s[init] = entry
+                continue
             entry["raw_out_mib_s"] = median([r.get("out_mib_s") for r in ok])
             entry["raw_in_mib_s"] = median([r.get("in_mib_s") for r in ok])
         else:
@@ -75,6 +80,8 @@ def summarize(work, mib):
     s["binary_bytes"] = int((work / "vminit-size").read_text())
     s["vminit_cpio_bytes"] = int((work / "vminit-cpio-size").read_text())
     s["cinit_cpio_bytes"] = int((work / "cinit-cpio-size").read_text())
+    padded = work / "cinit-padded-cpio-size"
+    s["cinit_padded_cpio_bytes"] = int(padded.read_text()) if padded.exists() else None
     s["machine"] = (work / "machine").read_text().strip()
     return s
 
@@ -88,8 +95,9 @@ def bar(ok):
 
 
 def section(s, notes):
-    c, v = s["cinit"], s["vm-init"]
+    c, v, p = s["cinit"], s["vm-init"], s.get("cinit-padded")
     ratio = v["first_byte_ms"] / c["first_byte_ms"] if v["first_byte_ms"] and c["first_byte_ms"] else None
+    p_ratio = p["first_byte_ms"] / c["first_byte_ms"] if p and p["first_byte_ms"] and c["first_byte_ms"] else None
     out_pct = s["exec_stdout_mib_s"] / c["raw_out_mib_s"] if s["exec_stdout_mib_s"] and c["raw_out_mib_s"] else None
     in_pct = s["exec_stdin_mib_s"] / c["raw_in_mib_s"] if s["exec_stdin_mib_s"] and c["raw_in_mib_s"] else None
     rss = s["rss_kib"]
@@ -102,11 +110,16 @@ def section(s, notes):
              f"512 MiB, no console, virtio-rng. The floor is a minimal static C init (Benchmarks/guest_init.c, "
              f"`gcc -static`: mounts sysfs and devtmpfs, finds the `vmchan` port, speaks), alone in a "
              f"{s['cinit_cpio_bytes'] / MIB:.2f} MiB initramfs; vm-init is alone in `build/initramfs.cpio` "
-             f"({s['vminit_cpio_bytes'] / MIB:.2f} MiB), neither padded. {s['rounds']} rounds, C init first in odd rounds and "
-             f"vm-init first in even ones; medians.", "",
+             f"({s['vminit_cpio_bytes'] / MIB:.2f} MiB), neither padded"
+             + (f"; the same C init also boots from an initramfs padded with random bytes to "
+                f"{s['cinit_padded_cpio_bytes'] / MIB:.2f} MiB, vm-init's size" if p else "")
+             + f". {s['rounds']} rounds, in the order C init{', padded C init' if p else ''}, vm-init in odd rounds and "
+             f"the reverse in even ones; medians.", "",
              "| bar | C init | vm-init | ratio | target | |", "|---|---|---|---|---|---|",
              f"| QEMU start → first byte on the channel | {fmt(c['first_byte_ms'], ' ms')} | {fmt(v['first_byte_ms'], ' ms')} "
              f"| {fmt(ratio, '×', 2)} | ≤ 1.05× | {bar(ratio is not None and ratio <= 1.05 if ratio else None)} |",
+             *([f"| &nbsp;&nbsp;the C init padded to vm-init's initramfs size: what the size alone costs | "
+                f"{fmt(p['first_byte_ms'], ' ms')} | | {fmt(p_ratio, '×', 2)} | | |"] if p else []),
              f"| stdout to the host: raw port vs `exec dd if=/dev/zero bs=1M count={s['mib']}` | "
              f"{fmt(c['raw_out_mib_s'], ' MiB/s')} | {fmt(s['exec_stdout_mib_s'], ' MiB/s')} | {fmt(out_pct and out_pct * 100, ' %')} "
              f"| ≥ 50 % | {bar(out_pct >= 0.5 if out_pct else None)} |",
@@ -123,12 +136,14 @@ def section(s, notes):
              "`mounted` after the API filesystems, `connected` when the channel is open and hello is sent):", "",
              "| step | C init | vm-init |", "|---|---|---|",
              f"| QEMU start → kernel, plus (vm-init) encoding and delivering hello: first byte − guest `connected` | {fmt(c['qemu_to_kernel_ms'], ' ms')} | {fmt(v['qemu_to_kernel_ms'], ' ms')} |",
-             f"| kernel → PID 1 runs (`start`; the C init: its `main`) | {fmt(c['kernel_to_main_ms'], ' ms')} | {fmt(v['kernel_to_pid1_ms'], ' ms')} |",
+             f"| kernel → PID 1 runs (`start`; the C init: its `main`) | {fmt(c['kernel_to_main_ms'], ' ms')}"
+             + (f" (padded: {fmt(p['kernel_to_main_ms'], ' ms')})" if p else "") + f" | {fmt(v['kernel_to_pid1_ms'], ' ms')} |",
              f"| PID 1 → `main` (libc and Swift runtime start-up) | – | {fmt(v['pid1_to_main_ms'], ' ms', 1)} |",
              f"| `main` → mounted | – | {fmt(v['main_to_mounted_ms'], ' ms', 1)} |",
              f"| mounted → hello sent (C init: `main` → port open, greeting sent) | {fmt(c['main_to_hello_ms'], ' ms', 1)} | {fmt(v['mounted_to_hello_ms'], ' ms', 1)} |",
              *[f"| &nbsp;&nbsp;vm-init {k} | | {fmt(ms, ' ms', 1)} |" for k, ms in v.get("mounted_to_hello_split_ms", {}).items()],
-             "", f"Every boot, first byte in ms: C init {c['first_byte_all_ms']}, vm-init {v['first_byte_all_ms']} "
+             "", f"Every boot, first byte in ms: C init {c['first_byte_all_ms']}, "
+             + (f"padded C init {p['first_byte_all_ms']}, " if p else "") + f"vm-init {v['first_byte_all_ms']} "
              f"(vm-init's mounted → hello in each: {v.get('mounted_to_hello_all_ms', [])})."]
     if s["errors"]:
         lines += ["", "**Boots that failed in this run**: " + "; ".join(s["errors"]) + "."]

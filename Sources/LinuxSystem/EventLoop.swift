@@ -61,6 +61,8 @@ public final class EventLoop {
     public private(set) var registrationCount = 0
     private var nextGeneration: UInt32 = 1
     private var timers: [Timer] = []
+    /// Handlers for the end of the current turn (``post(_:)``).
+    private var posted: [() -> Void] = []
     private var nextTimerID: UInt64 = 1
     private var signalFD: Int32 = -1
     /// Indexed by signal number.
@@ -162,9 +164,11 @@ public final class EventLoop {
         if let index = timers.firstIndex(where: { $0.id == id.rawValue }) { timers.remove(at: index) }
     }
 
-    /// Runs `handler` on the next loop iteration.
+    /// Runs `handler` on the loop once the handlers of the current turn are done, before it waits again
+    /// (posted from outside a turn: in the next one, which then does not wait). What a posted handler posts
+    /// runs a turn later, so handlers that keep posting cannot keep the loop from polling its descriptors.
     public func post(_ handler: @escaping () -> Void) {
-        addTimer(after: .zero, handler)
+        posted.append(handler)
     }
 
     /// Blocks `signal` (sigprocmask, calling thread) and delivers it through a signalfd to `handler`.
@@ -187,7 +191,7 @@ public final class EventLoop {
         running = true
         var events = [clinux_epoll_event](repeating: clinux_epoll_event(), count: 128)
         while running {
-            let timeout = nextTimeoutMilliseconds()
+            let timeout = posted.isEmpty ? nextTimeoutMilliseconds() : 0
             let count = try retryingOnEINTR(negatedErrno: "epoll_wait") {
                 events.withUnsafeMutableBufferPointer {
                     clinux_epoll_wait(epollFD, $0.baseAddress, Int32($0.count), timeout)
@@ -208,7 +212,22 @@ public final class EventLoop {
                 if raw & UInt32(CLINUX_EPOLLERR) != 0 { what.insert(.error) }
                 registration.handler(what)
             }
+            runPosted()
         }
+    }
+
+    /// Runs what was posted before this call, in order (a turn's worth: what they post waits for the next).
+    private func runPosted() {
+        guard !posted.isEmpty else { return }
+        let batch = posted
+        posted = []
+        var next = 0
+        while next < batch.count && running {
+            batch[next]()
+            next += 1
+        }
+        // Stopped midway: the rest stay first in line for a later run().
+        if next < batch.count { posted.insert(contentsOf: batch[next...], at: 0) }
     }
 
     /// Makes ``run()`` return after the current handler.

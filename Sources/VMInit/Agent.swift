@@ -74,7 +74,10 @@ public final class Agent {
         reap()
         boot.mark("signals")
         // Only as PID 1: an agent run by hand (or the fuzz target) must not move itself around the host's cgroups.
-        if isInit { cgroups = SessionCgroups(discover: true, ownsMachine: boot.ownsMachine) }
+        if isInit {
+            cgroups = SessionCgroups(discover: true, ownsMachine: boot.ownsMachine,
+                                     rootMount: boot.mounted.contains(Boot.cgroupMountPoint) ? Boot.cgroupMountPoint : nil)
+        }
         boot.mark("cgroups")
         try startListening()
         boot.mark("listening")

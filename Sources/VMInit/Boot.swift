@@ -40,7 +40,7 @@ public struct Boot {
         mountIfPossible("shm", "/dev/shm", "tmpfs", [.noSuid, .noDev], data: "mode=1777")
         mountIfPossible("run", "/run", "tmpfs", [.noSuid, .noDev], data: "mode=0755")
         mountIfPossible("tmp", "/tmp", "tmpfs", [.noSuid, .noDev], data: "mode=1777")
-        mountIfPossible("cgroup2", "/sys/fs/cgroup", "cgroup2", [.noSuid, .noDev, .noExec])
+        mountIfPossible("cgroup2", Self.cgroupMountPoint, "cgroup2", [.noSuid, .noDev, .noExec])
         mark("mounted")
 
         do { try SystemControl.interfaceUp("lo") } catch { Log.error("boot: lo up: \(error)") }
@@ -60,6 +60,9 @@ public struct Boot {
     /// The inode of the initial PID namespace (the kernel's PROC_PID_INIT_INO): `/proc/self/ns/pid` names it
     /// only outside every container, which for PID 1 means a VM of its own.
     static let initialPIDNamespace = "pid:[4026531836]"
+
+    /// Where boot mounts the cgroup2 hierarchy.
+    static let cgroupMountPoint = "/sys/fs/cgroup"
 
     /// Writes the multi-gen LRU's `min_ttl_ms`. Only in the initial PID namespace (``ownsMachine``): the knob is
     /// the kernel's, so vm-init run as a container's PID 1 (the namespace tests) must not turn it on for the host.

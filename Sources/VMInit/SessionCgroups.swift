@@ -43,9 +43,12 @@ final class SessionCgroups {
     /// process to `<base>/fc-init`; unavailable when a step fails. `ownsMachine`: PID 1 of a VM (the initial PID
     /// namespace), where every other process at boot is a kernel thread, so `<base>` is not searched for foreign
     /// processes (a /proc read per kernel thread) and the root may keep vm-init while enabling controllers.
-    init(discover: Bool, ownsMachine: Bool = false) {
+    /// `rootMount`: where this process, PID 1 of a VM of its own, mounted cgroup2 itself at boot. That mount shows
+    /// the whole hierarchy and vm-init is still in its root (nothing has moved it), so it is `<base>` without
+    /// reading /proc/self/mountinfo and /proc/self/cgroup (about 8 ms of a boot under TCG, BENCHMARKS.md §8).
+    init(discover: Bool, ownsMachine: Bool = false, rootMount: String? = nil) {
         guard discover else { base = nil; return }
-        switch Self.setUp(ownsMachine: ownsMachine) {
+        switch Self.setUp(ownsMachine: ownsMachine, rootMount: ownsMachine ? rootMount : nil) {
         case .success(let (path, handle, controllers)):
             base = "/proc/self/fd/\(handle.rawValue)"
             self.controllers = controllers
@@ -58,14 +61,19 @@ final class SessionCgroups {
 
     struct Reason: Error { var text: String }
 
-    private static func setUp(ownsMachine: Bool) -> Result<(String, FileDescriptor, [String]), Reason> {
-        guard let (mountPoint, mountRoot) = cgroup2Mount() else { return .failure(Reason(text: "no cgroup2 mount")) }
-        guard let own = ownCgroup() else { return .failure(Reason(text: "no cgroup2 line in /proc/self/cgroup")) }
-        guard own == mountRoot || own.hasPrefix(mountRoot == "/" ? "/" : mountRoot + "/") else {
-            return .failure(Reason(text: "own cgroup \(own) is outside the cgroup2 mount's root \(mountRoot)"))
+    private static func setUp(ownsMachine: Bool, rootMount: String?) -> Result<(String, FileDescriptor, [String]), Reason> {
+        let base: String, relative: String
+        if let rootMount {
+            (base, relative) = (rootMount, "/")
+        } else {
+            guard let (mountPoint, mountRoot) = cgroup2Mount() else { return .failure(Reason(text: "no cgroup2 mount")) }
+            guard let own = ownCgroup() else { return .failure(Reason(text: "no cgroup2 line in /proc/self/cgroup")) }
+            guard own == mountRoot || own.hasPrefix(mountRoot == "/" ? "/" : mountRoot + "/") else {
+                return .failure(Reason(text: "own cgroup \(own) is outside the cgroup2 mount's root \(mountRoot)"))
+            }
+            relative = mountRoot == "/" ? own : String(own.dropFirst(mountRoot.count))
+            base = mountPoint + (relative == "/" ? "" : relative)
         }
-        let relative = mountRoot == "/" ? own : String(own.dropFirst(mountRoot.count))
-        let base = mountPoint + (relative == "/" ? "" : relative)
         if !ownsMachine, let other = foreignProcess(in: base) {
             return .failure(Reason(text: "\(base) also holds \(other) (not this VM's to rearrange)"))
         }

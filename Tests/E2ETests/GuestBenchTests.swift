@@ -8,7 +8,7 @@ import Testing
 /// vm-init both booted and spoke on the channel, every figure came out and is plausible — never a timing bar.
 @Suite("Guest benchmark, short form", .serialized)
 struct GuestBenchTests {
-    @Test("guest.sh: C init and vm-init both boot and speak; split, throughput, RSS and size all measured")
+    @Test("guest.sh: C init, padded C init and vm-init all boot and speak; split, throughput, RSS and size all measured")
     func guestBenchmarkShortForm() throws {
         let candidates = [RepoPath.file("build/vmlinux"), RepoPath.file("../shared/guest-kernel/vmlinux")]
         let kernel = try #require(candidates.first { access($0, R_OK) == 0 }, "no guest kernel (make guest-kernel)")
@@ -37,7 +37,8 @@ struct GuestBenchTests {
         #expect((s["errors"] as? [String])?.isEmpty == true, "boot errors: \(s["errors"] ?? "?")")
         let cinit = try #require(s["cinit"] as? [String: Any])
         let vm = try #require(s["vm-init"] as? [String: Any])
-        for (name, entry) in [("C init", cinit), ("vm-init", vm)] {
+        let padded = try #require(s["cinit-padded"] as? [String: Any], "no boot of the padded C init")
+        for (name, entry) in [("C init", cinit), ("padded C init", padded), ("vm-init", vm)] {
             #expect(entry["boots"] as? Int == 1, "\(name) did not speak on the channel: \(entry)")
             let ms = entry["first_byte_ms"] as? Double ?? -1
             #expect(ms > 0 && ms < 60_000, "\(name) first byte: \(ms) ms")
@@ -60,6 +61,9 @@ struct GuestBenchTests {
         let ten = ((rss["sessions"] as? [String: Any])?["10"] as? [String: Any])?["VmRSS"] as? Int ?? 0
         #expect(idle > 256 && idle < 1 << 20, "idle RSS \(idle) KiB")
         #expect(ten > 256 && ten < 1 << 20, "RSS with 10 sessions \(ten) KiB")
+        // The padding brings the C init's initramfs to vm-init's size (the cpio's own headers aside).
+        let vmCpio = s["vminit_cpio_bytes"] as? Int ?? 0, paddedCpio = s["cinit_padded_cpio_bytes"] as? Int ?? 0
+        #expect(vmCpio > 1 << 20 && abs(paddedCpio - vmCpio) < 4096, "initramfs sizes: vm-init \(vmCpio), padded C init \(paddedCpio)")
         let size = s["binary_bytes"] as? Int ?? 0
         #expect(size > 1 << 20, "vm-init size \(size)")
     }

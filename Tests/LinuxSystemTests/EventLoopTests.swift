@@ -69,6 +69,36 @@ struct EventLoopTests {
         #expect(order == ["before run", "first", "second"])
     }
 
+    /// A post from a descriptor's handler runs in the same turn, before the loop waits again (no extra
+    /// epoll_wait per post), so before a timer that is already due; and a handler that keeps posting itself
+    /// never keeps descriptors from being polled.
+    @Test func postsRunAtTheEndOfTheTurnAndNeverStarveDescriptors() throws {
+        let first = try Pipe(nonBlocking: true), second = try Pipe(nonBlocking: true)
+        defer { first.close(); second.close() }
+        try first.writeEnd.writeAll([1])
+        var order: [String] = []
+        var spins = 0
+        try runLoop { loop in
+            try loop.register(first.readEnd, interest: .read) { _ in
+                order.append("first readable")
+                loop.unregister(first.readEnd)
+                loop.addTimer(after: .zero) { order.append("due timer") }
+                loop.post { order.append("posted in that turn") }
+                // Becomes readable only now: its handler can run no earlier than the next turn.
+                do { try second.writeEnd.writeAll([2]) } catch { Issue.record("\(error)") }
+                func spin() { spins += 1; loop.post(spin) }
+                loop.post(spin)
+            }
+            try loop.register(second.readEnd, interest: .read) { _ in
+                order.append("second readable")
+                loop.unregister(second.readEnd)
+                loop.stop()
+            }
+        }
+        #expect(order == ["first readable", "posted in that turn", "due timer", "second readable"])
+        #expect(spins >= 1 && spins <= 2, "a self-posting handler ran \(spins) times before the next poll")
+    }
+
     @Test func disarmedDescriptorIsSilentUntilReArmed() throws {
         let pipe = try Pipe(nonBlocking: true)
         defer { pipe.close() }
