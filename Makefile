@@ -153,7 +153,8 @@ check-tsan:
 ## only), oci (7), guest (8: the guest against a C init under QEMU, Benchmarks/guest.sh), snapshot (9: checkpoint and
 ## restore against a cold boot, Benchmarks/snapshot.sh), metrics (10: heartbeat and scrape cost, ping RTT,
 ## Benchmarks/metrics.sh), images (11: fc-image against skopeo + umoci, Benchmarks/images.sh). A full run (no
-## BENCH_ONLY) includes 8 to 11.
+## BENCH_ONLY) includes 8 to 11. Where the guest's own time goes in a transfer (not part of a run; section 8 quotes
+## it): bash Benchmarks/guest_profile.sh out|in [MIB].
 bench: vm-init-static fc-supervisor-static guest-kernel initramfs runtime-config
 	case "$(BENCH_ONLY)" in ""|throughput) bash Benchmarks/run.sh ;; esac
 	if [ "$(BENCH_ONLY)" = oci ] || [ "$(BENCH_OCI)" = 1 ]; then bash Benchmarks/oci.sh; fi

@@ -43,17 +43,8 @@ command -v gcc >/dev/null || die "gcc missing (make deps)"
 [ -x /bin/busybox ] || die "/bin/busybox missing (apt-get install busybox-static)"
 W=/var/tmp/fcbench-guest.$$        # short: Unix socket paths are limited to 107 bytes
 mkdir -p "$W/cinit/sbin" "$W/cinit/dev" "$W/cinit/proc" "$W/cinit/sys"
-VM_PID=""
-cleanup() {
-    set +e
-    if [ -n "$VM_PID" ]; then
-        "$SUP" stop --state-dir "$W/s" guest >/dev/null 2>&1
-        for _ in $(seq 50); do kill -0 "$VM_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$VM_PID" 2>/dev/null
-    fi
-    rm -rf "$W"
-}
-trap cleanup EXIT
+# shellcheck source=Benchmarks/guest_vm.sh
+. Benchmarks/guest_vm.sh
 
 log "building the C init (gcc -static) and its initramfs"
 gcc -static -O2 -o "$W/cinit/sbin/init" Benchmarks/guest_init.c
@@ -72,11 +63,7 @@ python3 Benchmarks/guest_boot.py --kernel "$KERNEL" --cinit "$W/cinit.cpio" --ci
 
 log "vm-init through fc-supervisor: a busybox initramfs (for dd), 1 vCPU, 512 MiB"
 bash GuestImage/build-image.sh --busybox --vm-init "$VMINIT" --initrd "$W/bb.cpio" >/dev/null
-"$SUP" run --vmm qemu --id guest --state-dir "$W/s" --kernel "$KERNEL" --initrd "$W/bb.cpio" \
-    --vcpus 1 --memory-mib 512 -- sleep 1000000 </dev/null >"$W/vm.log" 2>&1 &
-VM_PID=$!
-for _ in $(seq 600); do "$SUP" exec --state-dir "$W/s" guest -- true 2>/dev/null && break; sleep 0.1; done
-"$SUP" exec --state-dir "$W/s" guest -- true || die "the VM never became ready: $(tail -5 "$W/vm.log")"
+guest_vm_start "$W/bb.cpio"
 # shellcheck disable=SC2086
 python3 Benchmarks/guest_sessions.py "$W/s/guest/control.sock" $COUNTS > "$W/rss.json"
 FCX="$SUP exec --state-dir $W/s guest"
@@ -95,9 +82,7 @@ for r in $(seq "$ROUNDS"); do
     echo "$r $(cat "$W/out-bytes") $(awk "BEGIN{print $t1 - $t0}") $(cat "$W/in-ok") $(awk "BEGIN{print $t2 - $t1}") $(((c1 - c0) * 10)) $(((c2 - c1) * 10))" >> "$W/exec.txt"
     log "exec round $r/$ROUNDS (round, stdout bytes, s, stdin dd ok, s, vm-init cpu ms out, in): $(tail -1 "$W/exec.txt")"
 done
-"$SUP" stop --state-dir "$W/s" guest >/dev/null 2>&1 || true
-wait "$VM_PID" 2>/dev/null || true
-VM_PID=""
+guest_vm_stop
 
 stat -c %s "$VMINIT" > "$W/vminit-size"
 stat -c %s "$INITRAMFS" > "$W/vminit-cpio-size"

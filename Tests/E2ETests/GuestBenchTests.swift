@@ -67,4 +67,30 @@ struct GuestBenchTests {
         let size = s["binary_bytes"] as? Int ?? 0
         #expect(size > 1 << 20, "vm-init size \(size)")
     }
+
+    /// Benchmarks/guest_profile.sh, briefly: the sampler runs in the guest during a transfer and its samples are
+    /// attributed to vm-init's own functions (from the unstripped build of the guest's binary) and the kernel's.
+    @Test("guest_profile.sh: a short transfer is sampled in the guest and attributed to vm-init's and the kernel's functions")
+    func guestProfileShortForm() throws {
+        let candidates = [RepoPath.file("build/vmlinux"), RepoPath.file("../shared/guest-kernel/vmlinux")]
+        let kernel = try #require(candidates.first { access($0, R_OK) == 0 }, "no guest kernel (make guest-kernel)")
+        try #require(access(RepoPath.file("build/vm-init"), X_OK) == 0, "no static vm-init (make vm-init-static)")
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(["FC_SUPERVISOR": try BuiltProduct.path("fc-supervisor"), "BENCH_GUEST_KERNEL": kernel,
+                           "GUEST_PROFILE_TOP": "60"]) { $1 }
+        let run = try runToEnd("/bin/bash", [RepoPath.file("Benchmarks/guest_profile.sh"), "out", "32"],
+                               environment: environment, timeout: 300)
+        try #require(run.exitCode == 0, "guest_profile.sh failed: \(run.stderr)")
+        print("e2e: guest profile short form:\n\(run.stdout.prefix(2500))")
+        let lines = run.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        for share in ["% vm-init kernel", "% vm-init user", "% workload kernel"] {
+            #expect(lines.contains { $0.hasSuffix(share) }, "no \(share) share")
+        }
+        // Functions by name: vm-init's own (not "?") and, with the kernel's System.map, the kernel's.
+        let named = lines.filter { $0.contains("% vm-init user ") && !$0.hasSuffix(" ?") }
+        #expect(!named.isEmpty, "no vm-init function named")
+        if access(RepoPath.file("build/kernel-build/linux-source-6.1/System.map"), R_OK) == 0 {
+            #expect(lines.contains { $0.contains("% vm-init kernel ") && !$0.hasSuffix(" kernel") }, "no kernel function named")
+        }
+    }
 }
