@@ -53,11 +53,13 @@ transfer() {
     fi
 }
 t0=$(date +%s.%N); transfer; t1=$(date +%s.%N)
-window=$(awk "BEGIN{printf \"%.2f\", ($t1 - $t0) * 1.3 + 0.3}")
-"${FCX[@]}" -- guest-sampler "$window" "$PERIOD" > "$W/samples" &
+# Long enough for the transfer slowed by sampling; the transfer starts once the sampler says it samples.
+window=$(awk "BEGIN{printf \"%.2f\", ($t1 - $t0) * 1.5 + 0.3}")
+"${FCX[@]}" -- guest-sampler "$window" "$PERIOD" > "$W/samples" 2> "$W/sampler.err" &
 SAMPLER=$!
-sleep 0.1
+for _ in $(seq 200); do grep -q '^# sampling' "$W/sampler.err" 2>/dev/null && break; sleep 0.05; done
+grep -q '^# sampling' "$W/sampler.err" || die "the sampler did not start: $(head -3 "$W/sampler.err")"
 t2=$(date +%s.%N); transfer; t3=$(date +%s.%N)
-wait "$SAMPLER" || die "the sampler failed: $(head -3 "$W/samples")"
+wait "$SAMPLER" || die "the sampler failed: $(head -3 "$W/sampler.err")"
 label="$MODE, $MIB MiB: unsampled $(awk "BEGIN{printf \"%.0f\", $MIB / ($t1 - $t0)}") MiB/s, sampled $(awk "BEGIN{printf \"%.0f\", $MIB / ($t3 - $t2)}") MiB/s; "
 python3 Benchmarks/guest_profile.py "$W/samples" --vminit "$UNSTRIPPED" ${MAP:+--system-map "$MAP"} --top "$TOP" --label "$label"

@@ -3,7 +3,12 @@
  * PERIOD_US microseconds for SECONDS seconds. Under TCG there is no PMU, but this event is an hrtimer, so each
  * sample says where the vCPU was at that moment: kernel or user, which process.
  *
- *   guest-sampler SECONDS PERIOD_US      prints "PID HEX_IP" per sample, after the run
+ *   guest-sampler SECONDS PERIOD_US      prints "PID HEX_IP" per sample, after the run; "# sampling" on stderr
+ *                                        when the SECONDS start (the caller starts the work it watches then)
+ *
+ * The guest's sampling timer comes up to its rate only after a while (measured: one sample per 4 ms tick for
+ * the first ~0.45 s, then one per period), so the sampler first waits until 100 ms bring at least 70 % of the
+ * samples they should (at most 5 s) and keeps only what comes after that.
  *
  * Needs CONFIG_PERF_EVENTS and root (vm-init's sessions are root). Exit 1 with a message if the event cannot be
  * opened. The samples are held in memory until the end, so printing never perturbs the run. */
@@ -47,7 +52,9 @@ int main(int argc, char **argv) {
     attr.type = PERF_TYPE_SOFTWARE;
     attr.config = PERF_COUNT_SW_CPU_CLOCK;
     attr.sample_period = (uint64_t)period_us * 1000;
-    attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID;
+    attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
+    attr.use_clockid = 1; /* sample times on CLOCK_MONOTONIC, comparable with now() */
+    attr.clockid = CLOCK_MONOTONIC;
     attr.disabled = 1;
     attr.wakeup_events = 64;
     int fd = (int)syscall(SYS_perf_event_open, &attr, -1, 0, -1, 0);
@@ -66,23 +73,38 @@ int main(int argc, char **argv) {
     const char *ring = map + page;
     size_t count = 0, lost = 0;
     uint64_t tail = 0;
-    double end = now() + seconds;
+    double started = now(), ready = 0, end = 0, window = started;
+    size_t in_window = 0, wanted = (size_t)(0.7 * 0.1e6 / (double)period_us);
     ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
     for (int last = 0; !last;) {
         struct pollfd p = {fd, POLLIN, 0};
         poll(&p, 1, 10);
-        last = now() >= end;
+        double t = now();
+        if (ready == 0 && t - window >= 0.1) {
+            if (in_window >= wanted || t - started >= 5) {
+                ready = t;
+                end = ready + seconds;
+                fputs(in_window >= wanted ? "# sampling\n" : "# sampling (below the rate asked for)\n", stderr);
+                fflush(stderr);
+            }
+            window = t;
+            in_window = 0;
+        }
+        last = ready > 0 && t >= end;
         if (last) ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
         uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
         while (tail < head) {
-            /* A record: perf_event_header, then (sample_type IP|TID) u64 ip, u32 pid, u32 tid. It may wrap. */
+            /* A record: perf_event_header, then u64 ip, u32 pid, u32 tid, u64 time. It may wrap. */
             unsigned char record[64];
             struct perf_event_header header;
             for (size_t i = 0; i < sizeof header; i++) ((unsigned char *)&header)[i] = (unsigned char)ring[(tail + i) % size];
             if (header.size < sizeof header) break;
             for (size_t i = 0; i < header.size && i < sizeof record; i++) record[i] = (unsigned char)ring[(tail + i) % size];
-            if (header.type == PERF_RECORD_SAMPLE && header.size >= sizeof header + 16) {
-                if (count < MAX_SAMPLES) {
+            if (header.type == PERF_RECORD_SAMPLE && header.size >= sizeof header + 24) {
+                uint64_t when;
+                memcpy(&when, record + sizeof header + 16, 8);
+                in_window++;
+                if (ready > 0 && (double)when / 1e9 >= ready && count < MAX_SAMPLES) {
                     memcpy(&samples[count].ip, record + sizeof header, 8);
                     memcpy(&samples[count].pid, record + sizeof header + 8, 4);
                     count++;

@@ -148,6 +148,17 @@ public struct OutboundQueue: Sendable {
         try drain(maxSegments: Self.maxSegmentsPerWrite, writev, splice: splice)
     }
 
+    /// ``drain(writev:splice:)`` for a stream that takes a spliced frame's header together with its payload: such
+    /// a frame goes to `spliceFrame` whole, as the unwritten rest of its header (empty once that is out) and the
+    /// rest of its payload, and `spliceFrame` returns how many bytes of the two, in that order, it moved (0 when
+    /// the stream would block). `writev` never gets a spliced frame's header. (vm-init's virtio-serial port: one
+    /// descriptor chain and one notification of the host per frame instead of two.)
+    public mutating func drain<E: Error>(writev: ([UnsafeRawBufferPointer]) throws(E) -> Int,
+                                         spliceFrame: (UnsafeRawBufferPointer, SplicedPayload) throws(E) -> Int) throws(E) {
+        try drain(maxSegments: Self.maxSegmentsPerWrite, writev, splice: { (_) throws(E) -> Int in 0 },
+                  headsWithPayloads: true, spliceFrame: spliceFrame)
+    }
+
     /// Calls `write` with the next bytes to send until it reports a short write or the queue is empty.
     /// `write` returns how many bytes it wrote (0 when the socket would block).
     public mutating func drain<E: Error>(_ writeOne: (UnsafeRawBufferPointer) throws(E) -> Int) throws(E) {
@@ -155,8 +166,23 @@ public struct OutboundQueue: Sendable {
     }
 
     private mutating func drain<E: Error>(maxSegments: Int, _ writeSegments: ([UnsafeRawBufferPointer]) throws(E) -> Int,
-                                          splice: (SplicedPayload) throws(E) -> Int) throws(E) {
+                                          splice: (SplicedPayload) throws(E) -> Int, headsWithPayloads: Bool = false,
+                                          spliceFrame: (UnsafeRawBufferPointer, SplicedPayload) throws(E) -> Int = { _, _ in 0 }) throws(E) {
         while !isEmpty {
+            if headsWithPayloads, let (entry, offset) = splicedFrameAtFront, let spliced = entry.spliced {
+                let left = entry.count - offset
+                let head = offset < entry.head.count ? entry.head[offset...] : []
+                var outcome: Result<Int, E> = .success(0)
+                head.withUnsafeBytes { raw in
+                    let payload = SplicedPayload(source: spliced.source, count: left - raw.count)
+                    do throws(E) { outcome = .success(try spliceFrame(raw, payload)) } catch { outcome = .failure(error) }
+                }
+                let moved = min(max(try outcome.get(), 0), left)
+                consume(moved)
+                lastWriteWasShort = moved < left
+                if lastWriteWasShort { return }
+                continue
+            }
             if let spliced = splicedAtFront {
                 let moved = min(max(try splice(spliced), 0), spliced.count)
                 consume(moved)
@@ -164,7 +190,7 @@ public struct OutboundQueue: Sendable {
                 if lastWriteWasShort { return }
                 continue
             }
-            let pieces = gather(maxSegments: lastWriteWasShort ? 1 : maxSegments)
+            let pieces = gather(maxSegments: lastWriteWasShort ? 1 : maxSegments, splicedHeads: !headsWithPayloads)
             let offered = pieces.reduce(0) { $0 + $1.count }
             var outcome: Result<Int, E> = .success(0)
             var buffers: [UnsafeRawBufferPointer] = []
@@ -180,6 +206,13 @@ public struct OutboundQueue: Sendable {
         }
     }
 
+    /// The frame that comes next on the wire and how much of it is out, when its payload is spliced.
+    private var splicedFrameAtFront: (Entry, Int)? {
+        if let current { return current.spliced == nil ? nil : (current, currentOffset) }
+        guard let next = control.pending.first ?? bulk.pending.first, next.spliced != nil else { return nil }
+        return (next, 0)
+    }
+
     /// The rest of a spliced payload, when that is what comes next on the wire (its frame's header is out).
     private var splicedAtFront: SplicedPayload? {
         guard let current, let spliced = current.spliced,
@@ -188,10 +221,12 @@ public struct OutboundQueue: Sendable {
     }
 
     /// The next segments in wire order: the rest of the frame in progress, then control frames, then bulk. It
-    /// stops after the header of a frame whose payload is spliced (that payload goes next, by itself).
-    private func gather(maxSegments: Int) -> [ArraySlice<UInt8>] {
+    /// stops after the header of a frame whose payload is spliced (that payload goes next, by itself), or before
+    /// that header when `splicedHeads` is false (the header goes with the payload).
+    private func gather(maxSegments: Int, splicedHeads: Bool = true) -> [ArraySlice<UInt8>] {
         var pieces: [ArraySlice<UInt8>] = []
         func add(_ entry: Entry, from offset: Int) -> Bool {
+            if !splicedHeads && entry.spliced != nil { return false }
             if offset < entry.head.count {
                 guard pieces.count < maxSegments else { return false }
                 pieces.append(entry.head[offset...])

@@ -32,12 +32,14 @@ public final class FramedConnection {
         /// with ``FramedConnection/takeDescriptor()``; 0 (the default): none are taken, reads are plain and the
         /// kernel closes any that come. See ``FramedConnection/takeDescriptor()``.
         public var descriptorLimit = 0
-        /// Splice each payload through a pipe of this connection's own, so that the pipe spliced to the
-        /// descriptor holds exactly the bytes that one `splice` moves. Needed for a virtio-serial port: Linux's
-        /// virtio_console (`port_fops_splice_write`, at least to 6.1) sizes its scatterlist to the pipe's whole
-        /// occupancy and ends it there, so a splice of fewer bytes than the pipe holds hands the device trailing
-        /// zero-length descriptors, and QEMU then declares the device broken ("zero sized buffers are not
-        /// allowed"): the channel is dead. One more `splice` per frame, pipe to pipe, moves page references only.
+        /// Splice each frame whose payload is spliced, header and payload, through a pipe of this connection's
+        /// own, so that the pipe spliced to the descriptor holds exactly the bytes that one `splice` moves. Needed
+        /// for a virtio-serial port: Linux's virtio_console (`port_fops_splice_write`, at least to 6.1) sizes its
+        /// scatterlist to the pipe's whole occupancy and ends it there, so a splice of fewer bytes than the pipe
+        /// holds hands the device trailing zero-length descriptors, and QEMU then declares the device broken
+        /// ("zero sized buffers are not allowed"): the channel is dead. One more `splice` per frame, pipe to
+        /// pipe, moves page references only; the header written into that pipe first makes the frame one
+        /// descriptor chain and one notification of the host instead of two.
         public var stagesSplices = false
 
         public init(readBudget: Int, maxQueuedBytes: Int, drainedThreshold: Int? = nil, readPiece: Int? = nil,
@@ -102,12 +104,14 @@ public final class FramedConnection {
     /// Descriptors the peer passed and the owner has not claimed, oldest first (``Options/descriptorLimit``).
     private var receivedDescriptors: [FileDescriptor] = []
 
-    /// With ``Options/stagesSplices``: the pipe payloads pass through, and which source's bytes it holds and how
-    /// many (nil: it is empty; it never holds anything else).
+    /// With ``Options/stagesSplices``: the pipe spliced frames pass through, and what it holds: the rest of one
+    /// frame, `head` bytes of its header and then payload bytes of `source`, `count` in all (nil: it is empty; it
+    /// never holds anything else).
     private var staging: Pipe?
-    private var staged: (source: Int32, count: Int)?
-    /// Capacity of the staging pipe: vm-init's largest spliced payload.
-    private static let stagingCapacity = 1 << 20
+    private var staged: (source: Int32, count: Int, head: Int)?
+    /// Capacity of the staging pipe: vm-init's largest spliced payload (1 MiB, 256 pipe slots) and the header
+    /// before it (one more slot), rounded up to a power of two.
+    private static let stagingCapacity = 2 << 20
 
     private static let readChunk = 256 * 1024
     private let readBuffer = ReadBuffer(capacity: FramedConnection.readChunk)
@@ -170,7 +174,7 @@ public final class FramedConnection {
 
     /// Bytes of payloads spliced from `source` that are queued and not yet moved (they are still in its pipe).
     public func splicedBytesQueued(from source: FileDescriptor) -> Int {
-        outbound.splicedBytes(from: source.rawValue) - (staged?.source == source.rawValue ? staged?.count ?? 0 : 0)
+        outbound.splicedBytes(from: source.rawValue) - (staged.map { $0.source == source.rawValue ? $0.count - $0.head : 0 } ?? 0)
     }
 
     /// Closes now; queued bytes are dropped.
@@ -219,27 +223,36 @@ public final class FramedConnection {
     }
 
     private func drainQueue() throws(SystemError) {
-        try outbound.drain(writev: { (buffers) throws(SystemError) -> Int in try writeSegments(buffers) },
-                           splice: { (spliced) throws(SystemError) -> Int in try splice(spliced) })
+        let writev = { (buffers: [UnsafeRawBufferPointer]) throws(SystemError) -> Int in try self.writeSegments(buffers) }
+        guard options.stagesSplices else {
+            return try outbound.drain(writev: writev, splice: { (spliced) throws(SystemError) -> Int in
+                try move(from: FileDescriptor(rawValue: spliced.source), to: fd, owed: spliced.count)
+            })
+        }
+        try outbound.drain(writev: writev, spliceFrame: { (head, payload) throws(SystemError) -> Int in
+            try stageAndSplice(head: head, payload)
+        })
     }
 
-    /// Moves the rest of a spliced payload; 0 when this stream has no room.
-    private func splice(_ spliced: SplicedPayload) throws(SystemError) -> Int {
-        let source = FileDescriptor(rawValue: spliced.source)
-        guard options.stagesSplices else { return try move(from: source, to: fd, owed: spliced.count) }
+    /// Moves the rest of a spliced frame, header first, through the staging pipe; 0 when this stream has no room.
+    private func stageAndSplice(head: UnsafeRawBufferPointer, _ spliced: SplicedPayload) throws(SystemError) -> Int {
         // Refill only once empty: what is staged is then exactly what the next splice to `fd` moves.
         let pipe = try stagingPipe()
-        let count: Int
-        if let staged { count = staged.count } else {
-            count = try move(from: source, to: pipe.writeEnd, owed: spliced.count)
+        let count: Int, headBytes: Int
+        if let staged { (count, headBytes) = (staged.count, staged.head) } else {
+            // The header (tens of bytes, into an empty pipe) goes in whole; the payload after it as far as fits.
+            headBytes = head.isEmpty ? 0 : try pipe.writeEnd.write(head)
+            let payloadBytes = headBytes < head.count || spliced.count == 0
+                ? 0 : try move(from: FileDescriptor(rawValue: spliced.source), to: pipe.writeEnd, owed: spliced.count)
+            count = headBytes + payloadBytes
             guard count > 0 else { return 0 }
         }
         switch try pipe.readEnd.splice(to: fd, count: count) {
         case .processed(let n) where n > 0:
-            staged = n < count ? (spliced.source, count - n) : nil
+            staged = n < count ? (spliced.source, count - n, max(0, headBytes - n)) : nil
             return n
         case .wouldBlock:
-            staged = (spliced.source, count)
+            staged = (spliced.source, count, headBytes)
             return 0
         case .processed:
             throw SystemError("splice", errno: EIO, "\(label): \(count) staged bytes could not be moved")

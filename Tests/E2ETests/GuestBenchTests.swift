@@ -78,7 +78,7 @@ struct GuestBenchTests {
         var environment = ProcessInfo.processInfo.environment
         environment.merge(["FC_SUPERVISOR": try BuiltProduct.path("fc-supervisor"), "BENCH_GUEST_KERNEL": kernel,
                            "GUEST_PROFILE_TOP": "60"]) { $1 }
-        let run = try runToEnd("/bin/bash", [RepoPath.file("Benchmarks/guest_profile.sh"), "out", "32"],
+        let run = try runToEnd("/bin/bash", [RepoPath.file("Benchmarks/guest_profile.sh"), "out", "64"],
                                environment: environment, timeout: 300)
         try #require(run.exitCode == 0, "guest_profile.sh failed: \(run.stderr)")
         print("e2e: guest profile short form:\n\(run.stdout.prefix(2500))")

@@ -11,30 +11,64 @@ struct OutboundQueueSpliceTests {
         /// Bytes the stream still takes (each write and splice uses some up); 0 stands for a full stream.
         var room = Int.max
         var spliceCalls: [SplicedPayload] = []
+        /// With headers that go with their payloads: each call's header bytes and payload.
+        var frameCalls: [(head: Int, payload: SplicedPayload)] = []
+        /// Bytes that `writev` wrote (not the headers that went with their payloads).
+        var written = 0
+
+        /// Writes the buffers in order as far as the stream has room.
+        mutating func write(_ buffers: [UnsafeRawBufferPointer]) -> Int {
+            var total = 0
+            for buffer in buffers {
+                let n = min(buffer.count, room)
+                bytes += buffer[0..<n]
+                total += n
+                room -= n
+                if n < buffer.count { break }
+            }
+            written += total
+            return total
+        }
+
+        /// Moves up to `spliced.count` bytes from the front of its pipe, as far as the stream has room.
+        mutating func move(_ spliced: SplicedPayload) -> Int {
+            let n = min(spliced.count, room, pipes[spliced.source, default: []].count)
+            bytes += pipes[spliced.source, default: []].prefix(n)
+            pipes[spliced.source, default: []].removeFirst(n)
+            room -= n
+            return n
+        }
 
         mutating func drain(_ q: inout OutboundQueue) {
-            q.drain(writev: { (buffers: [UnsafeRawBufferPointer]) -> Int in
-                var written = 0
-                for buffer in buffers {
-                    let n = min(buffer.count, room)
-                    bytes += buffer[0..<n]
-                    written += n
-                    room -= n
-                    if n < buffer.count { break }
-                }
-                return written
-            }, splice: { (spliced: SplicedPayload) -> Int in
+            q.drain(writev: { (buffers: [UnsafeRawBufferPointer]) -> Int in write(buffers) },
+                    splice: { (spliced: SplicedPayload) -> Int in
                 spliceCalls.append(spliced)
-                let n = min(spliced.count, room, pipes[spliced.source, default: []].count)
-                bytes += pipes[spliced.source, default: []].prefix(n)
-                pipes[spliced.source, default: []].removeFirst(n)
-                room -= n
-                return n
+                return move(spliced)
+            })
+        }
+
+        /// The drain of a stream that takes a spliced frame's header with its payload (a virtio-serial port).
+        mutating func drainWithHeads(_ q: inout OutboundQueue) {
+            q.drain(writev: { (buffers: [UnsafeRawBufferPointer]) -> Int in write(buffers) },
+                    spliceFrame: { (head: UnsafeRawBufferPointer, spliced: SplicedPayload) -> Int in
+                frameCalls.append((head.count, spliced))
+                let h = write([head])
+                written -= h
+                return h == head.count ? h + move(spliced) : h
             })
         }
     }
 
     static let ref = SessionRef(session: 1)
+
+    /// A queue holding one stdout frame whose `count` bytes of 5 wait in pipe `source`, and its header's length.
+    static func oneSplicedFrame(of count: Int, from source: Int32) -> (OutboundQueue, Wire, head: Int) {
+        var q = OutboundQueue()
+        var wire = Wire()
+        wire.pipes[source] = Array(repeating: 5, count: count)
+        q.enqueue(.stdout(ref), splicing: SplicedPayload(source: source, count: count))
+        return (q, wire, q.byteCount - count)
+    }
 
     @Test func theHeaderGoesOutThenThePipesBytesThenWhatFollows() {
         var q = OutboundQueue()
@@ -57,11 +91,7 @@ struct OutboundQueueSpliceTests {
     /// A stream that takes part of the payload: the rest is spliced on the next drain, and a control frame
     /// queued meanwhile waits behind it (nothing is written inside a frame).
     @Test func aShortSpliceResumesWhereItStoppedAndNothingCutsIn() {
-        var q = OutboundQueue()
-        var wire = Wire()
-        wire.pipes[3] = Array(repeating: 5, count: 40_000)
-        q.enqueue(.stdout(Self.ref), splicing: SplicedPayload(source: 3, count: 40_000))
-        let head = q.byteCount - 40_000
+        var (q, wire, head) = Self.oneSplicedFrame(of: 40_000, from: 3)
         wire.room = head + 10_000
         wire.drain(&q)
         #expect(q.byteCount == 30_000 && q.splicedBytes(from: 3) == 30_000)
@@ -119,4 +149,45 @@ struct OutboundQueueSpliceTests {
         #expect(wire.spliceCalls.isEmpty && q.takeFinishedSplices() == [])
         #expect(decodeAll(wire.bytes).results.compactMap(\.frame).map(\.payload) == [[]])
     }
+
+    /// On a stream that takes a spliced frame's header with its payload, the two go in one call (one descriptor
+    /// chain, one notification of the host), `writev` never gets that header, and control frames still go first.
+    @Test func aHeaderGoesWithItsPayloadInOneCall() {
+        var q = OutboundQueue()
+        var wire = Wire()
+        wire.pipes[7] = Array(0..<100)
+        q.enqueue(.stdout(Self.ref), splicing: SplicedPayload(source: 7, count: 60))
+        let head = q.byteCount - 60
+        q.enqueue(.stderr(Self.ref), payload: [9, 9])
+        q.enqueue(.window(WindowUpdate(session: 1, bytes: 10)))
+        wire.drainWithHeads(&q)
+        #expect(q.isEmpty && q.takeFinishedSplices() == [7])
+        #expect(wire.frameCalls.map(\.head) == [head] && wire.frameCalls.map(\.payload) == [SplicedPayload(source: 7, count: 60)])
+        #expect(wire.written == Frame(.window(WindowUpdate(session: 1, bytes: 10))).encoded().count
+                + Frame(.stderr(Self.ref), payload: [9, 9]).encoded().count, "writev wrote only the other frames")
+        let frames = decodeAll(wire.bytes).results.compactMap(\.frame)
+        #expect(frames.map(\.message.type) == ["window", "stdout", "stderr"])
+        #expect(frames[1].payload == Array(0..<60) && wire.pipes[7] == Array(60..<100))
+    }
+
+    /// A stream that took part of the header, then part of the payload: each later call gets exactly the rest,
+    /// and a frame queued meanwhile waits behind it.
+    @Test func aHeaderCutShortIsResumedWithItsPayload() {
+        var (q, wire, head) = Self.oneSplicedFrame(of: 40_000, from: 3)
+        wire.room = 5
+        wire.drainWithHeads(&q)
+        q.enqueue(.ping(Ping(id: 4)))
+        wire.room = head - 5 + 10_000
+        wire.drainWithHeads(&q)
+        #expect(q.splicedBytes(from: 3) == 30_000 && q.takeFinishedSplices() == [])
+        wire.room = .max
+        wire.drainWithHeads(&q)
+        #expect(q.isEmpty && q.takeFinishedSplices() == [3])
+        #expect(wire.frameCalls.map(\.head) == [head, head - 5, 0])
+        #expect(wire.frameCalls.map(\.payload.count) == [40_000, 40_000, 30_000])
+        let frames = decodeAll(wire.bytes).results.compactMap(\.frame)
+        #expect(frames.map(\.message.type) == ["stdout", "ping"])
+        #expect(frames.first?.payload == Array(repeating: 5, count: 40_000))
+    }
+
 }
