@@ -137,7 +137,7 @@ public struct OutboundQueue: Sendable {
     /// A queue that may hold spliced payloads is drained with ``drain(writev:splice:)``.
     @_disfavoredOverload
     public mutating func drain<E: Error>(writev: ([UnsafeRawBufferPointer]) throws(E) -> Int) throws(E) {
-        try drain(maxSegments: Self.maxSegmentsPerWrite, writev, splice: { (_) throws(E) -> Int in 0 })
+        try drain(maxSegments: Self.maxSegmentsPerWrite, writev, headsWithPayloads: false)
     }
 
     /// ``drain(writev:)`` for a queue with spliced payloads: when the front of the queue is one (its header is
@@ -145,7 +145,10 @@ public struct OutboundQueue: Sendable {
     /// moved (0 when the stream would block). A short count ends the drain, like a short write.
     public mutating func drain<E: Error>(writev: ([UnsafeRawBufferPointer]) throws(E) -> Int,
                                          splice: (SplicedPayload) throws(E) -> Int) throws(E) {
-        try drain(maxSegments: Self.maxSegmentsPerWrite, writev, splice: splice)
+        // The header is out by the time its frame is handed over (`writev` wrote it): only the payload is left.
+        try drain(maxSegments: Self.maxSegmentsPerWrite, writev, headsWithPayloads: false) { (_, payload) throws(E) -> Int in
+            try splice(payload)
+        }
     }
 
     /// ``drain(writev:splice:)`` for a stream that takes a spliced frame's header together with its payload: such
@@ -155,21 +158,23 @@ public struct OutboundQueue: Sendable {
     /// descriptor chain and one notification of the host per frame instead of two.)
     public mutating func drain<E: Error>(writev: ([UnsafeRawBufferPointer]) throws(E) -> Int,
                                          spliceFrame: (UnsafeRawBufferPointer, SplicedPayload) throws(E) -> Int) throws(E) {
-        try drain(maxSegments: Self.maxSegmentsPerWrite, writev, splice: { (_) throws(E) -> Int in 0 },
-                  headsWithPayloads: true, spliceFrame: spliceFrame)
+        try drain(maxSegments: Self.maxSegmentsPerWrite, writev, headsWithPayloads: true, spliceFrame: spliceFrame)
     }
 
     /// Calls `write` with the next bytes to send until it reports a short write or the queue is empty.
     /// `write` returns how many bytes it wrote (0 when the socket would block).
     public mutating func drain<E: Error>(_ writeOne: (UnsafeRawBufferPointer) throws(E) -> Int) throws(E) {
-        try drain(maxSegments: 1, { (segments) throws(E) -> Int in try writeOne(segments[0]) }, splice: { (_) throws(E) -> Int in 0 })
+        try drain(maxSegments: 1, { (segments) throws(E) -> Int in try writeOne(segments[0]) }, headsWithPayloads: false)
     }
 
+    /// With `headsWithPayloads` false a spliced frame's header goes out by `writeSegments` and only the rest of
+    /// the frame reaches `spliceFrame` (with an empty header); without a `spliceFrame` the drain stops there.
     private mutating func drain<E: Error>(maxSegments: Int, _ writeSegments: ([UnsafeRawBufferPointer]) throws(E) -> Int,
-                                          splice: (SplicedPayload) throws(E) -> Int, headsWithPayloads: Bool = false,
+                                          headsWithPayloads: Bool,
                                           spliceFrame: (UnsafeRawBufferPointer, SplicedPayload) throws(E) -> Int = { _, _ in 0 }) throws(E) {
         while !isEmpty {
-            if headsWithPayloads, let (entry, offset) = splicedFrameAtFront, let spliced = entry.spliced {
+            if let (entry, offset) = splicedFrameAtFront, let spliced = entry.spliced,
+               headsWithPayloads || offset >= entry.head.count + entry.payload.count {
                 let left = entry.count - offset
                 let head = offset < entry.head.count ? entry.head[offset...] : []
                 var outcome: Result<Int, E> = .success(0)
@@ -180,13 +185,6 @@ public struct OutboundQueue: Sendable {
                 let moved = min(max(try outcome.get(), 0), left)
                 consume(moved)
                 lastWriteWasShort = moved < left
-                if lastWriteWasShort { return }
-                continue
-            }
-            if let spliced = splicedAtFront {
-                let moved = min(max(try splice(spliced), 0), spliced.count)
-                consume(moved)
-                lastWriteWasShort = moved < spliced.count
                 if lastWriteWasShort { return }
                 continue
             }
@@ -211,13 +209,6 @@ public struct OutboundQueue: Sendable {
         if let current { return current.spliced == nil ? nil : (current, currentOffset) }
         guard let next = control.pending.first ?? bulk.pending.first, next.spliced != nil else { return nil }
         return (next, 0)
-    }
-
-    /// The rest of a spliced payload, when that is what comes next on the wire (its frame's header is out).
-    private var splicedAtFront: SplicedPayload? {
-        guard let current, let spliced = current.spliced,
-              currentOffset >= current.head.count + current.payload.count else { return nil }
-        return SplicedPayload(source: spliced.source, count: current.count - currentOffset)
     }
 
     /// The next segments in wire order: the rest of the frame in progress, then control frames, then bulk. It
