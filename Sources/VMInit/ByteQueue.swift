@@ -1,13 +1,13 @@
+import VsockProtocol
+
 /// A FIFO of byte arrays, each with a tag (the output stream), consumed from the front without copying: arrays
-/// are kept as they came, and a head index plus an offset into the front array mark what is consumed. What is
+/// are kept as they came (in a ``ChunkQueue``), and an offset into the front array marks what is consumed. What is
 /// taken is an `ArraySlice` sharing the array's storage, so handing it to a connection copies nothing.
 ///
 /// vm-init keeps a session's stdin (arrays as the frames brought them) and its pending output (reads merged into
 /// chunks of up to ``Session/maxChunk``) in these.
 struct ByteQueue<Tag: Equatable> {
-    private var chunks: [(tag: Tag, bytes: [UInt8])] = []
-    /// Index of the front chunk in `chunks` (the ones before it are consumed).
-    private var head = 0
+    private var chunks = ChunkQueue<(tag: Tag, bytes: [UInt8])>()
     /// Bytes of the front chunk already consumed.
     private var offset = 0
     /// Bytes queued and not consumed.
@@ -17,8 +17,7 @@ struct ByteQueue<Tag: Equatable> {
 
     /// The unconsumed part of the front chunk.
     var front: (tag: Tag, bytes: ArraySlice<UInt8>)? {
-        guard head < chunks.count else { return nil }
-        return (chunks[head].tag, chunks[head].bytes[offset...])
+        chunks.first.map { ($0.tag, $0.bytes[offset...]) }
     }
 
     /// Queues `bytes` as one chunk, keeping the array (no copy). Empty arrays are dropped.
@@ -33,9 +32,9 @@ struct ByteQueue<Tag: Equatable> {
     /// slice taken from it may still be queued on a connection, and growing the shared array would copy it.
     mutating func append(copying bytes: UnsafeRawBufferPointer, tag: Tag, mergeLimit: Int) {
         guard bytes.count > 0 else { return }
-        if let last = chunks.indices.last, last >= head, chunks[last].tag == tag,
-           !(last == head && offset > 0), chunks[last].bytes.count + bytes.count <= mergeLimit {
-            chunks[last].bytes.append(contentsOf: bytes)
+        let fits = chunks.last.map { $0.tag == tag && $0.bytes.count + bytes.count <= mergeLimit } ?? false
+        if fits && !(chunks.count == 1 && offset > 0) {
+            chunks.updateLast { $0.bytes.append(contentsOf: bytes) }
         } else {
             chunks.append((tag, Array(bytes)))
         }
@@ -50,34 +49,25 @@ struct ByteQueue<Tag: Equatable> {
         return (tag, taken)
     }
 
-    /// Marks `count` bytes from the front as consumed (across chunks; at most ``byteCount``).
+    /// Marks `count` bytes from the front as consumed (across chunks; at most ``byteCount``). A chunk consumed
+    /// whole is let go at once.
     mutating func consume(_ count: Int) {
         var left = min(count, byteCount)
         byteCount -= left
-        while left > 0 {
-            let remaining = chunks[head].bytes.count - offset
+        while left > 0, let remaining = chunks.first.map({ $0.bytes.count - offset }) {
             if left < remaining {
                 offset += left
                 return
             }
             left -= remaining
-            head += 1
+            chunks.removeFirst()
             offset = 0
-        }
-        if head == chunks.count {
-            chunks.removeAll(keepingCapacity: chunks.capacity <= 1024)
-            head = 0
-        } else if head >= 64 && head * 2 >= chunks.count {
-            // Bounded bookkeeping for a queue that never fully drains.
-            chunks.removeFirst(head)
-            head = 0
         }
     }
 
     /// Drops everything.
     mutating func removeAll() {
-        chunks = []
-        head = 0
+        chunks.removeAll()
         offset = 0
         byteCount = 0
     }

@@ -23,30 +23,14 @@ public struct OutboundQueue: Sendable {
         var count: Int { head.count + payload.count + (spliced?.count ?? 0) }
     }
 
-    /// A FIFO that advances a head index instead of shifting the array on every pop.
-    struct Lane: Sendable {
-        private var items: [Entry] = []
-        private var head = 0
-        var isEmpty: Bool { head == items.count }
-        var pending: ArraySlice<Entry> { items[head...] }
-        mutating func append(_ entry: Entry) { items.append(entry) }
-        mutating func popFirst() -> Entry? {
-            guard head < items.count else { return nil }
-            let entry = items[head]
-            head += 1
-            if head == items.count { items.removeAll(keepingCapacity: items.capacity <= 1024); head = 0 }
-            return entry
-        }
-    }
-
     /// Most segments (iovecs) offered to one `writev`; far below IOV_MAX (1024), and enough that one call
     /// carries a whole turn's worth of frames.
     public static let maxSegmentsPerWrite = 64
     /// Payloads up to this size are copied behind their header: one small copy is cheaper than a second iovec.
     static let inlinePayloadLimit = 1024
 
-    private var control = Lane()
-    private var bulk = Lane()
+    private var control = ChunkQueue<Entry>()
+    private var bulk = ChunkQueue<Entry>()
     /// The frame being written (already taken out of its lane), and how much of it is written.
     private var current: Entry?
     private var currentOffset = 0
@@ -114,8 +98,8 @@ public struct OutboundQueue: Sendable {
             return min(spliced.count, entry.count - offset)
         }
         var total = current.map { left($0, currentOffset) } ?? 0
-        for entry in control.pending { total += left(entry, 0) }
-        for entry in bulk.pending { total += left(entry, 0) }
+        for entry in control.elements { total += left(entry, 0) }
+        for entry in bulk.elements { total += left(entry, 0) }
         return total
     }
 
@@ -207,7 +191,7 @@ public struct OutboundQueue: Sendable {
     /// The frame that comes next on the wire and how much of it is out, when its payload is spliced.
     private var splicedFrameAtFront: (Entry, Int)? {
         if let current { return current.spliced == nil ? nil : (current, currentOffset) }
-        guard let next = control.pending.first ?? bulk.pending.first, next.spliced != nil else { return nil }
+        guard let next = control.first ?? bulk.first, next.spliced != nil else { return nil }
         return (next, 0)
     }
 
@@ -230,8 +214,8 @@ public struct OutboundQueue: Sendable {
             return entry.spliced == nil && pieces.count < maxSegments
         }
         if let current, !add(current, from: currentOffset) { return pieces }
-        for entry in control.pending where !add(entry, from: 0) { return pieces }
-        for entry in bulk.pending where !add(entry, from: 0) { return pieces }
+        for entry in control.elements where !add(entry, from: 0) { return pieces }
+        for entry in bulk.elements where !add(entry, from: 0) { return pieces }
         return pieces
     }
 
@@ -242,7 +226,7 @@ public struct OutboundQueue: Sendable {
         var left = written
         while left > 0 {
             let entry: Entry
-            if let current { entry = current } else if let next = control.popFirst() ?? bulk.popFirst() {
+            if let current { entry = current } else if let next = control.removeFirst() ?? bulk.removeFirst() {
                 entry = next
                 currentOffset = 0
             } else {

@@ -38,6 +38,25 @@ struct ByteQueueTests {
         #expect(single.byteCount == 5)
     }
 
+    /// A session's stdin arrays (1 MiB frames) are let go as soon as they are written, though the queue never
+    /// runs empty while the host keeps it fed.
+    @Test func consumedChunksAreFreedAtOnceWhileTheQueueNeverEmpties() {
+        var queue = ByteQueue<Untagged>()
+        var older = [UInt8](repeating: 0, count: 4096)
+        queue.append(older)
+        for i in 1...200 {
+            let newer = [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: 4096)
+            queue.append(newer)
+            queue.consume(4096)  // the older chunk, exactly: the newer one stays queued
+            #expect(queue.byteCount == 4096)
+            // A write into a shared array copies it first: the storage stays put only if nobody else holds it.
+            let storage = older.withUnsafeBufferPointer { $0.baseAddress }
+            older[0] &+= 1
+            #expect(older.withUnsafeBufferPointer { $0.baseAddress } == storage, "chunk \(i - 1) was consumed but is still held")
+            older = newer
+        }
+    }
+
     @Test func consumeCrossesChunksAndTheQueueStaysUsable() {
         var queue = ByteQueue<Untagged>()
         for i in 0..<200 { queue.append([UInt8(truncatingIfNeeded: i), 0xFF]) }

@@ -39,6 +39,36 @@ struct OutboundQueueTests {
                 == ["ping", "stdin", "stdin_close", "stdout", "exit", "stdin", "exit_ack"])
     }
 
+    /// A stream that never lets its lane empty (the next frame is queued before the last is out, as a busy
+    /// stdin or output stream does under credit) must not keep the payloads it already wrote: each payload
+    /// array is the caller's alone again once its frame is out, and memory stays bounded by what is queued.
+    @Test func writtenPayloadsAreReleasedWhileTheLaneNeverEmpties() {
+        var q = OutboundQueue()
+        let frameSize = Frame(.stdin(SessionRef(session: 1)), payload: [UInt8](repeating: 0, count: 4096)).encoded().count
+        var older = [UInt8](repeating: 0, count: 4096)
+        q.enqueue(.stdin(SessionRef(session: 1)), payload: older[...])
+        for i in 1...300 {
+            let newer = [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: 4096)
+            q.enqueue(.stdin(SessionRef(session: 1)), payload: newer[...])
+            // Exactly the older frame goes out; the newer one stays queued, so the lane never empties.
+            var left = frameSize
+            while left > 0 {
+                q.drain { chunk in
+                    let n = min(chunk.count, left)
+                    left -= n
+                    return n
+                }
+            }
+            #expect(q.byteCount == frameSize)
+            // A write into a shared array copies it first: the storage stays put only if nobody else holds it.
+            let storage = older.withUnsafeBufferPointer { $0.baseAddress }
+            older[0] &+= 1
+            #expect(older.withUnsafeBufferPointer { $0.baseAddress } == storage,
+                    "frame \(i - 1) is out but the queue still holds its payload")
+            older = newer
+        }
+    }
+
     @Test func controlFramesGoBeforeBulk() {
         var q = OutboundQueue()
         q.enqueue(Self.out1, control: false)

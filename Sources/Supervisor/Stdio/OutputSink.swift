@@ -1,4 +1,5 @@
 import LinuxSystem
+import VsockProtocol
 
 /// Writes output bytes to a local descriptor (the supervisor's or an exec client's stdout/stderr) without
 /// blocking the event loop when the descriptor is a pipe or socket, and reports each byte once it is written,
@@ -85,36 +86,5 @@ final class OutputSink {
             registered = false
         }
         if pendingBytes == 0 { onDrained() }
-    }
-}
-
-/// A FIFO that advances a head index instead of shifting its array on every removal (`Array.removeFirst` is
-/// O(n)). A removed slot is cleared at once, so a written chunk is freed then, not when the queue empties.
-struct ChunkQueue<Element> {
-    private var items: [Element?] = []
-    private var head = 0
-
-    var isEmpty: Bool { head == items.count }
-    var first: Element? { head < items.count ? items[head] : nil }
-
-    mutating func append(_ element: Element) { items.append(element) }
-
-    mutating func removeFirst() {
-        guard head < items.count else { return }
-        items[head] = nil
-        head += 1
-        if head == items.count {
-            items.removeAll(keepingCapacity: items.capacity <= 1024)
-            head = 0
-        } else if head >= 64 && head * 2 >= items.count {
-            // A queue that never quite empties still gives back the slots it has passed (amortised O(1)).
-            items.removeSubrange(0..<head)
-            head = 0
-        }
-    }
-
-    mutating func removeAll() {
-        items.removeAll()
-        head = 0
     }
 }
