@@ -5,9 +5,12 @@
 #     initramfs, same kernel (build/vmlinux) and QEMU microvm command line as fc-supervisor's QEMU driver, TCG,
 #     1 vCPU, 512 MiB, alternating, N rounds (Benchmarks/guest_boot.py); vm-init's split from hello.boot_timings;
 #     the C init once more in an initramfs padded to vm-init's size (what the size alone costs);
-#   the C init's raw channel throughput out and in (1 MiB writes/reads of the port, MIB MiB each way, every C boot);
+#   the C init's raw channel throughput out and in (1 MiB writes/reads of the port, MIB MiB each way, every C boot;
+#     the ratios use the C init boots interleaved with the exec rounds below: one before or after each round);
 #   through fc-supervisor in the same VM shape (busybox initramfs for dd): `exec dd if=/dev/zero bs=1M count=MIB`
-#     to the host and MIB MiB of stdin into `exec -i dd of=/dev/null bs=1M`, ROUNDS rounds;
+#     to the host and MIB MiB of stdin into `exec -i rate_sink` (1 MiB reads, as `dd of=/dev/null bs=1M`),
+#     ROUNDS rounds; each timed whole (wall clock around `fc-supervisor exec`) and as a transfer, first to last
+#     byte at the consumer (Benchmarks/rate_sink.c: on the host for stdout, in the guest for stdin);
 #   vm-init's RSS (guest /proc/1/status) idle after the first connection, with 100 and with 1,000 live sessions
 #     (Benchmarks/guest_sessions.py over control.sock); the static binary's size.
 # Rewrites only its own section (Benchmarks/guest_report.py).
@@ -15,7 +18,7 @@
 #   make bench BENCH_ONLY=guest   this section only (make vm-init-static fc-supervisor-static guest-kernel initramfs)
 #   BENCH_GUEST_RUNS=N            boot rounds (default 7; at least 1 — the E2E short form uses 1–2)
 #   BENCH_GUEST_MIB=M             MiB per throughput transfer (default 256)
-#   BENCH_GUEST_ROUNDS=R          fc-supervisor throughput rounds (default 3)
+#   BENCH_GUEST_ROUNDS=R          fc-supervisor throughput rounds, each with one raw C init boot (default 5)
 #   BENCH_GUEST_SESSIONS="100 1000"  session counts for the RSS rows
 #   BENCH_GUEST_OUT=FILE          also copy the raw results (JSON) here; BENCH_GUEST_NO_REPORT=1 leaves BENCHMARKS.md
 #   BENCH_BUILD=DIR               take vm-init, fc-supervisor, vmlinux, initramfs.cpio from DIR/build (compare builds)
@@ -26,7 +29,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 N=${BENCH_GUEST_RUNS:-7}
 MIB=${BENCH_GUEST_MIB:-256}
-ROUNDS=${BENCH_GUEST_ROUNDS:-3}
+ROUNDS=${BENCH_GUEST_ROUNDS:-5}
 COUNTS=${BENCH_GUEST_SESSIONS:-100 1000}
 BUILT=${BENCH_BUILD:-$ROOT}/build
 log() { printf '\033[1m[bench-guest]\033[0m %s\n' "$*" >&2; }
@@ -61,8 +64,10 @@ log "boots: $N rounds (C init, padded C init, vm-init; reversed every other roun
 python3 Benchmarks/guest_boot.py --kernel "$KERNEL" --cinit "$W/cinit.cpio" --cinit-padded "$W/cinit-padded.cpio" --vminit "$INITRAMFS" \
     --runs "$N" --bytes $((MIB << 20)) --memory-mib 512 --work "$W" > "$W/boots.json"
 
-log "vm-init through fc-supervisor: a busybox initramfs (for dd), 1 vCPU, 512 MiB"
-bash GuestImage/build-image.sh --busybox --vm-init "$VMINIT" --initrd "$W/bb.cpio" >/dev/null
+log "vm-init through fc-supervisor: a busybox initramfs (for dd) with rate_sink, 1 vCPU, 512 MiB"
+mkdir -p "$W/bbroot/bin"
+gcc -static -O2 -o "$W/bbroot/bin/rate_sink" Benchmarks/rate_sink.c
+bash GuestImage/build-image.sh --source "$W/bbroot" --busybox --vm-init "$VMINIT" --initrd "$W/bb.cpio" >/dev/null
 guest_vm_start "$W/bb.cpio"
 # shellcheck disable=SC2086
 python3 Benchmarks/guest_sessions.py "$W/s/guest/control.sock" $COUNTS > "$W/rss.json"
@@ -70,17 +75,31 @@ FCX="$SUP exec --state-dir $W/s guest"
 : > "$W/exec.txt"
 # vm-init's own CPU time (utime + stime of the guest's PID 1, clock ticks of 10 ms) across each transfer.
 vminit_ticks() { $FCX -- cut -d' ' -f14,15 /proc/1/stat | awk '{print $1 + $2}'; }
+# A consumer's line, or zeros when the transfer failed before it printed one.
+sink_line() { if [ -s "$1" ]; then cat "$1"; else echo "0 0 0 0"; fi; }
+# The C init's raw channel, one boot per round, before the exec round in even rounds and after it in odd ones: the
+# two are compared, and this host's speed drifts over minutes.
+raw_boot() {
+    python3 Benchmarks/guest_boot.py --kernel "$KERNEL" --cinit "$W/cinit.cpio" --vminit "$INITRAMFS" --only cinit \
+        --runs 1 --bytes $((MIB << 20)) --memory-mib 512 --work "$W" > "$W/raw-$1.json"
+}
 for r in $(seq "$ROUNDS"); do
+    [ $((r % 2)) = 1 ] || raw_boot "$r"
     c0=$(vminit_ticks)
     t0=$(date +%s.%N)
-    $FCX -- dd if=/dev/zero bs=1M count="$MIB" 2>/dev/null | wc -c > "$W/out-bytes"
+    rm -f "$W/out-rate" "$W/in-rate"
+    $FCX -- dd if=/dev/zero bs=1M count="$MIB" 2>/dev/null | "$W/bbroot/bin/rate_sink" > "$W/out-rate" || true
     t1=$(date +%s.%N)
     c1=$(vminit_ticks)
-    head -c $((MIB << 20)) /dev/zero | $FCX -i -- dd of=/dev/null bs=1M 2>&1 | grep -c 'records in' > "$W/in-ok" || true
+    head -c $((MIB << 20)) /dev/zero | $FCX -i -- /bin/rate_sink > "$W/in-rate" || true
     t2=$(date +%s.%N)
     c2=$(vminit_ticks)
-    echo "$r $(cat "$W/out-bytes") $(awk "BEGIN{print $t1 - $t0}") $(cat "$W/in-ok") $(awk "BEGIN{print $t2 - $t1}") $(((c1 - c0) * 10)) $(((c2 - c1) * 10))" >> "$W/exec.txt"
-    log "exec round $r/$ROUNDS (round, stdout bytes, s, stdin dd ok, s, vm-init cpu ms out, in): $(tail -1 "$W/exec.txt")"
+    # round, stdout: bytes s, stdin: bytes s, vm-init cpu ms out in, then each consumer's line (bytes, first
+    # read's bytes, first and last read's ns); a failed transfer leaves its line short.
+    out=$(sink_line "$W/out-rate") in=$(sink_line "$W/in-rate")
+    echo "$r ${out%% *} $(awk "BEGIN{print $t1 - $t0}") ${in%% *} $(awk "BEGIN{print $t2 - $t1}") $(((c1 - c0) * 10)) $(((c2 - c1) * 10)) $out $in" >> "$W/exec.txt"
+    log "exec round $r/$ROUNDS (round, stdout bytes s, stdin bytes s, vm-init cpu ms out in, consumers' lines): $(tail -1 "$W/exec.txt")"
+    [ $((r % 2)) = 0 ] || raw_boot "$r"
 done
 guest_vm_stop
 

@@ -8,7 +8,10 @@ With --cinit-padded, each round also boots the same C init in an initramfs padde
 only): what the initramfs's size alone costs the boot.
 
     guest_boot.py --kernel K --cinit CPIO [--cinit-padded CPIO] --vminit CPIO --runs N --bytes B --memory-mib M \
-        --work DIR > results.json
+        --work DIR [--only cinit] > results.json
+
+--only cinit boots the C init alone (guest.sh does, once between its exec rounds, so that the raw channel and the
+exec path are measured interleaved in time).
 
 Prints one JSON object: {"runs": [{"init": "cinit"|"cinit-padded"|"vm-init", "first_byte_ms": .., "timings_us": {..},
 "out_mib_s": .., "in_mib_s": ..}, ...], "qemu": [argv with placeholders]}. A boot that never speaks within
@@ -161,10 +164,13 @@ def main():
     p.add_argument("--bytes", type=int, default=256 << 20)
     p.add_argument("--memory-mib", type=int, default=512)
     p.add_argument("--work", required=True)
+    p.add_argument("--only", choices=["cinit"])
     args = p.parse_args()
     runs = []
     for r in range(args.runs):
         inits = ["cinit"] + (["cinit-padded"] if args.cinit_padded else []) + ["vm-init"]
+        if args.only:
+            inits = [args.only]
         order = inits if r % 2 == 0 else inits[::-1]
         for which in order:
             rec = boot(which, args, len(runs))

@@ -119,8 +119,9 @@ extension Agent {
                     let input = try Pipe()
                     parentEnds.append(input.writeEnd); childEnds.append(input.readEnd)
                     try input.writeEnd.setNonBlocking()
-                    // As for stdout: one write can then hand the process a whole frame (fewer wake-ups per byte).
-                    _ = try? input.writeEnd.setPipeCapacity(Session.maxChunk)
+                    // As for stdout: one write can then hand the process a whole 1 MiB stdin frame (fewer wake-ups
+                    // per byte).
+                    _ = try? input.writeEnd.setPipeCapacity(Session.maxSplice)
                     stdinWrite = input.writeEnd
                     options.standardInput = input.readEnd
                 } else {

@@ -51,7 +51,7 @@ public final class Agent {
     var oomEvidence: (_ pid: Int32, _ baseline: UInt64?) -> Bool = wasOOMKilled
 
     /// Credit we grant the host for stdin per session.
-    let ourWindow: UInt32 = ProtocolConstants.defaultWindow
+    let ourWindow: UInt32 = ProtocolConstants.streamWindow
     /// Output read ahead of credit per session; beyond this the session's pipes are not read (back-pressure).
     let pendingCap = 256 * 1024
     /// Above this many queued bytes on a connection, no more output is queued to it until it drains below half.

@@ -40,9 +40,10 @@ public enum ProtocolConstants {
     public static let defaultVsockPort: UInt32 = 1024
     /// Default per-session credit (bytes) for each direction of stdio.
     public static let defaultWindow: UInt32 = 1 << 20
-    /// The output credit the host's receivers announce (the supervisor to vm-init, the exec client to the
-    /// supervisor): four of vm-init's largest frames (1 MiB, spliced from a workload's pipe), granted back two at
-    /// a time, so a busy stream never waits a round trip for credit. With two, half of the frames of `exec dd`
-    /// in the QEMU guest waited for a grant (BENCHMARKS.md §8).
-    public static let outputWindow: UInt32 = 4 << 20
+    /// The credit the reference receivers of bulk stdio announce: the supervisor and the exec client for output,
+    /// vm-init for stdin. Four of the largest frames (1 MiB: spliced output, stdin read from a grown pipe),
+    /// granted back two at a time, so a busy stream never waits a round trip for credit. In the QEMU guest of
+    /// BENCHMARKS.md §8: with a 2 MiB output window half of the frames of `exec dd` waited for a grant; with
+    /// a 1 MiB stdin window, 1 MiB stdin frames went one at a time (253 MiB/s; 4 MiB: 371, 8 MiB: 298).
+    public static let streamWindow: UInt32 = 4 << 20
 }

@@ -38,6 +38,23 @@ extension ChildUnderTest {
                            environment: h.environment(["FCSIM_GUEST_INIT": Self.hostileGuest, "HOSTILE_GUEST_MODE": mode]))
     }
 
+    /// Not hostile: a guest that takes payloads of at most 4 KiB gets its stdin in frames no larger, though the
+    /// supervisor reads a pipe in up to 1 MiB (PROTOCOL.md §5.2: a frame carries min(credit, the peer's
+    /// `max_payload`)). Every byte arrives.
+    @Test func stdinFramesKeepToTheGuestsMaxPayload() throws {
+        let h = try SimulatorHarness()
+        defer { h.cleanup() }
+        let input = [UInt8](repeating: 0x5A, count: 3 << 20)
+        let vm = try ChildUnderTest(h.supervisor, h.runArguments(id: "hg-small", bootTimeout: 20, extra: ["--stop-timeout", "2"],
+                                                                 command: ["workload"]),
+                                    environment: h.environment(["FCSIM_GUEST_INIT": Self.hostileGuest,
+                                                                "HOSTILE_GUEST_MODE": "small-payload"]),
+                                    input: input)
+        let status = vm.wait(timeout: 60).shellStatus
+        #expect(status == 0, "status \(status): \(vm.stderr)")
+        #expect(vm.stdout == "stdin 3145728 bytes, largest frame 4096\n", "\(vm.stderr)")
+    }
+
     @Test func garbageAndUnknownSessionsAreIgnoredAndTheWorkloadStillCompletes() throws {
         let h = try SimulatorHarness()
         defer { h.cleanup() }

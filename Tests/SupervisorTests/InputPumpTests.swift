@@ -66,6 +66,42 @@ import Testing
         #expect(grants >= 2)
     }
 
+    /// The pump grows the pipe it reads to 1 MiB, so a writer that keeps up fills whole 1 MiB frames; and a read
+    /// that fills a request cut short by credit keeps the read size: the first grant ramps the reads up (4 KiB,
+    /// 8 KiB, ... 512 KiB, then the 4 KiB the credit has left), the second is taken in one 1 MiB read, not in
+    /// a new ramp from 8 KiB.
+    @Test func theNextGrantAfterACreditLimitedReadIsReadWhole() throws {
+        let loop = try EventLoop()
+        let pipe = try LinuxSystem.Pipe()
+        defer { pipe.readEnd.close(); pipe.writeEnd.close() }
+        try pipe.writeEnd.setNonBlocking()
+        let target = Target(credit: 0)
+        let pump = InputPump(fd: pipe.readEnd, loop: loop, target: target)
+        pump.start()
+        let block = [UInt8](repeating: 0x33, count: InputPump.maxRead)
+        func fill() -> Int { block.withUnsafeBytes { (try? pipe.writeEnd.write($0)) ?? 0 } }
+        var rounds: [[Int]] = []
+        func round(_ left: Int) {
+            guard left > 0 else { return loop.stop() }
+            #expect(fill() == InputPump.maxRead, "the pipe was not grown to hold a whole frame")
+            target.chunks = []
+            target.credit = InputPump.maxRead
+            pump.creditChanged()
+            loop.addTimer(after: .milliseconds(100)) {
+                rounds.append(target.chunks.map(\.count))
+                target.credit = 0
+                round(left - 1)
+            }
+        }
+        loop.post { round(2) }
+        try loop.run()
+        pump.stop()
+        #expect(rounds.count == 2)
+        #expect(rounds.first?.reduce(0, +) == InputPump.maxRead)
+        #expect(rounds.first?.last == 4096, "\(rounds)")
+        #expect(rounds.last == [InputPump.maxRead], "\(rounds)")
+    }
+
     /// No credit: nothing is read; credit of a few bytes: no more than that is read. The same when every read
     /// is one that never waits (a pipe passed by an exec client).
     @Test(arguments: [false, true])

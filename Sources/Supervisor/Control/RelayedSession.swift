@@ -118,7 +118,8 @@ final class RelayedSession: GuestSessionDelegate {
             guard n > 0 else { break }
             sent += n
             pendingStdinOffset += n
-            guard pendingStdinOffset == chunk.count else { break }
+            // Part of it: credit ran out (the next call takes nothing), or the guest's max_payload cut the frame.
+            guard pendingStdinOffset == chunk.count else { continue }
             pendingStdin.removeFirst()
             pendingStdinOffset = 0
         }

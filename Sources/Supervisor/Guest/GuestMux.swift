@@ -35,14 +35,14 @@ final class GuestSession {
         self.stdinWindow = SendWindow(initial: stdinWindow)
     }
 
-    /// Stdin bytes we may send now.
-    var stdinCredit: Int { finished ? 0 : Int(stdinWindow.available) }
+    /// Stdin bytes we may send now, in one frame: the guest's credit, at most its `max_payload` (PROTOCOL.md §5.2).
+    var stdinCredit: Int { finished ? 0 : min(Int(stdinWindow.available), mux.guestMaxPayload) }
 
     /// Sends up to `stdinCredit` bytes of `bytes`; returns how many were sent.
     @discardableResult
     func sendStdin(_ bytes: UnsafeRawBufferPointer) -> Int {
         guard !finished else { return 0 }
-        let n = stdinWindow.take(upTo: bytes.count)
+        let n = stdinWindow.take(upTo: min(bytes.count, mux.guestMaxPayload))
         guard n > 0 else { return 0 }
         mux.connection.send(.stdin(SessionRef(session: id)), payload: UnsafeRawBufferPointer(rebasing: bytes[..<n]))
         mux.counters.bytesOut += UInt64(n)
@@ -53,7 +53,7 @@ final class GuestSession {
     @discardableResult
     func sendStdin(_ bytes: [UInt8]) -> Int {
         guard !finished else { return 0 }
-        let n = stdinWindow.take(upTo: bytes.count)
+        let n = stdinWindow.take(upTo: min(bytes.count, mux.guestMaxPayload))
         guard n > 0 else { return 0 }
         mux.connection.send(.stdin(SessionRef(session: id)), payload: bytes[..<n])
         mux.counters.bytesOut += UInt64(n)
@@ -113,7 +113,7 @@ final class GuestMux {
     /// Diagnostics about misbehaving guests (rate-limited by the caller if needed).
     var onWarning: (String) -> Void = { _ in }
 
-    init(connection: FramedConnection, outputWindow: UInt32 = ProtocolConstants.outputWindow) {
+    init(connection: FramedConnection, outputWindow: UInt32 = ProtocolConstants.streamWindow) {
         self.connection = connection
         self.outputWindow = outputWindow
         // PROTOCOL.md §7: the guest's hello first, role `guest`, our version; a second hello is refused.
@@ -133,6 +133,9 @@ final class GuestMux {
     }
 
     var isReady: Bool { guestHello != nil && !connection.isClosed }
+    /// The largest payload the guest accepts in one frame (its `hello.limits`, within the ceiling; at least one
+    /// byte, so a guest announcing 0 still gets its stdin, slowly).
+    var guestMaxPayload: Int { max(1, Int((guestHello?.limits ?? .default).clamped(to: .ceiling).maxPayloadBytes)) }
     var liveSessionCount: Int { sessions.count }
 
     /// Starts a session. `request.session` is replaced by a fresh id.

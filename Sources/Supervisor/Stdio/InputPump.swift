@@ -34,12 +34,15 @@ final class InputPump {
     private var pollable = true
     private(set) var finished = false
     /// How much the next read asks for: it doubles while reads fill what they ask (a busy pipe) and falls to
-    /// what the last read brought otherwise, so a pipe's reads fill their arrays exactly (64 KiB for a default
-    /// pipe) and a terminal's keystrokes get small ones.
+    /// what the last read brought otherwise, so a pipe's reads fill their arrays exactly and a terminal's
+    /// keystrokes get small ones. A read that filled a request cut short by credit keeps the size.
     private var readSize = InputPump.minRead
     static let minRead = 4096
-    /// Largest read (and so stdin frame) taken at once.
-    static let maxRead = 256 * 1024
+    /// Largest read (and so stdin frame) taken at once: the protocol's default `max_payload`, and the capacity
+    /// a pipe being read is grown to (best effort), so a writer that keeps up fills 1 MiB frames. In the QEMU
+    /// guest of BENCHMARKS.md section 8, vm-init spends about 4x the user time per stdin byte on the 64 KiB
+    /// frames a default pipe yields (each frame is one more decode, write and grant there).
+    static let maxRead = 1 << 20
     /// Most reads that fill one frame.
     static let maxReadsPerFrame = 8
     /// Holds a chunk read while credit was short: never read more than credit, so this stays empty, except
@@ -58,6 +61,7 @@ final class InputPump {
 
     /// Starts pumping. Call ``creditChanged()`` whenever the target's credit grows.
     func start() {
+        if (try? fd.fileType()) == .fifo { _ = try? fd.setPipeCapacity(Self.maxRead) }
         do {
             try loop.register(fd, interest: .read) { [weak self] _ in self?.readAvailable() }
             registered = true
@@ -123,7 +127,7 @@ final class InputPump {
         }
         guard let n = result else { return }
         if n == 0 { return endOfInput(target) }
-        readSize = n == count ? min(2 * count, Self.maxRead) : max((n + Self.minRead - 1) / Self.minRead * Self.minRead, Self.minRead)
+        readSize = n == count ? max(readSize, min(2 * count, Self.maxRead)) : max((n + Self.minRead - 1) / Self.minRead * Self.minRead, Self.minRead)
         // A short read would pin the whole allocation while queued: send a right-sized copy instead.
         if n < count / 2 { bytes = bytes.withUnsafeBufferPointer { Array($0) } }
         let sent = target.sendStdin(bytes)

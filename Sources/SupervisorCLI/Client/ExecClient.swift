@@ -113,7 +113,7 @@ public final class ExecClient {
             report("\(error)")
             return SupervisorExitCode.startFailed.rawValue
         }
-        connection.send(.hello(Hello(role: .client, agent: "fc-supervisor-exec/0.1", window: ProtocolConstants.outputWindow)))
+        connection.send(.hello(Hello(role: .client, agent: "fc-supervisor-exec/0.1", window: ProtocolConstants.streamWindow)))
         var request = options.request ?? ExecRequest(session: Self.sessionID, argv: options.argv,
                                                      env: options.env.isEmpty ? nil : options.env, cwd: options.cwd,
                                                      user: options.user, tty: size, stdin: options.interactive)
@@ -145,6 +145,7 @@ public final class ExecClient {
         switch frame.message {
         case .hello(let hello):
             remote.stdinWindow = SendWindow(initial: hello.window)
+            remote.maxPayload = max(1, Int(hello.limits.clamped(to: .ceiling).maxPayloadBytes))
             // It comes before `started`, which is when stdin forwarding would begin.
             if passedStdin && hello.capabilities.contains(ExecRequest.stdinDescriptorCapability) { local.stdinHandedOver() }
         case .started(let m) where m.session == remote.id:
@@ -192,7 +193,9 @@ final class ControlRemoteSession: RemoteSession {
     let id: SessionID
     private let connection: FramedConnection
     var stdinWindow = SendWindow(initial: 0)
-    private var outputWindow = ReceiveWindow(window: ProtocolConstants.outputWindow)
+    /// The supervisor's `hello.limits.max_payload`: no stdin frame is larger.
+    var maxPayload = Int(FrameLimits.default.maxPayloadBytes)
+    private var outputWindow = ReceiveWindow(window: ProtocolConstants.streamWindow)
 
     init(connection: FramedConnection, id: SessionID) {
         self.connection = connection
@@ -204,16 +207,16 @@ final class ControlRemoteSession: RemoteSession {
         try? outputWindow.receive(count, session: id)
     }
 
-    var stdinCredit: Int { Int(stdinWindow.available) }
+    var stdinCredit: Int { min(Int(stdinWindow.available), maxPayload) }
 
     func sendStdin(_ bytes: UnsafeRawBufferPointer) -> Int {
-        let n = stdinWindow.take(upTo: bytes.count)
+        let n = stdinWindow.take(upTo: min(bytes.count, maxPayload))
         if n > 0 { connection.send(.stdin(SessionRef(session: id)), payload: UnsafeRawBufferPointer(rebasing: bytes[..<n])) }
         return n
     }
 
     func sendStdin(_ bytes: [UInt8]) -> Int {
-        let n = stdinWindow.take(upTo: bytes.count)
+        let n = stdinWindow.take(upTo: min(bytes.count, maxPayload))
         if n > 0 { connection.send(.stdin(SessionRef(session: id)), payload: bytes[..<n]) }
         return n
     }
