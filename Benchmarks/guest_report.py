@@ -156,7 +156,7 @@ def section(s, notes):
              f"| ≥ 50 % | {bar(in_pct >= 0.5 if in_pct else None)} |",
              f"| &nbsp;&nbsp;the whole `exec` (wall clock, with its start and exit) | | "
              f"{fmt(s.get('exec_stdin_whole_mib_s'), ' MiB/s')} | {fmt(in_whole and in_whole * 100, ' %')} | | |",
-             f"| vm-init RSS idle, after the first connection | | {fmt(idle and idle / 1024, ' MiB', 1)} | | ≤ 6 MiB "
+             f"| vm-init RSS idle, after the first connection | | {fmt(idle, ' KiB')} | | ≤ 6 MiB (6144 KiB) "
              f"| {bar(idle <= 6 * 1024 if idle else None)} |",
              f"| vm-init RSS with 1,000 live sessions | | {fmt(thousand and thousand / 1024, ' MiB', 1)} | | ≤ 16 MiB "
              f"| {bar(thousand <= 16 * 1024 if thousand else None)} |",
