@@ -85,9 +85,9 @@ raw_boot() {
 }
 for r in $(seq "$ROUNDS"); do
     [ $((r % 2)) = 1 ] || raw_boot "$r"
+    rm -f "$W/out-rate" "$W/in-rate"
     c0=$(vminit_ticks)
     t0=$(date +%s.%N)
-    rm -f "$W/out-rate" "$W/in-rate"
     $FCX -- dd if=/dev/zero bs=1M count="$MIB" 2>/dev/null | "$W/bbroot/bin/rate_sink" > "$W/out-rate" || true
     t1=$(date +%s.%N)
     c1=$(vminit_ticks)

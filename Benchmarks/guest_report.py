@@ -119,11 +119,11 @@ def section(s, notes):
     c, v, p = s["cinit"], s["vm-init"], s.get("cinit-padded")
     ratio = v["first_byte_ms"] / c["first_byte_ms"] if v["first_byte_ms"] and c["first_byte_ms"] else None
     p_ratio = p["first_byte_ms"] / c["first_byte_ms"] if p and p["first_byte_ms"] and c["first_byte_ms"] else None
-    out_pct = s["exec_stdout_mib_s"] / c["raw_out_mib_s"] if s["exec_stdout_mib_s"] and c["raw_out_mib_s"] else None
-    in_pct = s["exec_stdin_mib_s"] / c["raw_in_mib_s"] if s["exec_stdin_mib_s"] and c["raw_in_mib_s"] else None
 
-    def share(whole, raw):
-        return whole / raw if whole and raw else None
+    def share(exec_mib_s, raw_mib_s):
+        return exec_mib_s / raw_mib_s if exec_mib_s and raw_mib_s else None
+    out_pct = share(s["exec_stdout_mib_s"], c["raw_out_mib_s"])
+    in_pct = share(s["exec_stdin_mib_s"], c["raw_in_mib_s"])
     out_whole = share(s.get("exec_stdout_whole_mib_s"), c["raw_out_mib_s"])
     in_whole = share(s.get("exec_stdin_whole_mib_s"), c["raw_in_mib_s"])
     rss = s["rss_kib"]

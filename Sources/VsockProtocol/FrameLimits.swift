@@ -18,6 +18,10 @@ public struct FrameLimits: Sendable, Equatable, Codable {
         self.maxPayloadBytes = maxPayloadBytes
     }
 
+    /// The largest payload to put in one frame for a peer that announced these limits: within the ceiling, and
+    /// at least one byte, so a peer announcing 0 still gets its bytes, slowly.
+    public var payloadPerFrame: Int { max(1, Int(clamped(to: .ceiling).maxPayloadBytes)) }
+
     /// The smaller of two limit sets, each field independently.
     public func clamped(to other: FrameLimits) -> FrameLimits {
         FrameLimits(maxHeaderBytes: min(maxHeaderBytes, other.maxHeaderBytes),

@@ -133,9 +133,8 @@ final class GuestMux {
     }
 
     var isReady: Bool { guestHello != nil && !connection.isClosed }
-    /// The largest payload the guest accepts in one frame (its `hello.limits`, within the ceiling; at least one
-    /// byte, so a guest announcing 0 still gets its stdin, slowly).
-    var guestMaxPayload: Int { max(1, Int((guestHello?.limits ?? .default).clamped(to: .ceiling).maxPayloadBytes)) }
+    /// The largest payload the guest accepts in one frame (its `hello.limits`).
+    var guestMaxPayload: Int { (guestHello?.limits ?? .default).payloadPerFrame }
     var liveSessionCount: Int { sessions.count }
 
     /// Starts a session. `request.session` is replaced by a fresh id.

@@ -145,7 +145,7 @@ public final class ExecClient {
         switch frame.message {
         case .hello(let hello):
             remote.stdinWindow = SendWindow(initial: hello.window)
-            remote.maxPayload = max(1, Int(hello.limits.clamped(to: .ceiling).maxPayloadBytes))
+            remote.maxPayload = hello.limits.payloadPerFrame
             // It comes before `started`, which is when stdin forwarding would begin.
             if passedStdin && hello.capabilities.contains(ExecRequest.stdinDescriptorCapability) { local.stdinHandedOver() }
         case .started(let m) where m.session == remote.id:
@@ -194,7 +194,7 @@ final class ControlRemoteSession: RemoteSession {
     private let connection: FramedConnection
     var stdinWindow = SendWindow(initial: 0)
     /// The supervisor's `hello.limits.max_payload`: no stdin frame is larger.
-    var maxPayload = Int(FrameLimits.default.maxPayloadBytes)
+    var maxPayload = FrameLimits.default.payloadPerFrame
     private var outputWindow = ReceiveWindow(window: ProtocolConstants.streamWindow)
 
     init(connection: FramedConnection, id: SessionID) {
