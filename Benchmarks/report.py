@@ -10,6 +10,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FC = "fc-supervisor exec"
 FLOOR = "raw Unix-socket relay (socat)"
 HOPS = "raw Unix-socket relays on fc's hops (socat ×3)"
+PIPED = "fc-supervisor exec into a pipe"
 
 
 def rounds(directory, direction):
@@ -224,17 +225,25 @@ w(f"hyperfine (through `sh -c`, whose start-up it subtracts), {len(out_ratios)} 
 w("")
 w("| path | stdout MiB/s | stdin MiB/s | stdout vs fc | stdin vs fc |")
 w("|---|---|---|---|---|")
-for name in [FC, FLOOR, HOPS, "ssh (ControlMaster)", "runc exec"]:
+for name in [FC, PIPED, FLOOR, HOPS, "ssh (ControlMaster)", "runc exec"]:
     if name not in out_rounds and name not in in_rounds:
         continue
-    a, b = thr(out_rounds, name), thr(in_rounds, name)
-    w(f"| {name} | {a:.0f} | {b:.0f} | {a / so_fc:.2f}× | {b / si_fc:.2f}× |")
+    a = thr(out_rounds, name) if name in out_rounds else None
+    b = thr(in_rounds, name) if name in in_rounds else None
+    cells = [f"{v:.0f}" if v is not None else "–" for v in (a, b)]
+    shares = [f"{v / fc:.2f}×" if v is not None else "–" for v, fc in ((a, so_fc), (b, si_fc))]
+    w(f"| {name} | {' | '.join(cells)} | {' | '.join(shares)} |")
 if raw_out:
     ro, ri = statistics.median(raw_out), statistics.median(raw_in)
     w(f"| raw bytes through the simulator's vsock relay (no framing; rawrelay.py) | {ro:.0f} | {ri:.0f} | {ro / so_fc:.2f}× | {ri / si_fc:.2f}× |")
 w("")
 w("Note: `runc exec` without a terminal hands its own stdio descriptors to the container process, so its figures are "
   "a direct pipe with no relay at all; it is a floor, not a peer, for throughput.")
+if PIPED in out_rounds:
+    w("")
+    w(f"\"{PIPED}\" is `fc-supervisor exec … | cat > /dev/null`: a pipe as stdout, which the client passes to the "
+      "supervisor (PROTOCOL.md §11.3), so the supervisor writes the output into it and the client is off the data "
+      "path, as with the pipes go-runc and conmon give a runtime; `> /dev/null` is relayed through the client.")
 w("")
 if out_hop_ratios and in_hop_ratios:
     w(f"Where the gap to the one-hop floor comes from: \"{HOPS}\" moves the same bytes through plain relays over the "

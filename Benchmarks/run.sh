@@ -216,6 +216,7 @@ for round in $(seq "$THRU_ROUNDS"); do
     warm="--warmup 0"; [ "$round" = 1 ] && warm="--warmup 1"
     hf stdout-r$round.json "$warm --runs 1" \
         "fc-supervisor exec" "$FCX -- head -c $BYTES /dev/zero > /dev/null" \
+        "fc-supervisor exec into a pipe" "$FCX -- head -c $BYTES /dev/zero | cat > /dev/null" \
         "raw Unix-socket relay (socat)" "head -c $BYTES /dev/zero | socat -u -b 262144 STDIN UNIX-CONNECT:$W/floor.sock" \
         "raw Unix-socket relays on fc's hops (socat ×3)" "socat -u -b 262144 UNIX-CONNECT:$W/out1.sock STDOUT > /dev/null" \
         "ssh (ControlMaster)" "$SSH $NORC \"'head -c $BYTES /dev/zero'\" > /dev/null" \

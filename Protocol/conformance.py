@@ -28,7 +28,8 @@ def main():
     else:
         steps = [("ready", control.c_wait_ready), ("opening", control.c_opening),
                  ("framing", control.c_framing), ("sessions", control.c_sessions),
-                 ("stdin descriptor", control.c_stdin_descriptor), ("workload", control.c_workload_and_shutdown)]
+                 ("stdin descriptor", control.c_stdin_descriptor),
+                 ("output descriptors", control.c_output_descriptors), ("workload", control.c_workload_and_shutdown)]
     for name, fn in steps:
         section(name, fn, path)
     failed = results.count(False)

@@ -108,10 +108,10 @@ def c_sessions(path):
     a.close(); b.close()
 
 
-def send_exec_with_fd(c, header, fd):
-    """§11.2: the exec frame in one sendmsg whose SCM_RIGHTS control message carries `fd`."""
+def send_exec_with_fd(c, header, *fds):
+    """§11.2–11.3: the exec frame in one sendmsg whose SCM_RIGHTS control message carries `fds`, in order."""
     h = canonical(header)
-    socket.send_fds(c.sock, [struct.pack(">II", len(h), 0) + h], [fd])
+    socket.send_fds(c.sock, [struct.pack(">II", len(h), 0) + h], list(fds))
 
 
 def c_stdin_descriptor(path):
@@ -147,6 +147,47 @@ def c_stdin_descriptor(path):
     check("§11.2 a descriptor that is not a pipe: invalid_message", errors(c.sync()) == [("invalid_message", 3)])
     end, out, _, _ = run_session(c, 4, ["echo", "still"])
     check("§11.2 the connection serves on after the refusals", out == b"still\n" and status_ok(end, code=0), (out, end))
+    c.close()
+
+
+def c_output_descriptors(path):
+    c = Conn(path, "client")
+    if not check("§11.3 the supervisor announces output_descriptors",
+                 "output_descriptors" in c.peer_hello.get("capabilities", []), c.peer_hello):
+        return
+    r, w = os.pipe()
+    send_exec_with_fd(c, {"type": "exec", "session": 1, "argv": ["sh", "-c", "echo out; echo err >&2; exit 5"],
+                          "stdout_descriptor": True, "stderr_descriptor": True}, w, w)
+    os.close(w)
+    seen = []
+    while True:
+        h, _ = c.expect(lambda h, p: h.get("session") == 1, "session 1")
+        seen.append(h["type"])
+        if h["type"] == "exit":
+            break
+    check("§11.3 no output frames for passed pipes: started, then exit", seen == ["started", "exit"]
+          and status_ok(h, code=5), (seen, h))
+    os.set_blocking(r, False)
+    data, eof = b"", False
+    try:
+        while True:
+            chunk = os.read(r, 65536)
+            if not chunk:
+                eof = True
+                break
+            data += chunk
+    except BlockingIOError:
+        pass
+    os.close(r)
+    check("§11.3 at exit the pipe holds all output and then end of file", eof and sorted(data.split()) == [b"err", b"out"],
+          (data, eof))
+    r, w = os.pipe()
+    send_exec_with_fd(c, {"type": "exec", "session": 2, "argv": ["true"], "stdout_descriptor": True}, r)
+    os.close(r)
+    check("§11.3 a pipe's read end for stdout: invalid_message", errors(c.sync()) == [("invalid_message", 2)])
+    os.close(w)
+    end, out, _, _ = run_session(c, 3, ["echo", "still"])
+    check("§11.3 the connection serves on after the refusal", out == b"still\n" and status_ok(end, code=0), (out, end))
     c.close()
 
 

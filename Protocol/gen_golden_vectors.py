@@ -213,9 +213,10 @@ valid("hello_client_control_socket",
       note="a client's first frame on <state-dir>/<id>/control.sock")
 valid("hello_supervisor_control_socket",
       {"type": "hello", "version": 1, "role": "supervisor", "agent": "fc-supervisor/0.1",
-       "capabilities": ["pty", "stdin_descriptor"], "limits": limits, "window": 1048576,
+       "capabilities": ["pty", "stdin_descriptor", "output_descriptors"], "limits": limits, "window": 1048576,
        "wall_clock_ns": 1732560000123456789},
-      note="the supervisor's first frame on control.sock; stdin_descriptor: exec may pass stdin as a pipe (§11.2)")
+      note="the supervisor's first frame on control.sock; stdin_descriptor: exec may pass stdin as a pipe (§11.2); "
+           "output_descriptors: and stdout and stderr (§11.3)")
 valid("signal_workload_session_0", {"type": "signal", "session": 0, "signal": 15},
       note="control.sock only: session 0 is the workload (fc-supervisor kill)")
 valid("signal_all_control_socket", {"type": "signal", "session": 0, "signal": 9, "all": True},
@@ -239,6 +240,11 @@ valid("exec_control_socket", {"type": "exec", "session": 1, "argv": ["ls", "-l"]
 valid("exec_stdin_descriptor_control_socket",
       {"type": "exec", "session": 1, "argv": ["sh", "-c", "cat > /dev/null"], "stdin": True, "stdin_descriptor": True},
       note="control.sock only (§11.2): stdin is the pipe passed with SCM_RIGHTS on this frame's bytes; no stdin frames")
+valid("exec_output_descriptors_control_socket",
+      {"type": "exec", "session": 1, "argv": ["dd", "if=/dev/zero", "bs=1M", "count=256"],
+       "stdout_descriptor": True, "stderr_descriptor": True},
+      note="control.sock only (§11.3): stdout and stderr are the two pipes passed with SCM_RIGHTS on this frame's "
+           "bytes, in that order; no stdout or stderr frames")
 
 # --- invalid -------------------------------------------------------------------------------------------------------
 invalid("oversized_header_4gib", struct.pack(">II", 0xFFFFFFFF, 0), "oversized", "frame_too_large",

@@ -347,6 +347,13 @@ ssize_t clinux_read_nowait(int fd, void *buffer, size_t len) {
     return n < 0 ? -errno : n;
 }
 
+ssize_t clinux_write_nowait(int fd, const void *buffer, size_t len) {
+    struct iovec iov = { .iov_base = (void *)buffer, .iov_len = len };
+    ssize_t n;
+    do { n = pwritev2(fd, &iov, 1, -1, RWF_NOWAIT); } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
 int clinux_openpty(int *master_out, int *slave_out, unsigned short rows, unsigned short cols, int nonblocking_master) {
     int flags = O_RDWR | O_NOCTTY | O_CLOEXEC | (nonblocking_master ? O_NONBLOCK : 0);
     int master = posix_openpt(flags);

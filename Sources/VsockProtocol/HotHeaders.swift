@@ -61,6 +61,8 @@ enum HotHeaders {
             if let v = m.timeoutMs { o.put("timeout_ms", int: v) }
             if let v = m.oomScoreAdj { o.put("oom_score_adj", int: v) }
             if let v = m.stdinDescriptor { o.put("stdin_descriptor", .bool(v)) }
+            if let v = m.stdoutDescriptor { o.put("stdout_descriptor", .bool(v)) }
+            if let v = m.stderrDescriptor { o.put("stderr_descriptor", .bool(v)) }
         case .started(let m):
             o.put("session", int: m.session)
             o.put("pid", int: m.pid)
@@ -165,7 +167,9 @@ enum HotHeaders {
                 stdin: try f.optional("stdin", HeaderDecoder.bool),
                 timeoutMs: try f.optional("timeout_ms", HeaderDecoder.integer),
                 oomScoreAdj: try f.optional("oom_score_adj", HeaderDecoder.integer),
-                stdinDescriptor: try f.optional("stdin_descriptor", HeaderDecoder.bool)))
+                stdinDescriptor: try f.optional("stdin_descriptor", HeaderDecoder.bool),
+                stdoutDescriptor: try f.optional("stdout_descriptor", HeaderDecoder.bool),
+                stderrDescriptor: try f.optional("stderr_descriptor", HeaderDecoder.bool)))
         case "started":
             return .started(Started(session: try f.required("session", HeaderDecoder.integer),
                                     pid: try f.required("pid", HeaderDecoder.integer)))

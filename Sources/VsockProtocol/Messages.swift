@@ -81,25 +81,36 @@ public struct ExecRequest: Sendable, Equatable, Codable {
     /// control.sock only (PROTOCOL.md §11): the process's stdin is the pipe passed (SCM_RIGHTS) with this frame's
     /// bytes, which the supervisor reads itself; the client sends no `stdin` frames. vm-init ignores it.
     public var stdinDescriptor: Bool?
+    /// control.sock only (PROTOCOL.md §11.3): the process's stdout (stderr) goes to the pipe passed with this
+    /// frame's bytes, which the supervisor writes itself; the client gets no `stdout` (`stderr`) frames.
+    public var stdoutDescriptor: Bool?
+    public var stderrDescriptor: Bool?
 
     public init(session: SessionID, argv: [String], env: [String]? = nil, cwd: String? = nil, user: String? = nil,
                 uid: UInt32? = nil, gid: UInt32? = nil, groups: [UInt32]? = nil, umask: UInt32? = nil,
                 rlimits: [ResourceLimit]? = nil, capabilities: [String]? = nil, noNewPrivs: Bool? = nil,
                 tty: TerminalSize? = nil, stdin: Bool? = nil, timeoutMs: UInt64? = nil,
-                oomScoreAdj: Int32? = nil, stdinDescriptor: Bool? = nil) {
+                oomScoreAdj: Int32? = nil, stdinDescriptor: Bool? = nil, stdoutDescriptor: Bool? = nil,
+                stderrDescriptor: Bool? = nil) {
         self.session = session; self.argv = argv; self.env = env; self.cwd = cwd; self.user = user
         self.uid = uid; self.gid = gid; self.groups = groups; self.umask = umask; self.rlimits = rlimits
         self.capabilities = capabilities; self.noNewPrivs = noNewPrivs; self.tty = tty; self.stdin = stdin
         self.timeoutMs = timeoutMs; self.oomScoreAdj = oomScoreAdj; self.stdinDescriptor = stdinDescriptor
+        self.stdoutDescriptor = stdoutDescriptor; self.stderrDescriptor = stderrDescriptor
     }
 
     /// The `hello` capability of a supervisor that takes ``stdinDescriptor`` on control.sock (PROTOCOL.md §11).
     public static let stdinDescriptorCapability = "stdin_descriptor"
+    /// The `hello` capability of a supervisor that takes ``stdoutDescriptor`` and ``stderrDescriptor`` (§11.3).
+    public static let outputDescriptorsCapability = "output_descriptors"
+    /// Whether the exec passes any descriptor (which it then claims, in the order stdin, stdout, stderr).
+    public var passesDescriptors: Bool { stdinDescriptor == true || stdoutDescriptor == true || stderrDescriptor == true }
 
     enum CodingKeys: String, CodingKey {
         case session, argv, env, cwd, user, uid, gid, groups, umask, rlimits, capabilities, tty, stdin
         case noNewPrivs = "no_new_privs", timeoutMs = "timeout_ms", oomScoreAdj = "oom_score_adj"
-        case stdinDescriptor = "stdin_descriptor"
+        case stdinDescriptor = "stdin_descriptor", stdoutDescriptor = "stdout_descriptor"
+        case stderrDescriptor = "stderr_descriptor"
     }
 }
 

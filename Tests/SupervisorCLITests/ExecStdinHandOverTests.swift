@@ -120,6 +120,35 @@ import VsockProtocol
         #expect(client.wait(timeout: 20).shellStatus == 0, "\(client.stderr)")
     }
 
+    /// With its stdout a pipe, the client passes that too (`stdout_descriptor`, after stdin's pipe); a
+    /// supervisor without `output_descriptors` sends `stdout` frames instead, which the client writes to the
+    /// pipe itself.
+    @Test func stdoutIsPassedAndAnOlderSupervisorsFramesStillArrive() throws {
+        let standIn = try StandIn()
+        let out = try LinuxSystem.Pipe()
+        defer { out.readEnd.close() }
+        let client = try ChildUnderTest(BuiltProduct.path("fc-supervisor"),
+                                        ["exec", "--state-dir", standIn.directory.path, "vm", "--", "echo"],
+                                        standardOutput: out.writeEnd)
+        out.writeEnd.close()
+        try standIn.accept()
+        try standIn.send(Self.hello(capabilities: ["pty", ExecRequest.stdinDescriptorCapability]))
+        guard case .hello = try standIn.receive().message, case .exec(let exec) = try standIn.receive().message else {
+            throw HarnessError("expected hello then exec")
+        }
+        #expect(exec.stdoutDescriptor == true && exec.stdinDescriptor == nil && exec.stderrDescriptor == nil, "\(exec)")
+        let writable = try standIn.descriptors.first?.isWritable()
+        #expect(standIn.descriptors.count == 1 && writable == true)
+        for fd in standIn.descriptors { fd.close() }
+        standIn.descriptors = []
+        try standIn.send(.started(Started(session: exec.session, pid: 7)))
+        var frame = [UInt8](); Frame.encode(.stdout(SessionRef(session: exec.session)), payload: Array("framed\n".utf8), into: &frame)
+        try standIn.connection?.writeAll(frame)
+        try standIn.send(.exit(ExitReport(session: exec.session, status: ExitStatus(code: 0))))
+        #expect(client.wait(timeout: 20).shellStatus == 0, "\(client.stderr)")
+        #expect(try out.readEnd.readToEnd() == Array("framed\n".utf8))
+    }
+
     @Test func aRefusedExecEndsTheClientWithOneLine() throws {
         let (standIn, client, exec) = try Self.startClient(Array("x".utf8), capabilities: ["pty", ExecRequest.stdinDescriptorCapability])
         try standIn.send(.error(ErrorMessage(code: .invalidMessage,

@@ -169,8 +169,8 @@ import VsockTransport
         }
         try Self.sync(channel)
         let open = writers.map(Self.hasReader)
-        #expect(open == [true, true] + [Bool](repeating: false, count: 15), "pipes the supervisor holds: \(open)")
-        #expect(openDescriptors(of: supervisor).count <= baseline + 3)  // the connection and two descriptors
+        #expect(open == [true, true, true] + [Bool](repeating: false, count: 14), "pipes the supervisor holds: \(open)")
+        #expect(openDescriptors(of: supervisor).count <= baseline + 4)  // the connection and three descriptors
         channel.close()
         #expect(Deadline(seconds: 10).poll(every: 0.02) { openDescriptors(of: supervisor).count <= baseline },
                 "\(openDescriptors(of: supervisor))")
@@ -217,6 +217,52 @@ import VsockTransport
         let regular = try #require(try refusal(3))
         #expect(regular.code == .invalidMessage && regular.session == 3, "\(regular)")
         // Nothing was started or kept: only the connection is open beyond the baseline.
+        #expect(openDescriptors(of: supervisor).count <= baseline + 1, "\(openDescriptors(of: supervisor))")
+        channel.close()
+    }
+
+    /// Output pipes (§11.3): a pipe's read end is refused for stdout; an exec that names three streams but
+    /// passes two is refused and the two are closed, so none is left for the next exec to claim.
+    @Test func outputDescriptorsMustBeWriteEndsAndComplete() throws {
+        SystemControl.ignoreSignal(SIGPIPE)
+        let h = try SimulatorHarness()
+        defer { h.cleanup() }
+        let vm = try h.bootIdleVM(id: "outfds")
+        defer { vm.kill(SIGTERM); vm.wait() }
+        let supervisor = try h.supervisorPID(id: "outfds")
+        let baseline = openDescriptors(of: supervisor).count
+        let channel = try Self.connect(h, id: "outfds")
+        func answers(_ id: UInt64) throws -> [Message] { try Self.sync(channel, id: id).map(\.message).dropLast() }
+
+        let wrongEnd = try LinuxSystem.Pipe()
+        defer { wrongEnd.writeEnd.close() }
+        let exec1 = Frame(.exec(ExecRequest(session: 1, argv: ["true"], stdoutDescriptor: true))).encoded()
+        _ = try sendWithDescriptors(channel.fd, exec1, [wrongEnd.readEnd])
+        wrongEnd.readEnd.close()
+        let first = try answers(101)
+        guard case .error(let e1)? = first.first, first.count == 1 else { throw HarnessError("expected one error, got \(first)") }
+        #expect(e1.code == .invalidMessage && e1.session == 1 && e1.message.contains("write end"), "\(e1)")
+        #expect(!Self.hasReader(wrongEnd.writeEnd), "the refused read end is still open in the supervisor")
+
+        let stdin = try LinuxSystem.Pipe(), stdout = try LinuxSystem.Pipe()
+        defer { stdin.writeEnd.close(); stdout.readEnd.close() }
+        try stdin.writeEnd.setNonBlocking()
+        let exec2 = Frame(.exec(ExecRequest(session: 2, argv: ["cat"], stdin: true, stdinDescriptor: true,
+                                            stdoutDescriptor: true, stderrDescriptor: true))).encoded()
+        _ = try sendWithDescriptors(channel.fd, exec2, [stdin.readEnd, stdout.writeEnd])
+        stdin.readEnd.close()
+        stdout.writeEnd.close()
+        let second = try answers(102)
+        guard case .error(let e2)? = second.first, second.count == 1 else { throw HarnessError("expected one error, got \(second)") }
+        #expect(e2.code == .invalidMessage && e2.session == 2 && e2.message.contains("stderr_descriptor"), "\(e2)")
+        #expect(!Self.hasReader(stdin.writeEnd), "the refused exec's stdin pipe is still open in the supervisor")
+        #expect(try stdout.readEnd.readToEnd() == [], "the refused exec's stdout pipe is still open in the supervisor")
+
+        // The next exec claims nothing left over: without a descriptor of its own it is refused as well.
+        try channel.send(.exec(ExecRequest(session: 3, argv: ["true"], stdoutDescriptor: true)))
+        let third = try answers(103)
+        guard case .error(let e3)? = third.first else { throw HarnessError("expected an error, got \(third)") }
+        #expect(e3.session == 3 && e3.message.contains("no descriptor"), "\(e3)")
         #expect(openDescriptors(of: supervisor).count <= baseline + 1, "\(openDescriptors(of: supervisor))")
         channel.close()
     }

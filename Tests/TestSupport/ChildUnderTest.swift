@@ -21,13 +21,18 @@ public final class ChildUnderTest: @unchecked Sendable {  // one test thread dri
     /// closed) while the caller waits, so a child that reads late or never cannot block the test.
     /// `standardInput` (without `input`): the child's stdin is that descriptor, which stays the caller's.
     /// `mergeStandardError`: stderr goes to the stdout file, interleaved as written (for logs).
+    /// `standardOutput`, `standardError`: that descriptor instead of the file (which stays the caller's; the
+    /// file's accessor then reads empty).
     public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                input: [UInt8]? = nil, standardInput: FileDescriptor? = nil, mergeStandardError: Bool = false) throws {
+                input: [UInt8]? = nil, standardInput: FileDescriptor? = nil, mergeStandardError: Bool = false,
+                standardOutput: FileDescriptor? = nil, standardError: FileDescriptor? = nil) throws {
         outputs = try TemporaryDirectory(prefix: "/var/tmp/fc-child-")
-        let out = try FileDescriptor.open(outputs.file("stdout"), flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC)
+        let out = try standardOutput?.duplicate()
+            ?? FileDescriptor.open(outputs.file("stdout"), flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC)
         defer { out.close() }
         let err = mergeStandardError
-            ? out : try FileDescriptor.open(outputs.file("stderr"), flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC)
+            ? out : try standardError?.duplicate()
+                ?? FileDescriptor.open(outputs.file("stderr"), flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC)
         defer { if !mergeStandardError { err.close() } }
         let stdin: FileDescriptor
         if input != nil {

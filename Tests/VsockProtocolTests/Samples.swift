@@ -50,7 +50,7 @@ enum Samples {
         "shutdown_full": Frame(.shutdown(ShutdownRequest(mode: .poweroff, graceMs: 5000))),
         "hello_client_control_socket": Frame(.hello(Hello(role: .client, agent: "worker/1.0"))),
         "hello_supervisor_control_socket": Frame(.hello(Hello(role: .supervisor, agent: "fc-supervisor/0.1",
-                                                              capabilities: ["pty", "stdin_descriptor"],
+                                                              capabilities: ["pty", "stdin_descriptor", "output_descriptors"],
                                                               wallClockNs: 1_732_560_000_123_456_789))),
         "signal_all_control_socket": Frame(.signal(SignalRequest(session: 0, signal: 9, all: true))),
         "lifecycle_start": Frame(.lifecycle(LifecycleRequest(action: .start))),
@@ -67,6 +67,8 @@ enum Samples {
                                                        stdin: true))),
         "exec_stdin_descriptor_control_socket": Frame(.exec(ExecRequest(session: 1, argv: ["sh", "-c", "cat > /dev/null"],
                                                                         stdin: true, stdinDescriptor: true))),
+        "exec_output_descriptors_control_socket": Frame(.exec(ExecRequest(session: 1, argv: ["dd", "if=/dev/zero", "bs=1M", "count=256"],
+                                                                          stdoutDescriptor: true, stderrDescriptor: true))),
         "fraction_in_unknown_field_ignored": Frame(.ping(Ping(id: 7))),
         "error_connection": Frame(.error(ErrorMessage(code: .unknownMessage, message: "unknown message type \"detach\""))),
         "error_session": Frame(.error(ErrorMessage(code: .unknownSession, message: "no session 9", session: 9))),
@@ -194,7 +196,8 @@ enum Samples {
                 capabilities: maybe(&rng) { strings(&$0) }, noNewPrivs: maybe(&rng) { $0.chance(50) },
                 tty: maybe(&rng) { TerminalSize(rows: u16(&$0), cols: u16(&$0)) }, stdin: maybe(&rng) { $0.chance(50) },
                 timeoutMs: maybe(&rng) { $0.next() },
-                oomScoreAdj: maybe(&rng) { Int32($0.below(2001)) - 1000 }, stdinDescriptor: maybe(&rng) { $0.chance(50) }))
+                oomScoreAdj: maybe(&rng) { Int32($0.below(2001)) - 1000 }, stdinDescriptor: maybe(&rng) { $0.chance(50) },
+                stdoutDescriptor: maybe(&rng) { $0.chance(50) }, stderrDescriptor: maybe(&rng) { $0.chance(50) }))
         case 2: message = .started(Started(session: s, pid: i32(&rng)))
         case 3: message = .startFailed(StartFailed(session: s, errno: i32(&rng), stage: SpawnStage(rawValue: string(&rng)),
                                                    message: string(&rng, maxLength: 40)))

@@ -115,7 +115,7 @@ import VsockTransport
         defer { pipe.close() }
         sender.send(.hello(Hello(role: .client)))
         let exec = ExecRequest(session: 1, argv: ["cat"], stdin: true, stdinDescriptor: true)
-        try sender.sendNow(.exec(exec), passing: pipe.readEnd, until: Clock.deadline(after: .seconds(5)))
+        try sender.sendNow(.exec(exec), passing: [pipe.readEnd], until: Clock.deadline(after: .seconds(5)))
         #expect(try runLoop(loop, until: { got.count == 2 }, timeout: .seconds(5)))
         #expect(got.map(\.0) == [.hello(Hello(role: .client)), .exec(exec)])
         let passed = try #require(got.last?.1)

@@ -104,6 +104,10 @@ ssize_t clinux_recv_fds(int sock, const struct iovec *iov, int iovcnt, int *fds,
 /// Returns the count (0 = end of file) or -errno: -EAGAIN when nothing is there now, -EOPNOTSUPP when the file
 /// does not honour RWF_NOWAIT. EINTR is retried.
 ssize_t clinux_read_nowait(int fd, void *buffer, size_t len);
+/// One write at the current position that never waits, whatever O_NONBLOCK says: pwritev2(…, -1, RWF_NOWAIT).
+/// Returns the count written or -errno: -EAGAIN when nothing fits now, -EPIPE when a pipe has no reader,
+/// -EOPNOTSUPP when the file does not honour RWF_NOWAIT. EINTR is retried.
+ssize_t clinux_write_nowait(int fd, const void *buffer, size_t len);
 
 /// Opens a pseudo-terminal pair (both close-on-exec, master non-blocking when `nonblocking_master`) with an
 /// initial size. Returns 0 or -errno.

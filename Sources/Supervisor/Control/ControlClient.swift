@@ -27,8 +27,9 @@ protocol ControlHost: AnyObject {
 /// `stdin_close`, `window`, `signal`, `resize`, `ping`. Session id 0 is reserved and names the main workload
 /// (for `signal`, as `fc-supervisor kill` does). `shutdown` stops the VM.
 ///
-/// An `exec` may also pass its stdin as a pipe (SCM_RIGHTS, `stdin_descriptor`: PROTOCOL.md §11), which this
-/// side then reads itself: one hop fewer for every stdin byte.
+/// An `exec` may also pass its stdin, stdout and stderr as pipes (SCM_RIGHTS, `stdin_descriptor`,
+/// `stdout_descriptor`, `stderr_descriptor`: PROTOCOL.md §11.2–11.3), which this side then reads or writes itself:
+/// one hop fewer for every byte of those streams.
 final class ControlClient {
     private let connection: FramedConnection
     private unowned let loop: EventLoop
@@ -42,14 +43,18 @@ final class ControlClient {
     /// Whether `stdin_descriptor` is served (announced in `hello`): only where a pipe can be read without
     /// waiting and without changing its flags (RWF_NOWAIT on pipes, which this kernel is probed for).
     static let takesStdinDescriptors = Pipe.honoursReadsWithoutWaiting
-    /// Most passed descriptors a client may have sent ahead of the `exec` frames that claim them; more are closed.
-    static let maxUnclaimedDescriptors = 2
+    /// Whether `stdout_descriptor` and `stderr_descriptor` are served (`output_descriptors` in `hello`): only
+    /// where a pipe can be written without waiting and without changing its flags (RWF_NOWAIT, probed).
+    static let takesOutputDescriptors = Pipe.honoursWritesWithoutWaiting
+    /// Most passed descriptors a client may have sent ahead of the `exec` frames that claim them (one `exec`'s
+    /// stdin, stdout and stderr); more are closed.
+    static let maxUnclaimedDescriptors = 3
     var onClose: (ControlClient) -> Void = { _ in }
 
     init(fd: FileDescriptor, loop: EventLoop, host: any ControlHost) {
         // PROTOCOL.md §7 on control.sock: the client says hello first, with role `client`.
         var options = FramedConnection.Options.supervisor
-        if Self.takesStdinDescriptors { options.descriptorLimit = Self.maxUnclaimedDescriptors }
+        if Self.takesStdinDescriptors || Self.takesOutputDescriptors { options.descriptorLimit = Self.maxUnclaimedDescriptors }
         connection = FramedConnection(fd: fd, loop: loop, label: "control", options: options,
                                       state: ConnectionState(ownRole: .supervisor))
         self.loop = loop
@@ -60,7 +65,9 @@ final class ControlClient {
 
     func start() throws(SystemError) {
         try connection.start()
-        let capabilities = Self.takesStdinDescriptors ? ["pty", ExecRequest.stdinDescriptorCapability] : ["pty"]
+        var capabilities = ["pty"]
+        if Self.takesStdinDescriptors { capabilities.append(ExecRequest.stdinDescriptorCapability) }
+        if Self.takesOutputDescriptors { capabilities.append(ExecRequest.outputDescriptorsCapability) }
         connection.send(.hello(Hello(role: .supervisor, agent: "fc-supervisor/0.1", capabilities: capabilities,
                                      window: Self.window, wallClockNs: SystemControl.wallClockNanoseconds())))
     }
@@ -156,17 +163,15 @@ final class ControlClient {
     private func exec(_ request: ExecRequest) {
         var request = request
         let id = request.session
-        // The passed pipe is claimed first, whatever the outcome, so a refused exec cannot leave it to the next.
-        var stdinDescriptor: FileDescriptor?
-        if request.stdinDescriptor == true && Self.takesStdinDescriptors {
-            guard let fd = claimStdinDescriptor(session: id) else { return }
-            stdinDescriptor = fd
-            request.stdin = true
-        }
+        // The passed pipes are claimed first, whatever the outcome, so a refused exec cannot leave them to the next.
+        guard let passed = claimDescriptors(request) else { return }
+        if passed.stdin != nil { request.stdin = true }
         // Not vm-init's business: it never receives descriptors.
         request.stdinDescriptor = nil
+        request.stdoutDescriptor = nil
+        request.stderrDescriptor = nil
         func decline(_ answer: Message) {
-            stdinDescriptor?.close()
+            passed.close()
             self.send(answer)
         }
         guard id != 0 else {
@@ -186,26 +191,47 @@ final class ControlClient {
         let relay = RelayedSession(clientID: id, client: self, loop: loop,
                                    clientWindow: hello?.window ?? ProtocolConstants.defaultWindow,
                                    clientMaxPayload: hello?.limits.maxPayloadBytes ?? FrameLimits.default.maxPayloadBytes,
-                                   stdinWindow: Self.window, stdinAllowed: request.stdin == true,
-                                   stdinDescriptor: stdinDescriptor)
+                                   stdinWindow: Self.window, stdinAllowed: request.stdin == true, passed: passed)
         sessions[id] = relay
         relay.guest = mux.exec(request, delegate: relay)
     }
 
-    /// The oldest descriptor the client passed, if it is a pipe. Otherwise the exec is refused with
-    /// `invalid_message` (a descriptor that is not a pipe is closed) and nil is returned.
-    private func claimStdinDescriptor(session id: SessionID) -> FileDescriptor? {
-        let fd = connection.takeDescriptor()
-        let type = try? fd?.fileType()
-        guard let fd, type == .fifo else {
-            fd?.close()
-            let text = fd == nil
-                ? "exec has \"stdin_descriptor\": true but no descriptor was passed with it"
-                : "the stdin descriptor passed with exec is not a pipe (\(type.map { "\($0)" } ?? "fstat failed"))"
-            send(.error(ErrorMessage(code: .invalidMessage, message: text, session: id)))
-            return nil
+    /// The pipes an `exec` passed for the streams it names and this side serves, oldest first in the order
+    /// stdin, stdout, stderr (PROTOCOL.md §11.2–11.3). All are taken before any is checked, so a refusal never
+    /// leaves one behind for the next `exec`; then, if one is missing, not a pipe, or a pipe's wrong end, the
+    /// exec is refused with `invalid_message`, every one taken is closed, and nil is returned.
+    private func claimDescriptors(_ request: ExecRequest) -> PassedStdio? {
+        typealias Stream = (name: String, output: Bool, slot: WritableKeyPath<PassedStdio, FileDescriptor?>)
+        let streams: [(Stream, Bool)] = [
+            (("stdin", false, \.stdin), request.stdinDescriptor == true && Self.takesStdinDescriptors),
+            (("stdout", true, \.stdout), request.stdoutDescriptor == true && Self.takesOutputDescriptors),
+            (("stderr", true, \.stderr), request.stderrDescriptor == true && Self.takesOutputDescriptors),
+        ]
+        let wanted = streams.filter(\.1).map(\.0)
+        let taken = wanted.map { _ in connection.takeDescriptor() }
+        var passed = PassedStdio()
+        for (stream, fd) in zip(wanted, taken) {
+            if let problem = Self.problem(with: fd, stream: stream.name, output: stream.output) {
+                taken.forEach { $0?.close() }
+                send(.error(ErrorMessage(code: .invalidMessage, message: problem, session: request.session)))
+                return nil
+            }
+            passed[keyPath: stream.slot] = fd
         }
-        return fd
+        return passed
+    }
+
+    /// Why a passed descriptor cannot serve as `stream`, or nil when it can: a pipe, the end the stream needs.
+    private static func problem(with fd: FileDescriptor?, stream: String, output: Bool) -> String? {
+        guard let fd else { return "exec has \"\(stream)_descriptor\": true but no descriptor was passed with it" }
+        let type = try? fd.fileType()
+        guard type == .fifo else {
+            return "the \(stream) descriptor passed with exec is not a pipe (\(type.map { "\($0)" } ?? "fstat failed"))"
+        }
+        if output, (try? fd.isWritable()) != true {
+            return "the \(stream) descriptor passed with exec is not a pipe's write end"
+        }
+        return nil
     }
 
     private func relayed(_ id: SessionID) -> RelayedSession? {
@@ -218,10 +244,10 @@ final class ControlClient {
 
     private func closed() {
         // A client that disconnects ends its sessions' processes: like ssh, the remote side gets SIGHUP. Their
-        // passed stdin pipes are closed: the user's pipeline no longer has a reader here.
+        // passed pipes are closed: the user's pipeline no longer has a reader or writer here.
         for session in sessions.values {
             session.guest?.signal(SIGHUP)
-            session.releaseStdin()
+            session.releasePassed()
         }
         sessions.removeAll()
         onClose(self)

@@ -12,6 +12,11 @@ import VsockProtocol
 /// Or stdin is a pipe the client passed with its `exec` (PROTOCOL.md §11, `stdin_descriptor`): then this side
 /// reads it (an ``InputPump``, within the guest's credit, never waiting) and the client sends no `stdin`. The
 /// descriptor is closed at end of file, when the session ends, and when the client goes.
+///
+/// Likewise stdout and stderr may be pipes the client passed (§11.3, `stdout_descriptor`, `stderr_descriptor`):
+/// then this side writes the guest's output there (an ``OutputSink`` that never waits or touches the pipe's
+/// flags), returns the guest's credit as bytes enter the pipe, and sends `exit` only once every byte is in and
+/// its copies of the pipes are closed, so the client's reader sees all output and then end of file.
 final class RelayedSession: GuestSessionDelegate {
     let clientID: SessionID
     private unowned let client: ControlClient
@@ -20,6 +25,10 @@ final class RelayedSession: GuestSessionDelegate {
     /// The client's stdin pipe, until end of file or the session's end; and what reads it once started.
     private var stdinDescriptor: FileDescriptor?
     private var stdinPump: InputPump?
+    /// Writers of the client's passed stdout and stderr pipes, where it passed them; closed once drained after
+    /// the exit, or when the session or the client goes.
+    private var stdoutSink: OutputSink?
+    private var stderrSink: OutputSink?
 
     private var clientCredit: SendWindow
     /// The client's `hello.limits.max_payload`: output frames to it are split to fit (PROTOCOL.md §3).
@@ -39,17 +48,28 @@ final class RelayedSession: GuestSessionDelegate {
     private var exitStatus: ExitStatus?
 
     init(clientID: SessionID, client: ControlClient, loop: EventLoop, clientWindow: UInt32, clientMaxPayload: UInt32,
-         stdinWindow: UInt32, stdinAllowed: Bool, stdinDescriptor: FileDescriptor? = nil) {
+         stdinWindow: UInt32, stdinAllowed: Bool, passed: PassedStdio = PassedStdio()) {
         self.clientID = clientID
         self.client = client
         self.loop = loop
-        self.stdinDescriptor = stdinDescriptor
+        self.stdinDescriptor = passed.stdin
         self.clientCredit = SendWindow(initial: clientWindow)
         // A client announcing max_payload 0 could never get output; one byte per frame still makes progress.
         self.clientMaxPayload = max(1, Int(clientMaxPayload))
         self.stdinAllowed = stdinAllowed
-        self.readsPassedStdin = stdinDescriptor != nil
+        self.readsPassedStdin = passed.stdin != nil
         self.stdinWindow = ReceiveWindow(window: stdinWindow)
+        stdoutSink = passed.stdout.map(makeSink)
+        stderrSink = passed.stderr.map(makeSink)
+    }
+
+    /// A writer of a passed output pipe, grown like a stdin pipe (best effort) so the guest's frames fit whole.
+    private func makeSink(_ fd: FileDescriptor) -> OutputSink {
+        _ = try? fd.setPipeCapacity(InputPump.maxRead)
+        let sink = OutputSink(fd: fd, loop: loop, writesWithoutWaiting: true)
+        sink.onConsumed = { [unowned self] count in self.guest?.outputConsumed(count) }
+        sink.onDrained = { [unowned self] in self.finishIfDrained() }
+        return sink
     }
 
     // MARK: client → guest
@@ -102,6 +122,23 @@ final class RelayedSession: GuestSessionDelegate {
         stdinDescriptor = nil
     }
 
+    /// Stops writing the passed output pipes and closes this process's copies (idempotent); what was not
+    /// written yet is dropped.
+    private func releaseOutput() {
+        for sink in [stdoutSink, stderrSink].compactMap({ $0 }) {
+            sink.close()
+            sink.fd.close()
+        }
+        stdoutSink = nil
+        stderrSink = nil
+    }
+
+    /// Closes every pipe the client passed (the client went, or the session ended without an exit).
+    func releasePassed() {
+        releaseStdin()
+        releaseOutput()
+    }
+
     func clientGrantedOutput(_ bytes: UInt32) {
         do { try clientCredit.grant(bytes, session: clientID) } catch { return client.send(.error(error.errorMessage)) }
         pumpOutput()
@@ -151,11 +188,18 @@ final class RelayedSession: GuestSessionDelegate {
             pendingOutputOffset += n
             if pendingOutputOffset == first.bytes.count { pendingOutput.removeFirst(); pendingOutputOffset = 0 }
         }
-        if pendingOutput.isEmpty, let status = exitStatus {
-            exitStatus = nil
-            client.send(.exit(ExitReport(session: clientID, status: status)))
-            client.sessionEnded(self)
+        finishIfDrained()
+    }
+
+    /// After the exit: once all output reached the client or its pipes, closes the pipes and sends `exit`.
+    private func finishIfDrained() {
+        guard let status = exitStatus, pendingOutput.isEmpty, stdoutSink?.isIdle ?? true, stderrSink?.isIdle ?? true else {
+            return
         }
+        exitStatus = nil
+        releaseOutput()
+        client.send(.exit(ExitReport(session: clientID, status: status)))
+        client.sessionEnded(self)
     }
 
     func guestSessionStarted(_ session: GuestSession, pid: Int32) {
@@ -165,7 +209,7 @@ final class RelayedSession: GuestSessionDelegate {
     }
 
     func guestSessionStartFailed(_ session: GuestSession, _ failure: StartFailed) {
-        releaseStdin()
+        releasePassed()
         var failure = failure
         failure.session = clientID
         client.send(.startFailed(failure))
@@ -173,6 +217,7 @@ final class RelayedSession: GuestSessionDelegate {
     }
 
     func guestSession(_ session: GuestSession, output bytes: [UInt8], stderr: Bool) {
+        if let sink = stderr ? stderrSink : stdoutSink { return sink.write(bytes) }
         pendingOutput.append((bytes, stderr))
         pumpOutput()
     }
@@ -196,10 +241,23 @@ final class RelayedSession: GuestSessionDelegate {
     }
 
     func guestSessionLost(_ session: GuestSession) {
-        releaseStdin()
+        releasePassed()
         client.send(.error(ErrorMessage(code: .internal, message: "the guest connection was lost", session: clientID)))
         client.sessionEnded(self)
     }
 }
 
 extension GuestSession: StdinTarget {}
+
+/// The pipes a control client passed with its `exec` (PROTOCOL.md §11.2–11.3); nil for a stream relayed in frames.
+struct PassedStdio {
+    var stdin: FileDescriptor?
+    var stdout: FileDescriptor?
+    var stderr: FileDescriptor?
+
+    func close() {
+        stdin?.close()
+        stdout?.close()
+        stderr?.close()
+    }
+}

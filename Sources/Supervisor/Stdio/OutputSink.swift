@@ -7,6 +7,10 @@ import VsockProtocol
 ///
 /// Regular files and terminals are written synchronously (they cannot be polled, or are the user's own).
 /// A reader that went away (EPIPE) makes the sink discard: output is then consumed and dropped, as docker does.
+///
+/// With `writesWithoutWaiting` (a pipe another process handed over: an exec client's stdout, PROTOCOL.md §11.3)
+/// the descriptor's flags are never touched, since the pipe is shared with the client and the user's shell:
+/// every write is `pwritev2(RWF_NOWAIT)`, and what does not fit waits for epoll's "writable".
 final class OutputSink {
     let fd: FileDescriptor
     private unowned let loop: EventLoop
@@ -16,6 +20,7 @@ final class OutputSink {
     private(set) var pendingBytes = 0
     private var registered = false
     private let pollable: Bool
+    private let writesWithoutWaiting: Bool
     /// Whether ``close()`` must make the descriptor blocking again (it was blocking when handed to us).
     private var restoreBlocking = false
     private(set) var broken = false
@@ -24,13 +29,14 @@ final class OutputSink {
     /// Called when everything queued has been written.
     var onDrained: () -> Void = {}
 
-    init(fd: FileDescriptor, loop: EventLoop) {
+    init(fd: FileDescriptor, loop: EventLoop, writesWithoutWaiting: Bool = false) {
         self.fd = fd
         self.loop = loop
+        self.writesWithoutWaiting = writesWithoutWaiting
         let type = try? fd.fileType()
         pollable = type == .fifo || type == .socket
         // A descriptor whose flags cannot be read or set stays as it is: writes then block, but still arrive.
-        if pollable, (try? fd.isNonBlocking()) == false, (try? fd.setNonBlocking()) != nil {
+        if pollable, !writesWithoutWaiting, (try? fd.isNonBlocking()) == false, (try? fd.setNonBlocking()) != nil {
             restoreBlocking = true
         }
     }
@@ -62,7 +68,10 @@ final class OutputSink {
         while let first = pending.first {
             let n: Int
             do {
-                n = try first.withUnsafeBytes { raw in try fd.write(UnsafeRawBufferPointer(rebasing: raw[pendingOffset...])) }
+                n = try first.withUnsafeBytes { raw throws(SystemError) in
+                    let rest = UnsafeRawBufferPointer(rebasing: raw[pendingOffset...])
+                    return try (writesWithoutWaiting ? fd.writeWithoutWaiting(rest) : fd.writeSome(rest)).value ?? 0
+                }
             } catch {
                 broken = true
                 let dropped = pendingBytes

@@ -23,10 +23,12 @@ public struct ExecOptions: Sendable, Equatable {
 /// The `fc-supervisor exec` client: one session through a running supervisor's control socket, with the
 /// caller's stdio. Speaks VsockProtocol to the supervisor exactly as the supervisor speaks it to vm-init.
 ///
-/// Stdin that is a pipe (without a terminal session) is passed to the supervisor with the `exec` (SCM_RIGHTS,
-/// PROTOCOL.md §11 `stdin_descriptor`), which then reads it itself: its bytes skip this process and the
-/// control socket. A supervisor that does not announce `stdin_descriptor` in its `hello` ignores the flag
-/// (and the descriptor), and this client forwards stdin with `stdin` frames as for any other stdin.
+/// Stdin, stdout and stderr that are pipes (without a terminal session) are passed to the supervisor with the
+/// `exec` (SCM_RIGHTS, PROTOCOL.md §11.2–11.3: `stdin_descriptor`, `stdout_descriptor`, `stderr_descriptor`),
+/// which then reads or writes them itself: their bytes skip this process and the control socket. A supervisor
+/// that does not announce `stdin_descriptor` (`output_descriptors`) in its `hello` ignores the flags (and the
+/// descriptors): this client then forwards stdin with `stdin` frames and writes the `stdout` and `stderr`
+/// frames it gets, as for any other stdio.
 public final class ExecClient {
     private let loop: EventLoop
     private let connection: FramedConnection
@@ -119,17 +121,24 @@ public final class ExecClient {
                                                      user: options.user, tty: size, stdin: options.interactive)
         request.session = Self.sessionID
         request.stdin = options.interactive
-        if options.interactive && request.tty == nil && (try? FileDescriptor.standardInput.fileType()) == .fifo {
-            request.stdinDescriptor = true
+        // Pipes are handed over; terminals, files and sockets stay here (a terminal session keeps all three).
+        func isPipe(_ fd: FileDescriptor) -> Bool { request.tty == nil && (try? fd.fileType()) == .fifo }
+        if options.interactive && isPipe(.standardInput) { request.stdinDescriptor = true }
+        if isPipe(.standardOutput) { request.stdoutDescriptor = true }
+        if isPipe(.standardError) { request.stderrDescriptor = true }
+        // In the order PROTOCOL.md §11.3 fixes: stdin, stdout, stderr.
+        let passing = [(request.stdinDescriptor, FileDescriptor.standardInput), (request.stdoutDescriptor, .standardOutput),
+                       (request.stderrDescriptor, .standardError)].compactMap { flag, fd in flag == true ? fd : nil }
+        if !passing.isEmpty {
             do {
-                try connection.sendNow(.exec(request), passing: .standardInput, until: Clock.deadline(after: Self.sendTimeout))
+                try connection.sendNow(.exec(request), passing: passing, until: Clock.deadline(after: Self.sendTimeout))
             } catch {
                 report("\(error)")
                 local.close()
                 connection.close()
                 return SupervisorExitCode.startFailed.rawValue
             }
-            passedStdin = true
+            passedStdin = request.stdinDescriptor == true
         } else {
             connection.send(.exec(request))
         }
