@@ -4,7 +4,7 @@ BUILD_DIR    ?= build
 STATIC_FLAGS := -c release --static-swift-stdlib -Xswiftc -static-executable
 SHARED       ?= $(abspath ../shared)
 
-.PHONY: all check demo deps build release lint vm-init-static fc-supervisor-static initramfs runtime-config test test-protocol test-simulator fuzz fuzz-smoke check-sanitizers check-asan check-tsan bench test-oci test-podman guest-kernel guest-image e2e clean
+.PHONY: all check demo deps build release lint vm-init-static vm-init-order fc-supervisor-static initramfs runtime-config test test-protocol test-simulator fuzz fuzz-smoke check-sanitizers check-asan check-tsan bench test-oci test-podman guest-kernel guest-image e2e clean
 
 all: build
 
@@ -30,18 +30,35 @@ build:
 release:
 	$(SWIFT) build -c release
 
-## A stripped, fully static vm-init at build/vm-init (what guest images embed). Link-only flags (no recompile; the
-## guest benchmark's notes, BENCHMARKS.md section 8, have the measurements): identical-code folding merges the
-## many identical generic specializations (14.93 → 14.72 MB); no .eh_frame_hdr (−0.3 MB): nothing in vm-init
-## unwinds (no C++ exceptions, no backtrace(); the crash handler resets the VM), and the static binary is the
-## guest's PID 1, held in the initramfs's memory for the VM's whole life.
-VMINIT_LINK_FLAGS := -Xlinker --icf=all -Xlinker --no-eh-frame-hdr
+## A stripped, fully static vm-init at build/vm-init (what guest images embed), linked by lld in a build directory
+## of its own. Link flags (the guest benchmark's notes, BENCHMARKS.md section 8, have the measurements):
+## identical-code folding merges the many identical generic specializations; no .eh_frame_hdr (−0.3 MB): nothing
+## in vm-init unwinds (no C++ exceptions, no backtrace(); the crash handler resets the VM), and the static binary
+## is the guest's PID 1, held in the initramfs's memory for the VM's whole life; and the functions a VM's life
+## runs come first, in the order of GuestImage/hot-code/vm-init.order (`make vm-init-order` regenerates it), so an
+## idle vm-init maps about 4 MiB of its binary instead of 6 (GuestImage/hot-code/README.md). Its modules are built
+## without the implicit `import _Concurrency`: one use of ContinuousClock linked Swift Concurrency and libdispatch
+## (0.7 MB, and libdispatch's start-up work on every boot); a use of Concurrency there now fails this build.
+VMINIT_ORDER      := $(CURDIR)/GuestImage/hot-code/vm-init.order
+VMINIT_BUILD_FLAGS := -Xswiftc -use-ld=lld -Xlinker --icf=all -Xlinker --no-eh-frame-hdr \
+	-Xlinker --symbol-ordering-file=$(VMINIT_ORDER) -Xlinker --no-warn-symbol-ordering \
+	-Xswiftc -Xfrontend -Xswiftc -disable-implicit-concurrency-module-import
 vm-init-static:
-	$(SWIFT) build $(STATIC_FLAGS) $(VMINIT_LINK_FLAGS) --product vm-init --scratch-path .build-static
+	@# The build system does not see the order file: a newer one forces the link.
+	@if [ $(VMINIT_ORDER) -nt .build-vminit/release/vm-init ]; then rm -f .build-vminit/release/vm-init; fi
+	$(SWIFT) build $(STATIC_FLAGS) $(VMINIT_BUILD_FLAGS) --product vm-init --scratch-path .build-vminit
 	mkdir -p $(BUILD_DIR)
-	strip -o $(BUILD_DIR)/vm-init .build-static/release/vm-init
+	strip -o $(BUILD_DIR)/vm-init .build-vminit/release/vm-init
 	@file $(BUILD_DIR)/vm-init
 	@ls -l $(BUILD_DIR)/vm-init | awk '{printf "vm-init: %.1f MiB\n", $$5/1048576}'
+	@nm --defined-only .build-vminit/release/vm-init | awk 'NR == FNR { want[$$0] = 1; n++; next } ($$3 in want) && !seen[$$3]++ { found++ } \
+		END { printf "vm-init: %d of the %d functions in vm-init.order are in this build (make vm-init-order when few are)\n", found, n }' $(VMINIT_ORDER) -
+
+## Regenerates GuestImage/hot-code/vm-init.order from a QEMU boot of build/vm-init under a TCG plugin that records
+## the code it runs (GuestImage/hot-code/profile.sh, about a minute); then relinks vm-init with it.
+vm-init-order: vm-init-static fc-supervisor-static guest-kernel
+	bash GuestImage/hot-code/profile.sh
+	$(MAKE) vm-init-static
 
 ## A stripped, fully static fc-supervisor at build/fc-supervisor: what a worker installs. Static linking also
 ## cuts its start-up from ~5 ms to under 1 ms, which is most of an `exec` round trip.

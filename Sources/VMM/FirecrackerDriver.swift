@@ -93,10 +93,8 @@ final class FirecrackerDriver: VMMDriver {
 
     func connectGuest(deadline: Clock.Instant) throws(VMMError) -> (FileDescriptor, [UInt8]) {
         let dialer = HybridVsockDialer(udsPath: layout.vsockOnHost, port: config.vsockPort)
-        // The dialer still measures with the standard library's clock: same instant, other clock.
-        let dialDeadline = ContinuousClock.now + Clock.now().duration(to: deadline)
         do {
-            let connection = try dialer.connect(deadline: dialDeadline, shouldContinue: { [weak self] in self?.process?.isRunning ?? false })
+            let connection = try dialer.connect(deadline: deadline, shouldContinue: { [weak self] in self?.process?.isRunning ?? false })
             return (connection.fd, connection.leftover)
         } catch {
             // The VMM went away under the handshake: a boot failure; otherwise vm-init never answered in time.

@@ -69,21 +69,16 @@ public final class FrameChannel {
         }
     }
 
-    /// ``receive(deadline:)`` for callers that keep their deadlines on the standard library's clock.
-    public func receive(deadline: ContinuousClock.Instant) throws(TransportError) -> Frame {
-        try receive(deadline: Clock.Instant(deadline))
-    }
-
     public func receive(timeout: Duration) throws(TransportError) -> Frame {
         try receive(deadline: Clock.deadline(after: timeout))
     }
 
     /// Frames until one matches `predicate` (the skipped ones are returned too, in order).
     public func receive(until predicate: (Frame) -> Bool,
-                        deadline: ContinuousClock.Instant) throws(TransportError) -> [Frame] {
+                        deadline: Clock.Instant) throws(TransportError) -> [Frame] {
         var frames: [Frame] = []
         while true {
-            let frame = try receive(deadline: Clock.Instant(deadline))
+            let frame = try receive(deadline: deadline)
             frames.append(frame)
             if predicate(frame) { return frames }
         }

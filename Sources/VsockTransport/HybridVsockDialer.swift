@@ -26,7 +26,7 @@ public struct HybridVsockDialer: Sendable {
 
     /// Connects, retrying until `deadline`. `shouldContinue` is polled between attempts (e.g. "is the VMM
     /// still alive?"); returning false ends the wait with `.peerGone`; the deadline ends it with `.unreachable`.
-    public func connect(deadline: ContinuousClock.Instant,
+    public func connect(deadline: Clock.Instant,
                         shouldContinue: () -> Bool = { true }) throws(TransportError) -> Connection {
         var attempts = 0
         var lastFailure = "no attempt made"
@@ -42,7 +42,7 @@ public struct HybridVsockDialer: Sendable {
             guard shouldContinue() else {
                 throw TransportError(.peerGone, "the VMM exited while waiting for the guest (\(lastFailure))")
             }
-            guard ContinuousClock.now + retryInterval < deadline else {
+            guard Clock.now() + retryInterval < deadline else {
                 throw TransportError(.unreachable,
                                      "guest port \(port) not reachable through \(udsPath) after \(attempts) attempts: \(lastFailure)")
             }

@@ -75,6 +75,29 @@ struct GuestBenchTests {
         #expect(size > 1 << 20, "vm-init size \(size)")
     }
 
+    /// GuestImage/hot-code/profile.sh (`make vm-init-order`): a QEMU boot of build/vm-init under the block plugin
+    /// yields the functions that ran, all of them symbols of the same build, from start-up to the agent's loop.
+    @Test("hot-code profile: the functions vm-init ran in a real VM, named from its own build")
+    func hotCodeProfile() throws {
+        let unstripped = RepoPath.file(".build-vminit/release/vm-init")
+        try #require(access(RepoPath.file("build/vm-init"), X_OK) == 0 && access(unstripped, R_OK) == 0,
+                     "no static vm-init (make vm-init-static)")
+        let dir = try TemporaryDirectory(prefix: "/var/tmp/fc-e2e-hotcode-")
+        defer { dir.remove() }
+        let out = dir.file("vm-init.order")
+        let run = try runToEnd("/bin/bash", [RepoPath.file("GuestImage/hot-code/profile.sh"), out], timeout: 300)
+        try #require(run.exitCode == 0, "profile.sh failed: \(run.stderr)")
+        let names = (FileContents.text(out) ?? "").split(separator: "\n").map(String.init)
+        let defined = Set(try runToEnd("/usr/bin/nm", ["--defined-only", unstripped]).stdout
+            .split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) })
+        #expect(names.count > 500, "\(names.count) functions")
+        let unknown = names.filter { !defined.contains($0) }
+        #expect(unknown.isEmpty, "not symbols of this build: \(unknown.prefix(5))")
+        // The C entry, vm-init's Swift entry and the event loop's wait all ran.
+        for symbol in ["_start", "vm_init_main"] { #expect(names.contains(symbol), "\(symbol) missing") }
+        #expect(names.contains { $0.contains("EventLoop") }, "no EventLoop function")
+    }
+
     /// Benchmarks/guest_profile.sh, briefly: the sampler runs in the guest during a transfer and its samples are
     /// attributed to vm-init's own functions (from the unstripped build of the guest's binary) and the kernel's.
     @Test("guest_profile.sh: a short transfer is sampled in the guest and attributed to vm-init's and the kernel's functions")

@@ -40,7 +40,7 @@ import VsockTransport
         try loop.run()
         server.close()
         let frames = try client.receive(until: { if case .lifecycleDone = $0.message { true } else { false } },
-                                        deadline: ContinuousClock.now + .seconds(2))
+                                        deadline: Clock.deadline(after: .seconds(2)))
         #expect(frames.last?.message == .lifecycleDone(LifecycleDone(action: .checkpoint)))
         #expect(!Files.exists(directory.file("control.sock")))
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import LinuxSystem
 import TestSupport
 import Testing
 import VsockProtocol
@@ -75,7 +76,7 @@ import VsockProtocol
         try channel.send(.lifecycle(LifecycleRequest(action: .checkpoint, imagePath: image.path)))
         let frames = try channel.receive(until: {
             switch $0.message { case .lifecycleDone, .error: true; default: false }
-        }, deadline: ContinuousClock.now + .seconds(30))
+        }, deadline: Clock.deadline(after: .seconds(30)))
         let answer = frames.last?.message
         #expect(answer == .lifecycleDone(LifecycleDone(action: .checkpoint)), "\(String(describing: answer)) \(vm.stderr)")
         // A checkpoint without --leave-running ends the VM as runc's does: SIGKILL's status, not the hang's 123.

@@ -32,15 +32,15 @@ import VsockTransport
         try channel.send(.exec(ExecRequest(session: 1, argv: ["true"])))
         #expect(throws: TransportError.self) {
             _ = try channel.receive(until: { if case .started = $0.message { true } else { false } },
-                                    deadline: ContinuousClock.now + .seconds(1))
+                                    deadline: Clock.deadline(after: .seconds(1)))
         }
         try channel.send(.ping(Ping(id: 7)))
         _ = try channel.receive(until: { if case .pong = $0.message { true } else { false } },
-                                deadline: ContinuousClock.now + .seconds(2))
+                                deadline: Clock.deadline(after: .seconds(2)))
 
         #expect(try Self.lifecycle(.resume, control) == .success(nil))
         _ = try channel.receive(until: { if case .exit = $0.message { true } else { false } },
-                                deadline: ContinuousClock.now + .seconds(10))
+                                deadline: Clock.deadline(after: .seconds(10)))
         #expect(Self.state(directory)?.contains("\"state\" : \"running\"") == true)
         let events = FileContents.text(directory + "/events.jsonl") ?? ""
         #expect(events.contains("\"event\":\"paused\"") && events.contains("\"event\":\"resumed\""), "\(events)")
@@ -62,7 +62,7 @@ import VsockTransport
         let channel = try Self.client(directory + "/control.sock")
         try channel.send(.lifecycle(LifecycleRequest(action: "freeze")))
         let frames = try channel.receive(until: { if case .error = $0.message { true } else { false } },
-                                         deadline: ContinuousClock.now + .seconds(5))
+                                         deadline: Clock.deadline(after: .seconds(5)))
         guard case .error(let error) = frames.last?.message else { return }
         #expect(error.code == .invalidMessage && error.message.contains("freeze"), "\(error)")
         try channel.send(.shutdown(ShutdownRequest()))

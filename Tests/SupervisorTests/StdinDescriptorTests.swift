@@ -139,7 +139,7 @@ import VsockTransport
     @discardableResult
     private static func sync(_ channel: FrameChannel, id: UInt64 = 77) throws -> [Frame] {
         try channel.send(.ping(Ping(id: id)))
-        return try channel.receive(until: { $0.message == .pong(Ping(id: id)) }, deadline: ContinuousClock.now + .seconds(10))
+        return try channel.receive(until: { $0.message == .pong(Ping(id: id)) }, deadline: Clock.deadline(after: .seconds(10)))
     }
 
     private static func hasReader(_ writeEnd: FileDescriptor) -> Bool { (try? writeEnd.writeAll([0])) != nil }

@@ -52,7 +52,7 @@ import VsockTransport
         try channel.send(.ping(Ping(id: id)))
         do {
             _ = try channel.receive(until: { if case .pong(let pong) = $0.message { pong.id == id } else { false } },
-                                    deadline: ContinuousClock.now + timeout)
+                                    deadline: Clock.deadline(after: timeout))
             return true
         } catch {
             return false
