@@ -37,6 +37,18 @@ import VsockTransport
         return bytes
     }
 
+    /// `fc-supervisor exec ID -- sh -c SCRIPT` with its stdout and stderr each a new pipe of the test's, whose
+    /// write ends only the client holds; the caller closes the read ends.
+    private static func execPiped(_ h: SimulatorHarness, id: String, _ script: String) throws
+        -> (client: ChildUnderTest, out: FileDescriptor, err: FileDescriptor) {
+        let out = try LinuxSystem.Pipe(), err = try LinuxSystem.Pipe()
+        defer { out.writeEnd.close(); err.writeEnd.close() }
+        let client = try ChildUnderTest(h.supervisor, ["exec", "--state-dir", h.stateRoot, id, "--", "sh", "-c", script],
+                                        environment: h.environment(), standardOutput: out.writeEnd,
+                                        standardError: err.writeEnd)
+        return (client, out.readEnd, err.readEnd)
+    }
+
     /// 20 MiB of stdout and a line of stderr arrive exactly, each in its own pipe, and the exec client wrote
     /// (almost) none of them. Its pipes reach end of file once the session has ended.
     @Test func pipedOutputIsWrittenByTheSupervisorNotTheClient() throws {
@@ -47,19 +59,13 @@ import VsockTransport
         defer { vm.kill(SIGTERM); vm.wait() }
         let supervisor = try h.supervisorPID(id: "out")
         let expected = try Self.seq(3_000_000)
-        let out = try LinuxSystem.Pipe(), err = try LinuxSystem.Pipe()
-        defer { out.readEnd.close(); err.readEnd.close() }
-        let link = try pipeLink(out.readEnd)
         // The session stays open after its output, so the client's counters can be read while it runs.
-        let client = try ChildUnderTest(h.supervisor, ["exec", "--state-dir", h.stateRoot, "out", "--",
-                                                       "sh", "-c", "seq 1 3000000; echo done >&2; exec sleep 600"],
-                                        environment: h.environment(), standardOutput: out.writeEnd,
-                                        standardError: err.writeEnd)
-        out.writeEnd.close()
-        err.writeEnd.close()
-        let got = try Self.read(out.readEnd, count: expected.count)
+        let (client, out, err) = try Self.execPiped(h, id: "out", "seq 1 3000000; echo done >&2; exec sleep 600")
+        defer { out.close(); err.close() }
+        let link = try pipeLink(out)
+        let got = try Self.read(out, count: expected.count)
         #expect(got.count == expected.count && got == expected, "\(got.count) of \(expected.count) bytes")
-        #expect(try Self.read(err.readEnd, count: 5) == Array("done\n".utf8))
+        #expect(try Self.read(err, count: 5) == Array("done\n".utf8))
         #expect(openDescriptors(of: supervisor).contains(link), "the supervisor does not hold the client's stdout pipe")
         let written = Self.bytesWritten(by: client.pid)
         #expect(written >= 0 && written < 1 << 20, "the exec client wrote \(written) bytes: stdout went through it")
@@ -67,7 +73,7 @@ import VsockTransport
         client.kill(SIGTERM)  // relayed to the session: sleep ends with SIGTERM
         #expect(client.wait(timeout: 30).shellStatus == 143, "\(client.stderr)")
         // Every writer is gone (the client exited; the supervisor closed its copies before sending `exit`).
-        #expect(try out.readEnd.readToEnd() == [] && err.readEnd.readToEnd() == [])
+        #expect(try out.readToEnd() == [] && err.readToEnd() == [])
         #expect(!openDescriptors(of: supervisor).contains(link))
     }
 
@@ -114,22 +120,16 @@ import VsockTransport
         let vm = try h.bootIdleVM(id: "stall")
         defer { vm.kill(SIGTERM); vm.wait() }
         let supervisor = try h.supervisorPID(id: "stall")
-        let out = try LinuxSystem.Pipe(), err = try LinuxSystem.Pipe()
-        defer { out.readEnd.close(); err.readEnd.close() }
-        let link = try pipeLink(out.readEnd)
-        let client = try ChildUnderTest(h.supervisor, ["exec", "--state-dir", h.stateRoot, "stall", "--",
-                                                       "sh", "-c", "echo begun >&2; head -c 67108864 /dev/zero; echo finished >&2"],
-                                        environment: h.environment(), standardOutput: out.writeEnd,
-                                        standardError: err.writeEnd)
-        out.writeEnd.close()
-        err.writeEnd.close()
-        #expect(try Self.read(err.readEnd, count: 6) == Array("begun\n".utf8))
+        let (client, out, err) = try Self.execPiped(h, id: "stall", "echo begun >&2; head -c 67108864 /dev/zero; echo finished >&2")
+        defer { out.close(); err.close() }
+        let link = try pipeLink(out)
+        #expect(try Self.read(err, count: 6) == Array("begun\n".utf8))
         Thread.sleep(forTimeInterval: 2)
         #expect(openDescriptors(of: supervisor).contains(link), "the supervisor does not hold the client's stdout pipe")
         // 64 MiB cannot pass: the pipe (grown to 1 MiB), the guest's 4 MiB window, the guest's 1 MiB pipe.
-        try err.readEnd.setNonBlocking()
+        try err.setNonBlocking()
         var byte: UInt8 = 0
-        let more = try withUnsafeMutableBytes(of: &byte) { (raw) throws(SystemError) in try err.readEnd.readSome(into: raw) }
+        let more = try withUnsafeMutableBytes(of: &byte) { (raw) throws(SystemError) in try err.readSome(into: raw) }
         #expect(more == .wouldBlock, "the process finished although nobody read its output")
 
         client.kill(SIGKILL)
@@ -137,7 +137,7 @@ import VsockTransport
         let released = Deadline(seconds: 10).poll(every: 0.02) { !openDescriptors(of: supervisor).contains(link) }
         #expect(released, "the supervisor still holds the pipe after its client went")
         // With every writer gone, the reader gets what was written and then end of file.
-        let held = try out.readEnd.readToEnd(limit: 16 << 20)
+        let held = try out.readToEnd(limit: 16 << 20)
         #expect(held.count <= 1 << 20, "\(held.count) bytes were in the pipe")
     }
 
