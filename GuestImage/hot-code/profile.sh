@@ -10,12 +10,14 @@
 # unstripped binary of the same link; writes them in address order.
 #
 # Needs: build/vm-init and .build-vminit/release/vm-init (one link: same build ID), build/fc-supervisor,
-# build/vmlinux, qemu-system-x86_64 with TCG plugin support (Debian's has it), gcc.
+# build/vmlinux, qemu-system-x86_64 with TCG plugin support (Debian's has it), gcc. FC_SUPERVISOR and
+# BENCH_GUEST_KERNEL name another fc-supervisor or kernel (the E2E test: the debug build).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cd "$root"
-VMINIT=build/vm-init UNSTRIPPED=.build-vminit/release/vm-init SUP=build/fc-supervisor KERNEL=build/vmlinux
+VMINIT=build/vm-init UNSTRIPPED=.build-vminit/release/vm-init
+SUP=${FC_SUPERVISOR:-build/fc-supervisor} KERNEL=${BENCH_GUEST_KERNEL:-build/vmlinux}
 OUT=${1:-$here/vm-init.order}
 die() { echo "hot-code profile: $*" >&2; exit 1; }
 for f in "$VMINIT" "$UNSTRIPPED" "$SUP" "$KERNEL"; do [ -f "$f" ] || die "$f missing (make vm-init-static fc-supervisor-static guest-kernel)"; done

@@ -83,10 +83,15 @@ struct GuestBenchTests {
         let unstripped = RepoPath.file(".build-vminit/release/vm-init")
         try #require(access(RepoPath.file("build/vm-init"), X_OK) == 0 && access(unstripped, R_OK) == 0,
                      "no static vm-init (make vm-init-static)")
+        let candidates = [RepoPath.file("build/vmlinux"), RepoPath.file("../shared/guest-kernel/vmlinux")]
+        let kernel = try #require(candidates.first { access($0, R_OK) == 0 }, "no guest kernel (make guest-kernel)")
         let dir = try TemporaryDirectory(prefix: "/var/tmp/fc-e2e-hotcode-")
         defer { dir.remove() }
         let out = dir.file("vm-init.order")
-        let run = try runToEnd("/bin/bash", [RepoPath.file("GuestImage/hot-code/profile.sh"), out], timeout: 300)
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(["FC_SUPERVISOR": try BuiltProduct.path("fc-supervisor"), "BENCH_GUEST_KERNEL": kernel]) { $1 }
+        let run = try runToEnd("/bin/bash", [RepoPath.file("GuestImage/hot-code/profile.sh"), out],
+                               environment: environment, timeout: 300)
         try #require(run.exitCode == 0, "profile.sh failed: \(run.stderr)")
         let names = (FileContents.text(out) ?? "").split(separator: "\n").map(String.init)
         let defined = Set(try runToEnd("/usr/bin/nm", ["--defined-only", unstripped]).stdout
