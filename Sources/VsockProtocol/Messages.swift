@@ -103,8 +103,6 @@ public struct ExecRequest: Sendable, Equatable, Codable {
     public static let stdinDescriptorCapability = "stdin_descriptor"
     /// The `hello` capability of a supervisor that takes ``stdoutDescriptor`` and ``stderrDescriptor`` (§11.3).
     public static let outputDescriptorsCapability = "output_descriptors"
-    /// Whether the exec passes any descriptor (which it then claims, in the order stdin, stdout, stderr).
-    public var passesDescriptors: Bool { stdinDescriptor == true || stdoutDescriptor == true || stderrDescriptor == true }
 
     enum CodingKeys: String, CodingKey {
         case session, argv, env, cwd, user, uid, gid, groups, umask, rlimits, capabilities, tty, stdin

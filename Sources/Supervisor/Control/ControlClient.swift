@@ -201,24 +201,18 @@ final class ControlClient {
     /// leaves one behind for the next `exec`; then, if one is missing, not a pipe, or a pipe's wrong end, the
     /// exec is refused with `invalid_message`, every one taken is closed, and nil is returned.
     private func claimDescriptors(_ request: ExecRequest) -> PassedStdio? {
-        typealias Stream = (name: String, output: Bool, slot: WritableKeyPath<PassedStdio, FileDescriptor?>)
-        let streams: [(Stream, Bool)] = [
-            (("stdin", false, \.stdin), request.stdinDescriptor == true && Self.takesStdinDescriptors),
-            (("stdout", true, \.stdout), request.stdoutDescriptor == true && Self.takesOutputDescriptors),
-            (("stderr", true, \.stderr), request.stderrDescriptor == true && Self.takesOutputDescriptors),
-        ]
-        let wanted = streams.filter(\.1).map(\.0)
-        let taken = wanted.map { _ in connection.takeDescriptor() }
-        var passed = PassedStdio()
-        for (stream, fd) in zip(wanted, taken) {
-            if let problem = Self.problem(with: fd, stream: stream.name, output: stream.output) {
+        let wanted = [("stdin", request.stdinDescriptor == true && Self.takesStdinDescriptors),
+                      ("stdout", request.stdoutDescriptor == true && Self.takesOutputDescriptors),
+                      ("stderr", request.stderrDescriptor == true && Self.takesOutputDescriptors)]
+        let taken = wanted.map { _, wants in wants ? connection.takeDescriptor() : nil }
+        for ((stream, wants), fd) in zip(wanted, taken) where wants {
+            if let problem = Self.problem(with: fd, stream: stream, output: stream != "stdin") {
                 taken.forEach { $0?.close() }
                 send(.error(ErrorMessage(code: .invalidMessage, message: problem, session: request.session)))
                 return nil
             }
-            passed[keyPath: stream.slot] = fd
         }
-        return passed
+        return PassedStdio(stdin: taken[0], stdout: taken[1], stderr: taken[2])
     }
 
     /// Why a passed descriptor cannot serve as `stream`, or nil when it can: a pipe, the end the stream needs.
