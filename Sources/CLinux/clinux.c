@@ -20,6 +20,7 @@
 #include <sys/reboot.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/single_threaded.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -127,7 +128,7 @@ static void exec_search(const struct clinux_spawn_attr *a, int report_fd) {
     child_fail(report_fd, CLINUX_STAGE_EXEC);
 }
 
-static void child_path(const struct clinux_spawn_attr *a, int report_fd, pid_t parent) {
+static void child_path(const struct clinux_spawn_attr *a, int report_fd, pid_t parent, int started_in_cgroup) {
     // Default dispositions for every signal, then an empty mask.
     for (int s = 1; s < NSIG; s++) {
         if (s == SIGKILL || s == SIGSTOP) continue;
@@ -137,11 +138,14 @@ static void child_path(const struct clinux_spawn_attr *a, int report_fd, pid_t p
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, NULL);
 
-    // "0" moves the writer itself (cgroup v2 cgroup.procs); one async-signal-safe write.
-    if (a->cgroup_procs_fd >= 0) {
+    // Not placed by clone3: join now. "0" moves the writer itself (cgroup v2 cgroup.procs).
+    if (a->cgroup_fd >= 0 && !started_in_cgroup) {
+        int procs = openat(a->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+        if (procs < 0) child_fail(report_fd, CLINUX_STAGE_CGROUP);
         ssize_t n;
-        do { n = write(a->cgroup_procs_fd, "0", 1); } while (n < 0 && errno == EINTR);
+        do { n = write(procs, "0", 1); } while (n < 0 && errno == EINTR);
         if (n != 1) child_fail(report_fd, CLINUX_STAGE_CGROUP);
+        close(procs);
     }
     if (a->parent_death_signal) {
         if (prctl(PR_SET_PDEATHSIG, a->parent_death_signal) < 0) child_fail(report_fd, CLINUX_STAGE_PDEATHSIG);
@@ -239,6 +243,42 @@ static void child_path(const struct clinux_spawn_attr *a, int report_fd, pid_t p
     exec_search(a, report_fd);
 }
 
+// clone3's arguments (linux/sched.h, CLONE_ARGS_SIZE_VER2), declared here: that header clashes with <sched.h>.
+struct clinux_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+// fork(), or with a cgroup a fork that starts the child in it: clone3(CLONE_INTO_CGROUP) places the child at
+// creation, so no migration happens. A migration (the child writing cgroup.procs) takes the cgroup threadgroup
+// lock for writing, which waits for an RCU grace period: ~10 ms of every exec in a TCG VM, with the spawning
+// process blocked until the child execs. Only in a single-threaded process: a raw clone3 skips glibc's fork
+// bookkeeping, which a multi-threaded parent's child would need (its set*id wrappers would signal the parent's
+// threads). Where clone3 or the flag is missing (ENOSYS: before Linux 5.3, or a seccomp filter such as Docker's
+// default; EINVAL/E2BIG: before 5.7), plain fork, and the child joins by writing cgroup.procs.
+// Returns the pid (0 in the child) with *started_in_cgroup set, -1 when fork failed, -2 when clone3 refused the
+// cgroup (errno says why: EBADF not a cgroup v2 directory, EBUSY/EOPNOTSUPP not a leaf it may hold processes,
+// EACCES/EPERM, ENODEV being removed).
+static pid_t fork_into_cgroup(int cgroup_fd, int *started_in_cgroup) {
+    *started_in_cgroup = 0;
+    if (cgroup_fd >= 0 && __libc_single_threaded) {
+        struct clinux_clone_args args;
+        memset(&args, 0, sizeof args);
+        args.flags = CLONE_INTO_CGROUP;
+        args.exit_signal = SIGCHLD;
+        args.cgroup = (uint64_t)cgroup_fd;
+        long pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid >= 0) {
+            *started_in_cgroup = 1;
+            return (pid_t)pid;
+        }
+        if (errno != ENOSYS && errno != EINVAL && errno != E2BIG) return errno == EAGAIN || errno == ENOMEM ? -1 : -2;
+    }
+    return fork();
+}
+
 int clinux_spawn(const struct clinux_spawn_attr *attr, pid_t *pid_out, int *stage_out, int *errno_out) {
     *pid_out = -1;
     *stage_out = CLINUX_STAGE_NONE;
@@ -253,10 +293,11 @@ int clinux_spawn(const struct clinux_spawn_attr *attr, pid_t *pid_out, int *stag
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t parent = getpid();
-    pid_t pid = fork();
+    int started_in_cgroup = 0;
+    pid_t pid = fork_into_cgroup(attr->cgroup_fd, &started_in_cgroup);
     if (pid == 0) {
         close(report[0]);
-        child_path(attr, report[1], parent);
+        child_path(attr, report[1], parent, started_in_cgroup);
         _exit(127);
     }
     int fork_errno = errno;
@@ -264,7 +305,7 @@ int clinux_spawn(const struct clinux_spawn_attr *attr, pid_t *pid_out, int *stag
     close(report[1]);
     if (pid < 0) {
         close(report[0]);
-        *stage_out = CLINUX_STAGE_FORK;
+        *stage_out = pid == -2 ? CLINUX_STAGE_CGROUP : CLINUX_STAGE_FORK;
         *errno_out = fork_errno;
         return -1;
     }

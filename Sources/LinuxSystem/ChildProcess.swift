@@ -46,9 +46,11 @@ public struct SpawnOptions: Sendable {
     public var oomScoreAdjust: Int32?
     /// Descriptors (>= 3) the program inherits at the same numbers; every other one >= 3 is closed on exec.
     public var inheritedDescriptors: [FileDescriptor] = []
-    /// An open, writable `cgroup.procs` of a cgroup v2 directory: the child moves itself there before anything
-    /// else (spawn stage `cgroup`), so the program and whatever it forks start inside it.
-    public var cgroupProcs: FileDescriptor?
+    /// An open cgroup v2 directory the child starts in (spawn stage `cgroup`), so the program and whatever it forks
+    /// start inside it. A single-threaded caller's child is created there (clone3 with CLONE_INTO_CGROUP, Linux
+    /// 5.7): no migration, which would wait for an RCU grace period. Otherwise, or where clone3 is filtered or
+    /// missing, the child moves itself there first thing by writing the directory's `cgroup.procs`.
+    public var cgroup: FileDescriptor?
 
     public init(arguments: [String], environment: [String] = []) {
         self.arguments = arguments
@@ -186,7 +188,7 @@ public enum ChildProcess {
                             if let adj = options.oomScoreAdjust { attr.set_oom_score_adj = 1; attr.oom_score_adj = adj }
                             attr.nkeep_fds = keepPtr.count
                             attr.keep_fds = keepPtr.baseAddress
-                            attr.cgroup_procs_fd = options.cgroupProcs?.rawValue ?? -1
+                            attr.cgroup_fd = options.cgroup?.rawValue ?? -1
                             return clinux_spawn(&attr, &pid, &stage, &err)
                         } }
                     }

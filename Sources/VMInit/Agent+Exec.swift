@@ -189,19 +189,19 @@ extension Agent {
         conn.send(.started(Started(session: id, pid: pid)))
     }
 
-    /// Spawns with the child joining the session's cgroup leaf (spawn stage `cgroup`) when there is one. A child
-    /// that cannot join is retried once without a cgroup: a missing leaf must never stop a workload.
+    /// Spawns with the child starting in the session's cgroup leaf (spawn stage `cgroup`) when there is one. A
+    /// child that cannot is retried once without a cgroup: a missing leaf must never stop a workload.
     func spawnInCgroup(_ options: SpawnOptions, session id: SessionID) throws(SystemError) -> Int32 {
         var options = options
-        guard let procs = cgroups.prepare(for: id) else { return try spawnProcess(options) }
-        defer { procs.close() }
-        options.cgroupProcs = procs
+        guard let leaf = cgroups.prepare(for: id) else { return try spawnProcess(options) }
+        defer { leaf.close() }
+        options.cgroup = leaf
         do {
             return try spawnProcess(options)
         } catch where error.childSetupStep == .cgroup {
             Log.info("session \(id): cannot join its cgroup (\(error)); running it without one")
             cgroups.abandon(id)
-            options.cgroupProcs = nil
+            options.cgroup = nil
             return try spawnProcess(options)
         } catch {
             cgroups.abandon(id)

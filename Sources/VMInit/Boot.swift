@@ -24,6 +24,7 @@ public struct Boot {
     public mutating func performInitDuties(hostname: String?, memoryMinTTLMs: UInt64) {
         if SystemControl.procMountedBeforeMain { mounted.append("/proc") }
         mountProcIfNeeded()
+        ownsMachine = Files.readLink("/proc/self/ns/pid") == Self.initialPIDNamespace
         mountIfPossible("sysfs", "/sys", "sysfs", [.noSuid, .noDev, .noExec])
         mountIfPossible("devtmpfs", "/dev", "devtmpfs", [.noSuid], data: "mode=0755")
         mountIfPossible("devpts", "/dev/pts", "devpts", [.noSuid, .noExec], data: "newinstance,ptmxmode=0666,mode=0620")
@@ -40,7 +41,9 @@ public struct Boot {
         mountIfPossible("shm", "/dev/shm", "tmpfs", [.noSuid, .noDev], data: "mode=1777")
         mountIfPossible("run", "/run", "tmpfs", [.noSuid, .noDev], data: "mode=0755")
         mountIfPossible("tmp", "/tmp", "tmpfs", [.noSuid, .noDev], data: "mode=1777")
-        mountIfPossible("cgroup2", Self.cgroupMountPoint, "cgroup2", [.noSuid, .noDev, .noExec])
+        // Outside a VM of its own (a container, the namespace tests) the hierarchy's options are the host's: keep them.
+        mountIfPossible("cgroup2", Self.cgroupMountPoint, "cgroup2", [.noSuid, .noDev, .noExec],
+                        data: ownsMachine ? nil : SessionCgroups.hierarchyOptions())
         mark("mounted")
 
         do { try SystemControl.interfaceUp("lo") } catch { Log.error("boot: lo up: \(error)") }
@@ -52,7 +55,6 @@ public struct Boot {
             if error.errno != EINVAL { Log.error("boot: disable Ctrl-Alt-Del: \(error)") }
         }
         do { try Files.writeExisting("/proc/self/oom_score_adj", "-1000") } catch { Log.debug("boot: \(error)") }
-        ownsMachine = Files.readLink("/proc/self/ns/pid") == Self.initialPIDNamespace
         if memoryMinTTLMs > 0 && ownsMachine { setThrashingLimit(milliseconds: memoryMinTTLMs) }
         mark("duties")
     }

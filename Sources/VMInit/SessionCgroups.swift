@@ -118,15 +118,32 @@ final class SessionCgroups {
 
     /// The last cgroup2 mount in /proc/self/mountinfo: (mount point, root of the hierarchy it shows).
     static func cgroup2Mount() -> (String, String)? {
-        guard let info = try? Files.readText("/proc/self/mountinfo", limit: 1 << 20) else { return nil }
-        var found: (String, String)?
-        for line in info.split(separator: "\n") {
+        cgroup2MountFields(mountInfo()).last.map { (unescape($0.fields[4]), unescape($0.fields[3])) }
+    }
+
+    /// The options of the cgroup2 hierarchy that are its own rather than one mount's (`nsdelegate`,
+    /// `memory_recursiveprot`, …), as the last cgroup2 mount in `mountInfo` shows them; nil when there are none.
+    /// Linux applies these to the one hierarchy on every mount made from the initial cgroup namespace and clears
+    /// those not given (`apply_cgroup_root_flags`), so a mount without them would change the host's.
+    static func hierarchyOptions(mountInfo: String = mountInfo()) -> String? {
+        guard let entry = cgroup2MountFields(mountInfo).last, entry.dash + 3 < entry.fields.count else { return nil }
+        let own: Set<Substring> = ["nsdelegate", "favordynmods", "memory_localevents", "memory_recursiveprot"]
+        let options = entry.fields[entry.dash + 3].split(separator: ",").filter { own.contains($0) }
+        return options.isEmpty ? nil : options.joined(separator: ",")
+    }
+
+    private static func mountInfo() -> String {
+        (try? Files.readText("/proc/self/mountinfo", limit: 1 << 20)) ?? ""
+    }
+
+    /// The fields of each cgroup2 line of a mountinfo text, with the index of its `-` separator.
+    private static func cgroup2MountFields(_ info: String) -> [(fields: [Substring], dash: Int)] {
+        info.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
             guard let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count, dash > 4,
-                  fields[dash + 1] == "cgroup2" else { continue }
-            found = (unescape(fields[4]), unescape(fields[3]))
+                  fields[dash + 1] == "cgroup2" else { return nil }
+            return (fields, dash)
         }
-        return found
     }
 
     /// mountinfo escapes space, tab, newline and backslash as \ooo.
@@ -229,18 +246,18 @@ final class SessionCgroups {
 
     // MARK: - Leaves
 
-    /// Creates the session's leaf and opens its `cgroup.procs` for the child to join (``SpawnOptions/cgroupProcs``).
-    /// nil (the session runs without a cgroup) when cgroups are unavailable or the leaf cannot be made. A leaf
-    /// still lingering from an earlier session with the same id is reused.
+    /// Creates the session's leaf and opens it for the child to start in (``SpawnOptions/cgroup``). nil (the
+    /// session runs without a cgroup) when cgroups are unavailable or the leaf cannot be made. A leaf still
+    /// lingering from an earlier session with the same id is reused.
     func prepare(for session: SessionID) -> FileDescriptor? {
         guard let base else { return nil }
         let path = "\(base)/fc-sessions/\(session)"
         do {
             try Self.makeCgroup(path)
-            let procs = try FileDescriptor.open(path + "/cgroup.procs", flags: O_WRONLY)
+            let leaf = try FileDescriptor.open(path, flags: O_RDONLY | O_DIRECTORY)
             leaves[session] = path
             lingering.remove(path)
-            return procs
+            return leaf
         } catch {
             Log.info("cgroups: session \(session) runs without a cgroup: \(error)")
             try? GuestControl.removeDirectory(path)

@@ -41,18 +41,29 @@ struct ChildProcessTests {
         }
     }
 
-    @Test func aCgroupTheChildCannotJoinFailsAtTheCgroupStage() throws {
-        // A descriptor the child cannot write "0" to stands for a cgroup.procs it may not join.
-        let readOnly = try FileDescriptor.open("/dev/null", flags: O_RDONLY)
-        defer { readOnly.close() }
-        #expect { _ = try run(["/bin/true"]) { $0.cgroupProcs = readOnly } } throws: { error in
+    @Test func aCgroupTheChildCannotStartInFailsAtTheCgroupStage() throws {
+        // A directory that is no cgroup: clone3 refuses it (EBADF), and the fork path finds no cgroup.procs.
+        let directory = try Files.makeTemporaryDirectory(prefix: "/tmp/linuxsystem-spawn-")
+        defer { try? Files.removeTree(directory) }
+        let notACgroup = try FileDescriptor.open(directory, flags: O_RDONLY | O_DIRECTORY)
+        defer { notACgroup.close() }
+        #expect { _ = try run(["/bin/true"]) { $0.cgroup = notACgroup } } throws: { error in
             guard let error = error as? SystemError else { return false }
-            return error.childSetupStep == .cgroup && error.code == "cgroup" && error.errno == EBADF
+            return error.childSetupStep == .cgroup && error.code == "cgroup" && [EBADF, ENOENT].contains(error.errno)
         }
-        // Joining happens before exec: a writable one is written to, and the program runs.
-        let writable = try FileDescriptor.open("/dev/null", flags: O_WRONLY)
-        defer { writable.close() }
-        #expect(try run(["/bin/true"]) { $0.cgroupProcs = writable } == .exited(0))
+    }
+
+    @Test func aMultiThreadedCallersChildJoinsByWritingCgroupProcsBeforeExec() throws {
+        // The test process runs threads, so spawn forks and the child writes "0" to the directory's cgroup.procs
+        // (clone3 is for single-threaded callers such as vm-init; the namespace tests cover that path). A plain
+        // file in its place records the write, which happens before the program runs.
+        let directory = try Files.makeTemporaryDirectory(prefix: "/tmp/linuxsystem-spawn-")
+        defer { try? Files.removeTree(directory) }
+        try Files.writeAtomically(directory + "/cgroup.procs", "", mode: 0o644)
+        let leaf = try FileDescriptor.open(directory, flags: O_RDONLY | O_DIRECTORY)
+        defer { leaf.close() }
+        #expect(try run(["/bin/true"]) { $0.cgroup = leaf } == .exited(0))
+        #expect(try Files.readText(directory + "/cgroup.procs") == "0")
     }
 
     @Test func emptyArgvIsRejectedBeforeFork() {

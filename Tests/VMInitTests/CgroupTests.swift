@@ -3,6 +3,7 @@ import LinuxSystem
 import TestSupport
 import Testing
 import VsockProtocol
+@testable import VMInit
 
 extension NamespaceTests {
     /// Per-session cgroups (SessionCgroups.swift): each session's process starts in `<base>/fc-sessions/<id>`, vm-init
@@ -47,5 +48,27 @@ extension NamespaceTests {
                 #expect(again.stdoutText == "ok\n")
             }
         }
+    }
+}
+
+/// The cgroup2 hierarchy's own options (nsdelegate, memory_recursiveprot, …) belong to every mount of it: vm-init,
+/// outside a VM of its own, mounts cgroup2 with the host's so that Linux does not clear them for the whole host.
+@Suite struct CgroupHierarchyOptionTests {
+    static let line = "41 31 0:38 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 "
+
+    @Test func theHierarchysOwnOptionsAreKeptAndTheMountsDropped() {
+        let info = "22 1 0:21 / /proc rw,nosuid - proc proc rw\n"
+            + Self.line + "rw,nsdelegate,memory_recursiveprot\n"
+        #expect(SessionCgroups.hierarchyOptions(mountInfo: info) == "nsdelegate,memory_recursiveprot")
+        #expect(SessionCgroups.hierarchyOptions(mountInfo: Self.line + "rw,favordynmods,memory_localevents")
+            == "favordynmods,memory_localevents")
+    }
+
+    @Test func noneWhenTheHostSetsNoneOrHasNoCgroup2() {
+        #expect(SessionCgroups.hierarchyOptions(mountInfo: Self.line + "rw") == nil)
+        #expect(SessionCgroups.hierarchyOptions(mountInfo: "22 1 0:21 / /proc rw - proc proc rw\n") == nil)
+        #expect(SessionCgroups.hierarchyOptions(mountInfo: "") == nil)
+        // A line cut short before its super options.
+        #expect(SessionCgroups.hierarchyOptions(mountInfo: "41 31 0:38 / /sys/fs/cgroup rw - cgroup2") == nil)
     }
 }

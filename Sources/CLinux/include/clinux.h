@@ -73,10 +73,10 @@ struct clinux_spawn_attr {
     /// Descriptors (each >= 3) the program inherits unchanged: close-on-exec is cleared on them after every
     /// other descriptor >= 3 was marked close-on-exec.
     size_t nkeep_fds; const int *keep_fds;
-    /// >= 0: an open (write-only) `cgroup.procs` of a cgroup v2 directory; the child joins that cgroup first
-    /// thing, before anything else it does, so neither the program nor anything it forks can start outside it.
-    /// Set to -1 when unused (the zero-initialised struct would otherwise name fd 0).
-    int cgroup_procs_fd;
+    /// >= 0: an open cgroup v2 directory the child starts in (clone3 with CLONE_INTO_CGROUP), or where that is
+    /// not available joins first thing (writing its `cgroup.procs`), so neither the program nor anything it forks
+    /// can start outside it. Set to -1 when unused (the zero-initialised struct would otherwise name fd 0).
+    int cgroup_fd;
 };
 
 /// Forks and execs. Returns 0 and the pid when execve succeeded. Returns -1 when the child failed before
