@@ -323,6 +323,10 @@ w("## 6. Real VM (QEMU)")
 w("")
 qb, qe, qa = hf("qemu-boot.json"), hf("qemu-exec.json"), load("qemu-api.json", {})
 if qb:
+    w("QEMU `-M microvm` under TCG (no usable KVM here), 1 vCPU, 256 MiB, build/vmlinux, an initramfs of busybox "
+      "with build/vm-init as /sbin/init (GuestImage/build-image.sh --busybox). `exec` and the in-process API "
+      "measure one booted VM.")
+    w("")
     r = list(qb.values())[0]
     w(f"- boot → ready → `true` → power-off (whole `fc-supervisor run`): median {ms(r['median'])}")
     if qe:
@@ -331,8 +335,8 @@ if qb:
     if qa:
         w(f"- in-process exec p50 {qa['p50_us'] / 1000:.2f} ms, p99 {qa['p99_us'] / 1000:.2f} ms")
 else:
-    w("**Not measured in this run**: `fc-supervisor run --vmm qemu` was not available (no QEMU driver, QEMU, or guest "
-      "kernel/initramfs at build/vmlinux and build/initrd.cpio). The command that measures it:")
+    w("**Not measured in this run**: `fc-supervisor run --vmm qemu` was not available (no QEMU driver, no QEMU, no "
+      "guest kernel at build/vmlinux, or no busybox for the image). The command that measures it:")
     w("")
     w(f"    {load('qemu-cmd.txt', '')}")
 w("")

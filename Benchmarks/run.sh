@@ -313,7 +313,11 @@ file -b "$VMINIT" > "$R/vminit-file.txt"
 # ---------------------------------------------------------------------------------------------------------------
 log "6. real VM (QEMU)"
 QEMU_KERNEL=${BENCH_QEMU_KERNEL:-$ROOT/build/vmlinux}
-QEMU_INITRD=${BENCH_QEMU_INITRD:-$ROOT/build/initrd.cpio}
+# The measured vm-init as /sbin/init with busybox (its `true`), unless BENCH_QEMU_INITRD names another image.
+QEMU_INITRD=${BENCH_QEMU_INITRD:-$W/initrd.cpio}
+if [ -z "${BENCH_QEMU_INITRD:-}" ] && command -v qemu-system-x86_64 >/dev/null; then
+    bash GuestImage/build-image.sh --busybox --vm-init "$VMINIT" --initrd "$QEMU_INITRD" >&2 || rm -f "$QEMU_INITRD"
+fi
 if [ -f Sources/VMM/QEMUDriver.swift ] \
    && command -v qemu-system-x86_64 >/dev/null && [ -f "$QEMU_KERNEL" ] && [ -f "$QEMU_INITRD" ]; then
     QRUN="$SUP run --vmm qemu --id benchq --state-dir $W/q --kernel $QEMU_KERNEL --initrd $QEMU_INITRD --vcpus 1 --memory-mib 256"
@@ -328,7 +332,7 @@ if [ -f Sources/VMM/QEMUDriver.swift ] \
         "$SUP" stop --state-dir "$W/q" benchq >/dev/null 2>&1 || true
     fi
 else
-    echo "$SUP run --vmm qemu --id benchq --state-dir DIR --kernel build/vmlinux --initrd build/initrd.cpio -- true" > "$R/qemu-cmd.txt"
+    echo "$SUP run --vmm qemu --id benchq --state-dir DIR --kernel build/vmlinux --initrd INITRD -- true" > "$R/qemu-cmd.txt"
 fi
 
 echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$R/versions.txt"
