@@ -51,8 +51,9 @@ extension NamespaceTests {
     }
 }
 
-/// The cgroup2 hierarchy's own options (nsdelegate, memory_recursiveprot, …) belong to every mount of it: vm-init,
-/// outside a VM of its own, mounts cgroup2 with the host's so that Linux does not clear them for the whole host.
+/// The cgroup2 hierarchy's own options (nsdelegate, memory_recursiveprot, …) belong to every mount of it. Outside a
+/// VM of its own, vm-init binds the host's cgroup2 mount; where it cannot, it mounts cgroup2 with the host's
+/// options, so that Linux does not clear them for the whole host.
 @Suite struct CgroupHierarchyOptionTests {
     static let line = "41 31 0:38 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 "
 
