@@ -4,7 +4,8 @@
 #     (Benchmarks/guest_init.c, built here with gcc -static) against vm-init, each alone in its own unpadded
 #     initramfs, same kernel (build/vmlinux) and QEMU microvm command line as fc-supervisor's QEMU driver, TCG,
 #     1 vCPU, 512 MiB, alternating, N rounds (Benchmarks/guest_boot.py); vm-init's split from hello.boot_timings;
-#     the C init once more in an initramfs padded to vm-init's size (what the size alone costs);
+#     the C init once more in an initramfs padded to vm-init's size (what the size alone costs), and once built
+#     with -DDUTIES, doing vm-init's boot work in C before it speaks (what that work alone costs);
 #   the C init's raw channel throughput out and in (1 MiB writes/reads of the port, MIB MiB each way, every C boot;
 #     the ratios use the C init boots interleaved with the exec rounds below: one before or after each round);
 #   through fc-supervisor in the same VM shape (busybox initramfs): `exec rate_source MIB` to the host (1 MiB
@@ -62,8 +63,15 @@ pad=$(( $(stat -c %s "$INITRAMFS") - $(stat -c %s "$W/cinit.cpio") ))
 [ "$pad" -le 0 ] || head -c "$pad" /dev/urandom > "$W/cpad/padding"
 python3 GuestImage/mkcpio.py "$W/cpad" "$W/cinit-padded.cpio" --node /dev/console:c:5:1:600 --node /dev/null:c:1:3:666
 
-log "boots: $N rounds (C init, padded C init, vm-init; reversed every other round), raw channel $MIB MiB each way"
-python3 Benchmarks/guest_boot.py --kernel "$KERNEL" --cinit "$W/cinit.cpio" --cinit-padded "$W/cinit-padded.cpio" --vminit "$INITRAMFS" \
+# The C init doing vm-init's boot work first (mounts, lo, cgroups, signalfd and epoll): what that work alone costs.
+mkdir -p "$W/cduties/sbin" "$W/cduties/dev" "$W/cduties/proc" "$W/cduties/sys"
+gcc -static -O2 -DDUTIES -o "$W/cduties/sbin/init" Benchmarks/guest_init.c
+strip "$W/cduties/sbin/init"
+python3 GuestImage/mkcpio.py "$W/cduties" "$W/cinit-duties.cpio" --node /dev/console:c:5:1:600 --node /dev/null:c:1:3:666
+
+log "boots: $N rounds (C init, padded C init, C init with vm-init's duties, vm-init; reversed every other round), raw channel $MIB MiB each way"
+python3 Benchmarks/guest_boot.py --kernel "$KERNEL" --cinit "$W/cinit.cpio" --cinit-padded "$W/cinit-padded.cpio" \
+    --cinit-duties "$W/cinit-duties.cpio" --vminit "$INITRAMFS" \
     --runs "$N" --bytes $((MIB << 20)) --memory-mib 512 --work "$W" > "$W/boots.json"
 
 log "vm-init through fc-supervisor: a busybox initramfs (for dd) with rate_sink, 1 vCPU, 512 MiB"

@@ -5,16 +5,18 @@ alternating order (C first in odd rounds, vm-init first in even ones), same kern
 fc-supervisor's QEMU driver (microvm under TCG, no console, virtio-rng). After its first byte the C init also
 moves BYTES out of and into the guest over the raw port (its "out N" / "in N" commands, 1 MiB reads/writes).
 With --cinit-padded, each round also boots the same C init in an initramfs padded to vm-init's size (first byte
-only): what the initramfs's size alone costs the boot.
+only): what the initramfs's size alone costs the boot. With --cinit-duties, each round also boots the C init built
+with -DDUTIES (first byte only), which does vm-init's boot work in C before it speaks: what that work alone costs.
 
-    guest_boot.py --kernel K --cinit CPIO [--cinit-padded CPIO] --vminit CPIO --runs N --bytes B --memory-mib M \
-        --work DIR [--only cinit] > results.json
+    guest_boot.py --kernel K --cinit CPIO [--cinit-padded CPIO] [--cinit-duties CPIO] --vminit CPIO --runs N \
+        --bytes B --memory-mib M --work DIR [--only cinit] > results.json
 
 --only cinit boots the C init alone (guest.sh does, once between its exec rounds, so that the raw channel and the
 exec path are measured interleaved in time).
 
-Prints one JSON object: {"runs": [{"init": "cinit"|"cinit-padded"|"vm-init", "first_byte_ms": .., "timings_us": {..},
-"out_mib_s": .., "in_mib_s": ..}, ...], "qemu": [argv with placeholders]}. A boot that never speaks within
+Prints one JSON object: {"runs": [{"init": "cinit"|"cinit-padded"|"cinit-duties"|"vm-init", "first_byte_ms": ..,
+"timings_us": {..}, "duties_failed": .. (cinit-duties), "out_mib_s": .., "in_mib_s": ..}, ...], "qemu": [argv with
+placeholders]}. A boot that never speaks within
 60 s is recorded with "error" and the benchmark goes on.
 """
 import argparse
@@ -94,7 +96,7 @@ def boot(which, args, index):
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(sock)
     srv.listen(1)
-    initrd = {"cinit": args.cinit, "cinit-padded": args.cinit_padded}.get(which, args.vminit)
+    initrd = {"cinit": args.cinit, "cinit-padded": args.cinit_padded, "cinit-duties": args.cinit_duties}.get(which, args.vminit)
     log = open(os.path.join(args.work, f"qemu-{index}.log"), "wb")
     t0 = time.monotonic()
     qemu = subprocess.Popen(qemu_argv(args.kernel, initrd, sock, args.memory_mib), stdin=subprocess.DEVNULL,
@@ -106,11 +108,14 @@ def boot(which, args, index):
         conn, _ = srv.accept()
         first = recv_exact(conn, 1, deadline)
         record["first_byte_ms"] = (time.monotonic() - t0) * 1000
-        if which in ("cinit", "cinit-padded"):
+        if which.startswith("cinit"):
             words = recv_line(conn, deadline, first).split()
-            if len(words) != 3 or words[0] != "cinit":
+            if len(words) != (5 if which == "cinit-duties" else 3) or words[0] != "cinit":
                 raise ValueError(f"unexpected greeting {words!r}")
             record["timings_us"] = {"main": int(words[1]), "connected": int(words[2])}
+            if which == "cinit-duties":
+                record["timings_us"]["duties"] = int(words[3])
+                record["duties_failed"] = int(words[4])
             if args.bytes > 0 and which == "cinit":
                 deadline = time.monotonic() + 120
                 t = time.monotonic()
@@ -159,6 +164,7 @@ def main():
     p.add_argument("--kernel", required=True)
     p.add_argument("--cinit", required=True)
     p.add_argument("--cinit-padded")
+    p.add_argument("--cinit-duties")
     p.add_argument("--vminit", required=True)
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--bytes", type=int, default=256 << 20)
@@ -168,7 +174,8 @@ def main():
     args = p.parse_args()
     runs = []
     for r in range(args.runs):
-        inits = ["cinit"] + (["cinit-padded"] if args.cinit_padded else []) + ["vm-init"]
+        inits = (["cinit"] + (["cinit-padded"] if args.cinit_padded else [])
+                 + (["cinit-duties"] if args.cinit_duties else []) + ["vm-init"])
         if args.only:
             inits = [args.only]
         order = inits if r % 2 == 0 else inits[::-1]

@@ -30,9 +30,9 @@ def summarize(work, mib):
     runs = boots["runs"]
     s = {"rounds": max((r["round"] for r in runs), default=-1) + 1, "mib": int(mib), "qemu": boots["qemu"],
          "errors": [f"{r['init']} round {r['round'] + 1}: {r['error']}" for r in runs if "error" in r]}
-    for init in ("cinit", "cinit-padded", "vm-init"):
+    for init in ("cinit", "cinit-padded", "cinit-duties", "vm-init"):
         ok = [r for r in runs if r["init"] == init and "error" not in r]
-        if init == "cinit-padded" and not ok:
+        if init in ("cinit-padded", "cinit-duties") and not ok:
             continue
         t = [r["timings_us"] for r in ok]
         entry = {"boots": len(ok), "first_byte_ms": median([r["first_byte_ms"] for r in ok]),
@@ -44,7 +44,12 @@ def summarize(work, mib):
         if init.startswith("cinit"):
             entry["kernel_to_main_ms"] = median([x["main"] / 1000 for x in t])
             entry["main_to_hello_ms"] = median([(x["connected"] - x["main"]) / 1000 for x in t])
-            if init == "cinit-padded":
+            if init == "cinit-duties":
+                # Its duties (main → done) and how many of their steps failed in any boot (0: all of them ran).
+                entry["main_to_duties_ms"] = median([(x["duties"] - x["main"]) / 1000 for x in t if "duties" in x])
+                entry["duties_to_hello_ms"] = median([(x["connected"] - x["duties"]) / 1000 for x in t if "duties" in x])
+                entry["duties_failed"] = max((r.get("duties_failed", 0) for r in ok), default=0)
+            if init != "cinit":
                 s[init] = entry
                 continue
             entry["raw_out_mib_s"] = median([r.get("out_mib_s") for r in ok])
@@ -57,6 +62,7 @@ def summarize(work, mib):
             entry["kernel_to_main_ms"] = median([x["main"] / 1000 for x in t if "main" in x])
             entry["main_to_mounted_ms"] = gap("main", "mounted")
             entry["mounted_to_hello_ms"] = gap("mounted", "connected")
+            entry["main_to_hello_ms"] = gap("main", "connected")
             # Its parts, where vm-init marks them: the rest of the init duties, logging and configuration, the
             # agent's event loop and signals, the session cgroups, finding and opening the port, the hello.
             steps = ["mounted", "duties", "agent", "signals", "cgroups", "port", "connected"]
@@ -122,9 +128,10 @@ def bar(ok):
 
 
 def section(s, notes):
-    c, v, p = s["cinit"], s["vm-init"], s.get("cinit-padded")
+    c, v, p, d = s["cinit"], s["vm-init"], s.get("cinit-padded"), s.get("cinit-duties")
     ratio = v["first_byte_ms"] / c["first_byte_ms"] if v["first_byte_ms"] and c["first_byte_ms"] else None
     p_ratio = p["first_byte_ms"] / c["first_byte_ms"] if p and p["first_byte_ms"] and c["first_byte_ms"] else None
+    d_ratio = d["first_byte_ms"] / c["first_byte_ms"] if d and d["first_byte_ms"] and c["first_byte_ms"] else None
 
     def share(exec_mib_s, raw_mib_s):
         return exec_mib_s / raw_mib_s if exec_mib_s and raw_mib_s else None
@@ -146,13 +153,20 @@ def section(s, notes):
              f"({s['vminit_cpio_bytes'] / MIB:.2f} MiB), neither padded"
              + (f"; the same C init also boots from an initramfs padded with random bytes to "
                 f"{s['cinit_padded_cpio_bytes'] / MIB:.2f} MiB, vm-init's size" if p else "")
-             + f". {s['rounds']} rounds, in the order C init{', padded C init' if p else ''}, vm-init in odd rounds and "
-             f"the reverse in even ones; medians.", "",
+             + ("; and the C init built with `-DDUTIES` does, in C and before it speaks, the kernel work vm-init does "
+                "before its hello: the other API mounts (proc, devpts, shm, run, tmp, cgroup2), `lo` up, Ctrl-Alt-Del "
+                "off, the OOM and thrashing knobs, signalfd and epoll, the session cgroups and their controllers"
+                if d else "")
+             + f". {s['rounds']} rounds, in the order C init{', padded C init' if p else ''}"
+             f"{', C init with duties' if d else ''}, vm-init in odd rounds and the reverse in even ones; medians.", "",
              "| bar | C init | vm-init | ratio | target | |", "|---|---|---|---|---|---|",
              f"| QEMU start → first byte on the channel | {fmt(c['first_byte_ms'], ' ms')} | {fmt(v['first_byte_ms'], ' ms')} "
              f"| {fmt(ratio, '×', 2)} | ≤ 1.05× | {bar(ratio is not None and ratio <= 1.05 if ratio else None)} |",
              *([f"| &nbsp;&nbsp;the C init padded to vm-init's initramfs size: what the size alone costs | "
                 f"{fmt(p['first_byte_ms'], ' ms')} | | {fmt(p_ratio, '×', 2)} | | |"] if p else []),
+             *([f"| &nbsp;&nbsp;the C init doing vm-init's boot work before it speaks: what that work alone costs, "
+                f"the floor for any init with vm-init's duties | {fmt(d['first_byte_ms'], ' ms')} | | {fmt(d_ratio, '×', 2)} "
+                f"| | |"] if d else []),
              f"| stdout to the host: raw port vs `exec rate_source {s['mib']}` (the C init's loop: 1 MiB writes of one "
              f"buffer), first to last byte | "
              f"{fmt(c['raw_out_mib_s'], ' MiB/s')} | {fmt(s['exec_stdout_mib_s'], ' MiB/s')} | {fmt(out_pct and out_pct * 100, ' %')} "
@@ -183,11 +197,18 @@ def section(s, notes):
              f"| `main` → mounted | – | {fmt(v['main_to_mounted_ms'], ' ms', 1)} |",
              f"| mounted → hello sent (C init: `main` → port open, greeting sent) | {fmt(c['main_to_hello_ms'], ' ms', 1)} | {fmt(v['mounted_to_hello_ms'], ' ms', 1)} |",
              *[f"| &nbsp;&nbsp;vm-init {k} | | {fmt(ms, ' ms', 1)} |" for k, ms in v.get("mounted_to_hello_split_ms", {}).items()],
+             *([f"| C init with vm-init's duties: `main` → duties done, then → port open and greeting sent "
+                f"(vm-init: `main` → hello sent) | {fmt(d['main_to_duties_ms'], ' ms', 1)}, then "
+                f"{fmt(d['duties_to_hello_ms'], ' ms', 1)} | {fmt(v.get('main_to_hello_ms'), ' ms', 1)} |"] if d else []),
              "", f"Every boot, first byte in ms: C init {c['first_byte_all_ms']}, "
-             + (f"padded C init {p['first_byte_all_ms']}, " if p else "") + f"vm-init {v['first_byte_all_ms']} "
+             + (f"padded C init {p['first_byte_all_ms']}, " if p else "")
+             + (f"C init with duties {d['first_byte_all_ms']}, " if d else "") + f"vm-init {v['first_byte_all_ms']} "
              f"(vm-init's mounted → hello in each: {v.get('mounted_to_hello_all_ms', [])})."]
     if s["errors"]:
         lines += ["", "**Boots that failed in this run**: " + "; ".join(s["errors"]) + "."]
+    if d and d.get("duties_failed"):
+        lines += ["", f"**The C init with duties reported {d['duties_failed']} step(s) that failed** in a boot: its row "
+                  "understates that work."]
     lines += ["", f"vm-init's memory, guest `/proc/1/status` read through `exec cat` (that `cat` is a live session too), "
               f"KiB: idle {json.dumps(rss['idle'])}; "
               + "; ".join(f"{k} sessions {json.dumps({f: x for f, x in val.items()})}" for k, val in rss["sessions"].items())

@@ -8,7 +8,7 @@ import Testing
 /// vm-init both booted and spoke on the channel, every figure came out and is plausible — never a timing bar.
 @Suite("Guest benchmark, short form", .serialized)
 struct GuestBenchTests {
-    @Test("guest.sh: C init, padded C init and vm-init all boot and speak; split, throughput, RSS and size all measured")
+    @Test("guest.sh: C init, padded C init, C init with vm-init's duties and vm-init all boot and speak; split, throughput, RSS and size all measured")
     func guestBenchmarkShortForm() throws {
         let candidates = [RepoPath.file("build/vmlinux"), RepoPath.file("../shared/guest-kernel/vmlinux")]
         let kernel = try #require(candidates.first { access($0, R_OK) == 0 }, "no guest kernel (make guest-kernel)")
@@ -38,11 +38,16 @@ struct GuestBenchTests {
         let cinit = try #require(s["cinit"] as? [String: Any])
         let vm = try #require(s["vm-init"] as? [String: Any])
         let padded = try #require(s["cinit-padded"] as? [String: Any], "no boot of the padded C init")
-        for (name, entry) in [("C init", cinit), ("padded C init", padded), ("vm-init", vm)] {
+        let duties = try #require(s["cinit-duties"] as? [String: Any], "no boot of the C init with vm-init's duties")
+        for (name, entry) in [("C init", cinit), ("padded C init", padded), ("C init with duties", duties), ("vm-init", vm)] {
             #expect(entry["boots"] as? Int == 1, "\(name) did not speak on the channel: \(entry)")
             let ms = entry["first_byte_ms"] as? Double ?? -1
             #expect(ms > 0 && ms < 60_000, "\(name) first byte: \(ms) ms")
         }
+        // The C init with duties did every step of vm-init's boot work (mounts, lo, cgroups, ...) before it spoke.
+        #expect(duties["duties_failed"] as? Int == 0, "C init duties: \(duties)")
+        let dutiesMs = duties["main_to_duties_ms"] as? Double ?? -1
+        #expect(dutiesMs > 0 && dutiesMs < 60_000, "C init main → duties done: \(dutiesMs) ms")
         // vm-init's hello carried every milestone of the split, in boot order.
         let keys = Set(vm["timing_keys"] as? [String] ?? [])
         #expect(keys.isSuperset(of: ["start", "main", "mounted", "connected"]), "boot_timings keys: \(keys)")
