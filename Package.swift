@@ -69,7 +69,7 @@ let package = Package(
         .executableTarget(name: "fc-image", dependencies: [
             "ImageRegistry", "ImageStore", "LinuxSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], exclude: ["README.md"]),
         .executableTarget(name: "vm-init", dependencies: ["VMInit"]),
         .executableTarget(name: "fc-supervisor", dependencies: ["SupervisorCLI", "Supervisor", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "fc-bench", dependencies: ["VsockProtocol"], path: "Benchmarks/fc-bench"),
