@@ -4,7 +4,7 @@ import VsockTransport
 
 extension Agent {
     /// Answers `stats` (PROTOCOL.md §4.31) with what /proc and each session's cgroup say right now. Reads a few
-    /// small procfs files on the loop: tens of microseconds, far below a heartbeat.
+    /// small procfs files on the loop and looks only at the lines it reports.
     func reportStats(_ request: StatsRequest, conn: FramedConnection) {
         let sessions = self.sessions.values.filter { $0.exitReport == nil }.sorted { $0.id < $1.id }.map { session in
             GuestStats.session(session.id, pid: session.pid, cgroup: cgroups.directory(for: session.id))
@@ -23,7 +23,7 @@ enum GuestStats {
         let loadavg = text(proc + "/loadavg").flatMap(load)
         var report = StatsReport(id: id, unixNs: 0, memory: text(proc + "/meminfo").flatMap(memory),
                                  cpu: text(proc + "/stat").flatMap(cpu), loadMilli: loadavg?.milli, tasks: loadavg?.tasks,
-                                 oomKills: text(proc + "/vmstat").flatMap { keyed($0)["oom_kill"] }, sessions: sessions)
+                                 oomKills: text(proc + "/vmstat").flatMap { values(of: ["oom_kill"], in: $0)[0] }, sessions: sessions)
         // The clocks last, right before the report is sent: the host times the round trip around this moment.
         report.uptimeNs = SystemControl.bootTimeMicroseconds() * 1000
         report.unixNs = SystemControl.wallClockNanoseconds()
@@ -34,37 +34,38 @@ enum GuestStats {
     static func session(_ id: SessionID, pid: Int32, cgroup: String?) -> SessionStats {
         var stats = SessionStats(session: id, pid: pid)
         guard let cgroup else { return stats }
-        if let cpu = text(cgroup + "/cpu.stat").map(keyed) {
-            stats.cpuNs = cpu["usage_usec"].map { $0 * 1000 }
-            stats.cpuUserNs = cpu["user_usec"].map { $0 * 1000 }
-            stats.cpuSystemNs = cpu["system_usec"].map { $0 * 1000 }
+        if let cpu = text(cgroup + "/cpu.stat").map({ values(of: ["usage_usec", "user_usec", "system_usec"], in: $0) }) {
+            stats.cpuNs = cpu[0].map { $0 * 1000 }
+            stats.cpuUserNs = cpu[1].map { $0 * 1000 }
+            stats.cpuSystemNs = cpu[2].map { $0 * 1000 }
         }
         stats.memoryBytes = Files.readValue(cgroup + "/memory.current").flatMap { UInt64($0) }
         stats.memoryPeakBytes = Files.readValue(cgroup + "/memory.peak").flatMap { UInt64($0) }
         stats.pids = Files.readValue(cgroup + "/pids.current").flatMap { UInt32($0) }
-        if let events = text(cgroup + "/memory.events").map(keyed) {
-            stats.oomEvents = events["oom"]
-            stats.oomKills = events["oom_kill"]
+        if let events = text(cgroup + "/memory.events").map({ values(of: ["oom", "oom_kill"], in: $0) }) {
+            stats.oomEvents = events[0]
+            stats.oomKills = events[1]
         }
         return stats
     }
 
     /// MemTotal, MemAvailable, MemFree (kB) in bytes.
     static func memory(_ meminfo: String) -> GuestMemoryStats? {
-        let values = keyed(meminfo.replacingColons())
-        guard let total = values["MemTotal"], let available = values["MemAvailable"] else { return nil }
+        let values = values(of: ["MemTotal", "MemAvailable", "MemFree"], in: meminfo, colon: true)
+        guard let total = values[0], let available = values[1] else { return nil }
         return GuestMemoryStats(totalBytes: total * 1024, availableBytes: available * 1024,
-                                freeBytes: values["MemFree"].map { $0 * 1024 })
+                                freeBytes: values[2].map { $0 * 1024 })
     }
 
     /// The aggregate `cpu` line: user+nice, system+irq+softirq, idle+iowait; and the count of `cpuN` lines.
     static func cpu(_ stat: String) -> GuestCPUStats? {
         var total: [UInt64]?
         var count: UInt32 = 0
-        for line in stat.split(separator: "\n") where line.hasPrefix("cpu") {
-            let fields = line.split(separator: " ")
-            if fields.first == "cpu" {
-                total = fields.dropFirst().compactMap { UInt64($0) }
+        forEachLine(of: stat) { line in
+            guard line.starts(with: "cpu".utf8) else { return }
+            let fields = line.split(separator: UInt8(ascii: " "))
+            if fields.first?.elementsEqual("cpu".utf8) == true {
+                total = fields.dropFirst().compactMap { number($0[...]) }
             } else {
                 count += 1
             }
@@ -87,15 +88,41 @@ enum GuestStats {
         return (milli, tasks)
     }
 
-    /// `key value` lines (cpu.stat, memory.events, /proc/vmstat) → numbers; lines that do not parse are skipped.
-    static func keyed(_ text: String) -> [String: UInt64] {
-        var values: [String: UInt64] = [:]
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count >= 2, let value = UInt64(fields[1]) else { continue }
-            values[String(fields[0])] = value
+    /// The numbers of `keys` in `key value` lines (cpu.stat, memory.events, /proc/vmstat; with `colon`,
+    /// /proc/meminfo's `Key:   value kB`), in the order asked; nil for a key with no line whose value is a whole
+    /// number (the last such line wins). Only the asked keys are looked at: /proc/vmstat has some 170 lines, and
+    /// a dictionary of all of them made each report cost millions of instructions.
+    static func values(of keys: [String], in text: String, colon: Bool = false) -> [UInt64?] {
+        var found = [UInt64?](repeating: nil, count: keys.count)
+        forEachLine(of: text) { line in
+            let isSeparator = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || (colon && byte == UInt8(ascii: ":")) }
+            guard let end = line.firstIndex(where: isSeparator), end > line.startIndex,
+                  let slot = keys.firstIndex(where: { $0.utf8.elementsEqual(line[..<end]) }) else { return }
+            let rest = line[end...].drop(while: isSeparator)
+            let field = rest.prefix(while: { !isSeparator($0) })
+            if let value = number(field) { found[slot] = value }
         }
-        return values
+        return found
+    }
+
+    /// Calls `body` with each line's bytes (without the newline).
+    private static func forEachLine(of text: String, _ body: (ArraySlice<UInt8>) -> Void) {
+        let bytes = Array(text.utf8)
+        for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) { body(line) }
+    }
+
+    /// A whole decimal number (only digits, at most UInt64.max), else nil.
+    private static func number(_ digits: ArraySlice<UInt8>) -> UInt64? {
+        guard !digits.isEmpty else { return nil }
+        var value: UInt64 = 0
+        for byte in digits {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+            guard !o1, !o2 else { return nil }
+            value = sum
+        }
+        return value
     }
 
     private static func text(_ path: String) -> String? { try? Files.readText(path, limit: 1 << 20) }
@@ -107,9 +134,4 @@ enum GuestStats {
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("NSpid:") }) else { return false }
         return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).count == 2
     }
-}
-
-extension String {
-    /// `MemTotal:   2048 kB` → `MemTotal    2048 kB`, for ``GuestStats/keyed(_:)``.
-    fileprivate func replacingColons() -> String { String(map { $0 == ":" ? " " : $0 }) }
 }

@@ -26,8 +26,27 @@ struct GuestStatsTests {
     }
 
     @Test func keyedFilesSkipWhatDoesNotParse() {
-        let events = GuestStats.keyed("low 0\nhigh 0\nmax 3\noom 2\noom_kill 1\nbroken\nname value\n")
-        #expect(events["oom"] == 2 && events["oom_kill"] == 1 && events["max"] == 3 && events["broken"] == nil && events["name"] == nil)
+        let text = "low 0\nhigh 0\nmax 3\noom 2\noom_kill 1\nbroken\nname value\n"
+        #expect(GuestStats.values(of: ["oom", "oom_kill", "max", "broken", "name", "absent"], in: text)
+                == [2, 1, 3, nil, nil, nil])
+        // A key is a whole first field: `oom` is not `oom_kill`'s prefix, nor `oom_kill` a longer line's.
+        #expect(GuestStats.values(of: ["oom_kill"], in: "oom 2\noom_kill_extra 9\n") == [nil])
+        #expect(GuestStats.values(of: ["oom"], in: "oom_kill 1\n") == [nil])
+    }
+
+    @Test func onlyWholeNumbersAreValues() {
+        let text = "a 12abc\nb -1\nc 18446744073709551616\nd 18446744073709551615\ne\t7\nf  8 kB\ng 1.5\n"
+        #expect(GuestStats.values(of: ["a", "b", "c", "d", "e", "f", "g"], in: text)
+                == [nil, nil, nil, UInt64.max, 7, 8, nil])
+        // The last line with a key wins; a file without a trailing newline still has its last line.
+        #expect(GuestStats.values(of: ["x"], in: "x 1\nx 2") == [2])
+        #expect(GuestStats.values(of: ["x"], in: "") == [nil])
+    }
+
+    @Test func meminfoKeysEndAtTheirColon() {
+        let text = "MemTotal:\t  2048 kB\nMemFree: 10 kB\n"
+        #expect(GuestStats.values(of: ["MemTotal", "MemFree"], in: text, colon: true) == [2048, 10])
+        #expect(GuestStats.values(of: ["MemTotal"], in: text) == [nil], "without colon: the key is `MemTotal:`")
     }
 
     @Test func aSessionWithoutACgroupHasOnlyItsIdAndPid() {
