@@ -131,6 +131,29 @@ struct HealthE2ETests {
         #expect(vm.wait(timeout: 30) == .exited(143), "\(vm.stderr)")
     }
 
+    @Test("a workload starts with the guest clock already set: QEMU's RTC 25 years behind, its first `date` is the host's")
+    func workloadStartsWithTheClockSet() throws {
+        let env = try E2EEnvironment.get()
+        let id = "rtc"
+        // QEMU itself, with its RTC (what the guest kernel takes the time from) set to 2001.
+        let dir = try TemporaryDirectory(prefix: "/var/tmp/fce2e-rtc-")
+        defer { dir.remove() }
+        let qemu = dir.file("qemu")
+        try Files.writeAtomically(qemu, "#!/bin/sh\nexec qemu-system-x86_64 -rtc base=2001-01-01T00:00:00 \"$@\"\n", mode: 0o755)
+        let vm = try ChildUnderTest(env.supervisor, ["run", "--qemu-bin", qemu]
+                                        + env.run(id: id, command: ["sh", "-c", "date +%s; sleep 600"]).dropFirst())
+        defer { if vm.isRunning { vm.kill(SIGKILL); vm.wait(timeout: 5) } }
+        #expect(vm.waitForOutput("\n", timeout: 60), "no output from the workload: \(vm.stderr)")
+        let seen = Date().timeIntervalSince1970
+        let started = Double(vm.stdout.split(separator: "\n").first.map(String.init) ?? "") ?? 0
+        // The guest's whole seconds against the host's, read after the line arrived (a TCG guest is slow to start).
+        #expect(started <= seen + 1 && seen - started <= 10, "the workload's first date: \(vm.stdout), the host's: \(seen)")
+        let set = try #require(env.event("clock_set", id: id), "no clock_set event: \(env.events(id: id))")
+        print("e2e: workload's first date \(Int(started)), host \(Int(seen)); \(set["message"] ?? "")")
+        vm.kill(SIGTERM)
+        #expect(vm.wait(timeout: 30) == .exited(143), "\(vm.stderr)")
+    }
+
     func health(_ directory: String) -> String? {
         guard let data = FileContents.bytes(directory + "/state.json"),
               let object = (try? JSONSerialization.jsonObject(with: Data(data))) as? [String: Any] else { return nil }

@@ -55,6 +55,18 @@ extension ChildUnderTest {
         #expect(vm.stdout == "stdin 3145728 bytes, largest frame 4096\n", "\(vm.stderr)")
     }
 
+    /// Not hostile: a guest booted an hour behind (QEMU's RTC has whole seconds, and may be far off), as its
+    /// `hello` says. The supervisor sends `set_time` before the workload's `exec`, so the workload never runs on
+    /// the wrong clock (the guest handles frames in order).
+    @Test func theWorkloadStartsAfterTheGuestClockIsSet() throws {
+        let h = try SimulatorHarness()
+        defer { h.cleanup() }
+        let vm = try start(h, "clock-off", id: "hg-clock")
+        let status = vm.wait(timeout: 60).shellStatus
+        #expect(status == 0, "status \(status): \(vm.stderr)")
+        #expect(vm.stdout == "clock set\n", "\(vm.stderr)")
+    }
+
     @Test func garbageAndUnknownSessionsAreIgnoredAndTheWorkloadStillCompletes() throws {
         let h = try SimulatorHarness()
         defer { h.cleanup() }

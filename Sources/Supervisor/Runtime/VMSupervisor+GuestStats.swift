@@ -75,6 +75,23 @@ extension VMSupervisor {
         }
     }
 
+    /// At boot, from the guest's `hello`: when its `wall_clock_ns` is off from ours by more than the drift threshold
+    /// and the guest serves `set_time`, sends the host's time at once. Nothing else has been sent to the guest yet
+    /// and it handles frames in order, so the container and the workload start on the right clock. The one-way
+    /// delay is not known yet: the boot's drift check (a `stats` round trip, right after) measures what is left
+    /// and corrects it past the threshold.
+    func setClockFromHello(_ hello: Hello, on mux: GuestMux) {
+        guard hello.capabilities.contains(Self.setTimeCapability), let guestNs = hello.wallClockNs else { return }
+        let now = SystemControl.wallClockNanoseconds()
+        let offset = guestNs &- now
+        guard offset.magnitude > UInt64(health.clockDriftThreshold.nanoseconds) else { return }
+        mux.connection.send(.setTime(SetTime(unixNs: now)))
+        events.record(.clockSet, message: "boot: guest clock off by \(Self.milliseconds(offset)) at hello; set")
+    }
+
+    /// The `hello` capability of a guest that serves `set_time` (PROTOCOL.md §4.1).
+    static let setTimeCapability = "set_time"
+
     /// The drift check: a `stats` round trip; past the threshold, `set_time`. At boot too: a guest whose clock
     /// is already right (the simulator's vm-init shares the host's clock) is never set, so a test namespace never
     /// steps the host's clock; a VM's RTC has whole seconds, so a real guest is set at boot in practice.

@@ -208,7 +208,12 @@ public final class VMSupervisor {
         }
         // A restored guest answers nothing but hello until it has our hello and `resume` (PROTOCOL.md §7.5): its
         // heartbeat and clock check start once it runs again (VMSupervisor+Restore.swift).
-        if restore == nil { startHealthMonitor() }
+        if restore == nil {
+            // The hello's clock first: a guest that came up on the wrong time (QEMU's RTC has whole seconds) is set
+            // before the container and the workload are asked for, and handles the frames in that order.
+            if let mux { setClockFromHello(hello, on: mux) }
+            startHealthMonitor()
+        }
         guard let spec = pendingWorkload, let mux else { return }
         pendingWorkload = nil
         if restore != nil { return resumeRestored(hello, on: mux) }
