@@ -65,7 +65,7 @@ enum GuestStats {
             guard line.starts(with: "cpu".utf8) else { return }
             let fields = line.split(separator: UInt8(ascii: " "))
             if fields.first?.elementsEqual("cpu".utf8) == true {
-                total = fields.dropFirst().compactMap { number($0[...]) }
+                total = fields.dropFirst().compactMap(number)
             } else {
                 count += 1
             }
@@ -94,8 +94,8 @@ enum GuestStats {
     /// a dictionary of all of them made each report cost millions of instructions.
     static func values(of keys: [String], in text: String, colon: Bool = false) -> [UInt64?] {
         var found = [UInt64?](repeating: nil, count: keys.count)
+        let isSeparator = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || (colon && byte == UInt8(ascii: ":")) }
         forEachLine(of: text) { line in
-            let isSeparator = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || (colon && byte == UInt8(ascii: ":")) }
             guard let end = line.firstIndex(where: isSeparator), end > line.startIndex,
                   let slot = keys.firstIndex(where: { $0.utf8.elementsEqual(line[..<end]) }) else { return }
             let rest = line[end...].drop(while: isSeparator)

@@ -84,10 +84,13 @@ extension VMSupervisor {
         guard hello.capabilities.contains(Self.setTimeCapability), let guestNs = hello.wallClockNs else { return }
         let now = SystemControl.wallClockNanoseconds()
         let offset = guestNs &- now
-        guard offset.magnitude > UInt64(health.clockDriftThreshold.nanoseconds) else { return }
+        guard isDrifted(offset) else { return }
         mux.connection.send(.setTime(SetTime(unixNs: now)))
         events.record(.clockSet, message: "boot: guest clock off by \(Self.milliseconds(offset)) at hello; set")
     }
+
+    /// Whether a guest clock this far from ours (ns) is to be set: past `--clock-drift-threshold`.
+    func isDrifted(_ offsetNs: Int64) -> Bool { offsetNs.magnitude > UInt64(health.clockDriftThreshold.nanoseconds) }
 
     /// The `hello` capability of a guest that serves `set_time` (PROTOCOL.md §4.1).
     static let setTimeCapability = "set_time"
@@ -97,7 +100,7 @@ extension VMSupervisor {
     /// steps the host's clock; a VM's RTC has whole seconds, so a real guest is set at boot in practice.
     func checkClock(reason: String, then next: @escaping () -> Void = {}) {
         requestStats { [unowned self] result in
-            if case .success(let (_, offset)) = result, offset.magnitude > UInt64(self.health.clockDriftThreshold.nanoseconds) {
+            if case .success(let (_, offset)) = result, self.isDrifted(offset) {
                 self.syncClock(reason: reason) { _ in next() }
             } else {
                 next()
