@@ -5,7 +5,8 @@
 #     initramfs, same kernel (build/vmlinux) and QEMU microvm command line as fc-supervisor's QEMU driver, TCG,
 #     1 vCPU, 512 MiB, alternating, N rounds (Benchmarks/guest_boot.py); vm-init's split from hello.boot_timings;
 #     the C init once more in an initramfs padded to vm-init's size (what the size alone costs), and once built
-#     with -DDUTIES, doing vm-init's boot work in C before it speaks (what that work alone costs);
+#     with -DDUTIES, doing vm-init's boot work in C before it speaks (what that work alone costs), and that program
+#     in Embedded Swift (Benchmarks/guest_init_embedded.swift: the language without its runtime and size);
 #   the C init's raw channel throughput out and in (1 MiB writes/reads of the port, MIB MiB each way, every C boot;
 #     the ratios use the C init boots interleaved with the exec rounds below: one before or after each round);
 #   through fc-supervisor in the same VM shape (busybox initramfs): `exec rate_source MIB` to the host (1 MiB
@@ -69,9 +70,18 @@ gcc -static -O2 -DDUTIES -o "$W/cduties/sbin/init" Benchmarks/guest_init.c
 strip "$W/cduties/sbin/init"
 python3 GuestImage/mkcpio.py "$W/cduties" "$W/cinit-duties.cpio" --node /dev/console:c:5:1:600 --node /dev/null:c:1:3:666
 
-log "boots: $N rounds (C init, padded C init, C init with vm-init's duties, vm-init; reversed every other round), raw channel $MIB MiB each way"
+# The same program in Embedded Swift: what the language costs without the runtime and a full static binary's size.
+mkdir -p "$W/eduties/sbin" "$W/eduties/dev" "$W/eduties/proc" "$W/eduties/sys"
+EMBEDDED_LIB=$(dirname "$(dirname "$(readlink -f "$(command -v swiftc)")")")/lib/swift/embedded/x86_64-unknown-linux-gnu
+swiftc -enable-experimental-feature Embedded -wmo -Osize -parse-as-library -I Benchmarks/guest_init_embedded \
+    Benchmarks/guest_init_embedded.swift -o "$W/eduties/sbin/init" -Xclang-linker -static \
+    -L "$EMBEDDED_LIB" -lswiftUnicodeDataTables 2> >(grep -v "argument unused during compilation: '-pie'" >&2)
+strip "$W/eduties/sbin/init"
+python3 GuestImage/mkcpio.py "$W/eduties" "$W/embedded-duties.cpio" --node /dev/console:c:5:1:600 --node /dev/null:c:1:3:666
+
+log "boots: $N rounds (C init, padded C init, C init with vm-init's duties, the same in Embedded Swift, vm-init; reversed every other round), raw channel $MIB MiB each way"
 python3 Benchmarks/guest_boot.py --kernel "$KERNEL" --cinit "$W/cinit.cpio" --cinit-padded "$W/cinit-padded.cpio" \
-    --cinit-duties "$W/cinit-duties.cpio" --vminit "$INITRAMFS" \
+    --cinit-duties "$W/cinit-duties.cpio" --embedded-duties "$W/embedded-duties.cpio" --vminit "$INITRAMFS" \
     --runs "$N" --bytes $((MIB << 20)) --memory-mib 512 --work "$W" > "$W/boots.json"
 
 log "vm-init through fc-supervisor: a busybox initramfs (for dd) with rate_sink, 1 vCPU, 512 MiB"
@@ -123,6 +133,7 @@ stat -c %s "$VMINIT" > "$W/vminit-size"
 stat -c %s "$INITRAMFS" > "$W/vminit-cpio-size"
 stat -c %s "$W/cinit.cpio" > "$W/cinit-cpio-size"
 stat -c %s "$W/cinit-padded.cpio" > "$W/cinit-padded-cpio-size"
+stat -c %s "$W/eduties/sbin/init" > "$W/embedded-size"
 echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(qemu-system-x86_64 --version | head -1)" > "$W/machine"
 [ -z "${BENCH_GUEST_OUT:-}" ] || python3 Benchmarks/guest_report.py --json "$W" "$MIB" > "$BENCH_GUEST_OUT"
 [ "${BENCH_GUEST_NO_REPORT:-0}" = 1 ] || python3 Benchmarks/guest_report.py "$ROOT/BENCHMARKS.md" "$W" "$MIB"

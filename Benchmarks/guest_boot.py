@@ -7,17 +7,20 @@ moves BYTES out of and into the guest over the raw port (its "out N" / "in N" co
 With --cinit-padded, each round also boots the same C init in an initramfs padded to vm-init's size (first byte
 only): what the initramfs's size alone costs the boot. With --cinit-duties, each round also boots the C init built
 with -DDUTIES (first byte only), which does vm-init's boot work in C before it speaks: what that work alone costs.
+With --embedded-duties, each round also boots that same program written in Embedded Swift
+(Benchmarks/guest_init_embedded.swift; greeting "einit ..."): what the language costs without Swift's runtime and
+a full static binary's size.
 
-    guest_boot.py --kernel K --cinit CPIO [--cinit-padded CPIO] [--cinit-duties CPIO] --vminit CPIO --runs N \
-        --bytes B --memory-mib M --work DIR [--only cinit] > results.json
+    guest_boot.py --kernel K --cinit CPIO [--cinit-padded CPIO] [--cinit-duties CPIO] [--embedded-duties CPIO] \
+        --vminit CPIO --runs N --bytes B --memory-mib M --work DIR [--only cinit] > results.json
 
 --only cinit boots the C init alone (guest.sh does, once between its exec rounds, so that the raw channel and the
 exec path are measured interleaved in time).
 
-Prints one JSON object: {"runs": [{"init": "cinit"|"cinit-padded"|"cinit-duties"|"vm-init", "first_byte_ms": ..,
-"timings_us": {..}, "duties_failed": .. (cinit-duties), "out_mib_s": .., "in_mib_s": ..}, ...], "qemu": [argv with
-placeholders]}. A boot that never speaks within
-60 s is recorded with "error" and the benchmark goes on.
+Prints one JSON object: {"runs": [{"init": "cinit"|"cinit-padded"|"cinit-duties"|"embedded-duties"|"vm-init",
+"first_byte_ms": .., "timings_us": {..}, "duties_failed": .. (the two with duties), "out_mib_s": .., "in_mib_s": ..},
+...], "qemu": [argv with placeholders]}. A boot that never speaks within 60 s is recorded with "error" and the
+benchmark goes on.
 """
 import argparse
 import json
@@ -96,7 +99,8 @@ def boot(which, args, index):
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(sock)
     srv.listen(1)
-    initrd = {"cinit": args.cinit, "cinit-padded": args.cinit_padded, "cinit-duties": args.cinit_duties}.get(which, args.vminit)
+    initrd = {"cinit": args.cinit, "cinit-padded": args.cinit_padded, "cinit-duties": args.cinit_duties,
+              "embedded-duties": args.embedded_duties}.get(which, args.vminit)
     log = open(os.path.join(args.work, f"qemu-{index}.log"), "wb")
     t0 = time.monotonic()
     qemu = subprocess.Popen(qemu_argv(args.kernel, initrd, sock, args.memory_mib), stdin=subprocess.DEVNULL,
@@ -108,12 +112,13 @@ def boot(which, args, index):
         conn, _ = srv.accept()
         first = recv_exact(conn, 1, deadline)
         record["first_byte_ms"] = (time.monotonic() - t0) * 1000
-        if which.startswith("cinit"):
+        if which != "vm-init":
+            duties = which in ("cinit-duties", "embedded-duties")
             words = recv_line(conn, deadline, first).split()
-            if len(words) != (5 if which == "cinit-duties" else 3) or words[0] != "cinit":
+            if len(words) != (5 if duties else 3) or words[0] != ("einit" if which == "embedded-duties" else "cinit"):
                 raise ValueError(f"unexpected greeting {words!r}")
             record["timings_us"] = {"main": int(words[1]), "connected": int(words[2])}
-            if which == "cinit-duties":
+            if duties:
                 record["timings_us"]["duties"] = int(words[3])
                 record["duties_failed"] = int(words[4])
             if args.bytes > 0 and which == "cinit":
@@ -165,6 +170,7 @@ def main():
     p.add_argument("--cinit", required=True)
     p.add_argument("--cinit-padded")
     p.add_argument("--cinit-duties")
+    p.add_argument("--embedded-duties")
     p.add_argument("--vminit", required=True)
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--bytes", type=int, default=256 << 20)
@@ -175,7 +181,8 @@ def main():
     runs = []
     for r in range(args.runs):
         inits = (["cinit"] + (["cinit-padded"] if args.cinit_padded else [])
-                 + (["cinit-duties"] if args.cinit_duties else []) + ["vm-init"])
+                 + (["cinit-duties"] if args.cinit_duties else [])
+                 + (["embedded-duties"] if args.embedded_duties else []) + ["vm-init"])
         if args.only:
             inits = [args.only]
         order = inits if r % 2 == 0 else inits[::-1]

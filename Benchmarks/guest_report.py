@@ -30,9 +30,9 @@ def summarize(work, mib):
     runs = boots["runs"]
     s = {"rounds": max((r["round"] for r in runs), default=-1) + 1, "mib": int(mib), "qemu": boots["qemu"],
          "errors": [f"{r['init']} round {r['round'] + 1}: {r['error']}" for r in runs if "error" in r]}
-    for init in ("cinit", "cinit-padded", "cinit-duties", "vm-init"):
+    for init in ("cinit", "cinit-padded", "cinit-duties", "embedded-duties", "vm-init"):
         ok = [r for r in runs if r["init"] == init and "error" not in r]
-        if init in ("cinit-padded", "cinit-duties") and not ok:
+        if init in ("cinit-padded", "cinit-duties", "embedded-duties") and not ok:
             continue
         t = [r["timings_us"] for r in ok]
         entry = {"boots": len(ok), "first_byte_ms": median([r["first_byte_ms"] for r in ok]),
@@ -41,10 +41,10 @@ def summarize(work, mib):
         # "connected" milestone is QEMU's start before the kernel runs (and the host's read).
         entry["qemu_to_kernel_ms"] = median([r["first_byte_ms"] - x["connected"] / 1000 for r, x in zip(ok, t)
                                              if "connected" in x])
-        if init.startswith("cinit"):
+        if init != "vm-init":
             entry["kernel_to_main_ms"] = median([x["main"] / 1000 for x in t])
             entry["main_to_hello_ms"] = median([(x["connected"] - x["main"]) / 1000 for x in t])
-            if init == "cinit-duties":
+            if init in ("cinit-duties", "embedded-duties"):
                 # Its duties (main → done) and how many of their steps failed in any boot (0: all of them ran).
                 entry["main_to_duties_ms"] = median([(x["duties"] - x["main"]) / 1000 for x in t if "duties" in x])
                 entry["duties_to_hello_ms"] = median([(x["connected"] - x["duties"]) / 1000 for x in t if "duties" in x])
@@ -115,6 +115,8 @@ def summarize(work, mib):
     s["cinit_cpio_bytes"] = int((work / "cinit-cpio-size").read_text())
     padded = work / "cinit-padded-cpio-size"
     s["cinit_padded_cpio_bytes"] = int(padded.read_text()) if padded.exists() else None
+    embedded = work / "embedded-size"
+    s["embedded_bytes"] = int(embedded.read_text()) if embedded.exists() else None
     s["machine"] = (work / "machine").read_text().strip()
     return s
 
@@ -128,10 +130,12 @@ def bar(ok):
 
 
 def section(s, notes):
-    c, v, p, d = s["cinit"], s["vm-init"], s.get("cinit-padded"), s.get("cinit-duties")
+    c, v, p, d, e = s["cinit"], s["vm-init"], s.get("cinit-padded"), s.get("cinit-duties"), s.get("embedded-duties")
     ratio = v["first_byte_ms"] / c["first_byte_ms"] if v["first_byte_ms"] and c["first_byte_ms"] else None
     p_ratio = p["first_byte_ms"] / c["first_byte_ms"] if p and p["first_byte_ms"] and c["first_byte_ms"] else None
     d_ratio = d["first_byte_ms"] / c["first_byte_ms"] if d and d["first_byte_ms"] and c["first_byte_ms"] else None
+    e_ratio = e["first_byte_ms"] / c["first_byte_ms"] if e and e["first_byte_ms"] and c["first_byte_ms"] else None
+    e_size = f", {s['embedded_bytes'] / MIB:.2f} MiB stripped" if e and s.get("embedded_bytes") else ""
 
     def share(exec_mib_s, raw_mib_s):
         return exec_mib_s / raw_mib_s if exec_mib_s and raw_mib_s else None
@@ -157,8 +161,12 @@ def section(s, notes):
                 "before its hello: the other API mounts (proc, devpts, shm, run, tmp, cgroup2), `lo` up, Ctrl-Alt-Del "
                 "off, the OOM and thrashing knobs, signalfd and epoll, the session cgroups and their controllers"
                 if d else "")
+             + (f"; and that same program written in Embedded Swift (Benchmarks/guest_init_embedded.swift, `swiftc "
+                f"-enable-experimental-feature Embedded -Osize`, static with glibc{e_size}) does the same work in the "
+                f"same order: Swift without its runtime and a full static binary's size" if e else "")
              + f". {s['rounds']} rounds, in the order C init{', padded C init' if p else ''}"
-             f"{', C init with duties' if d else ''}, vm-init in odd rounds and the reverse in even ones; medians.", "",
+             f"{', C init with duties' if d else ''}{', Embedded Swift init with duties' if e else ''}, vm-init in odd "
+             f"rounds and the reverse in even ones; medians.", "",
              "| bar | C init | vm-init | ratio | target | |", "|---|---|---|---|---|---|",
              f"| QEMU start → first byte on the channel | {fmt(c['first_byte_ms'], ' ms')} | {fmt(v['first_byte_ms'], ' ms')} "
              f"| {fmt(ratio, '×', 2)} | ≤ 1.05× | {bar(ratio is not None and ratio <= 1.05 if ratio else None)} |",
@@ -167,6 +175,9 @@ def section(s, notes):
              *([f"| &nbsp;&nbsp;the C init doing vm-init's boot work before it speaks: what that work alone costs, "
                 f"the floor for any init with vm-init's duties | {fmt(d['first_byte_ms'], ' ms')} | | {fmt(d_ratio, '×', 2)} "
                 f"| | |"] if d else []),
+             *([f"| &nbsp;&nbsp;the same boot work in Embedded Swift: what vm-init's job costs in Swift without its "
+                f"runtime and a full static binary's size | {fmt(e['first_byte_ms'], ' ms')} | | {fmt(e_ratio, '×', 2)} "
+                f"| | |"] if e else []),
              f"| stdout to the host: raw port vs `exec rate_source {s['mib']}` (the C init's loop: 1 MiB writes of one "
              f"buffer), first to last byte | "
              f"{fmt(c['raw_out_mib_s'], ' MiB/s')} | {fmt(s['exec_stdout_mib_s'], ' MiB/s')} | {fmt(out_pct and out_pct * 100, ' %')} "
@@ -200,15 +211,19 @@ def section(s, notes):
              *([f"| C init with vm-init's duties: `main` → duties done, then → port open and greeting sent "
                 f"(vm-init: `main` → hello sent) | {fmt(d['main_to_duties_ms'], ' ms', 1)}, then "
                 f"{fmt(d['duties_to_hello_ms'], ' ms', 1)} | {fmt(v.get('main_to_hello_ms'), ' ms', 1)} |"] if d else []),
+             *([f"| the same in Embedded Swift: `main` → duties done, then → port open and greeting sent | "
+                f"{fmt(e['main_to_duties_ms'], ' ms', 1)}, then {fmt(e['duties_to_hello_ms'], ' ms', 1)} | |"] if e else []),
              "", f"Every boot, first byte in ms: C init {c['first_byte_all_ms']}, "
              + (f"padded C init {p['first_byte_all_ms']}, " if p else "")
-             + (f"C init with duties {d['first_byte_all_ms']}, " if d else "") + f"vm-init {v['first_byte_all_ms']} "
+             + (f"C init with duties {d['first_byte_all_ms']}, " if d else "")
+             + (f"Embedded Swift init with duties {e['first_byte_all_ms']}, " if e else "") + f"vm-init {v['first_byte_all_ms']} "
              f"(vm-init's mounted → hello in each: {v.get('mounted_to_hello_all_ms', [])})."]
     if s["errors"]:
         lines += ["", "**Boots that failed in this run**: " + "; ".join(s["errors"]) + "."]
-    if d and d.get("duties_failed"):
-        lines += ["", f"**The C init with duties reported {d['duties_failed']} step(s) that failed** in a boot: its row "
-                  "understates that work."]
+    for name, entry in (("C init", d), ("Embedded Swift init", e)):
+        if entry and entry.get("duties_failed"):
+            lines += ["", f"**The {name} with duties reported {entry['duties_failed']} step(s) that failed** in a boot: "
+                      "its row understates that work."]
     lines += ["", f"vm-init's memory, guest `/proc/1/status` read through `exec cat` (that `cat` is a live session too), "
               f"KiB: idle {json.dumps(rss['idle'])}; "
               + "; ".join(f"{k} sessions {json.dumps({f: x for f, x in val.items()})}" for k, val in rss["sessions"].items())

@@ -8,7 +8,7 @@ import Testing
 /// vm-init both booted and spoke on the channel, every figure came out and is plausible — never a timing bar.
 @Suite("Guest benchmark, short form", .serialized)
 struct GuestBenchTests {
-    @Test("guest.sh: C init, padded C init, C init with vm-init's duties and vm-init all boot and speak; split, throughput, RSS and size all measured")
+    @Test("guest.sh: C init, padded C init, C and Embedded Swift inits with vm-init's duties and vm-init all boot and speak; split, throughput, RSS and size all measured")
     func guestBenchmarkShortForm() throws {
         let candidates = [RepoPath.file("build/vmlinux"), RepoPath.file("../shared/guest-kernel/vmlinux")]
         let kernel = try #require(candidates.first { access($0, R_OK) == 0 }, "no guest kernel (make guest-kernel)")
@@ -39,15 +39,22 @@ struct GuestBenchTests {
         let vm = try #require(s["vm-init"] as? [String: Any])
         let padded = try #require(s["cinit-padded"] as? [String: Any], "no boot of the padded C init")
         let duties = try #require(s["cinit-duties"] as? [String: Any], "no boot of the C init with vm-init's duties")
-        for (name, entry) in [("C init", cinit), ("padded C init", padded), ("C init with duties", duties), ("vm-init", vm)] {
+        let embedded = try #require(s["embedded-duties"] as? [String: Any], "no boot of the Embedded Swift init with vm-init's duties")
+        for (name, entry) in [("C init", cinit), ("padded C init", padded), ("C init with duties", duties),
+                              ("Embedded Swift init with duties", embedded), ("vm-init", vm)] {
             #expect(entry["boots"] as? Int == 1, "\(name) did not speak on the channel: \(entry)")
             let ms = entry["first_byte_ms"] as? Double ?? -1
             #expect(ms > 0 && ms < 60_000, "\(name) first byte: \(ms) ms")
         }
-        // The C init with duties did every step of vm-init's boot work (mounts, lo, cgroups, ...) before it spoke.
-        #expect(duties["duties_failed"] as? Int == 0, "C init duties: \(duties)")
-        let dutiesMs = duties["main_to_duties_ms"] as? Double ?? -1
-        #expect(dutiesMs > 0 && dutiesMs < 60_000, "C init main → duties done: \(dutiesMs) ms")
+        // Both inits with duties did every step of vm-init's boot work (mounts, lo, cgroups, ...) before they spoke.
+        for (name, entry) in [("C init", duties), ("Embedded Swift init", embedded)] {
+            #expect(entry["duties_failed"] as? Int == 0, "\(name) duties: \(entry)")
+            let dutiesMs = entry["main_to_duties_ms"] as? Double ?? -1
+            #expect(dutiesMs > 0 && dutiesMs < 60_000, "\(name) main → duties done: \(dutiesMs) ms")
+        }
+        // The Embedded Swift init is a static binary of its own, far smaller than vm-init's.
+        let embeddedBytes = s["embedded_bytes"] as? Int ?? 0
+        #expect(embeddedBytes > 64 << 10 && embeddedBytes < 4 << 20, "Embedded Swift init: \(embeddedBytes) bytes")
         // vm-init's hello carried every milestone of the split, in boot order.
         let keys = Set(vm["timing_keys"] as? [String] ?? [])
         #expect(keys.isSuperset(of: ["start", "main", "mounted", "connected"]), "boot_timings keys: \(keys)")
