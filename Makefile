@@ -110,8 +110,11 @@ test-images: runtime-config
 	bash Tests/Images/test-images.sh
 
 ## LinuxSystem is the only door to libc: a raw libc call anywhere else in Sources/ fails (file:line listed).
+## VsockProtocol and LinuxSystem also build as Embedded Swift (scripts/embedded-check.sh: the first layers of a
+## port of vm-init).
 lint:
 	bash scripts/lint-syscalls.sh
+	bash scripts/embedded-check.sh
 
 ## The guest kernel at build/vmlinux: the prebuilt $(SHARED)/guest-kernel/vmlinux when GuestImage/kernel.config
 ## matches its config-6.1 (sha256), else built from Debian's linux-source-6.1 (5.5–15 min on 2 cores).

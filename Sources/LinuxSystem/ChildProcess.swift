@@ -147,7 +147,7 @@ public enum ChildProcess {
         let groups = options.groups ?? []
         let limits = options.resourceLimits.map { clinux_rlimit(resource: $0.resource, soft: $0.soft, hard: $0.hard) }
         let caps = (options.capabilities ?? []).map { Int32($0) }
-        let keep = options.inheritedDescriptors.map(\.rawValue)
+        let keep = options.inheritedDescriptors.map { $0.rawValue }
 
         var pid: pid_t = -1
         var stage: Int32 = 0

@@ -47,7 +47,7 @@ public enum Directory {
 
     /// The names in `path`, sorted; empty when it cannot be read (a missing /sys class is not an error).
     public static func names(_ path: String) -> [String] {
-        ((try? entries(path)) ?? []).map(\.name)
+        ((try? entries(path)) ?? []).map { $0.name }
     }
 
     private static func kind(_ type: UInt8) -> FileType {

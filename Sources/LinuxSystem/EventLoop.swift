@@ -182,7 +182,9 @@ public final class EventLoop {
         guard fd >= 0 else { throw SystemError("signalfd", errno: -fd, "signal \(signal)") }
         if signalFD < 0 {
             signalFD = fd
-            try register(FileDescriptor(rawValue: fd), interest: .read) { [unowned self] _ in self.drainSignals() }
+            // The loop's own handler, held in its own table: it cannot outlive the loop, so no check is needed
+            // (and Embedded Swift has no checked `unowned`).
+            try register(FileDescriptor(rawValue: fd), interest: .read) { [unowned(unsafe) self] _ in self.drainSignals() }
         }
     }
 

@@ -17,7 +17,7 @@ extension UnixSocket {
     /// an error (`EPIPE`, no SIGPIPE).
     public static func send(_ bytes: UnsafeRawBufferPointer, passing descriptors: [FileDescriptor],
                             over socket: FileDescriptor) throws(SystemError) -> IOResult<Int> {
-        let raw = descriptors.map(\.rawValue)
+        let raw = descriptors.map { $0.rawValue }
         return try ioResult(negatedErrno: "sendmsg", "SCM_RIGHTS on \(socket)") {
             raw.withUnsafeBufferPointer { fds in
                 clinux_send_fds(socket.rawValue, bytes.baseAddress, bytes.count, fds.baseAddress, Int32(fds.count))

@@ -1,7 +1,7 @@
 /// `container` (host → guest): make a workload's root file system the root of every later process. Sent at
 /// most once per guest boot, after `hello` (and `network`) and before any `exec`; answered by
 /// `container_ready` or a session-less `error` (PROTOCOL.md §4.23).
-public struct ContainerRequest: Sendable, Equatable, Codable {
+public struct ContainerRequest: Sendable, Equatable {
     /// The root file system, mounted read-only (with a tmpfs-backed overlay on top when `writable`).
     public var root: ContainerRoot
     /// Mounted inside the new root, in order (OCI `mounts`).
@@ -23,19 +23,17 @@ public struct ContainerRequest: Sendable, Equatable, Codable {
 
 /// The cgroup limits of a `container` message: written to the cgroup that holds every session (PROTOCOL.md §4.23),
 /// as runc writes a container's. Absent: no limit beyond the VM's own size.
-public struct ContainerResources: Sendable, Equatable, Codable {
+public struct ContainerResources: Sendable, Equatable {
     /// `memory.max` in bytes (OCI `linux.resources.memory.limit`), at least 1.
     public var memoryMax: UInt64?
     /// `pids.max` (OCI `linux.resources.pids.limit`), at least 1.
     public var pidsMax: UInt64?
 
     public init(memoryMax: UInt64? = nil, pidsMax: UInt64? = nil) { self.memoryMax = memoryMax; self.pidsMax = pidsMax }
-
-    enum CodingKeys: String, CodingKey { case memoryMax = "memory_max", pidsMax = "pids_max" }
 }
 
 /// The root file system of a `container` message.
-public struct ContainerRoot: Sendable, Equatable, Codable {
+public struct ContainerRoot: Sendable, Equatable {
     /// A block device (`/dev/vda`) or, with type `bind`, a directory.
     public var source: String
     /// A file system type (`ext4`, `erofs`, …) or `bind`.
@@ -51,7 +49,7 @@ public struct ContainerRoot: Sendable, Equatable, Codable {
 }
 
 /// One mount inside the new root (an OCI `mounts` entry).
-public struct ContainerMount: Sendable, Equatable, Codable {
+public struct ContainerMount: Sendable, Equatable {
     /// An absolute path inside the new root; missing directories are created.
     public var destination: String
     /// `proc`, `sysfs`, `tmpfs`, `devpts`, `mqueue`, `cgroup`, `cgroup2`, `bind`, … (`/dev` as `tmpfs` becomes devtmpfs).
@@ -66,7 +64,7 @@ public struct ContainerMount: Sendable, Equatable, Codable {
 }
 
 /// One file written inside the new root (host files such as resolv.conf, copied in).
-public struct ContainerFile: Sendable, Equatable, Codable {
+public struct ContainerFile: Sendable, Equatable {
     /// An absolute path inside the new root.
     public var path: String
     /// Permission bits (0…0o7777); absent: 0o644.
@@ -86,7 +84,7 @@ public struct ContainerFile: Sendable, Equatable, Codable {
 }
 
 /// What `container` checks in the new root before answering `container_ready`.
-public struct ContainerCheck: Sendable, Equatable, Codable {
+public struct ContainerCheck: Sendable, Equatable {
     /// The workload's argv[0]: searched in `path` when it has no `/`.
     public var argv0: String
     /// A `PATH` value; absent: the guest's default search path.
@@ -98,7 +96,7 @@ public struct ContainerCheck: Sendable, Equatable, Codable {
 }
 
 /// `container_ready` (guest → host): the new root is in place and the check passed.
-public struct ContainerReady: Sendable, Equatable, Codable {
+public struct ContainerReady: Sendable, Equatable {
     /// The new root as the guest's later processes see it (`/`).
     public var root: String?
     public init(root: String? = nil) { self.root = root }
@@ -124,3 +122,17 @@ extension Message {
         return nil
     }
 }
+
+#if !hasFeature(Embedded)
+// `Codable`, for Foundation's JSON coders and the tests' reference; the wire uses the hand-coded headers
+// (MessageCoding.swift). Embedded Swift has no `Codable`.
+extension ContainerRequest: Codable {}
+extension ContainerResources: Codable {
+    enum CodingKeys: String, CodingKey { case memoryMax = "memory_max", pidsMax = "pids_max" }
+}
+extension ContainerRoot: Codable {}
+extension ContainerMount: Codable {}
+extension ContainerFile: Codable {}
+extension ContainerCheck: Codable {}
+extension ContainerReady: Codable {}
+#endif

@@ -2,7 +2,7 @@
 ///
 /// Both peers announce their limits in `hello`; each side must never send a frame larger than the
 /// *peer's* announced limits, and rejects (without allocating) any frame larger than its own.
-public struct FrameLimits: Sendable, Equatable, Codable {
+public struct FrameLimits: Sendable, Equatable {
     /// Largest accepted JSON header, in bytes.
     public var maxHeaderBytes: UInt32
     /// Largest accepted binary payload, in bytes.
@@ -27,11 +27,6 @@ public struct FrameLimits: Sendable, Equatable, Codable {
         FrameLimits(maxHeaderBytes: min(maxHeaderBytes, other.maxHeaderBytes),
                     maxPayloadBytes: min(maxPayloadBytes, other.maxPayloadBytes))
     }
-
-    enum CodingKeys: String, CodingKey {
-        case maxHeaderBytes = "max_header"
-        case maxPayloadBytes = "max_payload"
-    }
 }
 
 /// Wire constants.
@@ -51,3 +46,14 @@ public enum ProtocolConstants {
     /// a 1 MiB stdin window, 1 MiB stdin frames went one at a time (253 MiB/s; 4 MiB: 371, 8 MiB: 298).
     public static let streamWindow: UInt32 = 4 << 20
 }
+
+#if !hasFeature(Embedded)
+// `Codable`, for Foundation's JSON coders and the tests' reference; the wire uses the hand-coded headers
+// (MessageCoding.swift). Embedded Swift has no `Codable`.
+extension FrameLimits: Codable {
+    enum CodingKeys: String, CodingKey {
+        case maxHeaderBytes = "max_header"
+        case maxPayloadBytes = "max_payload"
+    }
+}
+#endif

@@ -1,6 +1,6 @@
 /// A JSON value of a frame header, as the protocol's own codec sees it.
 ///
-/// VsockProtocol codes its headers itself (``HeaderEncoder``, ``HeaderDecoder``) instead of with Foundation's
+/// VsockProtocol codes its headers itself (HeaderCoding.swift, MessageCoding.swift) instead of with Foundation's
 /// `JSONEncoder`/`JSONDecoder`: vm-init links no Foundation at all, which keeps the static binary, its resident
 /// pages and its start-up small (the first `JSONEncoder` use was two thirds of vm-init's instructions before its
 /// first byte: BENCHMARKS.md §8). Numbers stay as written until a field asks for one, so an integer field gets

@@ -19,7 +19,7 @@ public struct LifecycleAction: WireName {
 /// `lifecycle`: a client asks the supervisor to start the held workload, or to pause or resume the VM.
 /// Answered by `lifecycle_done` or by `error` (`invalid_state` with runc's text when the container is in the
 /// wrong state, `invalid_message` for an action this version does not define).
-public struct LifecycleRequest: Sendable, Equatable, Codable {
+public struct LifecycleRequest: Sendable, Equatable {
     public var action: LifecycleAction
     /// `checkpoint` only: the (empty, existing) directory the VM's snapshot is written into.
     public var imagePath: String?
@@ -28,11 +28,10 @@ public struct LifecycleRequest: Sendable, Equatable, Codable {
     public init(action: LifecycleAction, imagePath: String? = nil, leaveRunning: Bool? = nil) {
         self.action = action; self.imagePath = imagePath; self.leaveRunning = leaveRunning
     }
-    enum CodingKeys: String, CodingKey { case action, imagePath = "image_path", leaveRunning = "leave_running" }
 }
 
 /// `lifecycle_done`: the request was carried out.
-public struct LifecycleDone: Sendable, Equatable, Codable {
+public struct LifecycleDone: Sendable, Equatable {
     public var action: LifecycleAction
     /// `start` only: the workload's pid in the guest.
     public var pid: Int32?
@@ -41,3 +40,12 @@ public struct LifecycleDone: Sendable, Equatable, Codable {
 
 /// A peer's refusal, as a Swift error: a request answered by `error` fails with it.
 extension ErrorMessage: Error {}
+
+#if !hasFeature(Embedded)
+// `Codable`, for Foundation's JSON coders and the tests' reference; the wire uses the hand-coded headers
+// (MessageCoding.swift). Embedded Swift has no `Codable`.
+extension LifecycleRequest: Codable {
+    enum CodingKeys: String, CodingKey { case action, imagePath = "image_path", leaveRunning = "leave_running" }
+}
+extension LifecycleDone: Codable {}
+#endif

@@ -136,8 +136,11 @@ public enum Message: Sendable, Equatable {
     }
 }
 
-// MARK: - JSON header codec
+// MARK: - Codable
 
+#if !hasFeature(Embedded)
+// `Codable`, for Foundation's JSON coders and the tests' reference; the wire uses the hand-coded headers
+// (MessageCoding.swift). Embedded Swift has no `Codable`.
 extension Message: Codable {
     private enum TagKey: String, CodingKey { case type, session }
 
@@ -221,8 +224,11 @@ extension Message: Codable {
     }
 }
 
-/// Thrown while decoding a header whose `type` this version does not define.
+/// Thrown by the `Codable` conformance for a header whose `type` this version does not define.
 struct UnknownMessageType: Error { var type: String }
+#endif
+
+// MARK: - JSON header codec
 
 extension Message {
     /// Parses a frame header. Never traps: every failure is a ``ProtocolError`` with the code to send back
@@ -249,17 +255,18 @@ extension Message {
         guard let tree = HeaderValue.parse(bytes) else {
             throw ProtocolError(.malformedHeader, "header is not strict JSON")
         }
-        let message: Message
-        do {
-            message = try HotHeaders.decode(tree) ?? HeaderDecoder.decode(Message.self, from: tree)
-        } catch let unknown as UnknownMessageType {
-            throw ProtocolError(.unknownMessage, "unknown message type \"\(unknown.type.prefix(64))\"", session: probeSession(tree))
-        } catch {
-            guard case .string(let type)? = tree["type"] else {
-                throw ProtocolError(.malformedHeader, "header is not a JSON object with a string \"type\"")
+        let decoded: Message?
+        do { decoded = try Message.decode(parsed: tree) } catch {
+            switch error {
+            case .unknownType(let type):
+                throw ProtocolError(.unknownMessage, "unknown message type \"\(type.prefix(64))\"", session: probeSession(tree))
+            case .invalid(let type, let reason):
+                throw ProtocolError(.invalidMessage, "invalid \"\(type.prefix(64))\" message: \(reason.reason)",
+                                    session: probeSession(tree))
             }
-            throw ProtocolError(.invalidMessage, "invalid \"\(type.prefix(64))\" message: \(Self.describe(error))",
-                                session: probeSession(tree))
+        }
+        guard let message = decoded else {
+            throw ProtocolError(.malformedHeader, "header is not a JSON object with a string \"type\"")
         }
         // A literal such as `2.0` or `1e2` decodes as a whole number; in a field of the message it is refused
         // (an unknown field may hold any number, §9).
@@ -278,7 +285,7 @@ extension Message {
     /// The session of a header that failed to decode, read leniently, so that a bad `session` value does not
     /// turn an `invalid_message` into a `malformed_header`.
     private static func probeSession(_ tree: HeaderValue) -> SessionID? {
-        tree["session"].flatMap { try? HeaderDecoder.integer(SessionID.self, $0, []) }
+        tree["session"].flatMap { try? SessionID(header: $0, at: []) }
     }
 
     /// The first of `paths` that names a field of `message` (found in its canonical encoding).
@@ -289,21 +296,12 @@ extension Message {
 
     /// The JSON header bytes of this message: canonical (no spaces, keys sorted), so the bytes are deterministic.
     ///
-    /// Every field is a plain string, integer or boolean, so encoding cannot fail; should it ever throw anyway,
-    /// the peer gets an `internal` error frame instead of PID 1 trapping.
+    /// Every field is a plain string, integer or boolean, so encoding cannot fail.
     public func encodedHeader() -> [UInt8] {
-        if let bytes = StdioHeader.encode(self) ?? HotHeaders.encode(self) { return bytes }
-        do { return try HeaderEncoder.encode(self) } catch {
-            return Array(#"{"code":"internal","message":"header encoding failed","type":"error"}"#.utf8)
-        }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        switch error as? DecodingError {
-        case .keyNotFound(let key, _)?: "missing field \"\(key.stringValue)\""
-        case .typeMismatch(_, let ctx)?, .valueNotFound(_, let ctx)?, .dataCorrupted(let ctx)?:
-            "bad value at \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\": \(ctx.debugDescription.prefix(120))"
-        default: "\(error)".prefix(160).description
-        }
+        if let bytes = StdioHeader.encode(self) { return bytes }
+        var out: [UInt8] = []
+        out.reserveCapacity(128)
+        headerValue.write(into: &out)
+        return out
     }
 }

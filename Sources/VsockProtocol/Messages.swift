@@ -2,7 +2,7 @@
 public typealias SessionID = UInt32
 
 /// `hello`: the first frame each side sends. Readiness is the guest's `hello`, not the socket.
-public struct Hello: Sendable, Equatable, Codable {
+public struct Hello: Sendable, Equatable {
     /// Protocol version spoken (``ProtocolConstants/version``).
     public var version: Int
     /// Who is speaking: `host`/`guest` on the guest connection, `client`/`supervisor` on `control.sock`.
@@ -27,15 +27,10 @@ public struct Hello: Sendable, Equatable, Codable {
         self.version = version; self.role = role; self.agent = agent; self.capabilities = capabilities
         self.limits = limits; self.window = window; self.wallClockNs = wallClockNs; self.bootTimings = bootTimings
     }
-
-    enum CodingKeys: String, CodingKey {
-        case version, role, agent, capabilities, limits, window
-        case wallClockNs = "wall_clock_ns", bootTimings = "boot_timings"
-    }
 }
 
 /// A resource limit applied in the child before exec.
-public struct ResourceLimit: Sendable, Equatable, Codable {
+public struct ResourceLimit: Sendable, Equatable {
     /// Lower-case name without the `RLIMIT_` prefix: `nofile`, `nproc`, `core`, `as`, `cpu`, `fsize`, `stack`, `memlock`, …
     public var resource: String
     public var soft: UInt64
@@ -44,14 +39,14 @@ public struct ResourceLimit: Sendable, Equatable, Codable {
 }
 
 /// Terminal size in character cells.
-public struct TerminalSize: Sendable, Equatable, Codable {
+public struct TerminalSize: Sendable, Equatable {
     public var rows: UInt16
     public var cols: UInt16
     public init(rows: UInt16, cols: UInt16) { self.rows = rows; self.cols = cols }
 }
 
 /// `exec`: start a process in a new session and process group.
-public struct ExecRequest: Sendable, Equatable, Codable {
+public struct ExecRequest: Sendable, Equatable {
     public var session: SessionID
     /// argv[0] is resolved through `PATH` (from `env`, else a default) when it has no `/`.
     public var argv: [String]
@@ -103,24 +98,17 @@ public struct ExecRequest: Sendable, Equatable, Codable {
     public static let stdinDescriptorCapability = "stdin_descriptor"
     /// The `hello` capability of a supervisor that takes ``stdoutDescriptor`` and ``stderrDescriptor`` (§11.3).
     public static let outputDescriptorsCapability = "output_descriptors"
-
-    enum CodingKeys: String, CodingKey {
-        case session, argv, env, cwd, user, uid, gid, groups, umask, rlimits, capabilities, tty, stdin
-        case noNewPrivs = "no_new_privs", timeoutMs = "timeout_ms", oomScoreAdj = "oom_score_adj"
-        case stdinDescriptor = "stdin_descriptor", stdoutDescriptor = "stdout_descriptor"
-        case stderrDescriptor = "stderr_descriptor"
-    }
 }
 
 /// `started`: execve succeeded.
-public struct Started: Sendable, Equatable, Codable {
+public struct Started: Sendable, Equatable {
     public var session: SessionID
     public var pid: Int32
     public init(session: SessionID, pid: Int32) { self.session = session; self.pid = pid }
 }
 
 /// `start_failed`: the process never ran the requested program. The session is over.
-public struct StartFailed: Sendable, Equatable, Codable {
+public struct StartFailed: Sendable, Equatable {
     public var session: SessionID
     /// The errno value (Linux numbering), 0 when the failure was not a syscall's.
     public var errno: Int32
@@ -134,21 +122,21 @@ public struct StartFailed: Sendable, Equatable, Codable {
 
 /// A frame that concerns one session and carries nothing else (`stdin`, `stdout`, `stderr` — whose bytes
 /// are the frame's payload — and `stdin_close`, `exit_ack`, `attach`, `detach`).
-public struct SessionRef: Sendable, Equatable, Codable {
+public struct SessionRef: Sendable, Equatable {
     public var session: SessionID
     public init(session: SessionID) { self.session = session }
 }
 
 /// `window`: grants the peer `bytes` more credit on one session. From the host it covers the session's
 /// stdout+stderr; from the guest it covers the session's stdin.
-public struct WindowUpdate: Sendable, Equatable, Codable {
+public struct WindowUpdate: Sendable, Equatable {
     public var session: SessionID
     public var bytes: UInt32
     public init(session: SessionID, bytes: UInt32) { self.session = session; self.bytes = bytes }
 }
 
 /// `signal`: deliver a signal to the session's process group.
-public struct SignalRequest: Sendable, Equatable, Codable {
+public struct SignalRequest: Sendable, Equatable {
     public var session: SessionID
     /// Linux signal number (1–64).
     public var signal: Int32
@@ -161,7 +149,7 @@ public struct SignalRequest: Sendable, Equatable, Codable {
 }
 
 /// `resize`: set the session's terminal size (ignored without a tty).
-public struct ResizeRequest: Sendable, Equatable, Codable {
+public struct ResizeRequest: Sendable, Equatable {
     public var session: SessionID
     public var rows: UInt16
     public var cols: UInt16
@@ -169,7 +157,7 @@ public struct ResizeRequest: Sendable, Equatable, Codable {
 }
 
 /// How a process ended, losslessly.
-public struct ExitStatus: Sendable, Equatable, Codable {
+public struct ExitStatus: Sendable, Equatable {
     /// The exit code when the process exited normally.
     public var code: Int32?
     /// The signal number when it was killed by a signal.
@@ -197,37 +185,18 @@ public struct ExitStatus: Sendable, Equatable, Codable {
         if let signal { return 128 + signal }
         return code ?? 255
     }
-
-    enum CodingKeys: String, CodingKey {
-        case code, signal
-        case coreDumped = "core_dumped", oomKilled = "oom_killed", outputTruncated = "output_truncated", lost
-    }
 }
 
 /// `exit`: the session's process ended and all of its output has been sent (or `output_truncated`).
 /// The guest retains it until `exit_ack`.
-public struct ExitReport: Sendable, Equatable, Codable {
+public struct ExitReport: Sendable, Equatable {
     public var session: SessionID
     public var status: ExitStatus
     public init(session: SessionID, status: ExitStatus) { self.session = session; self.status = status }
-
-    // Flattened on the wire: {"type":"exit","session":1,"code":0,…,"status":0}
-    enum CodingKeys: String, CodingKey { case session, shell = "status" }
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        session = try c.decode(SessionID.self, forKey: .session)
-        status = try ExitStatus(from: decoder)
-    }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(session, forKey: .session)
-        try c.encode(status.shellStatus, forKey: .shell)
-        try status.encode(to: encoder)
-    }
 }
 
 /// One entry of a `sessions` reply.
-public struct SessionInfo: Sendable, Equatable, Codable {
+public struct SessionInfo: Sendable, Equatable {
     public var session: SessionID
     public var pid: Int32?
     public var state: SessionState
@@ -241,35 +210,33 @@ public struct SessionInfo: Sendable, Equatable, Codable {
 }
 
 /// `sessions`: from the host an empty request; from the guest the list of live and retained sessions.
-public struct SessionList: Sendable, Equatable, Codable {
+public struct SessionList: Sendable, Equatable {
     public var sessions: [SessionInfo]?
     public init(sessions: [SessionInfo]? = nil) { self.sessions = sessions }
 }
 
 /// `ping` / `pong`: liveness; the guest answers `ping` with `pong` carrying the same id, ahead of bulk data.
-public struct Ping: Sendable, Equatable, Codable {
+public struct Ping: Sendable, Equatable {
     public var id: UInt64
     public init(id: UInt64) { self.id = id }
 }
 
 /// `set_time`: set the guest's CLOCK_REALTIME.
-public struct SetTime: Sendable, Equatable, Codable {
+public struct SetTime: Sendable, Equatable {
     public var unixNs: Int64
     public init(unixNs: Int64) { self.unixNs = unixNs }
-    enum CodingKeys: String, CodingKey { case unixNs = "unix_ns" }
 }
 
 /// `shutdown`: terminate every process (SIGTERM, `grace_ms`, SIGKILL), sync, unmount and power off.
-public struct ShutdownRequest: Sendable, Equatable, Codable {
+public struct ShutdownRequest: Sendable, Equatable {
     /// Absent: the guest's configured default. A mode that is not ``ShutdownMode/isDefined`` is refused.
     public var mode: ShutdownMode?
     public var graceMs: UInt32?
     public init(mode: ShutdownMode? = nil, graceMs: UInt32? = nil) { self.mode = mode; self.graceMs = graceMs }
-    enum CodingKeys: String, CodingKey { case mode, graceMs = "grace_ms" }
 }
 
 /// `error`: something the peer sent was refused. With `session` it concerns that session only.
-public struct ErrorMessage: Sendable, Equatable, Codable {
+public struct ErrorMessage: Sendable, Equatable {
     public var code: ErrorCode
     public var message: String
     public var session: SessionID?
@@ -279,7 +246,7 @@ public struct ErrorMessage: Sendable, Equatable, Codable {
 }
 
 /// One interface of a `network` message, found in the guest by `mac` (preferred) or `name`.
-public struct NetworkInterfaceConfig: Sendable, Equatable, Codable {
+public struct NetworkInterfaceConfig: Sendable, Equatable {
     /// Kernel interface name, e.g. `eth0`. Used when `mac` is absent.
     public var name: String?
     /// MAC address, `aa:bb:cc:dd:ee:ff` (any case).
@@ -294,7 +261,7 @@ public struct NetworkInterfaceConfig: Sendable, Equatable, Codable {
 }
 
 /// One route of a `network` message.
-public struct NetworkRoute: Sendable, Equatable, Codable {
+public struct NetworkRoute: Sendable, Equatable {
     /// `default` (the family is the gateway's) or a CIDR prefix.
     public var destination: String
     public var gateway: String?
@@ -307,14 +274,14 @@ public struct NetworkRoute: Sendable, Equatable, Codable {
 }
 
 /// Resolver configuration written to the guest's /etc/resolv.conf.
-public struct DNSConfig: Sendable, Equatable, Codable {
+public struct DNSConfig: Sendable, Equatable {
     public var servers: [String]?
     public var search: [String]?
     public init(servers: [String]? = nil, search: [String]? = nil) { self.servers = servers; self.search = search }
 }
 
 /// One /etc/hosts line.
-public struct HostsEntry: Sendable, Equatable, Codable {
+public struct HostsEntry: Sendable, Equatable {
     public var address: String
     public var names: [String]
     public init(address: String, names: [String]) { self.address = address; self.names = names }
@@ -322,7 +289,7 @@ public struct HostsEntry: Sendable, Equatable, Codable {
 
 /// `network`: configure the guest's interfaces, routes, resolver, /etc/hosts and hostname (a minimal guest has no
 /// DHCP client). Answered by `network_applied`, or by `error` (without session) when anything failed.
-public struct NetworkConfig: Sendable, Equatable, Codable {
+public struct NetworkConfig: Sendable, Equatable {
     public var interfaces: [NetworkInterfaceConfig]?
     public var routes: [NetworkRoute]?
     public var dns: DNSConfig?
@@ -335,8 +302,72 @@ public struct NetworkConfig: Sendable, Equatable, Codable {
 }
 
 /// `network_applied`: the guest applied a `network` message completely.
-public struct NetworkApplied: Sendable, Equatable, Codable {
+public struct NetworkApplied: Sendable, Equatable {
     /// The kernel names of the configured interfaces, in request order.
     public var interfaces: [String]?
     public init(interfaces: [String]? = nil) { self.interfaces = interfaces }
 }
+
+#if !hasFeature(Embedded)
+// `Codable`, for Foundation's JSON coders and the tests' reference; the wire uses the hand-coded headers
+// (MessageCoding.swift). Embedded Swift has no `Codable`.
+extension Hello: Codable {
+    enum CodingKeys: String, CodingKey {
+        case version, role, agent, capabilities, limits, window
+        case wallClockNs = "wall_clock_ns", bootTimings = "boot_timings"
+    }
+}
+extension ResourceLimit: Codable {}
+extension TerminalSize: Codable {}
+extension ExecRequest: Codable {
+    enum CodingKeys: String, CodingKey {
+        case session, argv, env, cwd, user, uid, gid, groups, umask, rlimits, capabilities, tty, stdin
+        case noNewPrivs = "no_new_privs", timeoutMs = "timeout_ms", oomScoreAdj = "oom_score_adj"
+        case stdinDescriptor = "stdin_descriptor", stdoutDescriptor = "stdout_descriptor"
+        case stderrDescriptor = "stderr_descriptor"
+    }
+}
+extension Started: Codable {}
+extension StartFailed: Codable {}
+extension SessionRef: Codable {}
+extension WindowUpdate: Codable {}
+extension SignalRequest: Codable {}
+extension ResizeRequest: Codable {}
+extension ExitStatus: Codable {
+    enum CodingKeys: String, CodingKey {
+        case code, signal
+        case coreDumped = "core_dumped", oomKilled = "oom_killed", outputTruncated = "output_truncated", lost
+    }
+}
+extension ExitReport: Codable {
+    // Flattened on the wire: {"type":"exit","session":1,"code":0,…,"status":0}
+    enum CodingKeys: String, CodingKey { case session, shell = "status" }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        session = try c.decode(SessionID.self, forKey: .session)
+        status = try ExitStatus(from: decoder)
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(session, forKey: .session)
+        try c.encode(status.shellStatus, forKey: .shell)
+        try status.encode(to: encoder)
+    }
+}
+extension SessionInfo: Codable {}
+extension SessionList: Codable {}
+extension Ping: Codable {}
+extension SetTime: Codable {
+    enum CodingKeys: String, CodingKey { case unixNs = "unix_ns" }
+}
+extension ShutdownRequest: Codable {
+    enum CodingKeys: String, CodingKey { case mode, graceMs = "grace_ms" }
+}
+extension ErrorMessage: Codable {}
+extension NetworkInterfaceConfig: Codable {}
+extension NetworkRoute: Codable {}
+extension DNSConfig: Codable {}
+extension HostsEntry: Codable {}
+extension NetworkConfig: Codable {}
+extension NetworkApplied: Codable {}
+#endif

@@ -5,15 +5,13 @@
 /// `freeze` (host → guest): stop every session's processes, sync and freeze writable disks, flush all queued
 /// output, then answer `frozen` (or `error`: `invalid_state` when already frozen, `internal` when it could not be
 /// done in time, after undoing it).
-public struct FreezeRequest: Sendable, Equatable, Codable {
+public struct FreezeRequest: Sendable, Equatable {
     /// How long the guest may take, in milliseconds (1…60000); absent: ``defaultTimeoutMs``.
     public var timeoutMs: UInt32?
     public init(timeoutMs: UInt32? = nil) { self.timeoutMs = timeoutMs }
 
     public static let defaultTimeoutMs: UInt32 = 2000
     public static let maxTimeoutMs: UInt32 = 60000
-
-    enum CodingKeys: String, CodingKey { case timeoutMs = "timeout_ms" }
 }
 
 /// `frozen.method`: how the sessions' processes were stopped.
@@ -32,7 +30,7 @@ public struct FreezeMethod: WireName {
 }
 
 /// One session alive at the freeze: what a restore can keep (`resume.keep`) or lose.
-public struct FrozenSession: Sendable, Equatable, Codable {
+public struct FrozenSession: Sendable, Equatable {
     public var session: SessionID
     public var pid: Int32?
     /// Whether the session is attached to the connection that asked for the freeze.
@@ -43,7 +41,7 @@ public struct FrozenSession: Sendable, Equatable, Codable {
 }
 
 /// Microseconds each step of a freeze took.
-public struct FreezeTimings: Sendable, Equatable, Codable {
+public struct FreezeTimings: Sendable, Equatable {
     public var freeze: UInt64
     public var sync: UInt64
     public var fsfreeze: UInt64
@@ -56,7 +54,7 @@ public struct FreezeTimings: Sendable, Equatable, Codable {
 
 /// `frozen` (guest → host, bulk lane): the guest is quiet. It follows every output byte that any session had
 /// produced before the freeze, so a host that reads it has all of that output.
-public struct FrozenReport: Sendable, Equatable, Codable {
+public struct FrozenReport: Sendable, Equatable {
     public var method: FreezeMethod
     /// Every session not yet exited.
     public var sessions: [FrozenSession]
@@ -69,23 +67,21 @@ public struct FrozenReport: Sendable, Equatable, Codable {
     public init(method: FreezeMethod, sessions: [FrozenSession], fsfreeze: [String], sync: Bool, timingsUs: FreezeTimings) {
         self.method = method; self.sessions = sessions; self.fsfreeze = fsfreeze; self.sync = sync; self.timingsUs = timingsUs
     }
-
-    enum CodingKeys: String, CodingKey { case method, sessions, fsfreeze, sync, timingsUs = "timings_us" }
 }
 
 /// `thaw` (host → guest): undo a freeze (`invalid_state` when not frozen). Answered by `thawed`.
-public struct ThawRequest: Sendable, Equatable, Codable {
+public struct ThawRequest: Sendable, Equatable {
     public init() {}
 }
 
 /// `thawed` (guest → host): the file systems and the sessions run again.
-public struct ThawedReport: Sendable, Equatable, Codable {
+public struct ThawedReport: Sendable, Equatable {
     public init() {}
 }
 
 /// `resume` (host → guest, only while frozen): this guest was restored from a snapshot. Step the clock, reseed
 /// the RNG, take the new identity, end the sessions not kept, thaw; answered by `resumed`.
-public struct ResumeRequest: Sendable, Equatable, Codable {
+public struct ResumeRequest: Sendable, Equatable {
     /// The host's CLOCK_REALTIME, ns since the Unix epoch, taken just before sending.
     public var unixNs: Int64
     /// The new generation of this VM (the host counts its restores).
@@ -117,12 +113,10 @@ public struct ResumeRequest: Sendable, Equatable, Codable {
 
     /// The decoded entropy; nil when `entropy` is not valid base64.
     public var decodedEntropy: [UInt8]? { Base64.decode(entropy) }
-
-    enum CodingKeys: String, CodingKey { case unixNs = "unix_ns", generation, entropy, keep, hostname, network }
 }
 
 /// Microseconds each step of a resume took.
-public struct ResumeTimings: Sendable, Equatable, Codable {
+public struct ResumeTimings: Sendable, Equatable {
     public var clock: UInt64
     public var rng: UInt64
     public var identity: UInt64
@@ -136,7 +130,7 @@ public struct ResumeTimings: Sendable, Equatable, Codable {
 }
 
 /// `resumed` (guest → host): the restored guest runs again.
-public struct ResumedReport: Sendable, Equatable, Codable {
+public struct ResumedReport: Sendable, Equatable {
     public var generation: UInt64
     /// How far CLOCK_REALTIME was stepped (new − old, ns); absent when the clock could not be set (the reason is
     /// in the guest's console log).
@@ -150,10 +144,6 @@ public struct ResumedReport: Sendable, Equatable, Codable {
     public init(generation: UInt64, clockStepNs: Int64?, rngReseeded: Bool, lost: [SessionID], timingsUs: ResumeTimings) {
         self.generation = generation; self.clockStepNs = clockStepNs; self.rngReseeded = rngReseeded; self.lost = lost
         self.timingsUs = timingsUs
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case generation, clockStepNs = "clock_step_ns", rngReseeded = "rng_reseeded", lost, timingsUs = "timings_us"
     }
 }
 
@@ -175,3 +165,27 @@ extension Message {
         return nil
     }
 }
+
+#if !hasFeature(Embedded)
+// `Codable`, for Foundation's JSON coders and the tests' reference; the wire uses the hand-coded headers
+// (MessageCoding.swift). Embedded Swift has no `Codable`.
+extension FreezeRequest: Codable {
+    enum CodingKeys: String, CodingKey { case timeoutMs = "timeout_ms" }
+}
+extension FrozenSession: Codable {}
+extension FreezeTimings: Codable {}
+extension FrozenReport: Codable {
+    enum CodingKeys: String, CodingKey { case method, sessions, fsfreeze, sync, timingsUs = "timings_us" }
+}
+extension ThawRequest: Codable {}
+extension ThawedReport: Codable {}
+extension ResumeRequest: Codable {
+    enum CodingKeys: String, CodingKey { case unixNs = "unix_ns", generation, entropy, keep, hostname, network }
+}
+extension ResumeTimings: Codable {}
+extension ResumedReport: Codable {
+    enum CodingKeys: String, CodingKey {
+        case generation, clockStepNs = "clock_step_ns", rngReseeded = "rng_reseeded", lost, timingsUs = "timings_us"
+    }
+}
+#endif

@@ -1,13 +1,13 @@
 /// `stats` (H→G): ask vm-init for a snapshot of the guest's resources. `id` (chosen by the host) comes back in the
 /// `stats_report`, so several requests may be in flight.
-public struct StatsRequest: Sendable, Equatable, Codable {
+public struct StatsRequest: Sendable, Equatable {
     public var id: UInt64
     public init(id: UInt64) { self.id = id }
 }
 
 /// `stats_report` (G→H): what the guest's kernel says, read when the request arrived (PROTOCOL.md §4.31). Every
 /// group is optional: a file the guest cannot read leaves its group out rather than reporting zeros.
-public struct StatsReport: Sendable, Equatable, Codable {
+public struct StatsReport: Sendable, Equatable {
     public var id: UInt64
     /// The guest's CLOCK_REALTIME when the report was made (ns since the Unix epoch): the host's drift check.
     public var unixNs: Int64
@@ -30,28 +30,20 @@ public struct StatsReport: Sendable, Equatable, Codable {
         self.id = id; self.unixNs = unixNs; self.uptimeNs = uptimeNs; self.memory = memory; self.cpu = cpu
         self.loadMilli = loadMilli; self.tasks = tasks; self.oomKills = oomKills; self.sessions = sessions
     }
-
-    enum CodingKeys: String, CodingKey {
-        case id, memory, cpu, tasks, sessions
-        case unixNs = "unix_ns", uptimeNs = "uptime_ns", loadMilli = "load_milli", oomKills = "oom_kills"
-    }
 }
 
 /// /proc/meminfo, in bytes.
-public struct GuestMemoryStats: Sendable, Equatable, Codable {
+public struct GuestMemoryStats: Sendable, Equatable {
     public var totalBytes: UInt64
     public var availableBytes: UInt64
     public var freeBytes: UInt64?
     public init(totalBytes: UInt64, availableBytes: UInt64, freeBytes: UInt64? = nil) {
         self.totalBytes = totalBytes; self.availableBytes = availableBytes; self.freeBytes = freeBytes
     }
-    enum CodingKeys: String, CodingKey {
-        case totalBytes = "total_bytes", availableBytes = "available_bytes", freeBytes = "free_bytes"
-    }
 }
 
 /// /proc/stat's `cpu` line summed over every CPU, in ns (`user` includes nice, `system` includes irq and softirq).
-public struct GuestCPUStats: Sendable, Equatable, Codable {
+public struct GuestCPUStats: Sendable, Equatable {
     public var userNs: UInt64
     public var systemNs: UInt64
     public var idleNs: UInt64
@@ -60,11 +52,10 @@ public struct GuestCPUStats: Sendable, Equatable, Codable {
     public init(userNs: UInt64, systemNs: UInt64, idleNs: UInt64, count: UInt32) {
         self.userNs = userNs; self.systemNs = systemNs; self.idleNs = idleNs; self.count = count
     }
-    enum CodingKeys: String, CodingKey { case count, userNs = "user_ns", systemNs = "system_ns", idleNs = "idle_ns" }
 }
 
 /// One session's share, from its cgroup v2 leaf (§4.31). Without a cgroup only `session` and `pid` are sent.
-public struct SessionStats: Sendable, Equatable, Codable {
+public struct SessionStats: Sendable, Equatable {
     public var session: SessionID
     public var pid: Int32?
     /// cpu.stat `usage_usec`, `user_usec`, `system_usec`, in ns.
@@ -87,10 +78,31 @@ public struct SessionStats: Sendable, Equatable, Codable {
         self.cpuSystemNs = cpuSystemNs; self.memoryBytes = memoryBytes; self.memoryPeakBytes = memoryPeakBytes
         self.pids = pids; self.oomEvents = oomEvents; self.oomKills = oomKills
     }
+}
 
+#if !hasFeature(Embedded)
+// `Codable`, for Foundation's JSON coders and the tests' reference; the wire uses the hand-coded headers
+// (MessageCoding.swift). Embedded Swift has no `Codable`.
+extension StatsRequest: Codable {}
+extension StatsReport: Codable {
+    enum CodingKeys: String, CodingKey {
+        case id, memory, cpu, tasks, sessions
+        case unixNs = "unix_ns", uptimeNs = "uptime_ns", loadMilli = "load_milli", oomKills = "oom_kills"
+    }
+}
+extension GuestMemoryStats: Codable {
+    enum CodingKeys: String, CodingKey {
+        case totalBytes = "total_bytes", availableBytes = "available_bytes", freeBytes = "free_bytes"
+    }
+}
+extension GuestCPUStats: Codable {
+    enum CodingKeys: String, CodingKey { case count, userNs = "user_ns", systemNs = "system_ns", idleNs = "idle_ns" }
+}
+extension SessionStats: Codable {
     enum CodingKeys: String, CodingKey {
         case session, pid, pids
         case cpuNs = "cpu_ns", cpuUserNs = "cpu_user_ns", cpuSystemNs = "cpu_system_ns", memoryBytes = "memory_bytes"
         case memoryPeakBytes = "memory_peak_bytes", oomEvents = "oom_events", oomKills = "oom_kills"
     }
 }
+#endif

@@ -2,8 +2,8 @@
 /// ``PeerRole``, ``SpawnStage``, ``ShutdownMode``, ``SessionState``). Unknown values decode (a newer peer may
 /// send them) and compare unequal to every constant; a string literal converts, so `stage == "exec"` in a test
 /// reads like the wire. It encodes as the bare string.
-public protocol WireName: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible,
-    ExpressibleByStringLiteral where RawValue == String {
+public protocol WireName: RawRepresentable, Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral
+    where RawValue == String {
     init(rawValue: String)
     /// Every value this protocol version defines.
     static var allDefined: [Self] { get }
@@ -11,11 +11,6 @@ public protocol WireName: RawRepresentable, Hashable, Sendable, Codable, CustomS
 
 extension WireName {
     public init(stringLiteral value: String) { self.init(rawValue: value) }
-    public init(from decoder: any Decoder) throws { self.init(rawValue: try decoder.singleValueContainer().decode(String.self)) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
     public var description: String { rawValue }
     /// Whether this protocol version defines the value.
     public var isDefined: Bool { Self.allDefined.contains(self) }
@@ -91,3 +86,23 @@ public struct SessionState: WireName {
 
     public static let allDefined: [SessionState] = [.running, .exited]
 }
+
+#if !hasFeature(Embedded)
+// `Codable` (the bare string), for Foundation's JSON coders and the tests' reference; the wire uses the hand-coded
+// headers (MessageCoding.swift). Embedded Swift has no `Codable`.
+extension WireName where Self: Codable {
+    public init(from decoder: any Decoder) throws { self.init(rawValue: try decoder.singleValueContainer().decode(String.self)) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+}
+
+extension ErrorCode: Codable {}
+extension PeerRole: Codable {}
+extension SpawnStage: Codable {}
+extension ShutdownMode: Codable {}
+extension SessionState: Codable {}
+extension FreezeMethod: Codable {}
+extension LifecycleAction: Codable {}
+#endif

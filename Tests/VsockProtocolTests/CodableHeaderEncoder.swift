@@ -1,5 +1,8 @@
-/// Encodes a message into canonical header JSON (``HeaderValue/write(into:)``): the `Codable` conformances of
-/// the message types, without Foundation.
+@testable import VsockProtocol
+
+/// The reference the hand-coded headers (Sources/VsockProtocol/MessageCoding.swift) are held to: a message encoded
+/// into canonical header JSON (``HeaderValue/write(into:)``) through the message types' `Codable` conformances,
+/// without Foundation. It was the codec's general path; the tests keep it to compare the two.
 ///
 /// Containers write into shared nodes, so a type that encodes a second value into the same encoder (``ExitReport``
 /// flattens its status; ``Message`` adds `type`) extends one object; a key written twice keeps the last value.
