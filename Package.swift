@@ -70,7 +70,7 @@ let package = Package(
             "ImageRegistry", "ImageStore", "LinuxSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], exclude: ["README.md"]),
-        .executableTarget(name: "vm-init", dependencies: ["VMInit"]),
+        .executableTarget(name: "vm-init", dependencies: ["VMInit", "LinuxSystem"]),
         .executableTarget(name: "fc-supervisor", dependencies: ["SupervisorCLI", "Supervisor", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "fc-bench", dependencies: ["VsockProtocol"], path: "Benchmarks/fc-bench"),
         /// Test helpers every test target shares: built binaries, temp dirs, child processes, deadlines.

@@ -6,7 +6,8 @@
 #     1 vCPU, 512 MiB, alternating, N rounds (Benchmarks/guest_boot.py); vm-init's split from hello.boot_timings;
 #     the C init once more in an initramfs padded to vm-init's size (what the size alone costs), and once built
 #     with -DDUTIES, doing vm-init's boot work in C before it speaks (what that work alone costs), and that program
-#     in Embedded Swift (Benchmarks/guest_init_embedded.swift: the language without its runtime and size);
+#     in Embedded Swift (Benchmarks/guest_init_embedded.swift: the language without its runtime and size); and
+#     vm-init's full Swift build (build/vm-init-full, make vm-init-full; its row is left out when it is missing);
 #   the C init's raw channel throughput out and in (1 MiB writes/reads of the port, MIB MiB each way, every C boot;
 #     the ratios use the C init boots interleaved with the exec rounds below: one before or after each round);
 #   through fc-supervisor in the same VM shape (busybox initramfs): `exec rate_source MIB` to the host (1 MiB
@@ -19,14 +20,16 @@
 #     (Benchmarks/guest_sessions.py over control.sock); the static binary's size.
 # Rewrites only its own section (Benchmarks/guest_report.py).
 #
-#   make bench BENCH_ONLY=guest   this section only (make vm-init-static fc-supervisor-static guest-kernel initramfs)
+#   make bench BENCH_ONLY=guest   this section only (make vm-init-static vm-init-full fc-supervisor-static guest-kernel
+#                                 initramfs)
 #   BENCH_GUEST_RUNS=N            boot rounds (default 7; at least 1 — the E2E short form uses 1–2)
 #   BENCH_GUEST_MIB=M             MiB per throughput transfer (default 256)
 #   BENCH_GUEST_ROUNDS=R          fc-supervisor throughput rounds, each with one raw C init boot (default 5)
 #   BENCH_GUEST_SESSIONS="100 1000"  session counts for the RSS rows
 #   BENCH_GUEST_OUT=FILE          also copy the raw results (JSON) here; BENCH_GUEST_NO_REPORT=1 leaves BENCHMARKS.md
 #   BENCH_BUILD=DIR               take vm-init, fc-supervisor, vmlinux, initramfs.cpio from DIR/build (compare builds)
-#   FC_SUPERVISOR, BENCH_GUEST_KERNEL, BENCH_GUEST_INITRAMFS, BENCH_GUEST_VMINIT  one of those files from elsewhere
+#   FC_SUPERVISOR, BENCH_GUEST_KERNEL, BENCH_GUEST_INITRAMFS, BENCH_GUEST_VMINIT, BENCH_GUEST_VMINIT_FULL
+#                                 one of those files from elsewhere
 #                                 (the E2E short form: the debug fc-supervisor and an initramfs it built itself)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,6 +45,7 @@ SUP=${FC_SUPERVISOR:-$BUILT/fc-supervisor}
 KERNEL=${BENCH_GUEST_KERNEL:-$BUILT/vmlinux}
 INITRAMFS=${BENCH_GUEST_INITRAMFS:-$BUILT/initramfs.cpio}
 VMINIT=${BENCH_GUEST_VMINIT:-$BUILT/vm-init}
+VMINIT_FULL=${BENCH_GUEST_VMINIT_FULL:-$BUILT/vm-init-full}
 for f in "$SUP" "$KERNEL" "$INITRAMFS" "$VMINIT"; do
     [ -f "$f" ] || die "$f missing (make vm-init-static fc-supervisor-static guest-kernel initramfs)"
 done
@@ -79,9 +83,19 @@ swiftc -enable-experimental-feature Embedded -wmo -Osize -parse-as-library -I Be
 strip "$W/eduties/sbin/init"
 python3 GuestImage/mkcpio.py "$W/eduties" "$W/embedded-duties.cpio" --node /dev/console:c:5:1:600 --node /dev/null:c:1:3:666
 
-log "boots: $N rounds (C init, padded C init, C init with vm-init's duties, the same in Embedded Swift, vm-init; reversed every other round), raw channel $MIB MiB each way"
+# vm-init's full Swift build (make vm-init-full), what guest images embedded before the Embedded Swift one.
+FULL_ARGS=()
+if [ -f "$VMINIT_FULL" ]; then
+    bash GuestImage/build-image.sh --vm-init "$VMINIT_FULL" --initrd "$W/vminit-full.cpio" >/dev/null
+    FULL_ARGS=(--vminit-full "$W/vminit-full.cpio")
+    stat -c %s "$VMINIT_FULL" > "$W/vminit-full-size"
+else
+    log "no $VMINIT_FULL (make vm-init-full): its row is left out"
+fi
+
+log "boots: $N rounds (C init, padded C init, C init with vm-init's duties, the same in Embedded Swift, vm-init's full Swift build, vm-init; reversed every other round), raw channel $MIB MiB each way"
 python3 Benchmarks/guest_boot.py --kernel "$KERNEL" --cinit "$W/cinit.cpio" --cinit-padded "$W/cinit-padded.cpio" \
-    --cinit-duties "$W/cinit-duties.cpio" --embedded-duties "$W/embedded-duties.cpio" --vminit "$INITRAMFS" \
+    --cinit-duties "$W/cinit-duties.cpio" --embedded-duties "$W/embedded-duties.cpio" "${FULL_ARGS[@]}" --vminit "$INITRAMFS" \
     --runs "$N" --bytes $((MIB << 20)) --memory-mib 512 --work "$W" > "$W/boots.json"
 
 log "vm-init through fc-supervisor: a busybox initramfs (for dd) with rate_sink, 1 vCPU, 512 MiB"

@@ -9,15 +9,15 @@ only): what the initramfs's size alone costs the boot. With --cinit-duties, each
 with -DDUTIES (first byte only), which does vm-init's boot work in C before it speaks: what that work alone costs.
 With --embedded-duties, each round also boots that same program written in Embedded Swift
 (Benchmarks/guest_init_embedded.swift; greeting "einit ..."): what the language costs without Swift's runtime and
-a full static binary's size.
+a full static binary's size. With --vminit-full, each round also boots vm-init's full Swift build (its hello).
 
     guest_boot.py --kernel K --cinit CPIO [--cinit-padded CPIO] [--cinit-duties CPIO] [--embedded-duties CPIO] \
-        --vminit CPIO --runs N --bytes B --memory-mib M --work DIR [--only cinit] > results.json
+        [--vminit-full CPIO] --vminit CPIO --runs N --bytes B --memory-mib M --work DIR [--only cinit] > results.json
 
 --only cinit boots the C init alone (guest.sh does, once between its exec rounds, so that the raw channel and the
 exec path are measured interleaved in time).
 
-Prints one JSON object: {"runs": [{"init": "cinit"|"cinit-padded"|"cinit-duties"|"embedded-duties"|"vm-init",
+Prints one JSON object: {"runs": [{"init": "cinit"|"cinit-padded"|"cinit-duties"|"embedded-duties"|"vm-init-full"|"vm-init",
 "first_byte_ms": .., "timings_us": {..}, "duties_failed": .. (the two with duties), "out_mib_s": .., "in_mib_s": ..},
 ...], "qemu": [argv with placeholders]}. A boot that never speaks within 60 s is recorded with "error" and the
 benchmark goes on.
@@ -100,7 +100,7 @@ def boot(which, args, index):
     srv.bind(sock)
     srv.listen(1)
     initrd = {"cinit": args.cinit, "cinit-padded": args.cinit_padded, "cinit-duties": args.cinit_duties,
-              "embedded-duties": args.embedded_duties}.get(which, args.vminit)
+              "embedded-duties": args.embedded_duties, "vm-init-full": args.vminit_full}.get(which, args.vminit)
     log = open(os.path.join(args.work, f"qemu-{index}.log"), "wb")
     t0 = time.monotonic()
     qemu = subprocess.Popen(qemu_argv(args.kernel, initrd, sock, args.memory_mib), stdin=subprocess.DEVNULL,
@@ -112,7 +112,7 @@ def boot(which, args, index):
         conn, _ = srv.accept()
         first = recv_exact(conn, 1, deadline)
         record["first_byte_ms"] = (time.monotonic() - t0) * 1000
-        if which != "vm-init":
+        if not which.startswith("vm-init"):
             duties = which in ("cinit-duties", "embedded-duties")
             words = recv_line(conn, deadline, first).split()
             if len(words) != (5 if duties else 3) or words[0] != ("einit" if which == "embedded-duties" else "cinit"):
@@ -171,6 +171,7 @@ def main():
     p.add_argument("--cinit-padded")
     p.add_argument("--cinit-duties")
     p.add_argument("--embedded-duties")
+    p.add_argument("--vminit-full")
     p.add_argument("--vminit", required=True)
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--bytes", type=int, default=256 << 20)
@@ -182,7 +183,8 @@ def main():
     for r in range(args.runs):
         inits = (["cinit"] + (["cinit-padded"] if args.cinit_padded else [])
                  + (["cinit-duties"] if args.cinit_duties else [])
-                 + (["embedded-duties"] if args.embedded_duties else []) + ["vm-init"])
+                 + (["embedded-duties"] if args.embedded_duties else [])
+                 + (["vm-init-full"] if args.vminit_full else []) + ["vm-init"])
         if args.only:
             inits = [args.only]
         order = inits if r % 2 == 0 else inits[::-1]

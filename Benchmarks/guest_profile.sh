@@ -11,7 +11,7 @@
 #   GUEST_PROFILE_PERIOD_US=200  sampling period (µs);  GUEST_PROFILE_TOP=30  functions listed
 #
 # Needs what `make vm-init-static fc-supervisor-static guest-kernel` leaves: build/vm-init and its unstripped
-# .build-vminit/release/vm-init (same build, checked by build ID), build/fc-supervisor, build/vmlinux; kernel
+# build/embedded/vm-init.unstripped (same build, checked by build ID), build/fc-supervisor, build/vmlinux; kernel
 # functions are named when build/kernel-build/*/System.map is there. Plus gcc and busybox-static.
 # FC_SUPERVISOR and BENCH_GUEST_KERNEL name another fc-supervisor or kernel (the E2E test: the debug build).
 set -euo pipefail
@@ -25,7 +25,7 @@ die() { echo "guest_profile.sh: $*" >&2; exit 1; }
 case "$MODE" in out|in) ;; *) die "the mode is out or in, not '$MODE'" ;; esac
 case "$MIB" in ''|*[!0-9]*) die "MIB must be a number of MiB, not '$MIB'" ;; esac
 SUP=${FC_SUPERVISOR:-build/fc-supervisor} KERNEL=${BENCH_GUEST_KERNEL:-build/vmlinux}
-VMINIT=build/vm-init UNSTRIPPED=.build-vminit/release/vm-init
+VMINIT=build/vm-init UNSTRIPPED=build/embedded/vm-init.unstripped
 for f in "$SUP" "$VMINIT" "$UNSTRIPPED" "$KERNEL"; do
     [ -f "$f" ] || die "$f missing (make vm-init-static fc-supervisor-static guest-kernel)"
 done

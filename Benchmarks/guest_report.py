@@ -30,9 +30,9 @@ def summarize(work, mib):
     runs = boots["runs"]
     s = {"rounds": max((r["round"] for r in runs), default=-1) + 1, "mib": int(mib), "qemu": boots["qemu"],
          "errors": [f"{r['init']} round {r['round'] + 1}: {r['error']}" for r in runs if "error" in r]}
-    for init in ("cinit", "cinit-padded", "cinit-duties", "embedded-duties", "vm-init"):
+    for init in ("cinit", "cinit-padded", "cinit-duties", "embedded-duties", "vm-init-full", "vm-init"):
         ok = [r for r in runs if r["init"] == init and "error" not in r]
-        if init in ("cinit-padded", "cinit-duties", "embedded-duties") and not ok:
+        if init != "cinit" and init != "vm-init" and not ok:
             continue
         t = [r["timings_us"] for r in ok]
         entry = {"boots": len(ok), "first_byte_ms": median([r["first_byte_ms"] for r in ok]),
@@ -41,7 +41,7 @@ def summarize(work, mib):
         # "connected" milestone is QEMU's start before the kernel runs (and the host's read).
         entry["qemu_to_kernel_ms"] = median([r["first_byte_ms"] - x["connected"] / 1000 for r, x in zip(ok, t)
                                              if "connected" in x])
-        if init != "vm-init":
+        if not init.startswith("vm-init"):
             entry["kernel_to_main_ms"] = median([x["main"] / 1000 for x in t])
             entry["main_to_hello_ms"] = median([(x["connected"] - x["main"]) / 1000 for x in t])
             if init in ("cinit-duties", "embedded-duties"):
@@ -117,6 +117,8 @@ def summarize(work, mib):
     s["cinit_padded_cpio_bytes"] = int(padded.read_text()) if padded.exists() else None
     embedded = work / "embedded-size"
     s["embedded_bytes"] = int(embedded.read_text()) if embedded.exists() else None
+    full = work / "vminit-full-size"
+    s["vminit_full_bytes"] = int(full.read_text()) if full.exists() else None
     s["machine"] = (work / "machine").read_text().strip()
     return s
 
@@ -129,8 +131,45 @@ def bar(ok):
     return "–" if ok is None else ("**met**" if ok else "**not met**")
 
 
+def split_table(c, v, p, d, e, f):
+    """The "where the boot goes" rows: the C init, vm-init and (with its row) vm-init's full Swift build."""
+    def row(step, cinit, key, digits=0, entry_value=None):
+        cells = [step, cinit, fmt(v.get(key), " ms", digits) if key else ""]
+        if f:
+            cells.append(fmt(f.get(key), " ms", digits) if key else "")
+        return "| " + " | ".join(cells) + " |"
+    head = ["| step | C init | vm-init |" + (" vm-init, full build |" if f else ""), "|---|---|---|" + ("---|" if f else "")]
+    steps = list(v.get("mounted_to_hello_split_ms", {}))
+    rows = [row("QEMU start → kernel, plus (vm-init) encoding and delivering hello: first byte − guest `connected`",
+                fmt(c["qemu_to_kernel_ms"], " ms"), "qemu_to_kernel_ms"),
+            row("kernel → PID 1 runs (`start`; the C init: its `main`)", fmt(c["kernel_to_main_ms"], " ms")
+                + (f" (padded: {fmt(p['kernel_to_main_ms'], ' ms')})" if p else ""), "kernel_to_pid1_ms"),
+            row("PID 1 → `main` (libc, and the Swift runtime's start-up in the full build)", "–", "pid1_to_main_ms", 1),
+            row("`main` → mounted", "–", "main_to_mounted_ms", 1),
+            row("mounted → hello sent (C init: `main` → port open, greeting sent)", fmt(c["main_to_hello_ms"], " ms", 1),
+                "mounted_to_hello_ms", 1)]
+    for k in steps:
+        cells = [f"&nbsp;&nbsp;vm-init {k}", "", fmt(v["mounted_to_hello_split_ms"].get(k), " ms", 1)]
+        if f:
+            cells.append(fmt(f.get("mounted_to_hello_split_ms", {}).get(k), " ms", 1))
+        rows.append("| " + " | ".join(cells) + " |")
+    if d:
+        rows.append(row("C init with vm-init's duties: `main` → duties done, then → port open and greeting sent "
+                        "(vm-init: `main` → hello sent)",
+                        f"{fmt(d['main_to_duties_ms'], ' ms', 1)}, then {fmt(d['duties_to_hello_ms'], ' ms', 1)}",
+                        "main_to_hello_ms", 1))
+    if e:
+        cells = ["the same in Embedded Swift: `main` → duties done, then → port open and greeting sent",
+                 f"{fmt(e['main_to_duties_ms'], ' ms', 1)}, then {fmt(e['duties_to_hello_ms'], ' ms', 1)}", ""]
+        rows.append("| " + " | ".join(cells + ([""] if f else [])) + " |")
+    return head + rows
+
+
 def section(s, notes):
     c, v, p, d, e = s["cinit"], s["vm-init"], s.get("cinit-padded"), s.get("cinit-duties"), s.get("embedded-duties")
+    f = s.get("vm-init-full")
+    f_ratio = f["first_byte_ms"] / c["first_byte_ms"] if f and f["first_byte_ms"] and c["first_byte_ms"] else None
+    f_size = f" ({s['vminit_full_bytes'] / MIB:.1f} MiB)" if f and s.get("vminit_full_bytes") else ""
     ratio = v["first_byte_ms"] / c["first_byte_ms"] if v["first_byte_ms"] and c["first_byte_ms"] else None
     p_ratio = p["first_byte_ms"] / c["first_byte_ms"] if p and p["first_byte_ms"] and c["first_byte_ms"] else None
     d_ratio = d["first_byte_ms"] / c["first_byte_ms"] if d and d["first_byte_ms"] and c["first_byte_ms"] else None
@@ -153,8 +192,9 @@ def section(s, notes):
              f"(`build/vmlinux`) and the QEMU command line of fc-supervisor's QEMU driver: `-M microvm` under TCG, 1 vCPU, "
              f"512 MiB, no console, virtio-rng. The floor is a minimal static C init (Benchmarks/guest_init.c, "
              f"`gcc -static`: mounts sysfs and devtmpfs, finds the `vmchan` port, speaks), alone in a "
-             f"{s['cinit_cpio_bytes'] / MIB:.2f} MiB initramfs; vm-init is alone in `build/initramfs.cpio` "
-             f"({s['vminit_cpio_bytes'] / MIB:.2f} MiB), neither padded"
+             f"{s['cinit_cpio_bytes'] / MIB:.2f} MiB initramfs; vm-init (`make vm-init-static`: built as Embedded Swift, "
+             f"scripts/build-embedded.sh) is alone in `build/initramfs.cpio` ({s['vminit_cpio_bytes'] / MIB:.2f} MiB), "
+             f"neither padded"
              + (f"; the same C init also boots from an initramfs padded with random bytes to "
                 f"{s['cinit_padded_cpio_bytes'] / MIB:.2f} MiB, vm-init's size" if p else "")
              + ("; and the C init built with `-DDUTIES` does, in C and before it speaks, the kernel work vm-init does "
@@ -165,7 +205,8 @@ def section(s, notes):
                 f"-enable-experimental-feature Embedded -Osize`, static with glibc{e_size}) does the same work in the "
                 f"same order: Swift without its runtime and a full static binary's size" if e else "")
              + f". {s['rounds']} rounds, in the order C init{', padded C init' if p else ''}"
-             f"{', C init with duties' if d else ''}{', Embedded Swift init with duties' if e else ''}, vm-init in odd "
+             f"{', C init with duties' if d else ''}{', Embedded Swift init with duties' if e else ''}"
+             f"{', full build of vm-init' if f else ''}, vm-init in odd "
              f"rounds and the reverse in even ones; medians.", "",
              "| bar | C init | vm-init | ratio | target | |", "|---|---|---|---|---|---|",
              f"| QEMU start → first byte on the channel | {fmt(c['first_byte_ms'], ' ms')} | {fmt(v['first_byte_ms'], ' ms')} "
@@ -175,6 +216,9 @@ def section(s, notes):
              *([f"| &nbsp;&nbsp;the C init doing vm-init's boot work before it speaks: what that work alone costs, "
                 f"the floor for any init with vm-init's duties | {fmt(d['first_byte_ms'], ' ms')} | | {fmt(d_ratio, '×', 2)} "
                 f"| | |"] if d else []),
+             *([f"| &nbsp;&nbsp;vm-init's full Swift build (`build/vm-init-full`{f_size}, the Swift runtime and standard "
+                f"library linked in), what guest images embedded before | {fmt(f['first_byte_ms'], ' ms')} | | "
+                f"{fmt(f_ratio, '×', 2)} | | |"] if f else []),
              *([f"| &nbsp;&nbsp;the same boot work in Embedded Swift: what vm-init's job costs in Swift without its "
                 f"runtime and a full static binary's size | {fmt(e['first_byte_ms'], ' ms')} | | {fmt(e_ratio, '×', 2)} "
                 f"| | |"] if e else []),
@@ -200,23 +244,12 @@ def section(s, notes):
              "", "Where the boot goes (medians; guest milestones are CLOCK_BOOTTIME, which starts with the kernel; "
              "vm-init's from `hello.boot_timings`: `start` is its first C constructor, `main` its Swift entry, "
              "`mounted` after the API filesystems, `connected` when the channel is open and hello is sent):", "",
-             "| step | C init | vm-init |", "|---|---|---|",
-             f"| QEMU start → kernel, plus (vm-init) encoding and delivering hello: first byte − guest `connected` | {fmt(c['qemu_to_kernel_ms'], ' ms')} | {fmt(v['qemu_to_kernel_ms'], ' ms')} |",
-             f"| kernel → PID 1 runs (`start`; the C init: its `main`) | {fmt(c['kernel_to_main_ms'], ' ms')}"
-             + (f" (padded: {fmt(p['kernel_to_main_ms'], ' ms')})" if p else "") + f" | {fmt(v['kernel_to_pid1_ms'], ' ms')} |",
-             f"| PID 1 → `main` (libc and Swift runtime start-up) | – | {fmt(v['pid1_to_main_ms'], ' ms', 1)} |",
-             f"| `main` → mounted | – | {fmt(v['main_to_mounted_ms'], ' ms', 1)} |",
-             f"| mounted → hello sent (C init: `main` → port open, greeting sent) | {fmt(c['main_to_hello_ms'], ' ms', 1)} | {fmt(v['mounted_to_hello_ms'], ' ms', 1)} |",
-             *[f"| &nbsp;&nbsp;vm-init {k} | | {fmt(ms, ' ms', 1)} |" for k, ms in v.get("mounted_to_hello_split_ms", {}).items()],
-             *([f"| C init with vm-init's duties: `main` → duties done, then → port open and greeting sent "
-                f"(vm-init: `main` → hello sent) | {fmt(d['main_to_duties_ms'], ' ms', 1)}, then "
-                f"{fmt(d['duties_to_hello_ms'], ' ms', 1)} | {fmt(v.get('main_to_hello_ms'), ' ms', 1)} |"] if d else []),
-             *([f"| the same in Embedded Swift: `main` → duties done, then → port open and greeting sent | "
-                f"{fmt(e['main_to_duties_ms'], ' ms', 1)}, then {fmt(e['duties_to_hello_ms'], ' ms', 1)} | |"] if e else []),
+             *split_table(c, v, p, d, e, f),
              "", f"Every boot, first byte in ms: C init {c['first_byte_all_ms']}, "
              + (f"padded C init {p['first_byte_all_ms']}, " if p else "")
              + (f"C init with duties {d['first_byte_all_ms']}, " if d else "")
-             + (f"Embedded Swift init with duties {e['first_byte_all_ms']}, " if e else "") + f"vm-init {v['first_byte_all_ms']} "
+             + (f"Embedded Swift init with duties {e['first_byte_all_ms']}, " if e else "")
+             + (f"vm-init's full build {f['first_byte_all_ms']}, " if f else "") + f"vm-init {v['first_byte_all_ms']} "
              f"(vm-init's mounted → hello in each: {v.get('mounted_to_hello_all_ms', [])})."]
     if s["errors"]:
         lines += ["", "**Boots that failed in this run**: " + "; ".join(s["errors"]) + "."]

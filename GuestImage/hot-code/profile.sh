@@ -1,28 +1,29 @@
 #!/usr/bin/env bash
 # Regenerates GuestImage/hot-code/vm-init.order (`make vm-init-order`): the functions vm-init runs as a real VM's
-# PID 1, which `make vm-init-static` links first (lld --symbol-ordering-file), so the code a guest runs sits in few
-# pages and an idle vm-init maps few of its binary's pages (see README.md in this directory).
+# PID 1, which `make vm-init-full` links first (lld --symbol-ordering-file), so the code a guest runs sits in few
+# pages and an idle vm-init maps few of its binary's pages (see README.md in this directory). That is the full
+# Swift build of vm-init, which BENCHMARKS.md section 8 compares with the Embedded Swift build guest images embed.
 #
-# Boots build/vm-init under QEMU (the project's kernel, fc-supervisor's QEMU driver, TCG) with a plugin that records
+# Boots build/vm-init-full under QEMU (the project's kernel, fc-supervisor's QEMU driver, TCG) with a plugin that records
 # every translated block that ran (blocks_plugin.c); runs what a VM's life brings before and while a workload runs:
 # boot and hello, execs, stdout and stdin transfers, `cat /proc/1/status`, ten concurrent sessions signalled
 # to the end, then the stop; maps the blocks in vm-init's fixed address range to the function symbols of the
 # unstripped binary of the same link; writes them in address order.
 #
-# Needs: build/vm-init and .build-vminit/release/vm-init (one link: same build ID), build/fc-supervisor,
+# Needs: build/vm-init-full and .build-vminit/release/vm-init (one link: same build ID), build/fc-supervisor,
 # build/vmlinux, qemu-system-x86_64 with TCG plugin support (Debian's has it), gcc. FC_SUPERVISOR and
 # BENCH_GUEST_KERNEL name another fc-supervisor or kernel (the E2E test: the debug build).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cd "$root"
-VMINIT=build/vm-init UNSTRIPPED=.build-vminit/release/vm-init
+VMINIT=build/vm-init-full UNSTRIPPED=.build-vminit/release/vm-init
 SUP=${FC_SUPERVISOR:-build/fc-supervisor} KERNEL=${BENCH_GUEST_KERNEL:-build/vmlinux}
 OUT=${1:-$here/vm-init.order}
 die() { echo "hot-code profile: $*" >&2; exit 1; }
-for f in "$VMINIT" "$UNSTRIPPED" "$SUP" "$KERNEL"; do [ -f "$f" ] || die "$f missing (make vm-init-static fc-supervisor-static guest-kernel)"; done
+for f in "$VMINIT" "$UNSTRIPPED" "$SUP" "$KERNEL"; do [ -f "$f" ] || die "$f missing (make vm-init-full fc-supervisor-static guest-kernel)"; done
 build_id() { readelf -n "$1" | awk '/Build ID/{print $3}'; }
-[ "$(build_id "$VMINIT")" = "$(build_id "$UNSTRIPPED")" ] || die "$VMINIT is not the stripped $UNSTRIPPED (make vm-init-static)"
+[ "$(build_id "$VMINIT")" = "$(build_id "$UNSTRIPPED")" ] || die "$VMINIT is not the stripped $UNSTRIPPED (make vm-init-full)"
 
 W=/var/tmp/fc-hotcode.$$   # short: the control socket's path is limited to 107 bytes
 VM=

@@ -48,8 +48,15 @@ static int early_proc_mounted = 0;
 // CLOCK_BOOTTIME (µs) when this constructor ran: the process's first own code, before the Swift runtime starts
 // (vm-init's `start` boot milestone, so a benchmark can split "kernel → PID 1" from "PID 1 → main").
 static uint64_t process_start_us = 0;
+// The process's arguments, as glibc hands them to every constructor (so that Embedded Swift, which has no
+// `CommandLine`, reads them too).
+static int process_argc = 0;
+static char **process_argv = NULL;
 
-__attribute__((constructor(101))) static void clinux_mount_proc_early(void) {
+__attribute__((constructor(101))) static void clinux_mount_proc_early(int argc, char **argv, char **envp) {
+    (void)envp;
+    process_argc = argc;
+    process_argv = argv;
     char buf[8];
     struct timespec now;
     if (clock_gettime(CLOCK_BOOTTIME, &now) == 0)
@@ -63,6 +70,12 @@ __attribute__((constructor(101))) static void clinux_mount_proc_early(void) {
 int clinux_early_proc_mounted(void) { return early_proc_mounted; }
 
 uint64_t clinux_process_start_boottime_us(void) { return process_start_us; }
+
+int clinux_process_argc(void) { return process_argv ? process_argc : 0; }
+
+const char *clinux_process_argv(int index) {
+    return process_argv && index >= 0 && index < process_argc ? process_argv[index] : NULL;
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Spawn. Between fork and exec only async-signal-safe calls (libcap's cap_set_proc allocates; it is only used

@@ -87,6 +87,12 @@ public enum SystemControl {
     /// CLOCK_BOOTTIME in microseconds when this process's first constructor ran (before the Swift runtime), 0 if unknown.
     public static var processStartBootTimeMicroseconds: UInt64 { clinux_process_start_boottime_us() }
 
+    /// This process's arguments (`argv`), as its first constructor saw them: `CommandLine.arguments`, also where
+    /// Embedded Swift has no `CommandLine`.
+    public static var processArguments: [String] {
+        (0..<clinux_process_argc()).compactMap { clinux_process_argv($0).map { String(cString: $0) } }
+    }
+
     /// CLOCK_REALTIME in nanoseconds since the epoch.
     public static func wallClockNanoseconds() -> Int64 {
         var ts = timespec()

@@ -162,7 +162,7 @@ extension Agent {
         sessionByPID[pid] = id
         for (stream, fd) in outputs {
             do {
-                try loop.register(fd, interest: .read) { [unowned self] events in
+                try loop.register(fd, interest: .read) { [unowned(unsafe) self] events in
                     self.outputEvent(session, stream, events)
                 }
             } catch {
@@ -171,13 +171,13 @@ extension Agent {
         }
         if let stdinWrite {
             do {
-                try loop.register(stdinWrite, interest: []) { [unowned self] _ in self.writeStdin(session) }
+                try loop.register(stdinWrite, interest: []) { [unowned(unsafe) self] _ in self.writeStdin(session) }
             } catch {
                 Log.error("session \(id): register stdin: \(error)")
             }
         }
         if let ms = request.timeoutMs {
-            session.timeoutTimer = loop.addTimer(after: .milliseconds(Int64(clamping: ms))) { [unowned self] in
+            session.timeoutTimer = loop.addTimer(after: .milliseconds(Int64(clamping: ms))) { [unowned(unsafe) self] in
                 session.timeoutTimer = nil
                 if session.isRunning {
                     Log.info("session \(session.id): timeout after \(ms) ms, SIGKILL")
@@ -254,8 +254,9 @@ extension Agent {
         if let fd = stdinTarget(session) {
             while let (_, bytes) = session.stdin.front {
                 let written: Int
-                do {
-                    written = try bytes.withUnsafeBytes { (raw) throws(SystemError) in try fd.write(raw) }
+                do throws(SystemError) {
+                    let result = bytes.withUnsafeBytes { raw in Result { () throws(SystemError) in try fd.write(raw) } }
+                    written = try result.get()
                 } catch {
                     // EPIPE: the process closed its stdin. Drop what is left.
                     Log.debug("session \(session.id): stdin: \(error)")

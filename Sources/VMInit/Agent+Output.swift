@@ -215,7 +215,7 @@ extension Agent {
         }
         Log.debug("session \(session.id): pid \(session.pid) ended \(termination)")
         if !session.outputs.isEmpty {
-            session.drainTimer = loop.addTimer(after: .milliseconds(Int64(clamping: config.drainMs))) { [unowned self] in
+            session.drainTimer = loop.addTimer(after: .milliseconds(Int64(clamping: config.drainMs))) { [unowned(unsafe) self] in
                 self.drainDeadline(session)
             }
         }
@@ -242,7 +242,7 @@ extension Agent {
         if oomEvidence(session.pid, session.oomBaseline) {
             session.oomKilled = true
         } else if looksLeft > 0 {
-            session.oomLookTimer = loop.addTimer(after: Self.oomLookInterval) { [unowned self] in
+            session.oomLookTimer = loop.addTimer(after: Self.oomLookInterval) { [unowned(unsafe) self] in
                 guard self.sessions[session.id] === session else { return }
                 self.lookForOOMKill(session, looksLeft: looksLeft - 1)
                 self.checkFinished(session)

@@ -1,6 +1,7 @@
 import Glibc
 import LinuxSystem
 import VsockProtocol
+import VsockTransport
 
 extension Agent {
     /// SIGTERM to everything, a grace period, SIGKILL, pending exits sent and (briefly) awaited, then sync,

@@ -131,7 +131,7 @@ extension Agent {
             thawAll(state)
             return sendError(conn, .internal, "freeze did not finish within \(state.timeoutMs) ms: \(step)")
         }
-        state.timer = loop.addTimer(after: .milliseconds(1)) { [unowned self] in self.advanceFreeze(state) }
+        state.timer = loop.addTimer(after: .milliseconds(1)) { [unowned(unsafe) self] in self.advanceFreeze(state) }
     }
 
     /// Whether every frozen leaf reports `frozen 1` and every stopped group leader has stopped.

@@ -7,6 +7,11 @@ import VsockTransport
 ///
 /// Single-threaded by design: a session's pid is registered in ``sessionByPID`` by the same thread, before the
 /// loop can run the SIGCHLD reaper, so the reaper can never see an unregistered child.
+///
+/// Every handler, timer and connection callback the agent installs captures it `unowned(unsafe)`: they live in
+/// its own loop (or in a connection it owns) and run only from ``run()``, on this thread, so never after the
+/// agent is gone (Embedded Swift, which vm-init also builds in, has no checked `unowned` and no `weak`). A
+/// connection's callbacks capture the connection the same way: they are stored in it, so they cannot outlive it.
 public final class Agent {
     let loop: EventLoop
     let config: Config
@@ -68,9 +73,9 @@ public final class Agent {
 
     /// Installs signal handling, starts listening and runs the loop. Returns only on an event-loop failure.
     public func run() throws(SystemError) {
-        try loop.onSignal(SIGCHLD) { [unowned self] _ in self.reap() }
-        try loop.onSignal(SIGTERM) { [unowned self] _ in self.beginShutdown(mode: nil, graceMs: nil, reason: "SIGTERM") }
-        try loop.onSignal(SIGINT) { [unowned self] _ in self.beginShutdown(mode: nil, graceMs: nil, reason: "SIGINT (Ctrl-Alt-Del)") }
+        try loop.onSignal(SIGCHLD) { [unowned(unsafe) self] _ in self.reap() }
+        try loop.onSignal(SIGTERM) { [unowned(unsafe) self] _ in self.beginShutdown(mode: nil, graceMs: nil, reason: "SIGTERM") }
+        try loop.onSignal(SIGINT) { [unowned(unsafe) self] _ in self.beginShutdown(mode: nil, graceMs: nil, reason: "SIGINT (Ctrl-Alt-Del)") }
         reap()
         boot.mark("signals")
         // Only as PID 1: an agent run by hand (or the fuzz target) must not move itself around the host's cgroups.
@@ -97,7 +102,7 @@ public final class Agent {
             Log.info("listening on vsock port \(port); accepting only the host (CID \(VsockSocket.hostCID))")
         case .serial(let spec):
             let port = SerialPort(spec: spec, loop: loop)
-            port.onOpen = { [unowned self] fd, path in
+            port.onOpen = { [unowned(unsafe) self] fd, path in
                 self.boot.mark("port")
                 Log.info("serving the host on serial device \(path)")
                 self.adopt(fd, persistent: true)
@@ -107,7 +112,7 @@ public final class Agent {
             port.open()
             return
         }
-        listener.onAccept = { [unowned self] fd, cid, port in
+        listener.onAccept = { [unowned(unsafe) self] fd, cid, port in
             if let cid, let port { Log.info("host connected from CID \(cid) port \(port)") }
             self.adopt(fd, persistent: false)
         }
@@ -134,9 +139,9 @@ public final class Agent {
         let conn = FramedConnection(fd: fd, loop: loop, label: "host connection \(id)", id: id,
                                     options: persistent ? connectionOptions.forSerialPort() : connectionOptions,
                                     state: ConnectionState(ownRole: .guest))
-        conn.onFrame = { [unowned self, unowned conn] frame in self.handle(frame, from: conn) }
+        conn.onFrame = { [unowned(unsafe) self, unowned(unsafe) conn] frame in self.handle(frame, from: conn) }
         conn.onProtocolError = { Log.debug("bad frame on host connection \(id): \($0)") }
-        conn.onRefused = { [unowned self, unowned conn] message, error in
+        conn.onRefused = { [unowned(unsafe) self, unowned(unsafe) conn] message, error in
             Log.info("host connection \(id): refused \(message.type): \(error.code) \(error.message)")
             // A hello on an open connection while frozen: the transport was replaced under it (a restored VM
             // whose virtio-serial port the new VMM reconnected without a hang-up). Greet the new host.
@@ -145,9 +150,9 @@ public final class Agent {
                 self.sayHello(conn)
             }
         }
-        conn.onDrained = { [unowned self] in self.connectionDrained(id) }
-        conn.onSpliced = { [unowned self] source in self.spliced(source) }
-        conn.onClose = { [unowned self] error in
+        conn.onDrained = { [unowned(unsafe) self] in self.connectionDrained(id) }
+        conn.onSpliced = { [unowned(unsafe) self] source in self.spliced(source) }
+        conn.onClose = { [unowned(unsafe) self] error in
             self.connectionClosed(id, persistent: persistent, reason: error.map { "\($0)" } ?? "end of stream")
         }
         do { try conn.start() } catch {

@@ -43,22 +43,22 @@ struct ContainerRootBuilder {
         guard request.root.source.hasPrefix("/") else { throw .invalid("root.source must be an absolute path") }
         guard !request.root.type.isEmpty else { throw .invalid("root.type is empty") }
         rootOptions = MountOptions(request.root.options ?? [])
-        var mounts: [(ContainerMount, MountOptions)] = []
+        var mounts: [(mount: ContainerMount, options: MountOptions)] = []
         for mount in request.mounts ?? [] {
             try Self.checkPath(mount.destination, "mount destination")
             guard !mount.type.isEmpty || MountOptions(mount.options ?? []).bind != nil else {
                 throw .invalid("mount \(mount.destination.prefix(100)): type is empty")
             }
-            mounts.append((mount, MountOptions(mount.options ?? [])))
+            mounts.append((mount: mount, options: MountOptions(mount.options ?? [])))
         }
         self.mounts = mounts
-        var files: [(ContainerFile, [UInt8])] = []
+        var files: [(file: ContainerFile, bytes: [UInt8])] = []
         for file in request.files ?? [] {
             try Self.checkPath(file.path, "file path")
             guard let bytes = file.decodedData else {
                 throw .invalid("file \(file.path.prefix(100)): data is not base64")
             }
-            files.append((file, bytes))
+            files.append((file: file, bytes: bytes))
         }
         self.files = files
         if let hostname = request.hostname, hostname.isEmpty || hostname.utf8.count > 64 {

@@ -164,7 +164,7 @@ struct NetworkSetup {
             for entry in hosts { text += "\(entry.address)\t\(entry.names.joined(separator: " "))\n" }
             try writeFile("hosts", text)
         }
-        return links.map(\.name)
+        return links.map { $0.name }
     }
 
     // MARK: - Files

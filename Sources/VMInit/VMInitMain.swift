@@ -1,6 +1,7 @@
 import CLinux
 import Glibc
 import LinuxSystem
+import VsockProtocol
 
 /// vm-init's entry point: configuration, init duties, the agent loop. Never returns.
 public enum VMInitMain {

@@ -71,7 +71,9 @@ public final class FramedConnection {
     public let id: UInt64
     public let label: String
     public let options: Options
-    private unowned let loop: EventLoop
+    /// Held strongly, as the loop holds this connection while it is registered: ``close(error:)`` unregisters it,
+    /// which ends both references (no `weak` or `unowned`, which Embedded Swift does not have).
+    private let loop: EventLoop
     private var decoder: FrameDecoder
     private var outbound = OutboundQueue()
     /// PROTOCOL.md §7, when this side enforces it.
@@ -134,10 +136,10 @@ public final class FramedConnection {
     /// Starts reading. `initialBytes` are bytes already read from the stream (e.g. after a handshake line).
     public func start(initialBytes: [UInt8] = []) throws(SystemError) {
         try fd.setNonBlocking()
-        try loop.register(fd, interest: .read) { [weak self] events in self?.handle(events) }
+        try loop.register(fd, interest: .read) { [self] events in handle(events) }
         if !initialBytes.isEmpty {
             decoder.append(initialBytes)
-            loop.post { [weak self] in self?.deliverFrames() }
+            loop.post { [self] in deliverFrames() }
         }
     }
 
@@ -310,10 +312,9 @@ public final class FramedConnection {
     private func scheduleFlush() {
         guard !flushScheduled else { return }
         flushScheduled = true
-        loop.post { [weak self] in
-            guard let self else { return }
-            self.flushScheduled = false
-            self.flush()
+        loop.post { [self] in
+            flushScheduled = false
+            flush()
         }
     }
 

@@ -55,7 +55,7 @@ public struct HybridVsockDialer: Sendable {
     private func attempt() -> Attempt {
         let fd: FileDescriptor
         do { fd = try UnixSocket.connect(path: udsPath) } catch { return .failure("\(error)") }
-        do {
+        do throws(SystemError) {
             try fd.writeAll(Array("CONNECT \(port)\n".utf8))
             var received: [UInt8] = []
             let deadline = Clock.deadline(after: attemptTimeout)
@@ -73,7 +73,8 @@ public struct HybridVsockDialer: Sendable {
                 }
                 guard received.count <= 64 else { fd.close(); return .failure("handshake reply too long") }
                 guard (try? fd.waitReadable(until: deadline)) ?? true else { fd.close(); return .failure("no OK within \(attemptTimeout)") }
-                switch try chunk.withUnsafeMutableBytes({ (raw) throws(SystemError) in try fd.readSome(into: raw) }) {
+                let read = chunk.withUnsafeMutableBytes { raw in Result { () throws(SystemError) in try fd.readSome(into: raw) } }
+                switch try read.get() {
                 case .wouldBlock: continue
                 case .processed(0): fd.close(); return .failure("EOF before OK (guest not listening yet)")
                 case .processed(let n): received += chunk[..<n]

@@ -24,7 +24,8 @@ public final class Listener {
 
     public let fd: FileDescriptor
     public let kind: Kind
-    private unowned let loop: EventLoop
+    /// Held strongly, as the loop holds this listener while it is registered or backing off; ``close()`` ends both.
+    private let loop: EventLoop
     private var isClosed = false
     private var isBackingOff = false
     /// How long accepting pauses after a failure.
@@ -54,7 +55,7 @@ public final class Listener {
     }
 
     public func start() throws(SystemError) {
-        try loop.register(fd, interest: .read) { [weak self] _ in self?.acceptAll() }
+        try loop.register(fd, interest: .read) { [self] _ in acceptAll() }
     }
 
     public func close() {
@@ -92,10 +93,10 @@ public final class Listener {
         backOffCount += 1
         isBackingOff = true
         loop.unregister(fd)
-        loop.addTimer(after: Self.backOff) { [weak self] in
-            guard let self, !self.isClosed else { return }
-            self.isBackingOff = false
-            do { try self.start() } catch { self.onError("listener: \(error)") }
+        loop.addTimer(after: Self.backOff) { [self] in
+            guard !isClosed else { return }
+            isBackingOff = false
+            do throws(SystemError) { try start() } catch { onError("listener: \(error)") }
         }
     }
 }

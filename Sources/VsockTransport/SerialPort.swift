@@ -8,7 +8,9 @@ import LinuxSystem
 /// (the port's /dev node appears only once the driver has probed it, so a missing port is retried).
 public final class SerialPort {
     public let spec: String
-    private unowned let loop: EventLoop
+    /// Held strongly: the port lives as long as its owner (vm-init's agent), and its retry timers hold it until
+    /// they fire.
+    private let loop: EventLoop
     private var retryTimer: EventLoop.TimerID?
     /// Called with each opened descriptor (non-blocking, raw mode if it is a terminal).
     public var onOpen: (FileDescriptor, _ path: String) -> Void = { fd, _ in fd.close() }
@@ -54,7 +56,7 @@ public final class SerialPort {
                 if hostPolls == 0 { onError("no host connected to \(path) yet; waiting for one") }
                 hostPolls += 1
                 retryTimer = loop.addTimer(after: hostPolls < Self.hostPollFastCount ? Self.hostPollFast : Self.hostPollSlow) {
-                    [weak self] in self?.open()
+                    [self] in open()
                 }
                 return
             }
@@ -72,7 +74,7 @@ public final class SerialPort {
     /// keeps failing cannot spin the loop.
     public func reopen(after delay: Duration = .milliseconds(100)) {
         guard retryTimer == nil else { return }
-        retryTimer = loop.addTimer(after: delay) { [weak self] in self?.open() }
+        retryTimer = loop.addTimer(after: delay) { [self] in open() }
     }
 
     private func retry(_ reason: String) {

@@ -1,3 +1,4 @@
+import LinuxSystem
 import VMInit
 
-VMInitMain.run(arguments: CommandLine.arguments)
+VMInitMain.run(arguments: SystemControl.processArguments)

@@ -52,6 +52,12 @@ struct GuestBenchTests {
             let dutiesMs = entry["main_to_duties_ms"] as? Double ?? -1
             #expect(dutiesMs > 0 && dutiesMs < 60_000, "\(name) main → duties done: \(dutiesMs) ms")
         }
+        // vm-init's full Swift build boots and says hello beside the Embedded one, when it is built (make test does).
+        if access(RepoPath.file("build/vm-init-full"), X_OK) == 0 {
+            let full = try #require(s["vm-init-full"] as? [String: Any], "no boot of build/vm-init-full")
+            #expect(full["boots"] as? Int == 1, "vm-init-full did not speak on the channel: \(full)")
+            #expect((full["timing_keys"] as? [String] ?? []).contains("main"), "vm-init-full's hello: \(full)")
+        }
         // The Embedded Swift init is a static binary of its own, far smaller than vm-init's.
         let embeddedBytes = s["embedded_bytes"] as? Int ?? 0
         #expect(embeddedBytes > 64 << 10 && embeddedBytes < 4 << 20, "Embedded Swift init: \(embeddedBytes) bytes")
@@ -88,13 +94,14 @@ struct GuestBenchTests {
         #expect(size > 1 << 20, "vm-init size \(size)")
     }
 
-    /// GuestImage/hot-code/profile.sh (`make vm-init-order`): a QEMU boot of build/vm-init under the block plugin
-    /// yields the functions that ran, all of them symbols of the same build, from start-up to the agent's loop.
+    /// GuestImage/hot-code/profile.sh (`make vm-init-order`): a QEMU boot of build/vm-init-full (the full Swift
+    /// build) under the block plugin yields the functions that ran, all of them symbols of the same build, from
+    /// start-up to the agent's loop.
     @Test("hot-code profile: the functions vm-init ran in a real VM, named from its own build")
     func hotCodeProfile() throws {
         let unstripped = RepoPath.file(".build-vminit/release/vm-init")
-        try #require(access(RepoPath.file("build/vm-init"), X_OK) == 0 && access(unstripped, R_OK) == 0,
-                     "no static vm-init (make vm-init-static)")
+        try #require(access(RepoPath.file("build/vm-init-full"), X_OK) == 0 && access(unstripped, R_OK) == 0,
+                     "no full static vm-init (make vm-init-full)")
         let candidates = [RepoPath.file("build/vmlinux"), RepoPath.file("../shared/guest-kernel/vmlinux")]
         let kernel = try #require(candidates.first { access($0, R_OK) == 0 }, "no guest kernel (make guest-kernel)")
         let dir = try TemporaryDirectory(prefix: "/var/tmp/fc-e2e-hotcode-")

@@ -181,6 +181,9 @@ int clinux_install_crash_handler(void);
 int clinux_early_proc_mounted(void);
 /// CLOCK_BOOTTIME in µs when the first constructor ran (0 if the clock failed).
 uint64_t clinux_process_start_boottime_us(void);
+/// The process's argument count and arguments, saved by that constructor (0 and NULL if it never ran).
+int clinux_process_argc(void);
+const char *clinux_process_argv(int index);
 
 /// clock_gettime(CLOCK_BOOTTIME) in microseconds.
 uint64_t clinux_boottime_us(void);
