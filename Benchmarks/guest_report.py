@@ -169,7 +169,7 @@ def section(s, notes):
     c, v, p, d, e = s["cinit"], s["vm-init"], s.get("cinit-padded"), s.get("cinit-duties"), s.get("embedded-duties")
     f = s.get("vm-init-full")
     f_ratio = f["first_byte_ms"] / c["first_byte_ms"] if f and f["first_byte_ms"] and c["first_byte_ms"] else None
-    f_size = f" ({s['vminit_full_bytes'] / MIB:.1f} MiB)" if f and s.get("vminit_full_bytes") else ""
+    f_size = f", {s['vminit_full_bytes'] / MIB:.1f} MiB" if f and s.get("vminit_full_bytes") else ""
     ratio = v["first_byte_ms"] / c["first_byte_ms"] if v["first_byte_ms"] and c["first_byte_ms"] else None
     p_ratio = p["first_byte_ms"] / c["first_byte_ms"] if p and p["first_byte_ms"] and c["first_byte_ms"] else None
     d_ratio = d["first_byte_ms"] / c["first_byte_ms"] if d and d["first_byte_ms"] and c["first_byte_ms"] else None
@@ -216,12 +216,12 @@ def section(s, notes):
              *([f"| &nbsp;&nbsp;the C init doing vm-init's boot work before it speaks: what that work alone costs, "
                 f"the floor for any init with vm-init's duties | {fmt(d['first_byte_ms'], ' ms')} | | {fmt(d_ratio, '×', 2)} "
                 f"| | |"] if d else []),
-             *([f"| &nbsp;&nbsp;vm-init's full Swift build (`build/vm-init-full`{f_size}, the Swift runtime and standard "
-                f"library linked in), what guest images embedded before | {fmt(f['first_byte_ms'], ' ms')} | | "
-                f"{fmt(f_ratio, '×', 2)} | | |"] if f else []),
              *([f"| &nbsp;&nbsp;the same boot work in Embedded Swift: what vm-init's job costs in Swift without its "
                 f"runtime and a full static binary's size | {fmt(e['first_byte_ms'], ' ms')} | | {fmt(e_ratio, '×', 2)} "
                 f"| | |"] if e else []),
+             *([f"| &nbsp;&nbsp;vm-init's full Swift build (`build/vm-init-full`{f_size}, with the Swift runtime and "
+                f"standard library), what guest images embedded before | {fmt(f['first_byte_ms'], ' ms')} | | "
+                f"{fmt(f_ratio, '×', 2)} | | |"] if f else []),
              f"| stdout to the host: raw port vs `exec rate_source {s['mib']}` (the C init's loop: 1 MiB writes of one "
              f"buffer), first to last byte | "
              f"{fmt(c['raw_out_mib_s'], ' MiB/s')} | {fmt(s['exec_stdout_mib_s'], ' MiB/s')} | {fmt(out_pct and out_pct * 100, ' %')} "
