@@ -29,7 +29,7 @@ done
 
 # Nothing to do when the binary is newer than every input (make test reaches this target several times).
 inputs=(Sources/VsockProtocol Sources/LinuxSystem Sources/VsockTransport Sources/VMInit Sources/vm-init Sources/CLinux
-    Sources/CLibcap Embedded "$0")
+    Sources/CLibcap Embedded scripts/build-embedded.sh)
 if [ -f "$out/vm-init" ] && [ -z "$(find "${inputs[@]}" -newer "$out/vm-init" -print -quit)" ]; then
     echo "build-embedded: $out/vm-init is up to date"
     exit 0
