@@ -22,7 +22,7 @@
 #
 #   make bench BENCH_ONLY=guest   this section only (make vm-init-static vm-init-full fc-supervisor-static guest-kernel
 #                                 initramfs)
-#   BENCH_GUEST_RUNS=N            boot rounds (default 7; at least 1 — the E2E short form uses 1–2)
+#   BENCH_GUEST_RUNS=N            boot rounds (default 11; at least 1 — the E2E short form uses 1–2)
 #   BENCH_GUEST_MIB=M             MiB per throughput transfer (default 256)
 #   BENCH_GUEST_ROUNDS=R          fc-supervisor throughput rounds, each with one raw C init boot (default 5)
 #   BENCH_GUEST_SESSIONS="100 1000"  session counts for the RSS rows
@@ -34,7 +34,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-N=${BENCH_GUEST_RUNS:-7}
+N=${BENCH_GUEST_RUNS:-11}
 MIB=${BENCH_GUEST_MIB:-256}
 ROUNDS=${BENCH_GUEST_ROUNDS:-5}
 COUNTS=${BENCH_GUEST_SESSIONS:-100 1000}

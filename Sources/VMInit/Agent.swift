@@ -96,15 +96,15 @@ public final class Agent {
         switch config.listen {
         case .unix(let path):
             listener = try Listener.unix(path: path, loop: loop)
-            Log.info("listening on unix:\(path)")
+            Log.debug("listening on unix:\(path)")
         case .vsock(let port):
             listener = try Listener.vsock(port: port, loop: loop)
-            Log.info("listening on vsock port \(port); accepting only the host (CID \(VsockSocket.hostCID))")
+            Log.debug("listening on vsock port \(port); accepting only the host (CID \(VsockSocket.hostCID))")
         case .serial(let spec):
             let port = SerialPort(spec: spec, loop: loop)
             port.onOpen = { [unowned(unsafe) self] fd, path in
                 self.boot.mark("port")
-                Log.info("serving the host on serial device \(path)")
+                Log.debug("serving the host on serial device \(path)")
                 self.adopt(fd, persistent: true)
             }
             port.onError = { Log.error("serial port: \($0)") }

@@ -81,104 +81,135 @@ public struct Config: Sendable, Equatable {
 
     /// Builds the configuration from flags (without the program name) and the kernel command line.
     /// `readProcCmdline` is called only when no `--cmdline` flag is given.
+    ///
+    /// Parsed over bytes, with no sets, dictionaries or `Character` iteration: this runs in every boot before the
+    /// hello, where each piece of code run for the first time costs the guest (BENCHMARKS.md section 8).
     public static func load(arguments: [String], readProcCmdline: () -> String?) throws(ConfigError) -> Config {
-        var flags: [String: String] = [:]
+        var listen, cmdline, hostname, drainMs, shutdown, log, etc: String?
         var i = 0
-        let known: Set<String> = ["--listen", "--cmdline", "--hostname", "--drain-ms", "--shutdown", "--log", "--etc"]
         while i < arguments.count {
-            var arg = arguments[i]
+            var name = arguments[i]
             var value: String?
-            if let eq = arg.firstIndex(of: "="), arg.hasPrefix("--") {
-                value = String(arg[arg.index(after: eq)...])
-                arg = String(arg[..<eq])
+            let utf8 = name.utf8
+            if utf8.starts(with: "--".utf8), let eq = utf8.firstIndex(of: UInt8(ascii: "=")) {
+                value = String(name[utf8.index(after: eq)...])
+                name = String(name[..<eq])
             }
-            guard known.contains(arg) else { throw ConfigError("unknown argument \"\(arg.prefix(80))\"") }
             if value == nil {
+                guard Self.flags.contains(name) else { throw ConfigError("unknown argument \"\(name.prefix(80))\"") }
                 i += 1
-                guard i < arguments.count else { throw ConfigError("\(arg) needs a value") }
+                guard i < arguments.count else { throw ConfigError("\(name) needs a value") }
                 value = arguments[i]
             }
-            flags[arg] = value
+            switch name {
+            case "--listen": listen = value
+            case "--cmdline": cmdline = value
+            case "--hostname": hostname = value
+            case "--drain-ms": drainMs = value
+            case "--shutdown": shutdown = value
+            case "--log": log = value
+            case "--etc": etc = value
+            default: throw ConfigError("unknown argument \"\(name.prefix(80))\"")
+            }
             i += 1
         }
         var config = Config()
-        let cmdline = flags["--cmdline"] ?? readProcCmdline() ?? ""
-        try config.apply(kernelCommandLine: cmdline)
-        if let v = flags["--listen"] { config.listen = try ListenAddress(parsing: v) }
-        if let v = flags["--hostname"] { config.hostname = v }
-        if let v = flags["--drain-ms"] {
+        try config.apply(kernelCommandLine: cmdline ?? readProcCmdline() ?? "")
+        if let v = listen { config.listen = try ListenAddress(parsing: v) }
+        if let v = hostname { config.hostname = v }
+        if let v = drainMs {
             guard let n = UInt64(v) else { throw ConfigError("--drain-ms wants milliseconds, got \"\(v)\"") }
             config.drainMs = n
         }
-        if let v = flags["--shutdown"] {
+        if let v = shutdown {
             guard let m = ShutdownMode(defined: v) else { throw ConfigError("--shutdown wants reboot or poweroff") }
             config.shutdownMode = m
         }
-        if let v = flags["--etc"] {
+        if let v = etc {
             guard v.hasPrefix("/") else { throw ConfigError("--etc wants an absolute directory") }
             config.etcDirectory = v
         }
-        if let v = flags["--log"] {
+        if let v = log {
             guard let l = Log.Level(name: v) else { throw ConfigError("--log wants error, info or debug") }
             config.logLevel = l
         }
         return config
     }
 
+    /// The flags ``load(arguments:readProcCmdline:)`` knows.
+    static let flags = ["--listen", "--cmdline", "--hostname", "--drain-ms", "--shutdown", "--log", "--etc"]
+
     /// Applies the `vminit.*` keys of a kernel command line. Unknown `vminit.` keys are errors; everything
     /// else on the line is ignored.
     public mutating func apply(kernelCommandLine: String) throws(ConfigError) {
-        for word in Self.splitCommandLine(kernelCommandLine) where word.hasPrefix("vminit.") {
-            let body = word.dropFirst("vminit.".count)
-            guard let eq = body.firstIndex(of: "=") else { throw ConfigError("\(word) has no value") }
-            let key = String(body[..<eq])
-            let value = String(body[body.index(after: eq)...])
-            switch key {
-            case "port":
-                guard let port = UInt32(value) else { throw ConfigError("vminit.port: bad port \"\(value)\"") }
-                listen = .vsock(port: port)
-            case "listen": listen = try ListenAddress(parsing: value)
-            case "hostname": hostname = value.isEmpty ? nil : value
-            case "drain_ms":
-                guard let n = UInt64(value) else { throw ConfigError("vminit.drain_ms: bad value \"\(value)\"") }
-                drainMs = n
-            case "shutdown":
-                guard let m = ShutdownMode(defined: value) else { throw ConfigError("vminit.shutdown: reboot or poweroff") }
-                shutdownMode = m
-            case "log":
-                guard let l = Log.Level(name: value) else { throw ConfigError("vminit.log: error, info or debug") }
-                logLevel = l
-            case "min_ttl_ms":
-                guard let n = UInt64(value), n <= 3_600_000 else {
-                    throw ConfigError("vminit.min_ttl_ms: milliseconds up to 3600000, got \"\(value.prefix(40))\"")
-                }
-                memoryMinTTLMs = n
-            case "splice":
-                guard value == "0" || value == "1" else { throw ConfigError("vminit.splice: 0 or 1, got \"\(value.prefix(40))\"") }
-                spliceOutput = value == "1"
-            default:
-                throw ConfigError("unknown kernel command-line key vminit.\(key)")
+        let prefix = Array("vminit.".utf8)
+        var failure: ConfigError?
+        Self.forEachWord(of: kernelCommandLine) { word in
+            guard failure == nil, word.starts(with: prefix) else { return }
+            do throws(ConfigError) { try apply(word: word, after: prefix.count) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// One `vminit.KEY=VALUE` word; `keyStart` is where KEY begins.
+    private mutating func apply(word: [UInt8], after keyStart: Int) throws(ConfigError) {
+        guard let eq = word[keyStart...].firstIndex(of: UInt8(ascii: "=")) else {
+            throw ConfigError("\(String(decoding: word, as: UTF8.self)) has no value")
+        }
+        let key = String(decoding: word[keyStart..<eq], as: UTF8.self)
+        let value = String(decoding: word[(eq + 1)...], as: UTF8.self)
+        switch key {
+        case "port":
+            guard let port = UInt32(value) else { throw ConfigError("vminit.port: bad port \"\(value)\"") }
+            listen = .vsock(port: port)
+        case "listen": listen = try ListenAddress(parsing: value)
+        case "hostname": hostname = value.isEmpty ? nil : value
+        case "drain_ms":
+            guard let n = UInt64(value) else { throw ConfigError("vminit.drain_ms: bad value \"\(value)\"") }
+            drainMs = n
+        case "shutdown":
+            guard let m = ShutdownMode(defined: value) else { throw ConfigError("vminit.shutdown: reboot or poweroff") }
+            shutdownMode = m
+        case "log":
+            guard let l = Log.Level(name: value) else { throw ConfigError("vminit.log: error, info or debug") }
+            logLevel = l
+        case "min_ttl_ms":
+            guard let n = UInt64(value), n <= 3_600_000 else {
+                throw ConfigError("vminit.min_ttl_ms: milliseconds up to 3600000, got \"\(value.prefix(40))\"")
             }
+            memoryMinTTLMs = n
+        case "splice":
+            guard value == "0" || value == "1" else { throw ConfigError("vminit.splice: 0 or 1, got \"\(value.prefix(40))\"") }
+            spliceOutput = value == "1"
+        default:
+            throw ConfigError("unknown kernel command-line key vminit.\(key)")
         }
     }
 
-    /// Splits like the kernel does: on whitespace, double quotes group (and are removed).
+    /// Splits like the kernel does: on spaces, tabs and newlines (bytes), double quotes group (and are removed).
     static func splitCommandLine(_ line: String) -> [String] {
         var words: [String] = []
-        var current = ""
+        forEachWord(of: line) { words.append(String(decoding: $0, as: UTF8.self)) }
+        return words
+    }
+
+    /// Calls `body` with each word of `line` (see ``splitCommandLine(_:)``), as bytes.
+    static func forEachWord(of line: String, _ body: ([UInt8]) -> Void) {
+        var current: [UInt8] = []
         var quoted = false
         var any = false
-        for ch in line {
-            if ch == "\"" { quoted.toggle(); any = true; continue }
-            if !quoted && (ch == " " || ch == "\n" || ch == "\t") {
-                if any || !current.isEmpty { words.append(current) }
-                current = ""
+        for byte in line.utf8 {
+            if byte == UInt8(ascii: "\"") {
+                quoted.toggle()
+                any = true
+            } else if !quoted && (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\t")) {
+                if any || !current.isEmpty { body(current) }
+                current.removeAll(keepingCapacity: true)
                 any = false
-                continue
+            } else {
+                current.append(byte)
             }
-            current.append(ch)
         }
-        if any || !current.isEmpty { words.append(current) }
-        return words
+        if any || !current.isEmpty { body(current) }
     }
 }

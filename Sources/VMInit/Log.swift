@@ -2,6 +2,8 @@ import Glibc
 import LinuxSystem
 
 /// vm-init's log: one line per event on stderr (the console when PID 1). Never throws, never allocates much.
+/// A healthy boot prints nothing at the default level (`info`): its milestones go to the host in `hello`, and each
+/// console line before the hello is kernel tty work every boot pays (a serial console, a VM exit per byte).
 public enum Log {
     /// Verbosity, from `vminit.log=` / `--log`.
     public enum Level: Int, Sendable, Comparable {

@@ -52,7 +52,7 @@ final class SessionCgroups {
         case .success(let (path, handle, controllers)):
             base = "/proc/self/fd/\(handle.rawValue)"
             self.controllers = controllers
-            Log.info("cgroups: sessions under \(path)/fc-sessions (controllers: \(controllers.isEmpty ? "none" : controllers.joined(separator: " ")))")
+            Log.debug("cgroups: sessions under \(path)/fc-sessions (controllers: \(controllers.isEmpty ? "none" : controllers.joined(separator: " ")))")
         case .failure(let reason):
             self.base = nil
             Log.info("cgroups: sessions run without a cgroup: \(reason.text)")

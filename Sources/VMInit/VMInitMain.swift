@@ -51,7 +51,7 @@ public enum VMInitMain {
                 do { try SystemControl.setHostname(hostname) } catch { Log.error("hostname: \(error)") }
             }
         }
-        Log.info("vm-init 0.1 starting (pid \(getpid()), listen \(config.listen), drain \(config.drainMs) ms)")
+        Log.debug("vm-init 0.1 starting (pid \(getpid()), listen \(config.listen), drain \(config.drainMs) ms)")
 
         do {
             boot.mark("agent")

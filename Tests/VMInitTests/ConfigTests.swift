@@ -26,6 +26,17 @@ struct ConfigTests {
         #expect(throws: ConfigError.self) { try Config.load(arguments: [], readProcCmdline: { "vminit.port=abc" }) }
     }
 
+    @Test func commandLineWordsSplitLikeTheKernel() throws {
+        #expect(Config.splitCommandLine(" a\tb\n\"c d\"e \"\" vminit.x=\"1 2\"\n") == ["a", "b", "c de", "", "vminit.x=1 2"])
+        let quoted = try Config.load(arguments: [], readProcCmdline: { "quiet vminit.hostname=\"my box\" vminit.log=debug\n" })
+        #expect(quoted.hostname == "my box" && quoted.logLevel == .debug)
+        #expect(throws: ConfigError.self) { try Config.load(arguments: [], readProcCmdline: { "vminit.hostname" }) }
+        #expect(throws: ConfigError.self) { try Config.load(arguments: [], readProcCmdline: { "vminit.bogus=1" }) }
+        #expect(throws: ConfigError.self) { try Config.load(arguments: ["--bogus=1"], readProcCmdline: { nil }) }
+        #expect(throws: ConfigError.self) { try Config.load(arguments: ["--log"], readProcCmdline: { nil }) }
+        #expect(try Config.load(arguments: ["--log=debug", "--cmdline", "vminit.log=error"], readProcCmdline: { nil }).logLevel == .debug)
+    }
+
     @Test func thrashingLimitComesFromTheKernelLine() throws {
         #expect(try Config.load(arguments: [], readProcCmdline: { "" }).memoryMinTTLMs == 1000)
         #expect(try Config.load(arguments: [], readProcCmdline: { "vminit.min_ttl_ms=0" }).memoryMinTTLMs == 0)
