@@ -22,9 +22,9 @@
 #
 #   make bench BENCH_ONLY=guest   this section only (make vm-init-static vm-init-full fc-supervisor-static guest-kernel
 #                                 initramfs)
-#   BENCH_GUEST_RUNS=N            boot rounds (default 11; at least 1 — the E2E short form uses 1–2)
+#   BENCH_GUEST_RUNS=N            boot rounds (default 21; at least 1 — the E2E short form uses 1–2)
 #   BENCH_GUEST_MIB=M             MiB per throughput transfer (default 256)
-#   BENCH_GUEST_ROUNDS=R          fc-supervisor throughput rounds, each with one raw C init boot (default 5)
+#   BENCH_GUEST_ROUNDS=R          fc-supervisor throughput rounds, each with one raw C init boot (default 9)
 #   BENCH_GUEST_SESSIONS="100 1000"  session counts for the RSS rows
 #   BENCH_GUEST_OUT=FILE          also copy the raw results (JSON) here; BENCH_GUEST_NO_REPORT=1 leaves BENCHMARKS.md
 #   BENCH_BUILD=DIR               take vm-init, fc-supervisor, vmlinux, initramfs.cpio from DIR/build (compare builds)
@@ -34,9 +34,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-N=${BENCH_GUEST_RUNS:-11}
+N=${BENCH_GUEST_RUNS:-21}
 MIB=${BENCH_GUEST_MIB:-256}
-ROUNDS=${BENCH_GUEST_ROUNDS:-5}
+ROUNDS=${BENCH_GUEST_ROUNDS:-9}
 COUNTS=${BENCH_GUEST_SESSIONS:-100 1000}
 BUILT=${BENCH_BUILD:-$ROOT}/build
 log() { printf '\033[1m[bench-guest]\033[0m %s\n' "$*" >&2; }

@@ -41,6 +41,9 @@ def summarize(work, mib):
         # "connected" milestone is QEMU's start before the kernel runs (and the host's read).
         entry["qemu_to_kernel_ms"] = median([r["first_byte_ms"] - x["connected"] / 1000 for r, x in zip(ok, t)
                                              if "connected" in x])
+        # The same milestone on the guest's clock (kernel start → greeting or hello sent): without QEMU's start and
+        # the host's side.
+        entry["connected_ms"] = median([x["connected"] / 1000 for x in t if "connected" in x])
         if not init.startswith("vm-init"):
             entry["kernel_to_main_ms"] = median([x["main"] / 1000 for x in t])
             entry["main_to_hello_ms"] = median([(x["connected"] - x["main"]) / 1000 for x in t])
@@ -175,6 +178,7 @@ def section(s, notes):
     d_ratio = d["first_byte_ms"] / c["first_byte_ms"] if d and d["first_byte_ms"] and c["first_byte_ms"] else None
     e_ratio = e["first_byte_ms"] / c["first_byte_ms"] if e and e["first_byte_ms"] and c["first_byte_ms"] else None
     e_size = f", {s['embedded_bytes'] / MIB:.2f} MiB stripped" if e and s.get("embedded_bytes") else ""
+    g_ratio = v["connected_ms"] / c["connected_ms"] if v.get("connected_ms") and c.get("connected_ms") else None
 
     def share(exec_mib_s, raw_mib_s):
         return exec_mib_s / raw_mib_s if exec_mib_s and raw_mib_s else None
@@ -211,6 +215,9 @@ def section(s, notes):
              "| bar | C init | vm-init | ratio | target | |", "|---|---|---|---|---|---|",
              f"| QEMU start → first byte on the channel | {fmt(c['first_byte_ms'], ' ms')} | {fmt(v['first_byte_ms'], ' ms')} "
              f"| {fmt(ratio, '×', 2)} | ≤ 1.05× | {bar(ratio is not None and ratio <= 1.05 if ratio else None)} |",
+             f"| &nbsp;&nbsp;the same on the guest's clock, kernel start → greeting or hello written (without QEMU's "
+             f"start and the host's read; vm-init encodes its hello after it) | "
+             f"{fmt(c.get('connected_ms'), ' ms')} | {fmt(v.get('connected_ms'), ' ms')} | {fmt(g_ratio, '×', 3)} | | |",
              *([f"| &nbsp;&nbsp;the C init padded to vm-init's initramfs size: what the size alone costs | "
                 f"{fmt(p['first_byte_ms'], ' ms')} | | {fmt(p_ratio, '×', 2)} | | |"] if p else []),
              *([f"| &nbsp;&nbsp;the C init doing vm-init's boot work before it speaks: what that work alone costs, "
