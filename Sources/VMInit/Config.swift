@@ -143,12 +143,9 @@ public struct Config: Sendable, Equatable {
     /// else on the line is ignored.
     public mutating func apply(kernelCommandLine: String) throws(ConfigError) {
         let prefix = Array("vminit.".utf8)
-        var failure: ConfigError?
-        Self.forEachWord(of: kernelCommandLine) { word in
-            guard failure == nil, word.starts(with: prefix) else { return }
-            do throws(ConfigError) { try apply(word: word, after: prefix.count) } catch { failure = error }
+        try Self.forEachWord(of: kernelCommandLine) { (word) throws(ConfigError) in
+            if word.starts(with: prefix) { try apply(word: word, after: prefix.count) }
         }
-        if let failure { throw failure }
     }
 
     /// One `vminit.KEY=VALUE` word; `keyStart` is where KEY begins.
@@ -193,8 +190,8 @@ public struct Config: Sendable, Equatable {
         return words
     }
 
-    /// Calls `body` with each word of `line` (see ``splitCommandLine(_:)``), as bytes.
-    static func forEachWord(of line: String, _ body: ([UInt8]) -> Void) {
+    /// Calls `body` with each word of `line` (see ``splitCommandLine(_:)``), as bytes; stops at its first error.
+    static func forEachWord<E: Error>(of line: String, _ body: ([UInt8]) throws(E) -> Void) throws(E) {
         var current: [UInt8] = []
         var quoted = false
         var any = false
@@ -203,13 +200,13 @@ public struct Config: Sendable, Equatable {
                 quoted.toggle()
                 any = true
             } else if !quoted && (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\t")) {
-                if any || !current.isEmpty { body(current) }
+                if any || !current.isEmpty { try body(current) }
                 current.removeAll(keepingCapacity: true)
                 any = false
             } else {
                 current.append(byte)
             }
         }
-        if any || !current.isEmpty { body(current) }
+        if any || !current.isEmpty { try body(current) }
     }
 }
