@@ -9,7 +9,9 @@ only): what the initramfs's size alone costs the boot. With --cinit-duties, each
 with -DDUTIES (first byte only), which does vm-init's boot work in C before it speaks: what that work alone costs.
 With --embedded-duties, each round also boots that same program written in Embedded Swift
 (Benchmarks/guest_init_embedded.swift; greeting "einit ..."): what the language costs without Swift's runtime and
-a full static binary's size. With --vminit-full, each round also boots vm-init's full Swift build (its hello).
+a full static binary's size. With --vminit-full, each round also boots vm-init's full Swift build (its hello). For vm-init, the host then
+says hello and pings at once: QEMU start → pong is when vm-init serves its first request (its workload duties
+run after its hello).
 
     guest_boot.py --kernel K --cinit CPIO [--cinit-padded CPIO] [--cinit-duties CPIO] [--embedded-duties CPIO] \
         [--vminit-full CPIO] --vminit CPIO --runs N --bytes B --memory-mib M --work DIR [--only cinit] > results.json
@@ -18,7 +20,8 @@ a full static binary's size. With --vminit-full, each round also boots vm-init's
 exec path are measured interleaved in time).
 
 Prints one JSON object: {"runs": [{"init": "cinit"|"cinit-padded"|"cinit-duties"|"embedded-duties"|"vm-init-full"|"vm-init",
-"first_byte_ms": .., "timings_us": {..}, "duties_failed": .. (the two with duties), "out_mib_s": .., "in_mib_s": ..},
+"first_byte_ms": .., "served_ms": .. (QEMU start → the answer to a ping sent on the greeting or the hello;
+not for embedded-duties), "timings_us": {..}, "duties_failed": .. (the two with duties), "out_mib_s": .., "in_mib_s": ..},
 ...], "qemu": [argv with placeholders]}. A boot that never speaks within 60 s is recorded with "error" and the
 benchmark goes on.
 """
@@ -82,6 +85,12 @@ def recv_line(conn, deadline, first=b""):
     return data.decode().strip()
 
 
+def frame(header):
+    """One frame without payload (PROTOCOL.md §3): header length, payload length, the header's JSON."""
+    data = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
+    return struct.pack(">II", len(data), 0) + data
+
+
 def sink(conn, n, deadline):
     got, view = 0, bytearray(1 << 20)
     while got < n:
@@ -121,6 +130,12 @@ def boot(which, args, index):
             if duties:
                 record["timings_us"]["duties"] = int(words[3])
                 record["duties_failed"] = int(words[4])
+            if which != "embedded-duties":
+                # The first request served, as for vm-init below: one round trip after the greeting.
+                conn.sendall(b"ping\n")
+                if recv_line(conn, deadline) != "pong":
+                    raise ValueError("no pong")
+                record["served_ms"] = (time.monotonic() - t0) * 1000
             if args.bytes > 0 and which == "cinit":
                 deadline = time.monotonic() + 120
                 t = time.monotonic()
@@ -151,6 +166,22 @@ def boot(which, args, index):
                 raise ValueError(f"first frame is {header.get('type')!r}, not hello")
             record["timings_us"] = header.get("boot_timings", {})
             record["agent"] = header.get("agent")
+            if plen:
+                recv_exact(conn, plen, deadline)
+            # The host's side: its hello and a ping at once, as fc-supervisor sends its first request on the
+            # guest's hello. The pong is the first request served: vm-init's workload duties run after its hello
+            # and before it reads a frame, so this is when an exec could start.
+            hello = {"capabilities": [], "limits": {"max_header": 65536, "max_payload": 1048576}, "role": "host",
+                     "type": "hello", "version": 1, "window": 1048576}
+            conn.sendall(frame(hello) + frame({"id": 1, "type": "ping"}))
+            while True:
+                hlen, plen = struct.unpack(">II", recv_exact(conn, 8, deadline))
+                reply = json.loads(recv_exact(conn, hlen, deadline))
+                if plen:
+                    recv_exact(conn, plen, deadline)
+                if reply.get("type") == "pong" and reply.get("id") == 1:
+                    break
+            record["served_ms"] = (time.monotonic() - t0) * 1000
         conn.close()
     except (OSError, EOFError, ValueError, socket.timeout) as e:
         record["error"] = f"{type(e).__name__}: {e}"
@@ -194,6 +225,7 @@ def main():
             runs.append(rec)
             print(f"[bench-guest] round {r + 1}/{args.runs} {which}: "
                   + (f"{rec['first_byte_ms']:.0f} ms" if "first_byte_ms" in rec else rec.get("error", "?"))
+                  + (f", served {rec['served_ms']:.0f} ms" if "served_ms" in rec else "")
                   + (f", raw out {rec['out_mib_s']:.0f} in {rec['in_mib_s']:.0f} MiB/s" if "in_mib_s" in rec else ""),
                   file=sys.stderr)
     argv = qemu_argv("KERNEL", "INITRD", "SOCKET", args.memory_mib)

@@ -3,6 +3,7 @@
  * named "vmchan" — then says "cinit MAIN_US OPEN_US" (CLOCK_BOOTTIME µs at main and once the port is open).
  * After that it serves the host's commands on the port, one per line:
  *   out N   write N zero bytes to the port in 1 MiB writes      in N   read N bytes, then answer "ok"
+ *   ping    answer "pong" (the first request served: the host's round trip after the greeting)
  *   bye     reboot(RB_AUTOBOOT), which ends QEMU (-no-reboot)
  * No libc stdio, no allocation after start: nothing here that the port's raw speed would wait for.
  *
@@ -197,6 +198,8 @@ int main(void) {
             for (; count > 0; count -= count < sizeof buf ? count : sizeof buf)
                 all(fd, buf, count < sizeof buf ? count : sizeof buf, 0);
             all(fd, "ok\n", 3, 1);
+        } else if (strncmp(line, "ping", 4) == 0) {
+            all(fd, "pong\n", 5, 1);
         } else {
             sync();
             reboot(RB_AUTOBOOT);

@@ -78,15 +78,26 @@ public final class Agent {
         try loop.onSignal(SIGINT) { [unowned(unsafe) self] _ in self.beginShutdown(mode: nil, graceMs: nil, reason: "SIGINT (Ctrl-Alt-Del)") }
         reap()
         boot.mark("signals")
-        // Only as PID 1: an agent run by hand (or the fuzz target) must not move itself around the host's cgroups.
-        if isInit {
-            cgroups = SessionCgroups(discover: true, ownsMachine: boot.ownsMachine,
-                                     rootMount: boot.mounted.contains(Boot.cgroupMountPoint) ? Boot.cgroupMountPoint : nil)
-        }
-        boot.mark("cgroups")
         try startListening()
         boot.mark("listening")
+        // Posted after the hello's flush (a port opened above has queued it): the duties run while the hello
+        // travels and the host answers, and before the loop reads a frame, so every request finds them done.
+        loop.post { [unowned(unsafe) self] in self.prepareForWorkloads() }
         try loop.run()
+    }
+
+    /// The boot work only workloads need (``Boot/performWorkloadDuties(hostname:memoryMinTTLMs:)``) and the
+    /// session cgroups. Only as PID 1: an agent run by hand (or the fuzz target) must not move itself around the
+    /// host's cgroups.
+    func prepareForWorkloads() {
+        guard isInit else { return }
+        boot.performWorkloadDuties(hostname: config.hostname, memoryMinTTLMs: config.memoryMinTTLMs)
+        cgroups = SessionCgroups(discover: true, ownsMachine: boot.ownsMachine,
+                                 rootMount: boot.mounted.contains(Boot.cgroupMountPoint) ? Boot.cgroupMountPoint : nil)
+        boot.mark("cgroups")
+        if let duties = boot.timings["duties"], let listening = boot.timings["listening"], let done = boot.timings["cgroups"] {
+            Log.debug("boot: workload duties \((duties - listening) / 1000) ms, session cgroups \((done - duties) / 1000) ms, after the hello")
+        }
     }
 
     // MARK: - Listening

@@ -8,7 +8,7 @@ public struct Boot {
     /// Mount points this process mounted, in mount order (shutdown unmounts them in reverse).
     public private(set) var mounted: [String] = []
     /// PID 1 of the initial PID namespace: a VM of its own, where every other process at boot is a kernel thread
-    /// (set by ``performInitDuties(hostname:memoryMinTTLMs:)``; never in a container or the namespace tests).
+    /// (set by ``mountForAgent()``; never in a container or the namespace tests).
     public private(set) var ownsMachine = false
 
     public init() {}
@@ -18,19 +18,36 @@ public struct Boot {
         timings[name] = microseconds
     }
 
-    /// Mounts the API filesystems, brings `lo` up, sets the hostname when configured, disables Ctrl-Alt-Del's
-    /// immediate reboot, protects this process from the OOM killer and, in a VM, sets the kernel's thrashing
-    /// limit (`memoryMinTTLMs`, see ``Config/memoryMinTTLMs``).
-    public mutating func performInitDuties(hostname: String?, memoryMinTTLMs: UInt64) {
+    /// The host cgroup2 mount, opened by ``mountForAgent()`` before sysfs could cover it, until
+    /// ``performWorkloadDuties(hostname:memoryMinTTLMs:)`` binds it (outside a VM of its own only).
+    var hostCgroup2: FileDescriptor?
+
+    /// What the agent needs before it can say hello: proc, sysfs (the virtio port's name) and devtmpfs (its
+    /// node, /dev/console), and Ctrl-Alt-Del's immediate reboot off. The rest waits for
+    /// ``performWorkloadDuties(hostname:memoryMinTTLMs:)``, which vm-init runs right after its hello, before it
+    /// reads the host's first frame: the host's round trip and the duties overlap, and no request is served
+    /// before they are done.
+    public mutating func mountForAgent() {
         if SystemControl.procMountedBeforeMain { mounted.append("/proc") }
         mountProcIfNeeded()
         ownsMachine = Files.readLink("/proc/self/ns/pid") == Self.initialPIDNamespace
         // Outside a VM of its own, the host's cgroup2 mount, held before sysfs may cover it (see mountCgroup2).
-        let hostCgroup2 = ownsMachine ? nil : SessionCgroups.cgroup2Mount().flatMap {
+        hostCgroup2 = ownsMachine ? nil : SessionCgroups.cgroup2Mount().flatMap {
             try? FileDescriptor.open($0.0, flags: O_RDONLY | O_DIRECTORY)
         }
         mountIfPossible("sysfs", "/sys", "sysfs", [.noSuid, .noDev, .noExec])
         mountIfPossible("devtmpfs", "/dev", "devtmpfs", [.noSuid], data: "mode=0755")
+        do { try SystemControl.reboot(.disableCtrlAltDel) } catch {
+            // EINVAL inside a PID namespace: Ctrl-Alt-Del is the host's business there.
+            if error.errno != EINVAL { Log.error("boot: disable Ctrl-Alt-Del: \(error)") }
+        }
+        mark("mounted")
+    }
+
+    /// What only workloads need: the devpts, shm, run, tmp and cgroup2 mounts, `lo` up, the hostname when
+    /// configured, this process out of the OOM killer's reach and, in a VM, the kernel's thrashing limit
+    /// (`memoryMinTTLMs`, see ``Config/memoryMinTTLMs``).
+    public mutating func performWorkloadDuties(hostname: String?, memoryMinTTLMs: UInt64) {
         mountIfPossible("devpts", "/dev/pts", "devpts", [.noSuid, .noExec], data: "newinstance,ptmxmode=0666,mode=0620")
         // /dev/ptmx must be this devpts instance's ptmx. A bind mount (not a symlink) so a shared devtmpfs
         // (namespace tests) is never modified.
@@ -47,15 +64,11 @@ public struct Boot {
         mountIfPossible("tmp", "/tmp", "tmpfs", [.noSuid, .noDev], data: "mode=1777")
         mountCgroup2(host: hostCgroup2)
         hostCgroup2?.close()
-        mark("mounted")
+        hostCgroup2 = nil
 
         do { try SystemControl.interfaceUp("lo") } catch { Log.error("boot: lo up: \(error)") }
         if let hostname {
             do { try SystemControl.setHostname(hostname) } catch { Log.error("boot: hostname: \(error)") }
-        }
-        do { try SystemControl.reboot(.disableCtrlAltDel) } catch {
-            // EINVAL inside a PID namespace: Ctrl-Alt-Del is the host's business there.
-            if error.errno != EINVAL { Log.error("boot: disable Ctrl-Alt-Del: \(error)") }
         }
         do { try Files.writeExisting("/proc/self/oom_score_adj", "-1000") } catch { Log.debug("boot: \(error)") }
         if memoryMinTTLMs > 0 && ownsMachine { setThrashingLimit(milliseconds: memoryMinTTLMs) }

@@ -3,7 +3,7 @@ import Glibc
 import LinuxSystem
 import VsockProtocol
 
-/// vm-init's entry point: configuration, init duties, the agent loop. Never returns.
+/// vm-init's entry point: configuration, the mounts the agent needs, the agent loop. Never returns.
 public enum VMInitMain {
     public static func run(arguments rawArguments: [String]) -> Never {
         let isInit = getpid() == 1
@@ -43,7 +43,8 @@ public enum VMInitMain {
             if rc < 0 { Log.error("crash handler: \(SystemError("sigaction", errno: -rc))") }
             // Installed as /sbin/init, the kernel names us "init": make `/proc/1/comm` (ps, top) say what runs.
             _ = clinux_set_name("vm-init")
-            boot.performInitDuties(hostname: config.hostname, memoryMinTTLMs: config.memoryMinTTLMs)
+            // The workload duties follow the hello (Agent.run).
+            boot.mountForAgent()
             ensureStandardDescriptors()
         } else {
             do { try SystemControl.setChildSubreaper() } catch { Log.error("\(error)") }

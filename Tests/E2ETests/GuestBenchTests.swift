@@ -46,6 +46,12 @@ struct GuestBenchTests {
             let ms = entry["first_byte_ms"] as? Double ?? -1
             #expect(ms > 0 && ms < 60_000, "\(name) first byte: \(ms) ms")
         }
+        // The first request served (a ping on the greeting or hello) comes after the first byte, for the C init and
+        // for vm-init, whose workload duties run between the two.
+        for (name, entry) in [("C init", cinit), ("vm-init", vm)] {
+            let first = entry["first_byte_ms"] as? Double ?? -1, served = entry["served_ms"] as? Double ?? -1
+            #expect(served > first && first > 0 && served < 60_000, "\(name): first byte \(first) ms, served \(served) ms")
+        }
         // Both inits with duties did every step of vm-init's boot work (mounts, lo, cgroups, ...) before they spoke.
         for (name, entry) in [("C init", duties), ("Embedded Swift init", embedded)] {
             #expect(entry["duties_failed"] as? Int == 0, "\(name) duties: \(entry)")

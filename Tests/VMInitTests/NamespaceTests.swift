@@ -79,16 +79,24 @@ extension NamespaceTests {
             }
         }
 
+        /// The workload duties follow the hello, before vm-init reads a frame: the first request already finds
+        /// every mount, `lo` up (a fresh network namespace, where it starts down) and its session cgroup.
         @Test func isPID1WithRealMounts() throws {
-            try withGuest { guest in
+            let cgroup = try TestCgroup()
+            defer { cgroup.remove() }
+            try withGuest(network: true, cgroup: cgroup.path) { guest in
                 let client = try guest.connect()
-                let comm = try client.run(ExecRequest(session: 1, argv: ["cat", "/proc/1/comm"]))
-                #expect(comm.stdoutText == "vm-init\n")
-                let mounts = try client.run(ExecRequest(session: 2, argv: ["cat", "/proc/self/mountinfo"]))
-                let text = mounts.stdoutText
+                let first = try client.run(ExecRequest(session: 1, argv: ["cat", "/proc/self/mountinfo", "/sys/class/net/lo/flags",
+                                                                         "/proc/self/cgroup"]))
+                let text = first.stdoutText
                 #expect(text.contains(" - devpts "))
                 #expect(text.contains(" /run ") && text.contains(" /tmp ") && text.contains(" /dev/shm "))
                 #expect(text.contains(" - cgroup2 "))
+                let flags = text.split(separator: "\n").first { $0.hasPrefix("0x") }.flatMap { UInt32($0.dropFirst(2), radix: 16) }
+                #expect(flags.map { $0 & 1 == 1 } == true, "lo's flags (IFF_UP is 0x1): \(text.suffix(200))")
+                #expect(text.contains("0::\(cgroup.hierarchyPath)/fc-sessions/1\n"), "the first session's cgroup: \(text.suffix(200))")
+                let comm = try client.run(ExecRequest(session: 2, argv: ["cat", "/proc/1/comm"]))
+                #expect(comm.stdoutText == "vm-init\n")
             }
         }
 
