@@ -276,7 +276,9 @@ def listed(c):
 
 def g_reattach(path):
     a = Conn(path, "host")
-    a.send({"type": "exec", "session": 30, "argv": ["sh", "-c", "sleep 0.5; printf late; exit 7"]})
+    # 30 prints only after `a` is gone: 1.5 s leaves room for 31's run and the reconnect on a slow host (with 0.5 s,
+    # a host slow enough would deliver "late" to `a`, which drops frames while it waits for 31's exit).
+    a.send({"type": "exec", "session": 30, "argv": ["sh", "-c", "sleep 1.5; printf late; exit 7"]})
     a.expect(of("started", 30), "started")
     a.send({"type": "exec", "session": 31, "argv": ["sh", "-c", "exit 5"]})
     a.expect(of("exit", 31), "exit")

@@ -80,9 +80,11 @@ public final class Agent {
         boot.mark("signals")
         try startListening()
         boot.mark("listening")
-        // Posted after the hello's flush (a port opened above has queued it): the duties run while the hello
-        // travels and the host answers, and before the loop reads a frame, so every request finds them done.
-        loop.post { [unowned(unsafe) self] in self.prepareForWorkloads() }
+        // A port opened above has the hello queued: out with it, then the duties, while the hello travels and the
+        // host answers. Nothing is read before the loop runs, so every request (even one a host sent without
+        // waiting for the hello) finds them done.
+        for conn in connections.values { conn.flushNow() }
+        prepareForWorkloads()
         try loop.run()
     }
 
