@@ -5,7 +5,7 @@ pkgs=(libcap-dev libsqlite3-dev libpq-dev postgresql util-linux iproute2 file bi
       qemu-system-x86 busybox-static cpio e2fsprogs tmux gcc libc6-dev
       golang-go golang-github-containerd-go-runc-dev golang-github-opencontainers-specs-dev runc podman
       zlib1g-dev libzstd-dev libssl-dev zstd curl docker-registry skopeo umoci
-      prometheus)  # promtool: the metrics endpoint's output is checked by it (SupervisorTests MetricsTests)
+      valgrind prometheus)  # valgrind: scripts/supervisor-order.sh (HotCodeOrderTests); promtool: the metrics endpoint's output is checked by it (SupervisorTests MetricsTests)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -8,12 +8,13 @@
 # a terminal, and the stop. The clients are the same binary without valgrind (their own start-up is not
 # profiled: they are short-lived). Function names are the unstripped binary's, in its address order.
 #
-#   scripts/supervisor-order.sh [UNSTRIPPED_FC_SUPERVISOR]   default .build-static/release/fc-supervisor
+#   scripts/supervisor-order.sh [UNSTRIPPED_FC_SUPERVISOR [OUT]]
+#       default .build-static/release/fc-supervisor and scripts/fc-supervisor.order
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 BIN=${1:-.build-static/release/fc-supervisor}
-OUT=scripts/fc-supervisor.order
+OUT=${2:-scripts/fc-supervisor.order}
 die() { echo "supervisor-order: $*" >&2; exit 1; }
 command -v valgrind >/dev/null || die "valgrind missing (apt-get install valgrind)"
 [ -x "$BIN" ] || die "no $BIN (make fc-supervisor-static)"
