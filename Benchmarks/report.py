@@ -295,7 +295,7 @@ if hello:
                     if x.get("boot_timings_us", {}).get("main"))
     if inner:
         w(f"- inside vm-init (its own `boot_timings`, CLOCK_BOOTTIME): main → connected median {statistics.median(inner) / 1000:.2f} ms, "
-          f"of which main → mounted (proc/sys/dev/devpts/shm/run/tmp/cgroup2) {statistics.median(mounts) / 1000:.2f} ms.")
+          f"of which main → mounted (proc, sys and dev; the mounts only workloads need follow the hello) {statistics.median(mounts) / 1000:.2f} ms.")
 if vi_idle:
     w(f"- idle RSS (connected, no sessions): {vi_idle['vminit_kib'] / 1024:.1f} MiB")
 if vi_100:
