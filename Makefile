@@ -48,6 +48,9 @@ vm-init-static:
 ## idle vm-init maps about 4 MiB of its binary instead of 6 (GuestImage/hot-code/README.md). Its modules are built
 ## without the implicit `import _Concurrency`: one use of ContinuousClock linked Swift Concurrency and libdispatch
 ## (0.7 MB, and libdispatch's start-up work on every boot); a use of Concurrency there now fails this build.
+# $(call order-coverage,BINARY,ORDER_FILE,NAME,REGENERATE_TARGET): how many of an order file's functions a build has.
+order-coverage = nm --defined-only $(1) | awk 'NR == FNR { want[$$0] = 1; n++; next } ($$3 in want) && !seen[$$3]++ { found++ } \
+	END { printf "$(3): %d of the %d functions in $(notdir $(2)) are in this build (make $(4) when few are)\n", found, n }' $(2) -
 VMINIT_ORDER      := $(CURDIR)/GuestImage/hot-code/vm-init.order
 VMINIT_BUILD_FLAGS := -Xswiftc -use-ld=lld -Xlinker --icf=all -Xlinker --no-eh-frame-hdr \
 	-Xlinker --symbol-ordering-file=$(VMINIT_ORDER) -Xlinker --no-warn-symbol-ordering \
@@ -59,8 +62,7 @@ vm-init-full:
 	mkdir -p $(BUILD_DIR)
 	strip -o $(BUILD_DIR)/vm-init-full .build-vminit/release/vm-init
 	@ls -l $(BUILD_DIR)/vm-init-full | awk '{printf "vm-init-full: %.1f MiB\n", $$5/1048576}'
-	@nm --defined-only .build-vminit/release/vm-init | awk 'NR == FNR { want[$$0] = 1; n++; next } ($$3 in want) && !seen[$$3]++ { found++ } \
-		END { printf "vm-init-full: %d of the %d functions in vm-init.order are in this build (make vm-init-order when few are)\n", found, n }' $(VMINIT_ORDER) -
+	@$(call order-coverage,.build-vminit/release/vm-init,$(VMINIT_ORDER),vm-init-full,vm-init-order)
 
 ## Regenerates GuestImage/hot-code/vm-init.order from a QEMU boot of build/vm-init-full under a TCG plugin that
 ## records the code it runs (GuestImage/hot-code/profile.sh, about a minute); then relinks vm-init-full with it.
@@ -71,7 +73,7 @@ vm-init-order: vm-init-full fc-supervisor-static guest-kernel
 ## A stripped, fully static fc-supervisor at build/fc-supervisor: what a worker installs. Static linking also
 ## cuts its start-up from ~5 ms to under 1 ms, which is most of an `exec` round trip. Linked by lld with the
 ## functions a supervisor runs first and together (scripts/fc-supervisor.order; `make fc-supervisor-order`
-## regenerates it), so an idle supervisor maps about 12 MiB of its binary instead of 18 (README, `make fc-supervisor-static`).
+## regenerates it), so an idle supervisor maps about 12 MiB of its binary instead of 18.
 SUPERVISOR_ORDER  := $(CURDIR)/scripts/fc-supervisor.order
 HOST_STATIC_FLAGS := $(STATIC_FLAGS) -Xswiftc -use-ld=lld \
 	-Xlinker --symbol-ordering-file=$(SUPERVISOR_ORDER) -Xlinker --no-warn-symbol-ordering
@@ -82,8 +84,7 @@ fc-supervisor-static:
 	mkdir -p $(BUILD_DIR)
 	strip -o $(BUILD_DIR)/fc-supervisor .build-static/release/fc-supervisor
 	@file $(BUILD_DIR)/fc-supervisor
-	@nm --defined-only .build-static/release/fc-supervisor | awk 'NR == FNR { want[$$0] = 1; n++; next } ($$3 in want) && !seen[$$3]++ { found++ } \
-		END { printf "fc-supervisor: %d of the %d functions in fc-supervisor.order are in this build (make fc-supervisor-order when few are)\n", found, n }' $(SUPERVISOR_ORDER) -
+	@$(call order-coverage,.build-static/release/fc-supervisor,$(SUPERVISOR_ORDER),fc-supervisor,fc-supervisor-order)
 
 ## Regenerates scripts/fc-supervisor.order from a supervisor run under valgrind's callgrind (scripts/supervisor-order.sh,
 ## a few seconds; needs valgrind), then relinks fc-supervisor with it.

@@ -9,9 +9,9 @@ only): what the initramfs's size alone costs the boot. With --cinit-duties, each
 with -DDUTIES (first byte only), which does vm-init's boot work in C before it speaks: what that work alone costs.
 With --embedded-duties, each round also boots that same program written in Embedded Swift
 (Benchmarks/guest_init_embedded.swift; greeting "einit ..."): what the language costs without Swift's runtime and
-a full static binary's size. With --vminit-full, each round also boots vm-init's full Swift build (its hello). For vm-init, the host then
-says hello and pings at once: QEMU start → pong is when vm-init serves its first request (its workload duties
-run after its hello).
+a full static binary's size. With --vminit-full, each round also boots vm-init's full Swift build (its hello).
+After the greeting or hello the host pings (vm-init: with its own hello): the answer is the first request served,
+which for vm-init comes after its workload duties.
 
     guest_boot.py --kernel K --cinit CPIO [--cinit-padded CPIO] [--cinit-duties CPIO] [--embedded-duties CPIO] \
         [--vminit-full CPIO] --vminit CPIO --runs N --bytes B --memory-mib M --work DIR [--only cinit] > results.json
@@ -91,6 +91,15 @@ def frame(header):
     return struct.pack(">II", len(data), 0) + data
 
 
+def recv_frame(conn, deadline, first=b""):
+    """The next frame's header (its payload is read and dropped); `first`: bytes of it already read."""
+    hlen, plen = struct.unpack(">II", first + recv_exact(conn, 8 - len(first), deadline))
+    header = json.loads(recv_exact(conn, hlen, deadline))
+    if plen:
+        recv_exact(conn, plen, deadline)
+    return header
+
+
 def sink(conn, n, deadline):
     got, view = 0, bytearray(1 << 20)
     while got < n:
@@ -159,28 +168,19 @@ def boot(which, args, index):
             except subprocess.TimeoutExpired:
                 pass
         else:
-            prefix = first + recv_exact(conn, 7, deadline)
-            hlen, plen = struct.unpack(">II", prefix)
-            header = json.loads(recv_exact(conn, hlen, deadline))
+            header = recv_frame(conn, deadline, first)
             if header.get("type") != "hello":
                 raise ValueError(f"first frame is {header.get('type')!r}, not hello")
             record["timings_us"] = header.get("boot_timings", {})
             record["agent"] = header.get("agent")
-            if plen:
-                recv_exact(conn, plen, deadline)
             # The host's side: its hello and a ping at once, as fc-supervisor sends its first request on the
             # guest's hello. The pong is the first request served: vm-init's workload duties run after its hello
             # and before it reads a frame, so this is when an exec could start.
             hello = {"capabilities": [], "limits": {"max_header": 65536, "max_payload": 1048576}, "role": "host",
                      "type": "hello", "version": 1, "window": 1048576}
             conn.sendall(frame(hello) + frame({"id": 1, "type": "ping"}))
-            while True:
-                hlen, plen = struct.unpack(">II", recv_exact(conn, 8, deadline))
-                reply = json.loads(recv_exact(conn, hlen, deadline))
-                if plen:
-                    recv_exact(conn, plen, deadline)
-                if reply.get("type") == "pong" and reply.get("id") == 1:
-                    break
+            while (reply := recv_frame(conn, deadline)).get("type") != "pong" or reply.get("id") != 1:
+                pass
             record["served_ms"] = (time.monotonic() - t0) * 1000
         conn.close()
     except (OSError, EOFError, ValueError, socket.timeout) as e:
