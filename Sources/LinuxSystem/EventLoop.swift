@@ -235,6 +235,14 @@ public final class EventLoop {
     /// Makes ``run()`` return after the current handler.
     public func stop() { running = false }
 
+    /// Forgets every pending timer and posted handler without running them, and lets go of what they hold. For an
+    /// owner that is done with the loop: a handler still pending (a reply's deadline, say) may hold the owner,
+    /// which holds the loop, so neither would ever be freed.
+    public func discardPendingWork() {
+        timers.removeAll()
+        posted.removeAll()
+    }
+
     private func control(_ op: Int32, _ fd: Int32, _ interest: Interest, _ generation: UInt32) throws(SystemError) {
         var mask: UInt32 = 0
         if interest.contains(.read) { mask |= UInt32(CLINUX_EPOLLIN | CLINUX_EPOLLRDHUP) }

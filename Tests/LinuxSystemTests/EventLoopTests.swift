@@ -59,6 +59,30 @@ struct EventLoopTests {
         #expect(ticks == 3)
     }
 
+    /// An owner whose pending timer and post hold it (through the loop the owner holds) is freed once the loop's
+    /// pending work is discarded, and nothing discarded runs.
+    @Test func discardedTimersAndPostsReleaseWhatTheyHoldAndNeverRun() throws {
+        final class Owner {
+            let loop: EventLoop
+            init() throws { loop = try EventLoop() }
+        }
+        var fired: [String] = []
+        var owner: Owner? = try Owner()
+        weak let watched = owner
+        let loop = try #require(owner).loop
+        if let strong = owner {
+            loop.addTimer(after: .milliseconds(1)) { _ = strong; fired.append("timer") }
+            loop.post { _ = strong; fired.append("post") }
+        }
+        owner = nil
+        #expect(watched != nil, "the pending handlers keep their owner alive")
+        loop.discardPendingWork()
+        #expect(watched == nil, "still held after discardPendingWork")
+        loop.addTimer(after: .milliseconds(20)) { loop.stop() }
+        try loop.run()
+        #expect(fired.isEmpty, "\(fired)")
+    }
+
     @Test func postRunsOnTheNextIterationInOrder() throws {
         var order: [String] = []
         try runLoop { loop in

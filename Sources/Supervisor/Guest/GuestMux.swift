@@ -340,6 +340,15 @@ final class GuestMux {
         return session
     }
 
+    /// Closes the connection at teardown and tells no one: the sessions' owners are gone by then. A guest that
+    /// never hung up (hung, or its VMM killed) would otherwise leave the connection registered on the loop, and
+    /// the loop, which holds it, would outlive the supervisor.
+    func closeQuietly() {
+        sessions.removeAll()
+        onClosed = { _ in }
+        connection.close()
+    }
+
     private func finish(_ session: GuestSession) {
         session.markFinished()
         sessions.removeValue(forKey: session.id)

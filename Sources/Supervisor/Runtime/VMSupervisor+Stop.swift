@@ -87,6 +87,7 @@ extension VMSupervisor {
             process.waitOrKill(timeout: stopping ? .seconds(2) : .zero)
         }
         driver?.cleanup()
+        mux?.closeQuietly()
         hostNetwork?.tearDown()
         events.record(.stopped, exitCode: exitCode)
         events.update {
@@ -99,5 +100,8 @@ extension VMSupervisor {
             do { try Files.removeTree(state.path) } catch { warn("cannot remove \(state.path): \(error)") }
         }
         lock?.close()
+        // Nothing runs on the loop any more: timers still pending (a reply's deadline) would keep the supervisor,
+        // through the loop it owns, from ever being freed.
+        loop.discardPendingWork()
     }
 }
