@@ -11,11 +11,12 @@
 #   the C init's raw channel throughput out and in (1 MiB writes/reads of the port, MIB MiB each way, every C boot;
 #     the ratios use the C init boots interleaved with the exec rounds below: one before or after each round);
 #   through fc-supervisor in the same VM shape (busybox initramfs): `exec rate_source MIB` to the host (1 MiB
-#     writes of one buffer, the C init's own loop: Benchmarks/rate_source.c), MIB MiB of stdin into
-#     `exec -i rate_sink` (1 MiB reads, the C init's loop the other way), and `exec dd if=/dev/zero bs=1M
-#     count=MIB` to the host, ROUNDS rounds; each timed whole (wall clock around `fc-supervisor exec`) and as a
-#     transfer, first to last byte at the consumer (Benchmarks/rate_sink.c: on the host for stdout, in the guest
-#     for stdin);
+#     writes of one buffer, the C init's own loop: Benchmarks/rate_source.c), MIB MiB of stdin from rate_source
+#     on the host (one buffer, as the raw channel's host sends) into `exec -i rate_sink` (1 MiB reads, the C
+#     init's loop the other way), and beside those `exec dd if=/dev/zero bs=1M count=MIB` to the host and
+#     `head -c MIB /dev/zero | exec -i rate_sink` (producers that also clear every block), ROUNDS rounds; each
+#     timed whole (wall clock around `fc-supervisor exec`) and as a transfer, first to last byte at the consumer
+#     (Benchmarks/rate_sink.c: on the host for stdout, in the guest for stdin);
 #   vm-init's RSS (guest /proc/1/status) idle after the first connection, with 100 and with 1,000 live sessions
 #     (Benchmarks/guest_sessions.py over control.sock); the static binary's size.
 # Rewrites only its own section (Benchmarks/guest_report.py).
@@ -126,18 +127,22 @@ for r in $(seq "$ROUNDS"); do
     $FCX -- /bin/rate_source "$MIB" | "$W/bbroot/bin/rate_sink" > "$W/out-rate" || true
     t1=$(date +%s.%N)
     c1=$(vminit_ticks)
-    head -c $((MIB << 20)) /dev/zero | $FCX -i -- /bin/rate_sink > "$W/in-rate" || true
+    "$W/bbroot/bin/rate_source" "$MIB" | $FCX -i -- /bin/rate_sink > "$W/in-rate" || true
     t2=$(date +%s.%N)
     c2=$(vminit_ticks)
     # stdout once more with dd as the producer, which also clears each block from /dev/zero.
     t2=$(date +%s.%N)
     $FCX -- dd if=/dev/zero bs=1M count="$MIB" 2>/dev/null | "$W/bbroot/bin/rate_sink" > "$W/dd-rate" || true
     t3=$(date +%s.%N)
+    # stdin once more with head as the producer, which also clears each block from /dev/zero on the host's cores.
+    rm -f "$W/head-rate"
+    head -c $((MIB << 20)) /dev/zero | $FCX -i -- /bin/rate_sink > "$W/head-rate" || true
+    t4=$(date +%s.%N)
     # round, stdout: bytes s, stdin: bytes s, vm-init cpu ms out in, then each consumer's line (bytes, first
-    # read's bytes, first and last read's ns), then dd's stdout: bytes s and its consumer's line; a failed
-    # transfer leaves zeros in its line.
-    out=$(sink_line "$W/out-rate") in=$(sink_line "$W/in-rate") dd=$(sink_line "$W/dd-rate")
-    echo "$r ${out%% *} $(awk "BEGIN{print $t1 - $t0}") ${in%% *} $(awk "BEGIN{print $t2 - $t1}") $(((c1 - c0) * 10)) $(((c2 - c1) * 10)) $out $in ${dd%% *} $(awk "BEGIN{print $t3 - $t2}") $dd" >> "$W/exec.txt"
+    # read's bytes, first and last read's ns), then dd's stdout: bytes s and its consumer's line, then head's
+    # stdin: bytes s and its consumer's line; a failed transfer leaves zeros in its line.
+    out=$(sink_line "$W/out-rate") in=$(sink_line "$W/in-rate") dd=$(sink_line "$W/dd-rate") hd=$(sink_line "$W/head-rate")
+    echo "$r ${out%% *} $(awk "BEGIN{print $t1 - $t0}") ${in%% *} $(awk "BEGIN{print $t2 - $t1}") $(((c1 - c0) * 10)) $(((c2 - c1) * 10)) $out $in ${dd%% *} $(awk "BEGIN{print $t3 - $t2}") $dd ${hd%% *} $(awk "BEGIN{print $t4 - $t3}") $hd" >> "$W/exec.txt"
     log "exec round $r/$ROUNDS (round, stdout bytes s, stdin bytes s, vm-init cpu ms out in, consumers' lines): $(tail -1 "$W/exec.txt")"
     [ $((r % 2)) = 0 ] || raw_boot "$r"
 done

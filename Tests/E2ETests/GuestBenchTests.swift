@@ -77,7 +77,7 @@ struct GuestBenchTests {
         for (what, value) in [("raw out", cinit["raw_out_mib_s"]), ("raw in", cinit["raw_in_mib_s"]),
                               ("exec stdout", s["exec_stdout_mib_s"]), ("exec stdin", s["exec_stdin_mib_s"]),
                               ("whole exec stdout", s["exec_stdout_whole_mib_s"]), ("whole exec stdin", s["exec_stdin_whole_mib_s"]),
-                              ("exec stdout from dd", s["exec_dd_stdout_mib_s"])] {
+                              ("exec stdout from dd", s["exec_dd_stdout_mib_s"]), ("exec stdin from head", s["exec_head_stdin_mib_s"])] {
             let v = value as? Double ?? -1
             #expect(v > 0.1 && v < 100_000, "\(what): \(v) MiB/s")
         }
