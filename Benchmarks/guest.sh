@@ -121,28 +121,28 @@ raw_boot() {
 }
 for r in $(seq "$ROUNDS"); do
     [ $((r % 2)) = 1 ] || raw_boot "$r"
-    rm -f "$W/out-rate" "$W/in-rate" "$W/dd-rate"
+    rm -f "$W/out-rate" "$W/in-rate" "$W/dd-rate" "$W/head-rate"
     c0=$(vminit_ticks)
     t0=$(date +%s.%N)
     $FCX -- /bin/rate_source "$MIB" | "$W/bbroot/bin/rate_sink" > "$W/out-rate" || true
     t1=$(date +%s.%N)
     c1=$(vminit_ticks)
+    ti=$(date +%s.%N)
     "$W/bbroot/bin/rate_source" "$MIB" | $FCX -i -- /bin/rate_sink > "$W/in-rate" || true
     t2=$(date +%s.%N)
     c2=$(vminit_ticks)
     # stdout once more with dd as the producer, which also clears each block from /dev/zero.
-    t2=$(date +%s.%N)
+    td=$(date +%s.%N)
     $FCX -- dd if=/dev/zero bs=1M count="$MIB" 2>/dev/null | "$W/bbroot/bin/rate_sink" > "$W/dd-rate" || true
     t3=$(date +%s.%N)
     # stdin once more with head as the producer, which also clears each block from /dev/zero on the host's cores.
-    rm -f "$W/head-rate"
     head -c $((MIB << 20)) /dev/zero | $FCX -i -- /bin/rate_sink > "$W/head-rate" || true
     t4=$(date +%s.%N)
     # round, stdout: bytes s, stdin: bytes s, vm-init cpu ms out in, then each consumer's line (bytes, first
     # read's bytes, first and last read's ns), then dd's stdout: bytes s and its consumer's line, then head's
     # stdin: bytes s and its consumer's line; a failed transfer leaves zeros in its line.
     out=$(sink_line "$W/out-rate") in=$(sink_line "$W/in-rate") dd=$(sink_line "$W/dd-rate") hd=$(sink_line "$W/head-rate")
-    echo "$r ${out%% *} $(awk "BEGIN{print $t1 - $t0}") ${in%% *} $(awk "BEGIN{print $t2 - $t1}") $(((c1 - c0) * 10)) $(((c2 - c1) * 10)) $out $in ${dd%% *} $(awk "BEGIN{print $t3 - $t2}") $dd ${hd%% *} $(awk "BEGIN{print $t4 - $t3}") $hd" >> "$W/exec.txt"
+    echo "$r ${out%% *} $(awk "BEGIN{print $t1 - $t0}") ${in%% *} $(awk "BEGIN{print $t2 - $ti}") $(((c1 - c0) * 10)) $(((c2 - c1) * 10)) $out $in ${dd%% *} $(awk "BEGIN{print $t3 - $td}") $dd ${hd%% *} $(awk "BEGIN{print $t4 - $t3}") $hd" >> "$W/exec.txt"
     log "exec round $r/$ROUNDS (round, stdout bytes s, stdin bytes s, vm-init cpu ms out in, consumers' lines): $(tail -1 "$W/exec.txt")"
     [ $((r % 2)) = 0 ] || raw_boot "$r"
 done
